@@ -1,0 +1,132 @@
+/**
+ * Types of the decision core's inputs and outputs. The functions live in `decide.ts`,
+ * `budget-ledger.ts`, `policy-index.ts`, `pricing.ts` and `windows.ts`.
+ */
+import type { BudgetUnit, ModelPolicy, ProviderAccountPolicy, Scope, VirtualKeyPolicy } from "./model.js";
+
+/** Every refusal code of the data plane's contract that the core can produce. */
+export type RefusalCode =
+  | "invalid_api_key"
+  | "key_paused"
+  | "model_not_allowed"
+  | "model_not_found"
+  | "model_not_priced"
+  | "budget_exceeded"
+  | "budget_unverifiable"
+  | "rate_limit_exceeded"
+  | "request_cost_limit";
+
+/** What the core needs to know of a request, computed by the data plane from the inbound body. */
+export interface RequestShape {
+  /** The public model name as the caller wrote it (`gpt-4o-mini` or `openai-main/gpt-4o-mini`). */
+  readonly model: string;
+  /** A sound upper bound of the prompt's tokens (never below what the provider will count). */
+  readonly inputTokensUpperBound: number;
+  /** `max_tokens` / `max_completion_tokens` the caller asked for; null = not given. */
+  readonly requestedMaxOutputTokens: number | null;
+  /** Embeddings produce no output tokens. */
+  readonly operation: "chat" | "embeddings";
+}
+
+/** One check the core ran, for the Simulator (`checks` in contract §2). */
+export interface DecisionCheck {
+  readonly name: string;
+  /** The level the check ran at: ORGANIZATION, TEAM, USER, VIRTUAL_KEY, or "REQUEST"/"MODEL". */
+  readonly level: Scope | "REQUEST" | "MODEL";
+  readonly passed: boolean;
+  readonly detail: string;
+}
+
+/** One hold on one budget window, in the budget's unit. */
+export interface BudgetHold {
+  readonly budgetId: string;
+  readonly unit: BudgetUnit;
+  /** Epoch ms of the window's start (0 for TOTAL). */
+  readonly windowStart: number;
+  readonly amount: bigint;
+}
+
+/** What a successful decision holds against the ledger until it is settled or released. */
+export interface Reservation {
+  readonly id: number;
+  readonly holds: readonly BudgetHold[];
+}
+
+/** A budget window whose local grant cannot cover the request: ask the control plane for more. */
+export interface GrantShortfall {
+  readonly budgetId: string;
+  readonly windowStart: number;
+  /** What this request needs in the budget's unit beyond what is available locally. */
+  readonly needed: bigint;
+  /** The request's full upper bound in the budget's unit (to size the grant request). */
+  readonly upperBound: bigint;
+}
+
+/** An admitted request. */
+export interface Admission {
+  readonly allow: true;
+  readonly key: VirtualKeyPolicy;
+  readonly model: ModelPolicy;
+  readonly account: ProviderAccountPolicy;
+  /** The output limit to send upstream (lowered by CAP_OUTPUT; the model's max otherwise). */
+  readonly maxOutputTokens: number;
+  /** True when `maxOutputTokens` was lowered below what the caller asked for (or the model max). */
+  readonly outputCapped: boolean;
+  /** The reservation to settle; holds are empty in dry runs. */
+  readonly reservation: Reservation;
+  /** Upper-bound cost in micro-dollars of the request as admitted. */
+  readonly estimatedCost: bigint;
+  readonly checks: readonly DecisionCheck[];
+}
+
+/** A refused request. */
+export interface Refusal {
+  readonly allow: false;
+  readonly code: RefusalCode;
+  /** Names the rule and level (`monthly USD budget of team "search" is exhausted`). */
+  readonly message: string;
+  /** For 429s: when to retry (the window's reset); null = no hint. */
+  readonly retryAfterMs: number | null;
+  /** Non-empty when local grants fell short and more budget may exist at the control plane. */
+  readonly shortfalls: readonly GrantShortfall[];
+  /** The key, when it was resolved (for attributing the refusal in usage). */
+  readonly key: VirtualKeyPolicy | null;
+  readonly model: ModelPolicy | null;
+  readonly checks: readonly DecisionCheck[];
+}
+
+/** The core's answer. */
+export type Decision = Admission | Refusal;
+
+/** The decision call's input. */
+export interface DecideInput {
+  /** HMAC (hex) of the presented secret under the snapshot's pepper; null = no key presented. */
+  readonly keyHmac: string | null;
+  readonly request: RequestShape;
+  /** Epoch ms. */
+  readonly now: number;
+  /** Simulator: evaluate everything, reserve and consume nothing. */
+  readonly dryRun: boolean;
+  /**
+   * false on the first pass: a budget whose local grant cannot pay the full upper bound yields
+   * shortfalls instead of a capped admission. true once grants were asked for (or cannot be):
+   * CAP_OUTPUT admits on what is left locally.
+   */
+  readonly allowPartial: boolean;
+  /** true when the control plane is unreachable: a hard-budget shortfall is `budget_unverifiable`. */
+  readonly grantsUnavailable: boolean;
+}
+
+/** Actual usage of a finished request, to settle its reservation. */
+export interface ActualUsage {
+  readonly inputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly outputTokens: number;
+}
+
+/** One budget charge of a settled request (sent to the control plane in the usage record). */
+export interface BudgetCharge {
+  readonly budgetId: string;
+  readonly windowStart: number;
+  readonly amount: bigint;
+}
