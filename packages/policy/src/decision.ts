@@ -2,7 +2,7 @@
  * Types of the decision core's inputs and outputs. The functions live in `decide.ts`,
  * `budget-ledger.ts`, `policy-index.ts`, `pricing.ts` and `windows.ts`.
  */
-import type { BudgetUnit, ModelPolicy, ProviderAccountPolicy, Scope, VirtualKeyPolicy } from "./model.js";
+import type { BudgetUnit, ModelPolicy, ModelPrice, ProviderAccountPolicy, Scope, VirtualKeyPolicy } from "./model.js";
 
 /** Every refusal code of the data plane's contract that the core can produce. */
 export type RefusalCode =
@@ -68,6 +68,8 @@ export interface Admission {
   readonly key: VirtualKeyPolicy;
   readonly model: ModelPolicy;
   readonly account: ProviderAccountPolicy;
+  /** The price the request is charged at (the model's, or the organization's fallback). */
+  readonly price: ModelPrice;
   /** The output limit to send upstream (lowered by CAP_OUTPUT; the model's max otherwise). */
   readonly maxOutputTokens: number;
   /** True when `maxOutputTokens` was lowered below what the caller asked for (or the model max). */
