@@ -2,7 +2,7 @@
  * Types of the decision core's inputs and outputs. The functions live in `decide.ts`,
  * `budget-ledger.ts`, `policy-index.ts`, `pricing.ts` and `windows.ts`.
  */
-import type { BudgetUnit, ModelPolicy, ModelPrice, ProviderAccountPolicy, Scope, VirtualKeyPolicy } from "./model.js";
+import type { BudgetMode, BudgetUnit, ModelPolicy, ModelPrice, ProviderAccountPolicy, Scope, VirtualKeyPolicy } from "./model.js";
 
 /** Every refusal code of the data plane's contract that the core can produce. */
 export type RefusalCode =
@@ -79,6 +79,39 @@ export interface Admission {
   /** Upper-bound cost in micro-dollars of the request as admitted. */
   readonly estimatedCost: bigint;
   readonly checks: readonly DecisionCheck[];
+  /** Every budget (HARD and SOFT) the request counts against, in its admission-time window. */
+  readonly budgetTargets?: readonly BudgetTarget[];
+  /** What was counted against rate limits at admission (empty in dry runs); adjusted at settlement. */
+  readonly rateLimitCharges?: readonly RateLimitCharge[];
+  /** Every applicable rate limit's state after admission (for `x-ratelimit-*` headers). */
+  readonly rateLimits?: readonly RateLimitStatus[];
+}
+
+/** A budget an admitted request counts against, in the window of its admission. */
+export interface BudgetTarget {
+  readonly budgetId: string;
+  readonly unit: BudgetUnit;
+  readonly mode: BudgetMode;
+  readonly windowStart: number;
+}
+
+/** One amount counted against one rate-limit window. */
+export interface RateLimitCharge {
+  readonly rateLimitId: string;
+  readonly unit: "REQUESTS" | "TOKENS";
+  readonly windowStart: number;
+  readonly amount: number;
+}
+
+/** A rate limit's state as this node sees it (its share), for `x-ratelimit-*` headers. */
+export interface RateLimitStatus {
+  readonly rateLimitId: string;
+  readonly unit: "REQUESTS" | "TOKENS";
+  /** This node's share of the limit: ceil(limit / connected nodes). */
+  readonly limit: number;
+  readonly remaining: number;
+  /** ms until the window resets. */
+  readonly resetMs: number;
 }
 
 /** A refused request. */
@@ -95,6 +128,8 @@ export interface Refusal {
   readonly key: VirtualKeyPolicy | null;
   readonly model: ModelPolicy | null;
   readonly checks: readonly DecisionCheck[];
+  /** For `rate_limit_exceeded`: the limit that was hit. */
+  readonly rateLimit?: RateLimitStatus;
 }
 
 /** The core's answer. */

@@ -1,0 +1,182 @@
+/**
+ * The decision core: one pure function that every route, the Simulator and the control plane's
+ * `simulate` query call. Checks run in a fixed order and stop at the first refusal; each is
+ * recorded as a `DecisionCheck`. Only a non-dry-run admission mutates anything: it reserves the
+ * budget holds (all or none) and counts the rate limits.
+ */
+import { evaluateBudgets } from "./budget-check.js";
+import type { BudgetLedger } from "./budget-ledger.js";
+import type { Admission, BudgetTarget, DecideInput, DecisionCheck, Decision, Refusal, RefusalCode, RateLimitStatus } from "./decision.js";
+import type { BudgetPolicy, ModelPolicy, RateLimitPolicy, Scope, VirtualKeyPolicy } from "./model.js";
+import { findModelAccessDenial } from "./model-access-chain.js";
+import { formatUsd } from "./money.js";
+import type { PolicyIndex, ScopeChain } from "./policy-index.js";
+import { upperBoundCost } from "./pricing.js";
+import type { RateLimiter } from "./rate-limiter.js";
+import { windowStartOf } from "./windows.js";
+
+/** `virtual key "ci"`, `team "search"`: how a scope is named in messages. */
+export function formatScopeLabel(scope: Scope, name: string): string {
+  const noun = scope === "ORGANIZATION" ? "organization" : scope === "TEAM" ? "team" : scope === "USER" ? "user" : "virtual key";
+  return `${noun} "${name}"`;
+}
+
+/** The output limit before budgets: min(requested ?? model max, model max); 0 for embeddings. */
+export function startingOutputCap(model: ModelPolicy, requested: number | null, operation: "chat" | "embeddings"): number {
+  if (operation === "embeddings") return 0;
+  const max = Math.max(0, Math.floor(model.maxOutputTokens));
+  return requested === null ? max : Math.max(0, Math.min(Math.floor(requested), max));
+}
+
+/** Every budget on the key's chain, in chain order (organization, teams, user, key), once each. */
+export function budgetsOfChain(index: PolicyIndex, chain: ScopeChain): BudgetPolicy[] {
+  const byId = new Map<string, BudgetPolicy>();
+  for (const ref of chain.scopes) for (const b of index.budgetsFor(ref.scope, ref.scopeId)) if (!byId.has(b.id)) byId.set(b.id, b);
+  return [...byId.values()];
+}
+
+/** Every rate limit on the key's chain, in chain order, once each. */
+export function rateLimitsOfChain(index: PolicyIndex, chain: ScopeChain): RateLimitPolicy[] {
+  const byId = new Map<string, RateLimitPolicy>();
+  for (const ref of chain.scopes) for (const r of index.rateLimitsFor(ref.scope, ref.scopeId)) if (!byId.has(r.id)) byId.set(r.id, r);
+  return [...byId.values()];
+}
+
+/** Decides one request. Never throws for a policy reason: refusals are values. */
+export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLimiter, input: DecideInput, connectedNodes: number): Decision {
+  const { now, request } = input;
+  const checks: DecisionCheck[] = [];
+  let key: VirtualKeyPolicy | null = null;
+  let model: ModelPolicy | null = null;
+  const pass = (name: string, level: DecisionCheck["level"], detail: string): void => {
+    checks.push({ name, level, passed: true, detail });
+  };
+  const refuse = (
+    code: RefusalCode,
+    name: string,
+    level: DecisionCheck["level"],
+    message: string,
+    extra: Partial<Pick<Refusal, "retryAfterMs" | "shortfalls" | "rateLimit">> = {},
+  ): Refusal => {
+    checks.push({ name, level, passed: false, detail: message });
+    return { allow: false, code, message, retryAfterMs: null, shortfalls: [], key, model, checks, ...extra };
+  };
+
+  // Key: presented, known, secret still valid, not revoked, not expired, owner active, not paused.
+  if (input.keyHmac === null) return refuse("invalid_api_key", "api_key", "VIRTUAL_KEY", "no API key was provided");
+  const match = index.keyBySecretHmac(input.keyHmac);
+  if (match === null) return refuse("invalid_api_key", "api_key", "VIRTUAL_KEY", "the API key is not valid");
+  key = match.key;
+  const keyLabel = formatScopeLabel("VIRTUAL_KEY", key.name);
+  if (match.secret.validUntil !== null && now >= match.secret.validUntil) {
+    return refuse("invalid_api_key", "api_key", "VIRTUAL_KEY", `this secret of ${keyLabel} was rotated and its grace period has ended`);
+  }
+  pass("api_key", "VIRTUAL_KEY", `secret of ${keyLabel} recognized`);
+  if (key.status === "REVOKED") return refuse("invalid_api_key", "key_status", "VIRTUAL_KEY", `${keyLabel} has been revoked`);
+  if (key.expiresAt !== null && now >= key.expiresAt) {
+    return refuse("invalid_api_key", "key_expiry", "VIRTUAL_KEY", `${keyLabel} has expired`);
+  }
+  const chain = index.scopeChainOf(key);
+  if (key.kind === "PERSONAL") {
+    if (chain.user === null) return refuse("invalid_api_key", "key_owner", "USER", `the user of ${keyLabel} no longer exists`);
+    if (!chain.user.active) return refuse("invalid_api_key", "key_owner", "USER", `the user of ${keyLabel} is deactivated`);
+  }
+  if (key.status === "PAUSED") return refuse("key_paused", "key_status", "VIRTUAL_KEY", `${keyLabel} is paused`);
+  pass("key_status", "VIRTUAL_KEY", `${keyLabel} is active`);
+
+  // Model: resolution, allow/deny at every level, price.
+  model = index.resolveModel(key.organizationId, request.model);
+  const account = model === null ? null : index.account(model.providerAccountId);
+  if (model === null || account === null) {
+    model = null;
+    return refuse("model_not_found", "model", "MODEL", `model "${request.model}" does not exist`);
+  }
+  pass("model", "MODEL", `model "${request.model}" routes to ${account.name}/${model.upstreamModel}`);
+  const denial = findModelAccessDenial(index, chain, model);
+  if (denial !== null) {
+    return refuse("model_not_allowed", "model_access", denial.scope, `model "${request.model}" is not allowed for ${denial.label}`);
+  }
+  pass("model_access", "VIRTUAL_KEY", `model "${request.model}" is allowed at every level`);
+  const price = model.price ?? chain.organization?.fallbackPrice ?? null;
+  if (price === null) return refuse("model_not_priced", "price", "MODEL", `model "${request.model}" has no price`);
+  pass("price", "MODEL", model.price === null ? "charged at the organization's fallback price" : "model price");
+
+  // Per-request cap on the upper-bound cost.
+  const inputTokens = Math.max(0, Math.ceil(request.inputTokensUpperBound));
+  const startCap = startingOutputCap(model, request.requestedMaxOutputTokens, request.operation);
+  const fullCost = upperBoundCost(price, inputTokens, startCap);
+  if (key.maxCostPerRequest !== null && fullCost > key.maxCostPerRequest) {
+    return refuse(
+      "request_cost_limit",
+      "request_cost_limit",
+      "VIRTUAL_KEY",
+      `request may cost up to $${formatUsd(fullCost)}, over the per-request limit of $${formatUsd(key.maxCostPerRequest)} of ${keyLabel}`,
+    );
+  }
+  if (key.maxCostPerRequest !== null) pass("request_cost_limit", "VIRTUAL_KEY", `up to $${formatUsd(fullCost)} per request`);
+
+  // Rate limits at every level (checked with the starting cap, counted with the final one).
+  const rateLimits = rateLimitsOfChain(index, chain);
+  const rate = limiter.check(rateLimits, { requests: 1, tokens: inputTokens + startCap }, now, connectedNodes);
+  if (!rate.ok) {
+    const { policy } = rate;
+    const unit = policy.unit === "REQUESTS" ? "request" : "token";
+    return refuse(
+      "rate_limit_exceeded",
+      "rate_limit",
+      policy.scope,
+      `${unit} rate limit of ${policy.scopeLabel} exceeded (${policy.limit} per ${policy.windowSeconds}s)`,
+      {
+        retryAfterMs: rate.retryAfterMs,
+        rateLimit: { rateLimitId: rate.rateLimitId, unit: rate.unit, limit: rate.limit, remaining: rate.remaining, resetMs: rate.resetMs },
+      },
+    );
+  }
+  for (const r of rateLimits) pass("rate_limit", r.scope, `${r.limit} ${r.unit.toLowerCase()} per ${r.windowSeconds}s of ${r.scopeLabel}`);
+
+  // Budgets at every level: HARD ones held all-or-none, SOFT ones only charged at settlement.
+  const budgets = budgetsOfChain(index, chain);
+  const evaluation = evaluateBudgets(ledger, {
+    budgets,
+    price,
+    inputTokens,
+    startCap,
+    now,
+    allowPartial: input.allowPartial,
+    grantsUnavailable: input.grantsUnavailable,
+  });
+  checks.push(...evaluation.checks);
+  if (!evaluation.ok) {
+    return { allow: false, code: evaluation.code, message: evaluation.message, retryAfterMs: evaluation.retryAfterMs, shortfalls: evaluation.shortfalls, key, model, checks };
+  }
+  const budgetTargets: BudgetTarget[] = budgets.map((b) => ({ budgetId: b.id, unit: b.unit, mode: b.mode, windowStart: windowStartOf(b.window, now) }));
+  const outputCap = evaluation.outputCap;
+  const amounts = { requests: 1, tokens: inputTokens + outputCap };
+
+  let reservation = { id: 0, holds: [] as Admission["reservation"]["holds"] };
+  let rateLimitCharges: Admission["rateLimitCharges"] = [];
+  if (!input.dryRun) {
+    const reserved = ledger.reserve(evaluation.holds, now);
+    if (reserved === null) {
+      return refuse("budget_exceeded", "budget", "REQUEST", "a budget changed while the request was being admitted");
+    }
+    reservation = { id: reserved.id, holds: reserved.holds };
+    rateLimitCharges = limiter.consume(rateLimits, amounts, now);
+  }
+  const rateStatuses: RateLimitStatus[] = rateLimits.map((r) => limiter.status(r, now, connectedNodes));
+  return {
+    allow: true,
+    key,
+    model,
+    account,
+    price,
+    maxOutputTokens: outputCap,
+    outputCapped: outputCap < startCap,
+    reservation,
+    estimatedCost: upperBoundCost(price, inputTokens, outputCap),
+    checks,
+    budgetTargets,
+    rateLimitCharges,
+    rateLimits: rateStatuses,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Per-node rate limiting with fixed windows aligned to the epoch (a window of `windowSeconds`
+ * starts at a multiple of it). Each node enforces its share ceil(limit / connected nodes), so the
+ * cluster admits at most about `limit` per window (plus a boundary burst of up to 2x across two
+ * adjacent windows, and a little more while the node count changes): approximate by design,
+ * since rate limits protect capacity, not money.
+ */
+import type { RateLimitCharge, RateLimitStatus } from "./decision.js";
+import type { RateLimitPolicy } from "./model.js";
+
+/** What one request counts: 1 request, and its tokens (input upper bound + output cap). */
+export interface RateLimitAmounts {
+  readonly requests: number;
+  readonly tokens: number;
+}
+
+/** A rate limit that would be exceeded. */
+export interface RateLimitHit extends RateLimitStatus {
+  readonly ok: false;
+  readonly policy: RateLimitPolicy;
+  /** ms until the window resets and the request may be retried. */
+  readonly retryAfterMs: number;
+}
+
+/** The answer of `RateLimiter.check`. */
+export type RateLimitCheck = { readonly ok: true } | RateLimitHit;
+
+interface Counter {
+  windowStart: number;
+  count: number;
+}
+
+/** The node's share of a limit: ceil(limit / max(1, connectedNodes)). */
+export function nodeShareOf(limit: number, connectedNodes: number): number {
+  return Math.ceil(Math.max(0, limit) / Math.max(1, Math.floor(connectedNodes)));
+}
+
+function windowMsOf(policy: RateLimitPolicy): number {
+  return Math.max(1, Math.floor(policy.windowSeconds)) * 1000;
+}
+
+function amountFor(policy: RateLimitPolicy, amounts: RateLimitAmounts): number {
+  return policy.unit === "REQUESTS" ? amounts.requests : amounts.tokens;
+}
+
+/** Fixed-window counters per rate-limit id. */
+export class RateLimiter {
+  readonly #counters = new Map<string, Counter>();
+
+  /** What has been counted in the current window of `policy` at `now`. */
+  #countOf(policy: RateLimitPolicy, now: number): { windowStart: number; count: number } {
+    const windowMs = windowMsOf(policy);
+    const windowStart = Math.floor(now / windowMs) * windowMs;
+    const counter = this.#counters.get(policy.id);
+    return { windowStart, count: counter !== undefined && counter.windowStart === windowStart ? counter.count : 0 };
+  }
+
+  /** The node's view of one limit at `now`. */
+  status(policy: RateLimitPolicy, now: number, connectedNodes = 1): RateLimitStatus {
+    const { windowStart, count } = this.#countOf(policy, now);
+    const share = nodeShareOf(policy.limit, connectedNodes);
+    return {
+      rateLimitId: policy.id,
+      unit: policy.unit,
+      limit: share,
+      remaining: Math.max(0, share - count),
+      resetMs: windowStart + windowMsOf(policy) - now,
+    };
+  }
+
+  /** The first limit that `amounts` would push past this node's share, or ok. Changes nothing. */
+  check(limits: readonly RateLimitPolicy[], amounts: RateLimitAmounts, now: number, connectedNodes = 1): RateLimitCheck {
+    for (const policy of limits) {
+      const amount = amountFor(policy, amounts);
+      const status = this.status(policy, now, connectedNodes);
+      const used = status.limit - status.remaining;
+      if (amount > 0 && used + amount > status.limit) {
+        return { ok: false, policy, retryAfterMs: status.resetMs, ...status };
+      }
+    }
+    return { ok: true };
+  }
+
+  /** Counts `amounts` against every limit; returns what was counted, for `adjust`. */
+  consume(limits: readonly RateLimitPolicy[], amounts: RateLimitAmounts, now: number): RateLimitCharge[] {
+    const charges: RateLimitCharge[] = [];
+    for (const policy of limits) {
+      const amount = amountFor(policy, amounts);
+      const { windowStart, count } = this.#countOf(policy, now);
+      this.#counters.set(policy.id, { windowStart, count: count + amount });
+      charges.push({ rateLimitId: policy.id, unit: policy.unit, windowStart, amount });
+    }
+    return charges;
+  }
+
+  /**
+   * Replaces the tokens counted at admission by the actual tokens, for TOKENS charges whose window
+   * is still current (a past window is left as counted).
+   */
+  adjust(charges: readonly RateLimitCharge[], actualTokens: number): void {
+    for (const charge of charges) {
+      if (charge.unit !== "TOKENS") continue;
+      const counter = this.#counters.get(charge.rateLimitId);
+      if (counter === undefined || counter.windowStart !== charge.windowStart) continue;
+      counter.count = Math.max(0, counter.count + Math.max(0, actualTokens) - charge.amount);
+    }
+  }
+
+  /** Drops counters whose window started before `cutoffMs` (housekeeping). */
+  forgetBefore(cutoffMs: number): void {
+    for (const [id, counter] of this.#counters) if (counter.windowStart < cutoffMs) this.#counters.delete(id);
+  }
+}
