@@ -1,0 +1,170 @@
+/** Pure builders of the mock's OpenAI chat completion responses and stream chunks. */
+import type { MockDirectives } from "./directives.js";
+
+/** The generated word: o200k_base counts each " tok" as exactly one token (proved in a test). */
+export const COMPLETION_WORD = " tok";
+
+/** What the mock needs of a chat request. */
+export interface ChatPlan {
+  readonly id: string;
+  readonly created: number;
+  readonly model: string;
+  readonly n: number;
+  /** Tokens per choice. */
+  readonly completionTokens: number;
+  readonly finishReason: "stop" | "length";
+  readonly promptTokens: number;
+  readonly cachedTokens: number;
+  readonly includeUsage: boolean;
+}
+
+/** Narrows to a plain JSON object. */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Every text of the messages: content strings and the `text` of content parts. */
+export function collectMessageTexts(messages: readonly unknown[]): string[] {
+  const texts: string[] = [];
+  for (const m of messages) {
+    if (!isObject(m)) continue;
+    const content = m["content"];
+    if (typeof content === "string") texts.push(content);
+    else if (Array.isArray(content)) {
+      for (const part of content) {
+        if (isObject(part) && typeof part["text"] === "string") texts.push(part["text"]);
+      }
+    }
+  }
+  return texts;
+}
+
+/** The mock's prompt count: ceil(UTF-8 bytes of all message text / 4) + 3 per message. */
+export function countPromptTokens(messages: readonly unknown[]): number {
+  let bytes = 0;
+  for (const t of collectMessageTexts(messages)) bytes += Buffer.byteLength(t, "utf8");
+  return Math.ceil(bytes / 4) + 3 * messages.length;
+}
+
+/** A positive integer field of the body, or null. */
+function readLimit(body: Record<string, unknown>, field: string): number | null {
+  const v = body[field];
+  return typeof v === "number" && Number.isInteger(v) && v > 0 ? v : null;
+}
+
+/** Decides what the mock answers to a validated chat body. */
+export function planChat(
+  body: Record<string, unknown>,
+  messages: readonly unknown[],
+  directives: MockDirectives,
+  ctx: { readonly id: string; readonly created: number; readonly defaultCompletionTokens: number },
+): ChatPlan {
+  const wanted = directives.completionTokens ?? ctx.defaultCompletionTokens;
+  const limit = readLimit(body, "max_completion_tokens") ?? readLimit(body, "max_tokens");
+  const completionTokens = limit === null ? wanted : Math.min(wanted, limit);
+  const promptTokens = directives.promptTokens ?? countPromptTokens(messages);
+  const options = body["stream_options"];
+  return {
+    id: ctx.id,
+    created: ctx.created,
+    model: typeof body["model"] === "string" ? body["model"] : "mock-model",
+    n: readLimit(body, "n") ?? 1,
+    completionTokens,
+    finishReason: completionTokens < wanted ? "length" : "stop",
+    promptTokens,
+    cachedTokens: Math.min(directives.cachedTokens ?? 0, promptTokens),
+    includeUsage: isObject(options) && options["include_usage"] === true,
+  };
+}
+
+/** The OpenAI `usage` object of a plan. */
+export function buildUsage(plan: ChatPlan): Record<string, unknown> {
+  const completion = plan.completionTokens * plan.n;
+  return {
+    prompt_tokens: plan.promptTokens,
+    completion_tokens: completion,
+    total_tokens: plan.promptTokens + completion,
+    prompt_tokens_details: { cached_tokens: plan.cachedTokens, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  };
+}
+
+/** A non-stream `chat.completion` body. */
+export function buildChatCompletion(plan: ChatPlan): Record<string, unknown> {
+  const content = COMPLETION_WORD.repeat(plan.completionTokens);
+  const choices = Array.from({ length: plan.n }, (_, index) => ({
+    index,
+    message: { role: "assistant", content, refusal: null, annotations: [] },
+    logprobs: null,
+    finish_reason: plan.finishReason,
+  }));
+  return {
+    id: plan.id,
+    object: "chat.completion",
+    created: plan.created,
+    model: plan.model,
+    choices,
+    usage: buildUsage(plan),
+    service_tier: "default",
+    system_fingerprint: "fp_mock",
+  };
+}
+
+/** One `chat.completion.chunk` as an SSE event (`usage: null` on every chunk when usage was asked). */
+function chunkEvent(plan: ChatPlan, choices: unknown[], usage?: Record<string, unknown>): string {
+  const chunk: Record<string, unknown> = {
+    id: plan.id,
+    object: "chat.completion.chunk",
+    created: plan.created,
+    model: plan.model,
+    service_tier: "default",
+    system_fingerprint: "fp_mock",
+    choices,
+  };
+  if (usage !== undefined) chunk["usage"] = usage;
+  else if (plan.includeUsage) chunk["usage"] = null;
+  return `data: ${JSON.stringify(chunk)}\n\n`;
+}
+
+/** The stream's events in OpenAI's order, each tagged with whether it carries a content token. */
+export interface StreamEvent {
+  readonly data: string;
+  readonly isContent: boolean;
+}
+
+/**
+ * The SSE events of a streamed completion: a role chunk per choice, one chunk per token per
+ * choice, a finish chunk per choice, the usage chunk (`choices: []`) when asked, then `[DONE]`.
+ */
+export function buildStreamEvents(plan: ChatPlan): StreamEvent[] {
+  const events: StreamEvent[] = [];
+  const indexes = Array.from({ length: plan.n }, (_, i) => i);
+  for (const index of indexes) {
+    const delta = { role: "assistant", content: "", refusal: null };
+    events.push({ data: chunkEvent(plan, [{ index, delta, logprobs: null, finish_reason: null }]), isContent: false });
+  }
+  for (let t = 0; t < plan.completionTokens; t++) {
+    for (const index of indexes) {
+      const choice = { index, delta: { content: COMPLETION_WORD }, logprobs: null, finish_reason: null };
+      events.push({ data: chunkEvent(plan, [choice]), isContent: true });
+    }
+  }
+  for (const index of indexes) {
+    events.push({ data: chunkEvent(plan, [{ index, delta: {}, logprobs: null, finish_reason: plan.finishReason }]), isContent: false });
+  }
+  if (plan.includeUsage) events.push({ data: chunkEvent(plan, [], buildUsage(plan)), isContent: false });
+  events.push({ data: "data: [DONE]\n\n", isContent: false });
+  return events;
+}
+
+/**
+ * The index of the event after which `[[mock:reset_after=K]]` destroys the socket: the K-th
+ * content chunk (the last one when fewer), or the last role chunk when K = 0; -1 = never.
+ */
+export function findResetIndex(events: readonly StreamEvent[], resetAfter: number | null): number {
+  if (resetAfter === null) return -1;
+  const contentAt = events.flatMap((e, i) => (e.isContent ? [i] : []));
+  const first = contentAt[0];
+  if (resetAfter === 0 || first === undefined) return first === undefined ? 0 : Math.max(0, first - 1);
+  return contentAt[Math.min(resetAfter, contentAt.length) - 1] ?? first;
+}

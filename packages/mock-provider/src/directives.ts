@@ -1,0 +1,71 @@
+/**
+ * Behaviour directives written inside a request's own text, so tests going through a gateway can
+ * steer the mock: `[[mock:completion_tokens=7]]`, `[[mock:prompt_tokens=123]]`,
+ * `[[mock:cached_tokens=5]]`, `[[mock:status=500]]`, `[[mock:latency_ms=200]]`, `[[mock:hang]]`,
+ * `[[mock:reset_after=3]]`. Unknown or malformed directives are ignored.
+ */
+
+/** The directives found in a request. */
+export interface MockDirectives {
+  readonly completionTokens: number | null;
+  readonly promptTokens: number | null;
+  readonly cachedTokens: number | null;
+  /** Answer with this HTTP status and an OpenAI error body. */
+  readonly status: number | null;
+  readonly latencyMs: number | null;
+  /** Never answer; the request stays open until the client goes away. */
+  readonly hang: boolean;
+  /** Destroy the socket after this many content chunks (non-stream: before answering). */
+  readonly resetAfter: number | null;
+}
+
+/** No directive at all. */
+export const NO_DIRECTIVES: MockDirectives = {
+  completionTokens: null,
+  promptTokens: null,
+  cachedTokens: null,
+  status: null,
+  latencyMs: null,
+  hang: false,
+  resetAfter: null,
+};
+
+const MARKER = "[[mock:";
+const DIRECTIVE = /\[\[mock:([a-z_]+)(?:=(\d+))?\]\]/g;
+
+/** Reads the directives out of the given texts (later ones win). */
+export function parseDirectives(texts: readonly string[]): MockDirectives {
+  if (!texts.some((t) => t.includes(MARKER))) return NO_DIRECTIVES;
+  const found: { -readonly [K in keyof MockDirectives]: MockDirectives[K] } = { ...NO_DIRECTIVES };
+  for (const text of texts) {
+    for (const m of text.matchAll(DIRECTIVE)) {
+      const value = m[2] === undefined ? null : Number(m[2]);
+      switch (m[1]) {
+        case "completion_tokens":
+          found.completionTokens = value;
+          break;
+        case "prompt_tokens":
+          found.promptTokens = value;
+          break;
+        case "cached_tokens":
+          found.cachedTokens = value;
+          break;
+        case "status":
+          found.status = value !== null && value >= 100 && value <= 599 ? value : null;
+          break;
+        case "latency_ms":
+          found.latencyMs = value;
+          break;
+        case "hang":
+          found.hang = true;
+          break;
+        case "reset_after":
+          found.resetAfter = value;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  return found;
+}
