@@ -1,0 +1,93 @@
+/**
+ * The data plane's Fastify application, built from its dependencies only (no I/O of its own), so
+ * tests run it with `inject()` and a hand-made snapshot.
+ */
+import { randomBytes } from "node:crypto";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import type { BudgetLedger, RateLimiter } from "@tollgate/policy";
+import type { Logger } from "pino";
+import { registerChatRoute } from "./chat.route.js";
+import { registerOpenAIErrors } from "./errors.plugin.js";
+import type { GrantSource } from "./grant-manager.js";
+import { createDataPlaneMetrics, type DataPlaneMetrics } from "./metrics.js";
+import { registerModelsRoute } from "./models.route.js";
+import { registerOpsRoutes } from "./ops.route.js";
+import type { PolicyStore } from "./policy-store.js";
+import type { UsageSink } from "./request-context.js";
+import type { UpstreamSend } from "./upstream.client.js";
+import { UsageRecordFactory } from "./usage-record.js";
+
+/** A usage sink that can also say how much it holds (for metrics). */
+export interface CountingUsageSink extends UsageSink {
+  readonly recordCount: number;
+}
+
+/** Everything `buildApp` needs. */
+export interface DataPlaneDeps {
+  readonly nodeId: string;
+  readonly bootId: string;
+  readonly store: PolicyStore;
+  readonly ledger: BudgetLedger;
+  readonly limiter: RateLimiter;
+  readonly grants: GrantSource;
+  readonly usage: CountingUsageSink;
+  readonly upstream: UpstreamSend;
+  readonly logger: Logger;
+  /** Epoch-ms clock (default `Date.now`). */
+  readonly now?: () => number;
+  /** Request ids (default `req_` + 24 random hex chars). */
+  readonly newRequestId?: () => string;
+  /** Largest accepted body (default 4 MiB). */
+  readonly bodyLimitBytes?: number;
+  /** Metrics (default: a fresh registry reading the store and the spool). */
+  readonly metrics?: DataPlaneMetrics;
+}
+
+/** Makes a request id: `req_` + 24 random hex characters. */
+export function generateRequestId(): string {
+  return `req_${randomBytes(12).toString("hex")}`;
+}
+
+/** Builds the node's HTTP application (routes, error shapes, metrics); does not listen. */
+export function buildApp(deps: DataPlaneDeps): FastifyInstance {
+  const metrics =
+    deps.metrics ??
+    createDataPlaneMetrics({
+      policyVersion: () => deps.store.heldVersion(),
+      spoolRecords: () => deps.usage.recordCount,
+      controlPlaneConnected: () => deps.store.connected(),
+    });
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes ?? 4 * 1024 * 1024,
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+  const codes = new WeakMap<FastifyRequest, string>();
+  const recordCode = (request: FastifyRequest, code: string): void => {
+    codes.set(request, code);
+  };
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    metrics.countRequest(route, codes.get(request) ?? String(reply.statusCode));
+    request.log.info({ route, status: reply.statusCode, code: codes.get(request), ms: Math.round(reply.elapsedTime) }, "request");
+  });
+  registerOpenAIErrors(app, recordCode);
+  const pathDeps = {
+    store: deps.store,
+    ledger: deps.ledger,
+    limiter: deps.limiter,
+    grants: deps.grants,
+    usage: deps.usage,
+    records: new UsageRecordFactory(deps.nodeId, deps.bootId),
+    now: deps.now ?? Date.now,
+    newRequestId: deps.newRequestId ?? generateRequestId,
+    metrics,
+    logger: deps.logger,
+  };
+  registerChatRoute(app, { ...pathDeps, upstream: deps.upstream }, recordCode);
+  registerModelsRoute(app, pathDeps, recordCode);
+  registerOpsRoutes(app, deps.store, metrics);
+  return app;
+}

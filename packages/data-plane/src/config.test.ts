@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadDataPlaneConfig } from "./config.js";
+
+describe("loadDataPlaneConfig", () => {
+  it("applies defaults and freezes the result", () => {
+    const c = loadDataPlaneConfig({ TOLLGATE_NODE_TOKEN: "t0ken" });
+    expect(c.port).toBe(8080);
+    expect(c.host).toBe("127.0.0.1");
+    expect(c.controlPlaneAddresses).toEqual(["127.0.0.1:50051"]);
+    expect(c.dataDir).toBe("./.tollgate");
+    expect(c.nodeId).toMatch(/-\d+$/);
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.controlPlaneAddresses)).toBe(true);
+  });
+
+  it("reads a comma-separated list of control planes (schemes stripped)", () => {
+    const c = loadDataPlaneConfig({ TOLLGATE_NODE_TOKEN: "x", CONTROL_PLANE_URL: "cp-a:50051, grpc://cp-b:50052", PORT: "0", NODE_ID: "node-a" });
+    expect(c.controlPlaneAddresses).toEqual(["cp-a:50051", "cp-b:50052"]);
+    expect(c.port).toBe(0);
+    expect(c.nodeId).toBe("node-a");
+  });
+
+  it.each([
+    [{}, "TOLLGATE_NODE_TOKEN"],
+    [{ TOLLGATE_NODE_TOKEN: "x", PORT: "eighty" }, "PORT"],
+    [{ TOLLGATE_NODE_TOKEN: "x", PORT: "70000" }, "PORT"],
+    [{ TOLLGATE_NODE_TOKEN: "x", CONTROL_PLANE_URL: "no-port" }, "CONTROL_PLANE_URL"],
+    [{ TOLLGATE_NODE_TOKEN: "x", NODE_ID: "bad id/" }, "NODE_ID"],
+    [{ TOLLGATE_NODE_TOKEN: "x", USAGE_SPOOL_MAX_BYTES: "-1" }, "USAGE_SPOOL_MAX_BYTES"],
+  ])("refuses %o with one line naming %s", (env, variable) => {
+    let error: unknown;
+    try {
+      loadDataPlaneConfig(env);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(variable);
+    expect((error as Error).message).not.toContain("\n");
+  });
+});

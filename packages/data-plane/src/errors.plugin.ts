@@ -1,0 +1,52 @@
+/**
+ * Fastify's edge for errors: JSON bodies of any content type, and every failure answered in
+ * OpenAI's error shape with the contract's status and code (malformed JSON -> 400
+ * `invalid_request`, too large -> 413 `request_too_large`, unknown route -> 404). Unexpected
+ * errors are logged and masked as 500 `internal_error`.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { openAIErrorBody } from "@tollgate/providers";
+import { GatewayError } from "./gateway-error.js";
+
+/** Records the code of each answered request (for `tollgate_requests_total`). */
+export type CodeRecorder = (request: FastifyRequest, code: string) => void;
+
+function isFastifyError(err: unknown): err is FastifyError {
+  return typeof err === "object" && err !== null && "code" in err && typeof (err as { code: unknown }).code === "string";
+}
+
+/** Converts anything thrown on a route into a `GatewayError` (masking what is not ours). */
+export function toGatewayError(err: unknown): GatewayError | null {
+  if (err instanceof GatewayError) return err;
+  if (isFastifyError(err)) {
+    const status = err.statusCode ?? 500;
+    if (status === 413) return new GatewayError("request_too_large", "the request body is too large");
+    if (status === 415) return new GatewayError("invalid_request", "the request body must be JSON");
+    if (status >= 400 && status < 500) {
+      const message = err.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "the request body is empty" : "the request body is not valid JSON";
+      return new GatewayError("invalid_request", message);
+    }
+  }
+  return null;
+}
+
+/** Sends a gateway error in OpenAI's shape. */
+export function sendOpenAIError(reply: FastifyReply, error: GatewayError): FastifyReply {
+  return reply.code(error.status).headers(error.responseHeaders()).type("application/json").send(openAIErrorBody(error.code, error.message));
+}
+
+/** Installs the JSON parser for every content type, the error handler and the 404 handler. */
+export function registerOpenAIErrors(app: FastifyInstance, recordCode: CodeRecorder): void {
+  app.addContentTypeParser("*", { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
+  app.setErrorHandler((err, request, reply) => {
+    const mapped = toGatewayError(err);
+    if (mapped === null) request.log.error({ err }, "unhandled error");
+    const error = mapped ?? new GatewayError("internal_error", "internal error");
+    recordCode(request, error.code);
+    return sendOpenAIError(reply, error);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    recordCode(request, "not_found");
+    return sendOpenAIError(reply, new GatewayError("not_found", `no route for ${request.method} ${request.url.split("?")[0] ?? ""}`));
+  });
+}

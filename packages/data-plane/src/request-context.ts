@@ -1,0 +1,170 @@
+/**
+ * The request path's shared steps, used by every inbound route: authenticating the presented
+ * secret, deciding (with synchronous grants when local budget falls short), recording refusals,
+ * and finishing an admitted request (settle, usage record, spool).
+ */
+import { performance } from "node:perf_hooks";
+import {
+  decide,
+  isWellFormedSecret,
+  releaseAdmission,
+  settleRequest,
+  type ActualUsage,
+  type Admission,
+  type BudgetLedger,
+  type Decision,
+  type ModelPolicy,
+  type RateLimiter,
+  type RateLimitStatus,
+  type Refusal,
+  type RequestShape,
+} from "@tollgate/policy";
+import type { UsageRecord } from "@tollgate/proto";
+import type { Logger } from "pino";
+import { GatewayError } from "./gateway-error.js";
+import type { GrantSource } from "./grant-manager.js";
+import { extractSecret, hashSecret, type RequestHeaders } from "./key-auth.js";
+import type { DataPlaneMetrics } from "./metrics.js";
+import type { PolicyState, PolicyStore } from "./policy-store.js";
+import { Outcome, UsageSource, type UsageRecordFactory } from "./usage-record.js";
+
+/** Where usage records go (the spool). */
+export interface UsageSink {
+  /** Appends durably; rejects when the record cannot be kept. */
+  append(record: UsageRecord): Promise<void>;
+  /** True when no further record fits: billable requests are refused up front. */
+  isFull(): boolean;
+}
+
+/** Everything the request path depends on. */
+export interface RequestPathDeps {
+  readonly store: PolicyStore;
+  readonly ledger: BudgetLedger;
+  readonly limiter: RateLimiter;
+  readonly grants: GrantSource;
+  readonly usage: UsageSink;
+  readonly records: UsageRecordFactory;
+  readonly now: () => number;
+  readonly newRequestId: () => string;
+  readonly metrics: DataPlaneMetrics;
+  readonly logger: Logger;
+}
+
+/** One request in flight: who asked, when, and on which route. */
+export interface RequestContext {
+  readonly requestId: string;
+  readonly route: string;
+  readonly startedAt: number;
+  /** performance.now() at the start. */
+  readonly startedMono: number;
+  readonly state: PolicyState;
+  readonly keyHmac: string;
+}
+
+/** How an admitted request ended. */
+export interface RequestEnd {
+  /** Provider-reported usage; null = counted by the gateway (`countedUsage`). */
+  readonly usage: ActualUsage | null;
+  readonly countedUsage: () => ActualUsage;
+  readonly outcome: Outcome;
+  readonly status: number;
+  readonly errorCode: string;
+  readonly firstByteMs: number;
+  readonly stream: boolean;
+  readonly publicModel: string;
+}
+
+/** Starts a request: the policy must be held and a well-formed secret presented (else throws). */
+export function beginRequest(deps: RequestPathDeps, route: string, headers: RequestHeaders, query: unknown): RequestContext {
+  const state = deps.store.current();
+  if (!state) throw new GatewayError("not_ready", "this gateway node has no policy yet; retry shortly", 1000);
+  const secret = extractSecret(headers, query);
+  if (secret === null) throw new GatewayError("invalid_api_key", "no API key was provided");
+  if (!isWellFormedSecret(secret)) throw new GatewayError("invalid_api_key", "the API key is not valid");
+  return { requestId: deps.newRequestId(), route, startedAt: deps.now(), startedMono: performance.now(), state, keyHmac: hashSecret(secret, state.pepperKey) };
+}
+
+/** Refuses billable work up front when usage cannot be recorded. */
+export function assertUsageRecordable(deps: RequestPathDeps): void {
+  if (deps.usage.isFull()) throw new GatewayError("usage_unavailable", "this gateway node cannot record usage right now", 5000);
+}
+
+/**
+ * Decides a request: a first pass without partial admission; on a budget shortfall, grants are
+ * asked for (when the control plane is reachable) and the request decided again with partial
+ * admission allowed (CAP_OUTPUT); without the control plane, hard budgets spend only what is held.
+ */
+export async function decideWithGrants(deps: RequestPathDeps, ctx: RequestContext, request: RequestShape): Promise<Decision> {
+  const { index, connectedNodes } = ctx.state;
+  const base = { keyHmac: ctx.keyHmac, request, dryRun: false };
+  const first = decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial: false, grantsUnavailable: false }, connectedNodes);
+  if (first.allow || first.shortfalls.length === 0) return first;
+  const granted = deps.grants.reachable() ? await deps.grants.acquire(first.shortfalls) : false;
+  return decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial: true, grantsUnavailable: !granted }, connectedNodes);
+}
+
+/** `x-ratelimit-*` headers (OpenAI style) of the given rate-limit states, one per unit. */
+export function rateLimitHeaders(limits: readonly RateLimitStatus[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of limits) {
+    const suffix = l.unit === "REQUESTS" ? "requests" : "tokens";
+    if (out[`x-ratelimit-limit-${suffix}`] !== undefined) continue;
+    out[`x-ratelimit-limit-${suffix}`] = String(l.limit);
+    out[`x-ratelimit-remaining-${suffix}`] = String(l.remaining);
+    out[`x-ratelimit-reset-${suffix}`] = `${Math.max(0, Math.ceil(l.resetMs / 1000))}s`;
+  }
+  return out;
+}
+
+/** Records a refusal (when its key was resolved) and returns the error to answer with. */
+export async function refuse(deps: RequestPathDeps, ctx: RequestContext, refusal: Refusal, publicModel: string, stream: boolean): Promise<GatewayError> {
+  const error = new GatewayError(refusal.code, refusal.message, refusal.retryAfterMs, refusal.rateLimit ? rateLimitHeaders([refusal.rateLimit]) : {});
+  if (refusal.key) {
+    const record = deps.records.build({
+      requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: 0,
+      key: refusal.key, model: refusal.model, publicModel, route: ctx.route, stream, usage: null,
+      usageSource: UsageSource.NONE, costMicros: 0n, outcome: Outcome.REFUSED, status: error.status, errorCode: refusal.code, charges: [],
+    });
+    await appendRecord(deps, record);
+  }
+  return error;
+}
+
+/** Releases an admission that never reached the provider and records the failure. */
+export async function abandon(deps: RequestPathDeps, ctx: RequestContext, admission: Admission, end: Omit<RequestEnd, "usage" | "countedUsage">): Promise<void> {
+  releaseAdmission(deps.ledger, admission);
+  const record = deps.records.build({
+    requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: end.firstByteMs,
+    key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage: null,
+    usageSource: UsageSource.NONE, costMicros: 0n, outcome: end.outcome, status: end.status, errorCode: end.errorCode, charges: [],
+  });
+  await appendRecord(deps, record);
+}
+
+/** Settles an admitted request with its usage, observes metrics and spools its record. */
+export async function finish(deps: RequestPathDeps, ctx: RequestContext, admission: Admission, end: RequestEnd): Promise<void> {
+  const usage = end.usage ?? end.countedUsage();
+  const success = end.outcome === Outcome.SUCCESS;
+  const { costMicros, charges } = settleRequest(ctx.state.index, deps.ledger, admission, usage, success ? "success" : "failed", deps.now(), deps.limiter);
+  const durationMs = performance.now() - ctx.startedMono;
+  observe(deps.metrics, admission.model, admission.account.provider, usage, durationMs);
+  const record = deps.records.build({
+    requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs, firstByteMs: end.firstByteMs,
+    key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage,
+    usageSource: end.usage ? UsageSource.PROVIDER : UsageSource.COUNTED, costMicros, outcome: end.outcome, status: end.status,
+    errorCode: end.errorCode, charges,
+  });
+  await appendRecord(deps, record);
+}
+
+function observe(metrics: DataPlaneMetrics, model: ModelPolicy, provider: string, usage: ActualUsage, durationMs: number): void {
+  metrics.observeOperation({ operation: "chat", provider: provider.toLowerCase(), model: model.name }, usage.inputTokens, usage.outputTokens, durationMs / 1000);
+}
+
+async function appendRecord(deps: RequestPathDeps, record: UsageRecord): Promise<void> {
+  try {
+    await deps.usage.append(record);
+  } catch (err) {
+    deps.logger.error({ err: { message: (err as Error).message }, requestId: record.requestId }, "usage record could not be spooled");
+  }
+}

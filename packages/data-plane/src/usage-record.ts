@@ -1,0 +1,77 @@
+/**
+ * Building the usage records a node sends back: one per answered request whose key was resolved
+ * (successes, upstream failures, client aborts and refusals), with a per-boot monotonic sequence.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { ActualUsage, BudgetCharge, ModelPolicy, VirtualKeyPolicy } from "@tollgate/policy";
+import { BudgetChargeSchema, Outcome, UsageRecordSchema, UsageSource, type UsageRecord } from "@tollgate/proto";
+
+export { Outcome, UsageSource };
+
+/** What is known about a finished request. */
+export interface UsageFacts {
+  readonly requestId: string;
+  readonly startedAt: number;
+  readonly durationMs: number;
+  /** ms to the upstream's response headers; 0 when there was no upstream call. */
+  readonly firstByteMs: number;
+  readonly key: VirtualKeyPolicy;
+  readonly model: ModelPolicy | null;
+  /** The model name as the caller wrote it. */
+  readonly publicModel: string;
+  readonly route: string;
+  readonly stream: boolean;
+  readonly usage: ActualUsage | null;
+  readonly usageSource: UsageSource;
+  readonly costMicros: bigint;
+  readonly outcome: Outcome;
+  readonly status: number;
+  readonly errorCode: string;
+  readonly charges: readonly BudgetCharge[];
+}
+
+const clampU32 = (n: number): number => Math.max(0, Math.min(0xffffffff, Math.round(n)));
+
+/** Makes usage records of one node boot, numbering them in order. */
+export class UsageRecordFactory {
+  private sequence = 0n;
+
+  /** `nodeId` and `bootId` are stamped on every record. */
+  constructor(
+    private readonly nodeId: string,
+    private readonly bootId: string,
+  ) {}
+
+  /** The record of one request (the next sequence number). */
+  build(f: UsageFacts): UsageRecord {
+    this.sequence += 1n;
+    return create(UsageRecordSchema, {
+      requestId: f.requestId,
+      nodeId: this.nodeId,
+      bootId: this.bootId,
+      sequence: this.sequence,
+      startedAtMs: BigInt(f.startedAt),
+      durationMs: clampU32(f.durationMs),
+      firstByteMs: clampU32(f.firstByteMs),
+      organizationId: f.key.organizationId,
+      virtualKeyId: f.key.id,
+      userId: f.key.userId ?? "",
+      teamId: f.key.teamId ?? "",
+      model: f.publicModel,
+      modelId: f.model?.id ?? "",
+      providerAccountId: f.model?.providerAccountId ?? "",
+      upstreamModel: f.model?.upstreamModel ?? "",
+      route: f.route,
+      stream: f.stream,
+      inputTokens: clampU32(f.usage?.inputTokens ?? 0),
+      cachedInputTokens: clampU32(f.usage?.cachedInputTokens ?? 0),
+      outputTokens: clampU32(f.usage?.outputTokens ?? 0),
+      usageSource: f.usageSource,
+      costMicros: f.costMicros,
+      outcome: f.outcome,
+      status: f.status,
+      errorCode: f.errorCode,
+      charges: f.charges.map((c) => create(BudgetChargeSchema, { budgetId: c.budgetId, windowStartMs: BigInt(c.windowStart), amount: c.amount })),
+    });
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * The on-disk usage spool: append-only segment files of length-prefixed `UsageRecord`s
+ * (`u32be length | toBinary(UsageRecordSchema, r)`), under `<dir>/seg-<n>.log`.
+ * The active segment rolls at `segmentMaxBytes` or `segmentMaxAgeMs`; closed segments are read by
+ * the reporter and deleted once every record in them was acknowledged. Leftover segments from an
+ * earlier run are closed at open and replayed. Past `maxBytes` the spool is full.
+ */
+import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { UsageRecordSchema, type UsageRecord } from "@tollgate/proto";
+
+/** Thrown by `append` when the spool cannot take a record (full or closed, or a disk error). */
+export class SpoolUnavailableError extends Error {
+  override readonly name = "SpoolUnavailableError";
+}
+
+/** Spool limits. */
+export interface UsageSpoolOptions {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly segmentMaxBytes?: number;
+  readonly segmentMaxAgeMs?: number;
+  /** Epoch-ms clock (for segment age). */
+  readonly now: () => number;
+}
+
+interface Segment {
+  readonly id: number;
+  readonly path: string;
+  bytes: number;
+  records: number;
+}
+
+interface Active extends Segment {
+  readonly handle: FileHandle;
+  readonly openedAt: number;
+}
+
+interface PendingWrite {
+  readonly bytes: Buffer;
+  readonly done: (err: Error | null) => void;
+}
+
+/** After a failed write, the spool reports itself full for this long (then tries again). */
+const WRITE_FAILURE_HOLD_MS = 5_000;
+const SEGMENT_RE = /^seg-(\d{12})\.log$/;
+const segmentName = (id: number): string => `seg-${String(id).padStart(12, "0")}.log`;
+
+/** Decodes a segment's bytes; a truncated tail (a crash mid-write) is ignored. */
+export function decodeSegment(bytes: Buffer): UsageRecord[] {
+  const out: UsageRecord[] = [];
+  let at = 0;
+  while (at + 4 <= bytes.length) {
+    const len = bytes.readUInt32BE(at);
+    if (at + 4 + len > bytes.length) break;
+    out.push(fromBinary(UsageRecordSchema, bytes.subarray(at + 4, at + 4 + len)));
+    at += 4 + len;
+  }
+  return out;
+}
+
+/** Encodes one record as a length-prefixed frame. */
+export function encodeSpoolFrame(record: UsageRecord): Buffer {
+  const body = toBinary(UsageRecordSchema, record);
+  const frame = Buffer.allocUnsafe(4 + body.length);
+  frame.writeUInt32BE(body.length, 0);
+  frame.set(body, 4);
+  return frame;
+}
+
+/** An append-only, size-capped usage spool. Create with `openUsageSpool`. */
+export class UsageSpool {
+  private readonly closedSegments = new Map<number, Segment>();
+  private active: Active | null = null;
+  private nextId: number;
+  private queue: PendingWrite[] = [];
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+  private readonly segmentMaxBytes: number;
+  private readonly segmentMaxAgeMs: number;
+  private readonly rollTimer: NodeJS.Timeout;
+  private heldBytes = 0;
+  private heldRecords = 0;
+  private unavailableUntil = 0;
+
+  /** Use `openUsageSpool`. */
+  constructor(
+    private readonly options: UsageSpoolOptions,
+    leftovers: readonly Segment[],
+  ) {
+    for (const s of leftovers) {
+      this.closedSegments.set(s.id, s);
+      this.heldBytes += s.bytes;
+      this.heldRecords += s.records;
+    }
+    this.nextId = leftovers.reduce((m, s) => Math.max(m, s.id), 0) + 1;
+    this.segmentMaxBytes = options.segmentMaxBytes ?? 1024 * 1024;
+    this.segmentMaxAgeMs = options.segmentMaxAgeMs ?? 1000;
+    this.rollTimer = setInterval(() => void this.rollIfOld(), Math.max(50, Math.floor(this.segmentMaxAgeMs / 2)));
+    this.rollTimer.unref();
+  }
+
+  /** Bytes held (on disk or being written), not yet deleted. */
+  get totalBytes(): number {
+    return this.heldBytes;
+  }
+
+  /** Records held (on disk or being written), not yet deleted (not yet acknowledged). */
+  get recordCount(): number {
+    return this.heldRecords;
+  }
+
+  /**
+   * True when the spool is (nearly) at its cap, closed, or a write failed in the last
+   * `WRITE_FAILURE_HOLD_MS`: billable requests are refused up front.
+   */
+  isFull(): boolean {
+    // Keep headroom so requests admitted now can still spool their records when they finish.
+    const headroom = Math.min(64 * 1024, Math.floor(this.options.maxBytes / 8));
+    return this.closed || this.heldBytes >= this.options.maxBytes - headroom || this.options.now() < this.unavailableUntil;
+  }
+
+  /** Appends a record durably to the active segment; rejects with `SpoolUnavailableError`. */
+  append(record: UsageRecord): Promise<void> {
+    const bytes = encodeSpoolFrame(record);
+    if (this.closed) return Promise.reject(new SpoolUnavailableError("usage spool is closed"));
+    if (this.totalBytes + bytes.length > this.options.maxBytes) {
+      return Promise.reject(new SpoolUnavailableError("usage spool is full"));
+    }
+    this.heldBytes += bytes.length;
+    this.heldRecords += 1;
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ bytes, done: (err) => (err ? reject(err) : resolve()) });
+      if (!this.flushing) this.flushing = this.drain();
+    });
+  }
+
+  /** Ids of closed segments ready to report, oldest first. */
+  readySegments(): number[] {
+    return [...this.closedSegments.keys()].sort((a, b) => a - b);
+  }
+
+  /** Reads a closed segment's records. */
+  async readSegment(id: number): Promise<UsageRecord[]> {
+    const s = this.closedSegments.get(id);
+    if (!s) return [];
+    return decodeSegment(await readFile(s.path));
+  }
+
+  /** Deletes a closed segment once all its records were acknowledged. */
+  async deleteSegment(id: number): Promise<void> {
+    const s = this.closedSegments.get(id);
+    if (!s) return;
+    this.closedSegments.delete(id);
+    this.heldBytes -= s.bytes;
+    this.heldRecords -= s.records;
+    await unlink(s.path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
+  }
+
+  /** Closes the active segment now (after pending appends) so its records become reportable. */
+  async roll(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    await this.closeActive();
+  }
+
+  private async closeActive(): Promise<void> {
+    const a = this.active;
+    if (!a) return;
+    this.active = null;
+    await a.handle.close();
+    if (a.records > 0) this.closedSegments.set(a.id, { id: a.id, path: a.path, bytes: a.bytes, records: a.records });
+    else await unlink(a.path).catch(() => undefined);
+  }
+
+  /** Stops taking records, writes what is pending and closes the active segment. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.rollTimer);
+    await this.roll();
+  }
+
+  private async rollIfOld(): Promise<void> {
+    const a = this.active;
+    if (a && a.records > 0 && this.options.now() - a.openedAt >= this.segmentMaxAgeMs) {
+      await this.roll().catch(() => undefined);
+    }
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        try {
+          const a = await this.ensureActive();
+          const bytes = Buffer.concat(batch.map((w) => w.bytes));
+          await a.handle.write(bytes);
+          a.bytes += bytes.length;
+          a.records += batch.length;
+          for (const w of batch) w.done(null);
+          if (a.bytes >= this.segmentMaxBytes) await this.closeActive();
+        } catch (err) {
+          this.unavailableUntil = this.options.now() + WRITE_FAILURE_HOLD_MS;
+          await this.closeActive().catch(() => undefined);
+          const e = new SpoolUnavailableError(`usage spool write failed: ${(err as Error).message}`);
+          this.heldBytes -= batch.reduce((m, w) => m + w.bytes.length, 0);
+          this.heldRecords -= batch.length;
+          for (const w of batch) w.done(e);
+        }
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private async ensureActive(): Promise<Active> {
+    if (this.active) return this.active;
+    const id = this.nextId++;
+    const path = join(this.options.dir, segmentName(id));
+    const handle = await open(path, "a", 0o600);
+    this.active = { id, path, bytes: 0, records: 0, handle, openedAt: this.options.now() };
+    return this.active;
+  }
+}
+
+/** Opens (creating) the spool directory; segments left by an earlier run are closed and replayable. */
+export async function openUsageSpool(options: UsageSpoolOptions): Promise<UsageSpool> {
+  await mkdir(options.dir, { recursive: true });
+  const leftovers: Segment[] = [];
+  for (const name of await readdir(options.dir)) {
+    const m = SEGMENT_RE.exec(name);
+    if (!m?.[1]) continue;
+    const path = join(options.dir, name);
+    const bytes = (await stat(path)).size;
+    const records = bytes === 0 ? 0 : decodeSegment(await readFile(path)).length;
+    if (records === 0) {
+      await unlink(path);
+      continue;
+    }
+    leftovers.push({ id: Number(m[1]), path, bytes, records });
+  }
+  return new UsageSpool(options, leftovers);
+}
