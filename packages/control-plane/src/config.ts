@@ -1,0 +1,94 @@
+/**
+ * The control plane's configuration: the only module that reads the environment.
+ */
+import { resolve } from "node:path";
+
+/** A bad or missing setting; the message is one line naming the variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Validated, frozen settings of one control-plane process. */
+export interface ControlPlaneConfig {
+  /** PostgreSQL connection string; null = embedded PGlite under `dataDir`. */
+  readonly databaseUrl: string | null;
+  /** Absolute path of the data directory (embedded database, generated master key). */
+  readonly dataDir: string;
+  /** Platform-admin bearer token; null = generated on first start. */
+  readonly adminToken: string | null;
+  /** 32-byte key encrypting provider credentials; null = read/generated in `dataDir` (embedded only). */
+  readonly masterKey: Buffer | null;
+  /** Token data-plane nodes present on gRPC; null = the caller passes one (all-in-one) or one is generated. */
+  readonly nodeToken: string | null;
+  /** GraphQL/health/metrics port (0 = any free port). */
+  readonly httpPort: number;
+  /** gRPC port (0 = any free port). */
+  readonly grpcPort: number;
+  /** Interface both servers bind to. */
+  readonly host: string;
+  /** pino level. */
+  readonly logLevel: string;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+function readPort(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new ConfigError(`${name}: must be a port number 0-65535, got "${raw}"`);
+  return Number(raw);
+}
+
+function readMasterKey(raw: string | undefined): Buffer | null {
+  if (raw === undefined || raw === "") return null;
+  const key = Buffer.from(raw, "base64");
+  if (key.length !== 32 || key.toString("base64").replace(/=+$/, "") !== raw.trim().replace(/=+$/, "")) {
+    throw new ConfigError("TOLLGATE_MASTER_KEY: must be base64 of exactly 32 bytes (generate one with `openssl rand -base64 32`)");
+  }
+  return key;
+}
+
+function readDatabaseUrl(raw: string | undefined): string | null {
+  if (raw === undefined || raw === "") return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("DATABASE_URL: not a URL (expected postgres://user@host:port/database)");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError(`DATABASE_URL: scheme must be postgres:// or postgresql://, got "${url.protocol}"`);
+  }
+  return raw;
+}
+
+function readToken(env: NodeJS.ProcessEnv, name: string): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return null;
+  if (raw.length < 16 || /\s/.test(raw)) throw new ConfigError(`${name}: must be at least 16 characters without spaces`);
+  return raw;
+}
+
+/** Reads and validates the control plane's settings from `env`; throws `ConfigError` on a bad one. */
+export function loadControlPlaneConfig(env: NodeJS.ProcessEnv): ControlPlaneConfig {
+  const databaseUrl = readDatabaseUrl(env.DATABASE_URL);
+  const masterKey = readMasterKey(env.TOLLGATE_MASTER_KEY);
+  if (databaseUrl !== null && masterKey === null) {
+    throw new ConfigError("TOLLGATE_MASTER_KEY: required when DATABASE_URL is set (base64 of 32 bytes)");
+  }
+  const logLevel = env.LOG_LEVEL && env.LOG_LEVEL !== "" ? env.LOG_LEVEL : "info";
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")}`);
+  const host = env.CONTROL_PLANE_HOST && env.CONTROL_PLANE_HOST !== "" ? env.CONTROL_PLANE_HOST : "127.0.0.1";
+  if (/[\s/]/.test(host)) throw new ConfigError(`CONTROL_PLANE_HOST: not a host name or address: "${host}"`);
+  return Object.freeze({
+    databaseUrl,
+    dataDir: resolve(env.TOLLGATE_DATA_DIR && env.TOLLGATE_DATA_DIR !== "" ? env.TOLLGATE_DATA_DIR : "./.tollgate"),
+    adminToken: readToken(env, "TOLLGATE_ADMIN_TOKEN"),
+    masterKey,
+    nodeToken: readToken(env, "TOLLGATE_NODE_TOKEN"),
+    httpPort: readPort(env, "CONTROL_PLANE_HTTP_PORT", 4000),
+    grpcPort: readPort(env, "CONTROL_PLANE_GRPC_PORT", 50051),
+    host,
+    logLevel,
+  });
+}

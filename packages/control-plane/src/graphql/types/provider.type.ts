@@ -1,0 +1,54 @@
+/** GraphQL object types of provider accounts and models. */
+import type { ProviderKind } from "@tollgate/policy";
+import { Field, ID, Int, ObjectType } from "type-graphql";
+import type { ModelRecord, ProviderAccountRecord } from "../../records.js";
+import { ProviderKindEnum } from "../enums.js";
+import { DateTimeScalar, DecimalScalar } from "../scalars.js";
+
+/** An upstream account; its API key is write-only. */
+@ObjectType({ description: "An upstream provider account. The API key is write-only: only a hint is readable." })
+export class ProviderAccount {
+  @Field(() => ID) id: string;
+  @Field(() => ID) organizationId: string;
+  @Field(() => String) name: string;
+  @Field(() => ProviderKindEnum) provider: ProviderKind;
+  @Field(() => String) baseUrl: string;
+  @Field(() => String, { description: 'Like "sk-...abcd".' }) apiKeyHint: string;
+  @Field(() => DateTimeScalar) createdAt: Date;
+  @Field(() => DateTimeScalar) updatedAt: Date;
+}
+
+/** A model routed to a provider account. */
+@ObjectType({ description: "A model an organization exposes, routed to one provider account. Prices are US dollars per million tokens." })
+export class Model {
+  @Field(() => ID) id: string;
+  @Field(() => ID) organizationId: string;
+  @Field(() => ID) providerAccountId: string;
+  @Field(() => String, { description: "Public name callers use." }) name: string;
+  @Field(() => String, { description: "Model id sent upstream." }) upstreamModel: string;
+  @Field(() => DecimalScalar, { nullable: true, description: "null = unpriced (refused, never free)." }) inputPricePerMillion: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true }) outputPricePerMillion: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "null = same as input." }) cachedInputPricePerMillion: bigint | null;
+  @Field(() => Boolean) priced: boolean;
+  @Field(() => Int) maxOutputTokens: number;
+  @Field(() => DateTimeScalar) createdAt: Date;
+  @Field(() => DateTimeScalar) updatedAt: Date;
+}
+
+/** Maps a record to its GraphQL object. */
+export function toProviderAccount(r: ProviderAccountRecord): ProviderAccount {
+  return {
+    id: r.id, organizationId: r.organizationId, name: r.name, provider: r.provider, baseUrl: r.baseUrl, apiKeyHint: r.apiKeyHint,
+    createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt),
+  };
+}
+
+/** Maps a record to its GraphQL object. */
+export function toModel(r: ModelRecord): Model {
+  return {
+    id: r.id, organizationId: r.organizationId, providerAccountId: r.providerAccountId, name: r.name, upstreamModel: r.upstreamModel,
+    inputPricePerMillion: r.inputPricePerMillion, outputPricePerMillion: r.outputPricePerMillion, cachedInputPricePerMillion: r.cachedInputPricePerMillion,
+    priced: r.inputPricePerMillion !== null && r.outputPricePerMillion !== null, maxOutputTokens: r.maxOutputTokens,
+    createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt),
+  };
+}

@@ -1,0 +1,119 @@
+/** Inputs and payloads of organization, team, user, provider account and model mutations. */
+import type { ProviderKind } from "@tollgate/policy";
+import { Field, ID, InputType, Int, ObjectType } from "type-graphql";
+import type { UserRole } from "../../records.js";
+import { ProviderKindEnum, UserRoleEnum } from "../enums.js";
+import { DecimalScalar } from "../scalars.js";
+import { Model, ProviderAccount } from "./provider.type.js";
+import { Organization, Team, User } from "./tenancy.type.js";
+
+/** Input of createOrganization. */
+@InputType()
+export class CreateOrganizationInput {
+  @Field(() => String) name: string;
+  @Field(() => String, { description: "1-64 lowercase letters, digits or dashes; unique." }) slug: string;
+}
+/** Input of upsertOrganization (keyed by slug). */
+@InputType()
+export class UpsertOrganizationInput extends CreateOrganizationInput {}
+/** Payload of createOrganization. */
+@ObjectType()
+export class CreateOrganizationPayload {
+  @Field(() => Organization) organization: Organization;
+}
+/** Payload of upsertOrganization. */
+@ObjectType()
+export class UpsertOrganizationPayload extends CreateOrganizationPayload {}
+
+/** Input of createTeam. */
+@InputType()
+export class CreateTeamInput {
+  @Field(() => ID) organizationId: string;
+  @Field(() => String) name: string;
+  @Field(() => String, { description: "Unique in the organization." }) slug: string;
+}
+/** Input of upsertTeam (keyed by organizationId + slug). */
+@InputType()
+export class UpsertTeamInput extends CreateTeamInput {}
+/** Payload of createTeam. */
+@ObjectType()
+export class CreateTeamPayload {
+  @Field(() => Team) team: Team;
+}
+/** Payload of upsertTeam. */
+@ObjectType()
+export class UpsertTeamPayload extends CreateTeamPayload {}
+
+/** Input of createUser. */
+@InputType()
+export class CreateUserInput {
+  @Field(() => ID) organizationId: string;
+  @Field(() => String, { description: "Unique in the organization." }) email: string;
+  @Field(() => String) name: string;
+  @Field(() => UserRoleEnum, { nullable: true, description: "Default MEMBER." }) role?: UserRole | null;
+  @Field(() => [ID], { nullable: true, description: "Teams of the organization (replaced on upsert)." }) teamIds?: string[] | null;
+}
+/** Input of upsertUser (keyed by organizationId + email). */
+@InputType()
+export class UpsertUserInput extends CreateUserInput {}
+/** Payload of createUser. */
+@ObjectType()
+export class CreateUserPayload {
+  @Field(() => User) user: User;
+}
+/** Payload of upsertUser. */
+@ObjectType()
+export class UpsertUserPayload extends CreateUserPayload {}
+
+/** Input of deactivateUser. */
+@InputType()
+export class DeactivateUserInput {
+  @Field(() => ID) id: string;
+}
+/** Payload of deactivateUser. */
+@ObjectType()
+export class DeactivateUserPayload extends CreateUserPayload {}
+
+/** Input of createProviderAccount. */
+@InputType()
+export class CreateProviderAccountInput {
+  @Field(() => ID) organizationId: string;
+  @Field(() => String, { description: "Unique in the organization." }) name: string;
+  @Field(() => ProviderKindEnum) provider: ProviderKind;
+  @Field(() => String, { nullable: true, description: "Default per provider: https://api.openai.com/v1, https://api.anthropic.com, https://generativelanguage.googleapis.com." }) baseUrl?: string | null;
+  @Field(() => String, { description: "Write-only; stored encrypted." }) apiKey: string;
+}
+/** Input of upsertProviderAccount (keyed by organizationId + name). */
+@InputType()
+export class UpsertProviderAccountInput extends CreateProviderAccountInput {}
+/** Payload of createProviderAccount. */
+@ObjectType()
+export class CreateProviderAccountPayload {
+  @Field(() => ProviderAccount) providerAccount: ProviderAccount;
+}
+/** Payload of upsertProviderAccount. */
+@ObjectType()
+export class UpsertProviderAccountPayload extends CreateProviderAccountPayload {}
+
+/** Input of createModel. */
+@InputType()
+export class CreateModelInput {
+  @Field(() => ID) providerAccountId: string;
+  @Field(() => String, { description: "Public name; unique per provider account." }) name: string;
+  @Field(() => String, { nullable: true, description: "Default: name." }) upstreamModel?: string | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "USD per million input tokens; omit both prices for an unpriced model (refused)." }) inputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true }) outputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true }) cachedInputPricePerMillion?: bigint | null;
+  @Field(() => Int, { nullable: true, description: "Default 4096." }) maxOutputTokens?: number | null;
+}
+/** Input of upsertModel (keyed by providerAccountId + name). */
+@InputType()
+export class UpsertModelInput extends CreateModelInput {}
+/** Payload of createModel. */
+@ObjectType()
+export class CreateModelPayload {
+  @Field(() => Model) model: Model;
+}
+/** Payload of upsertModel. */
+@ObjectType()
+export class UpsertModelPayload extends CreateModelPayload {}

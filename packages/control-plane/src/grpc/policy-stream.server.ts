@@ -1,0 +1,123 @@
+/**
+ * The Subscribe stream of one node: Hello -> full snapshot or delta, then a delta per new
+ * revision relative to what was sent; ACKs recorded in `data_plane_nodes`.
+ */
+import { randomBytes } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { PolicyUpdateSchema, type Hello, type PolicyUpdate, type SubscribeRequest } from "@tollgate/proto";
+import type * as grpc from "@grpc/grpc-js";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { Database } from "../db/database.js";
+import { countConnectedNodes, markNodeDisconnected, recordNodeAck, touchNode, upsertConnectedNode } from "../repositories/node.repository.js";
+import { NODE_FRESHNESS_MS } from "../services/reporting.service.js";
+import type { PolicyFeed, SnapshotEntry } from "../snapshot/policy-feed.js";
+import { diffResources } from "../snapshot/snapshot-diff.js";
+
+/** Dependencies of the stream handler. */
+export interface PolicyStreamDeps {
+  readonly db: Database;
+  readonly feed: PolicyFeed;
+  readonly now: () => number;
+  readonly logger: Logger;
+  /** How often a connected node's last-seen time is refreshed (default 15 s). */
+  readonly heartbeatMs?: number;
+  /** Called with +1/-1 as streams open and close (metrics). */
+  readonly onStreamCount?: (delta: number) => void;
+}
+
+type Call = grpc.ServerDuplexStream<SubscribeRequest, PolicyUpdate>;
+
+/** Serves one Subscribe call until the node goes away. */
+export function serveSubscription(call: Call, deps: PolicyStreamDeps): void {
+  const log = deps.logger.child({ peer: call.getPeer() });
+  let hello: Hello | null = null;
+  let sent = new Map<string, string>();
+  let lastVersion = -1n;
+  let closed = false;
+  let queue: Promise<unknown> = Promise.resolve();
+  let unsubscribe: (() => void) | null = null;
+  let heartbeat: NodeJS.Timeout | null = null;
+  deps.onStreamCount?.(1);
+
+  const enqueue = (fn: () => Promise<void>): void => {
+    queue = queue.then(fn).catch((e: unknown) => {
+      log.warn({ err: e instanceof Error ? e.message : String(e) }, "policy stream step failed");
+      fail(GrpcStatus.UNAVAILABLE, "policy stream failed; reconnect");
+    });
+  };
+
+  const fail = (code: GrpcStatus, details: string): void => {
+    if (closed) return;
+    call.emit("error", { code, details });
+    cleanup();
+  };
+
+  const cleanup = (): void => {
+    if (closed) return;
+    closed = true;
+    deps.onStreamCount?.(-1);
+    unsubscribe?.();
+    if (heartbeat) clearInterval(heartbeat);
+    const h = hello;
+    if (h) {
+      markNodeDisconnected(deps.db, h.nodeId, h.bootId, deps.now()).catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not mark node disconnected"));
+    }
+  };
+
+  const sendUpdate = async (entry: SnapshotEntry, full: boolean, held: ReadonlyMap<string, string>): Promise<void> => {
+    if (closed || entry.version <= lastVersion) return;
+    const delta = full ? { upserts: diffResources(entry.resources, new Map()).upserts, removals: [] } : diffResources(entry.resources, held);
+    const connected = await countConnectedNodes(deps.db, deps.now() - NODE_FRESHNESS_MS);
+    if (closed) return;
+    const update = create(PolicyUpdateSchema, {
+      version: entry.version, nonce: randomBytes(8).toString("hex"), full, upserts: delta.upserts, removals: delta.removals,
+      hmacPepper: entry.snapshot.hmacPepper, serverTimeMs: BigInt(deps.now()), connectedNodes: Math.max(connected, 1),
+    });
+    sent = new Map([...entry.resources].map(([k, r]) => [k, r.hash]));
+    lastVersion = entry.version;
+    call.write(update);
+  };
+
+  const onHello = async (h: Hello): Promise<void> => {
+    if (h.nodeId === "" || h.bootId === "") return fail(GrpcStatus.INVALID_ARGUMENT, "hello needs node_id and boot_id");
+    hello = h;
+    await upsertConnectedNode(deps.db, h.nodeId, h.bootId, call.getPeer(), deps.now());
+    const entry = await deps.feed.refresh();
+    const held = new Map(h.held.map((r) => [r.key, r.hash]));
+    await sendUpdate(entry, held.size === 0, held);
+    unsubscribe = deps.feed.subscribe((next) => enqueue(() => sendUpdate(next, false, sent)));
+    heartbeat = setInterval(() => enqueue(() => touchNode(deps.db, h.nodeId, h.bootId, deps.now())), deps.heartbeatMs ?? 15_000);
+    heartbeat.unref();
+    log.info({ nodeId: h.nodeId, bootId: h.bootId, version: entry.version.toString() }, "node subscribed");
+  };
+
+  call.on("data", (req: SubscribeRequest) => {
+    const msg = req.msg;
+    switch (msg.case) {
+      case "hello":
+        if (hello) return fail(GrpcStatus.INVALID_ARGUMENT, "hello sent twice");
+        return enqueue(() => onHello(msg.value));
+      case "ack": {
+        const h = hello;
+        if (!h) return fail(GrpcStatus.FAILED_PRECONDITION, "ack before hello");
+        const ack = msg.value;
+        return enqueue(async () => {
+          for (const nack of ack.nacks) {
+            sent.delete(nack.key);
+            log.warn({ nodeId: h.nodeId, key: nack.key, reason: nack.reason }, "node refused a resource");
+          }
+          await recordNodeAck(deps.db, h.nodeId, h.bootId, ack.version, deps.now());
+        });
+      }
+      case undefined:
+        return fail(GrpcStatus.INVALID_ARGUMENT, "empty subscribe message");
+    }
+  });
+  call.on("end", () => {
+    cleanup();
+    call.end();
+  });
+  call.on("cancelled", cleanup);
+  call.on("error", cleanup);
+}

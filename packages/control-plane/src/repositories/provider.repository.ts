@@ -1,0 +1,121 @@
+/** SQL of `provider_accounts` (credential sealed with AES-256-GCM) and `models`. */
+import type { ProviderKind } from "@tollgate/policy";
+import { isoOf, toBigIntOrNull, toMsOrNull, type Queryable } from "../db/database.js";
+import type { ModelRecord, ProviderAccountRecord } from "../records.js";
+import type { SealedSecret } from "../security/crypto.js";
+
+interface AccountRow { id: string; organization_id: string; name: string; provider: ProviderKind; base_url: string; api_key_hint: string; created_at: Date; updated_at: Date }
+interface ModelRow {
+  id: string; organization_id: string; provider_account_id: string; name: string; upstream_model: string;
+  input_price_micros: string | null; output_price_micros: string | null; cached_input_price_micros: string | null;
+  max_output_tokens: number; created_at: Date; updated_at: Date;
+}
+
+const ms = (d: Date): number => toMsOrNull(d) ?? 0;
+const ACCOUNT_COLUMNS = "id, organization_id, name, provider, base_url, api_key_hint, created_at, updated_at";
+const toAccount = (r: AccountRow): ProviderAccountRecord => ({
+  id: r.id, organizationId: r.organization_id, name: r.name, provider: r.provider, baseUrl: r.base_url, apiKeyHint: r.api_key_hint,
+  createdAt: ms(r.created_at), updatedAt: ms(r.updated_at),
+});
+
+/** Fields written for a provider account. */
+export interface AccountWrite { id: string; organizationId: string; name: string; provider: ProviderKind; baseUrl: string; apiKeyHint: string; sealed: SealedSecret }
+
+const ACCOUNT_INSERT = `INSERT INTO provider_accounts (id, organization_id, name, provider, base_url, api_key_ciphertext, api_key_nonce, api_key_tag, api_key_hint, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`;
+const accountParams = (a: AccountWrite, nowMs: number): unknown[] => [
+  a.id, a.organizationId, a.name, a.provider, a.baseUrl, a.sealed.ciphertext, a.sealed.nonce, a.sealed.tag, a.apiKeyHint, isoOf(nowMs),
+];
+
+/** Inserts a provider account (unique name in its organization). */
+export async function insertProviderAccount(q: Queryable, a: AccountWrite, nowMs: number): Promise<ProviderAccountRecord> {
+  const rows = await q.query<AccountRow>(`${ACCOUNT_INSERT} RETURNING ${ACCOUNT_COLUMNS}`, accountParams(a, nowMs));
+  return toAccount(rows[0] as AccountRow);
+}
+
+/** Updates an account's settings and credential in place. */
+export async function updateProviderAccount(q: Queryable, a: AccountWrite, nowMs: number): Promise<ProviderAccountRecord> {
+  const rows = await q.query<AccountRow>(
+    `UPDATE provider_accounts SET provider = $2, base_url = $3, api_key_ciphertext = $4, api_key_nonce = $5, api_key_tag = $6, api_key_hint = $7, updated_at = $8
+     WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
+    [a.id, a.provider, a.baseUrl, a.sealed.ciphertext, a.sealed.nonce, a.sealed.tag, a.apiKeyHint, isoOf(nowMs)],
+  );
+  return toAccount(rows[0] as AccountRow);
+}
+
+/** One account, or null. */
+export async function findProviderAccount(q: Queryable, id: string): Promise<ProviderAccountRecord | null> {
+  const rows = await q.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM provider_accounts WHERE id = $1`, [id]);
+  return rows[0] ? toAccount(rows[0]) : null;
+}
+
+/** The account of an organization with this name, locked for update, or null. */
+export async function findProviderAccountByNameForUpdate(q: Queryable, organizationId: string, name: string): Promise<ProviderAccountRecord | null> {
+  const rows = await q.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM provider_accounts WHERE organization_id = $1 AND name = $2 FOR UPDATE`, [organizationId, name]);
+  return rows[0] ? toAccount(rows[0]) : null;
+}
+
+/** Accounts of an organization ordered by name. */
+export async function listProviderAccounts(q: Queryable, organizationId: string): Promise<ProviderAccountRecord[]> {
+  const rows = await q.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM provider_accounts WHERE organization_id = $1 ORDER BY name`, [organizationId]);
+  return rows.map(toAccount);
+}
+
+/** Every account with its sealed credential (the snapshot builder decrypts them). */
+export async function listSealedProviderAccounts(q: Queryable): Promise<Array<ProviderAccountRecord & { sealed: SealedSecret }>> {
+  const rows = await q.query<AccountRow & { api_key_ciphertext: Uint8Array; api_key_nonce: Uint8Array; api_key_tag: Uint8Array }>(
+    `SELECT ${ACCOUNT_COLUMNS}, api_key_ciphertext, api_key_nonce, api_key_tag FROM provider_accounts ORDER BY id`,
+  );
+  return rows.map((r) => ({
+    ...toAccount(r),
+    sealed: { ciphertext: Buffer.from(r.api_key_ciphertext), nonce: Buffer.from(r.api_key_nonce), tag: Buffer.from(r.api_key_tag) },
+  }));
+}
+
+const MODEL_COLUMNS = "id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, created_at, updated_at";
+const toModel = (r: ModelRow): ModelRecord => ({
+  id: r.id, organizationId: r.organization_id, providerAccountId: r.provider_account_id, name: r.name, upstreamModel: r.upstream_model,
+  inputPricePerMillion: toBigIntOrNull(r.input_price_micros), outputPricePerMillion: toBigIntOrNull(r.output_price_micros),
+  cachedInputPricePerMillion: toBigIntOrNull(r.cached_input_price_micros), maxOutputTokens: Number(r.max_output_tokens),
+  createdAt: ms(r.created_at), updatedAt: ms(r.updated_at),
+});
+
+/** Fields written for a model. */
+export interface ModelWrite {
+  id: string; organizationId: string; providerAccountId: string; name: string; upstreamModel: string;
+  inputPricePerMillion: bigint | null; outputPricePerMillion: bigint | null; cachedInputPricePerMillion: bigint | null; maxOutputTokens: number;
+}
+
+const modelParams = (m: ModelWrite, nowMs: number): unknown[] => [
+  m.id, m.organizationId, m.providerAccountId, m.name, m.upstreamModel,
+  m.inputPricePerMillion?.toString() ?? null, m.outputPricePerMillion?.toString() ?? null, m.cachedInputPricePerMillion?.toString() ?? null,
+  m.maxOutputTokens, isoOf(nowMs),
+];
+const MODEL_INSERT = `INSERT INTO models (id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`;
+
+/** Inserts a model (unique name per provider account). */
+export async function insertModel(q: Queryable, m: ModelWrite, nowMs: number): Promise<ModelRecord> {
+  const rows = await q.query<ModelRow>(`${MODEL_INSERT} RETURNING ${MODEL_COLUMNS}`, modelParams(m, nowMs));
+  return toModel(rows[0] as ModelRow);
+}
+
+/** Inserts or updates (by provider account + name) a model. */
+export async function upsertModelByName(q: Queryable, m: ModelWrite, nowMs: number): Promise<ModelRecord> {
+  const rows = await q.query<ModelRow>(
+    `${MODEL_INSERT} ON CONFLICT (provider_account_id, name) DO UPDATE SET upstream_model = EXCLUDED.upstream_model,
+       input_price_micros = EXCLUDED.input_price_micros, output_price_micros = EXCLUDED.output_price_micros,
+       cached_input_price_micros = EXCLUDED.cached_input_price_micros, max_output_tokens = EXCLUDED.max_output_tokens, updated_at = EXCLUDED.updated_at
+     RETURNING ${MODEL_COLUMNS}`,
+    modelParams(m, nowMs),
+  );
+  return toModel(rows[0] as ModelRow);
+}
+
+/** Models of an organization (all when null) ordered by name. */
+export async function listModels(q: Queryable, organizationId: string | null): Promise<ModelRecord[]> {
+  const rows = organizationId === null
+    ? await q.query<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models ORDER BY id`)
+    : await q.query<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models WHERE organization_id = $1 ORDER BY name, id`, [organizationId]);
+  return rows.map(toModel);
+}

@@ -1,0 +1,125 @@
+/** Provider accounts (credential write-only, sealed at rest) and models with their prices. */
+import type { ProviderKind } from "@tollgate/policy";
+import type { Database } from "../db/database.js";
+import { badInput, notFound } from "../errors.js";
+import type { ModelRecord, ProviderAccountRecord } from "../records.js";
+import * as repo from "../repositories/provider.repository.js";
+import { apiKeyHint, providerKeyAssociatedData, sealSecret } from "../security/crypto.js";
+import { assertCanManage, assertCanSee, type Actor } from "./actor.js";
+import type { MutationRunner } from "./mutation-runner.js";
+import { requireOrganization, withConflict } from "./organization.service.js";
+import { requireBaseUrl, requireInt, requireModelName, requireName } from "./validate.js";
+
+/** Default base URL per provider, as that provider's own SDK writes it; null = must be given. */
+export function defaultBaseUrl(provider: ProviderKind): string | null {
+  switch (provider) {
+    case "OPENAI":
+      return "https://api.openai.com/v1";
+    case "ANTHROPIC":
+      return "https://api.anthropic.com";
+    case "GOOGLE":
+      return "https://generativelanguage.googleapis.com";
+    case "AZURE_OPENAI":
+    case "OPENAI_COMPATIBLE":
+      return null;
+  }
+}
+
+/** Input of createProviderAccount/upsertProviderAccount. */
+export interface ProviderAccountInput { organizationId: string; name: string; provider: ProviderKind; baseUrl?: string | null; apiKey: string }
+
+/** Input of createModel/upsertModel (prices in micro-dollars per million tokens). */
+export interface ModelInput {
+  providerAccountId: string; name: string; upstreamModel?: string | null;
+  inputPricePerMillion?: bigint | null; outputPricePerMillion?: bigint | null; cachedInputPricePerMillion?: bigint | null; maxOutputTokens?: number | null;
+}
+
+/** Provider account and model operations. */
+export class ProviderService {
+  constructor(private readonly db: Database, private readonly runner: MutationRunner, private readonly masterKey: Buffer) {}
+
+  /** Creates an account; CONFLICT when the name exists in the organization. */
+  createProviderAccount(actor: Actor, input: ProviderAccountInput): Promise<ProviderAccountRecord> {
+    return this.writeAccount(actor, input, false);
+  }
+
+  /** Creates or updates (by name) an account; the credential is replaced. */
+  upsertProviderAccount(actor: Actor, input: ProviderAccountInput): Promise<ProviderAccountRecord> {
+    return this.writeAccount(actor, input, true);
+  }
+
+  private writeAccount(actor: Actor, input: ProviderAccountInput, upsert: boolean): Promise<ProviderAccountRecord> {
+    assertCanManage(actor, input.organizationId);
+    const name = requireName("name", input.name);
+    const given = input.baseUrl ?? defaultBaseUrl(input.provider);
+    if (given === null) throw badInput(`baseUrl is required for provider ${input.provider}`);
+    const baseUrl = requireBaseUrl(given);
+    const apiKey = input.apiKey.trim();
+    if (apiKey.length === 0) throw badInput("apiKey must not be empty");
+    return this.runner.run(actor, true, async (m) => {
+      await requireOrganization(m.tx, actor, input.organizationId);
+      const existing = upsert ? await repo.findProviderAccountByNameForUpdate(m.tx, input.organizationId, name) : null;
+      const id = existing?.id ?? m.newId("pa");
+      const sealed = sealSecret(this.masterKey, apiKey, providerKeyAssociatedData(input.organizationId, id));
+      const row = { id, organizationId: input.organizationId, name, provider: input.provider, baseUrl, apiKeyHint: apiKeyHint(apiKey), sealed };
+      const account = existing
+        ? await repo.updateProviderAccount(m.tx, row, m.nowMs)
+        : await withConflict(`provider account "${name}" already exists in this organization`, () => repo.insertProviderAccount(m.tx, row, m.nowMs));
+      await m.audit({
+        organizationId: account.organizationId, action: upsert ? "provider_account.upsert" : "provider_account.create", target: account.id,
+        after: { name, provider: input.provider, baseUrl, apiKeyHint: account.apiKeyHint },
+      });
+      return account;
+    });
+  }
+
+  /** Accounts of an organization. */
+  async listProviderAccounts(actor: Actor, organizationId: string): Promise<ProviderAccountRecord[]> {
+    assertCanSee(actor, organizationId);
+    return repo.listProviderAccounts(this.db, organizationId);
+  }
+
+  /** Models of an organization. */
+  async listModels(actor: Actor, organizationId: string): Promise<ModelRecord[]> {
+    assertCanSee(actor, organizationId);
+    return repo.listModels(this.db, organizationId);
+  }
+
+  /** Creates a model; CONFLICT when the name exists on the account. */
+  createModel(actor: Actor, input: ModelInput): Promise<ModelRecord> {
+    return this.writeModel(actor, input, false);
+  }
+
+  /** Creates or updates (by account + name) a model. */
+  upsertModel(actor: Actor, input: ModelInput): Promise<ModelRecord> {
+    return this.writeModel(actor, input, true);
+  }
+
+  private writeModel(actor: Actor, input: ModelInput, upsert: boolean): Promise<ModelRecord> {
+    const name = requireModelName("name", input.name);
+    const upstreamModel = requireName("upstreamModel", input.upstreamModel ?? name);
+    const inputPrice = input.inputPricePerMillion ?? null;
+    const outputPrice = input.outputPricePerMillion ?? null;
+    const cachedPrice = input.cachedInputPricePerMillion ?? null;
+    if ((inputPrice === null) !== (outputPrice === null)) throw badInput("inputPricePerMillion and outputPricePerMillion must be given together (or neither: unpriced)");
+    if (cachedPrice !== null && inputPrice === null) throw badInput("cachedInputPricePerMillion needs inputPricePerMillion");
+    const maxOutputTokens = requireInt("maxOutputTokens", input.maxOutputTokens ?? 4096, 1, 10_000_000);
+    return this.runner.run(actor, true, async (m) => {
+      const account = await repo.findProviderAccount(m.tx, input.providerAccountId);
+      if (!account) throw notFound("provider account", input.providerAccountId);
+      assertCanManage(actor, account.organizationId, "provider account", account.id);
+      const row = {
+        id: m.newId("mdl"), organizationId: account.organizationId, providerAccountId: account.id, name, upstreamModel,
+        inputPricePerMillion: inputPrice, outputPricePerMillion: outputPrice, cachedInputPricePerMillion: cachedPrice, maxOutputTokens,
+      };
+      const model = upsert
+        ? await repo.upsertModelByName(m.tx, row, m.nowMs)
+        : await withConflict(`model "${name}" already exists on provider account "${account.name}"`, () => repo.insertModel(m.tx, row, m.nowMs));
+      await m.audit({
+        organizationId: model.organizationId, action: upsert ? "model.upsert" : "model.create", target: model.id,
+        after: { name, upstreamModel, inputPricePerMillion: inputPrice?.toString() ?? null, outputPricePerMillion: outputPrice?.toString() ?? null, maxOutputTokens },
+      });
+      return model;
+    });
+  }
+}

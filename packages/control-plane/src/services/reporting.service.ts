@@ -1,0 +1,44 @@
+/** Read-only views: usage aggregates, the audit log, data-plane nodes and the policy revision. */
+import type { Database } from "../db/database.js";
+import { badInput } from "../errors.js";
+import type { AuditRecord, NodeRecord } from "../records.js";
+import { listAudit } from "../repositories/audit.repository.js";
+import { listNodes } from "../repositories/node.repository.js";
+import { getPolicyRevision } from "../repositories/settings.repository.js";
+import { queryUsage, type UsageAggregate, type UsageQuery } from "../repositories/usage.repository.js";
+import { assertCanSee, assertPlatformAdmin, type Actor } from "./actor.js";
+import { requireInt } from "./validate.js";
+
+/** A node counts as connected when seen within this long (streams refresh every 15 s). */
+export const NODE_FRESHNESS_MS = 45_000;
+
+/** Usage, audit, nodes and revision queries. */
+export class ReportingService {
+  constructor(private readonly db: Database, private readonly now: () => number) {}
+
+  /** Usage of an organization in [from, to), grouped and filtered (hour granularity). */
+  async usage(actor: Actor, q: UsageQuery): Promise<UsageAggregate[]> {
+    assertCanSee(actor, q.organizationId);
+    if (q.toMs <= q.fromMs) throw badInput("to must be after from");
+    return queryUsage(this.db, q);
+  }
+
+  /** A page of the audit log, newest first, after the row `afterId`. */
+  async auditLog(actor: Actor, organizationId: string, first: number, afterId: string | null): Promise<{ entries: AuditRecord[]; hasNextPage: boolean }> {
+    assertCanSee(actor, organizationId);
+    requireInt("first", first, 1, 500);
+    const rows = await listAudit(this.db, organizationId, afterId, first + 1);
+    return { entries: rows.slice(0, first), hasNextPage: rows.length > first };
+  }
+
+  /** Every data-plane node with the policy version it applied (platform admin only). */
+  async nodes(actor: Actor): Promise<NodeRecord[]> {
+    assertPlatformAdmin(actor);
+    return listNodes(this.db, this.now() - NODE_FRESHNESS_MS);
+  }
+
+  /** The current policy revision. */
+  policyRevision(): Promise<bigint> {
+    return getPolicyRevision(this.db);
+  }
+}
