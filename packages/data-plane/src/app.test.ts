@@ -4,27 +4,11 @@ import { Outcome, UsageSource, type UsageRecord } from "@tollgate/proto";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildApp } from "./app.js";
+import { createMemorySink } from "./app.fixture.js";
 import { silentLogger } from "./grpc.fixture.js";
 import { PROVIDER_API_KEY, buildPolicyFixture, createFixtureGrantSource, toFullUpdate, type PolicyFixture } from "./policy.fixture.js";
 import { PolicyStore } from "./policy-store.js";
 import { createUpstreamClient, type UpstreamClient } from "./upstream.client.js";
-
-/** An in-memory usage sink. */
-function createMemorySink(): { records: UsageRecord[]; full: boolean; append(r: UsageRecord): Promise<void>; isFull(): boolean; readonly recordCount: number } {
-  return {
-    records: [],
-    full: false,
-    async append(r) {
-      this.records.push(r);
-    },
-    isFull() {
-      return this.full;
-    },
-    get recordCount() {
-      return this.records.length;
-    },
-  };
-}
 
 describe("data-plane app (buildApp + inject, real mock provider)", () => {
   let mock: MockProvider;
@@ -276,12 +260,20 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     const all = await app.inject({ method: "GET", url: "/v1/models", headers: bearer("active") });
     expect(all.statusCode).toBe(200);
     expect(all.json()).toMatchObject({ object: "list" });
-    expect(all.json().data.map((m: { id: string }) => m.id).sort()).toEqual(["gpt-4o", "gpt-4o-mini", "unpriced"]);
-    expect(all.json().data[0]).toMatchObject({ object: "model", owned_by: "openai-main" });
+    expect(all.json().data.map((m: { id: string }) => m.id).sort()).toEqual(["claude-haiku", "embed-small", "gpt-4o", "gpt-4o-mini", "unpriced"]);
+    const byId = new Map(all.json().data.map((m: { id: string }) => [m.id, m]));
+    expect(byId.get("gpt-4o-mini")).toMatchObject({ object: "model", owned_by: "openai-main" });
+    expect(byId.get("claude-haiku")).toMatchObject({ object: "model", owned_by: "anthropic-main" });
     const denied = await app.inject({ method: "GET", url: "/v1/models", headers: bearer("denyGpt4o") });
     expect(denied.json().data.map((m: { id: string }) => m.id)).not.toContain("gpt-4o");
     const revoked = await app.inject({ method: "GET", url: "/v1/models", headers: bearer("revoked") });
     expect(revoked.statusCode).toBe(401);
+    expect(revoked.json().error).toMatchObject({ code: "invalid_api_key", message: 'virtual key "revoked" has been revoked' });
+    const paused = await app.inject({ method: "GET", url: "/v1/models", headers: bearer("paused") });
+    expect(paused.statusCode).toBe(403);
+    expect(paused.json().error.code).toBe("key_paused");
+    expect((await app.inject({ method: "GET", url: "/v1/models" })).statusCode).toBe(401);
+    expect(sink.records).toHaveLength(0);
   });
 
   it("serves health, readiness and metrics without raw key ids", async () => {

@@ -7,12 +7,14 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { BudgetLedger, RateLimiter } from "@tollgate/policy";
 import type { Logger } from "pino";
 import { registerChatRoute } from "./chat.route.js";
+import { registerEmbeddingsRoute } from "./embeddings.route.js";
 import { registerOpenAIErrors } from "./errors.plugin.js";
 import type { GrantSource } from "./grant-manager.js";
 import { createDataPlaneMetrics, type DataPlaneMetrics } from "./metrics.js";
 import { registerModelsRoute } from "./models.route.js";
 import { registerOpsRoutes } from "./ops.route.js";
 import type { PolicyStore } from "./policy-store.js";
+import { registerSimulateRoute } from "./simulate.route.js";
 import type { UsageSink } from "./request-context.js";
 import type { UpstreamSend } from "./upstream.client.js";
 import { UsageRecordFactory } from "./usage-record.js";
@@ -86,8 +88,11 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
     metrics,
     logger: deps.logger,
   };
-  registerChatRoute(app, { ...pathDeps, upstream: deps.upstream }, recordCode);
+  const upstreamDeps = { ...pathDeps, upstream: deps.upstream };
+  registerChatRoute(app, upstreamDeps, recordCode);
+  registerEmbeddingsRoute(app, upstreamDeps, recordCode);
   registerModelsRoute(app, pathDeps, recordCode);
+  registerSimulateRoute(app, pathDeps, recordCode);
   registerOpsRoutes(app, deps.store, metrics);
   return app;
 }

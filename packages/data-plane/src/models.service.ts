@@ -1,9 +1,9 @@
 /**
  * `GET /v1/models`: the models a key may call, in OpenAI's list shape. The key is checked by the
- * decision core itself (a dry run naming no model), so a revoked, expired or paused key is refused
- * exactly as on the chat route.
+ * decision core's own `authenticateKey` (the first step of `decide`), so a revoked, expired or
+ * paused key is refused exactly as on the chat route.
  */
-import { decide, listCallableModels } from "@tollgate/policy";
+import { authenticateKey, listCallableModels } from "@tollgate/policy";
 import { GatewayError } from "./gateway-error.js";
 import type { RequestHeaders } from "./key-auth.js";
 import { beginRequest, type RequestPathDeps } from "./request-context.js";
@@ -25,19 +25,12 @@ export interface OpenAIModelList {
 /** Lists the models the presented key may call; throws `GatewayError` when the key is refused. */
 export function listModelsForKey(deps: RequestPathDeps, headers: RequestHeaders, query: unknown): OpenAIModelList {
   const ctx = beginRequest(deps, "/v1/models", headers, query);
-  const { index, connectedNodes } = ctx.state;
-  const probe = decide(
-    index,
-    deps.ledger,
-    deps.limiter,
-    { keyHmac: ctx.keyHmac, request: { model: "", inputTokensUpperBound: 0, requestedMaxOutputTokens: null, operation: "chat" }, now: deps.now(), dryRun: true, allowPartial: true, grantsUnavailable: false },
-    connectedNodes,
-  );
-  if (!probe.allow && probe.code !== "model_not_found") throw new GatewayError(probe.code, probe.message, probe.retryAfterMs);
-  const key = probe.key;
-  if (key === null) throw new GatewayError("invalid_api_key", "the API key is not valid");
-  const created = Math.floor(deps.now() / 1000);
-  const data = listCallableModels(index, key).map((m) => ({
+  const { index } = ctx.state;
+  const now = deps.now();
+  const auth = authenticateKey(index, ctx.keyHmac, now);
+  if (!auth.ok) throw new GatewayError(auth.code, auth.message);
+  const created = Math.floor(now / 1000);
+  const data = listCallableModels(index, auth.key).map((m) => ({
     id: m.name,
     object: "model" as const,
     created,

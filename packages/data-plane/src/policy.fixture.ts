@@ -23,7 +23,7 @@ import type { PolicyStore } from "./policy-store.js";
 export const PROVIDER_API_KEY = "sk-fixture-provider-credential-0123456789";
 
 /** The fixture's key names. */
-export type FixtureKeyName = "active" | "paused" | "revoked" | "denyGpt4o" | "requestBudget" | "usdBudget";
+export type FixtureKeyName = "active" | "paused" | "revoked" | "denyGpt4o" | "requestBudget" | "usdBudget" | "rateLimited";
 
 /** A snapshot plus the plaintext secrets of its keys. */
 export interface PolicyFixture {
@@ -38,7 +38,7 @@ const NO_ACCESS: ModelAccess = { allow: [], deny: [] };
 export function buildPolicyFixture(baseUrl: string, version = 1n): PolicyFixture {
   const pepper = randomBytes(32).toString("hex");
   const pepperKey = Buffer.from(pepper, "hex");
-  const names: FixtureKeyName[] = ["active", "paused", "revoked", "denyGpt4o", "requestBudget", "usdBudget"];
+  const names: FixtureKeyName[] = ["active", "paused", "revoked", "denyGpt4o", "requestBudget", "usdBudget", "rateLimited"];
   const secrets = {} as Record<FixtureKeyName, string>;
   const keyIds = {} as Record<FixtureKeyName, string>;
   const keys: VirtualKeyPolicy[] = names.map((name) => {
@@ -63,6 +63,7 @@ export function buildPolicyFixture(baseUrl: string, version = 1n): PolicyFixture
     id, organizationId: "org_1", scope: "VIRTUAL_KEY", scopeId: keyId, unit, window: "DAY", limit, mode: "HARD", enforcement: "CAP_OUTPUT", scopeLabel: `virtual key "${keyId}"`,
   });
   const price = { inputPerMillion: 1_000_000n, outputPerMillion: 1_000_000n, cachedInputPerMillion: null };
+  const embedPrice = { inputPerMillion: 1_000_000n, outputPerMillion: 0n, cachedInputPerMillion: null };
   const snapshot: PolicySnapshot = {
     version,
     hmacPepper: pepper,
@@ -70,14 +71,21 @@ export function buildPolicyFixture(baseUrl: string, version = 1n): PolicyFixture
     teams: [{ id: "team_1", organizationId: "org_1", slug: "search", name: "Search", access: NO_ACCESS }],
     users: [],
     virtualKeys: keys,
-    providerAccounts: [{ id: "pa_1", organizationId: "org_1", name: "openai-main", provider: "OPENAI", baseUrl, apiKey: PROVIDER_API_KEY }],
+    providerAccounts: [
+      { id: "pa_1", organizationId: "org_1", name: "openai-main", provider: "OPENAI", baseUrl, apiKey: PROVIDER_API_KEY },
+      { id: "pa_2", organizationId: "org_1", name: "anthropic-main", provider: "ANTHROPIC", baseUrl, apiKey: PROVIDER_API_KEY },
+    ],
     models: [
       { id: "mdl_mini", organizationId: "org_1", providerAccountId: "pa_1", name: "gpt-4o-mini", upstreamModel: "gpt-4o-mini-2024-07-18", price, maxOutputTokens: 4096 },
       { id: "mdl_4o", organizationId: "org_1", providerAccountId: "pa_1", name: "gpt-4o", upstreamModel: "gpt-4o-2024-08-06", price, maxOutputTokens: 4096 },
       { id: "mdl_free", organizationId: "org_1", providerAccountId: "pa_1", name: "unpriced", upstreamModel: "unpriced-1", price: null, maxOutputTokens: 4096 },
+      { id: "mdl_emb", organizationId: "org_1", providerAccountId: "pa_1", name: "embed-small", upstreamModel: "text-embedding-3-small", price: embedPrice, maxOutputTokens: 0 },
+      { id: "mdl_claude", organizationId: "org_1", providerAccountId: "pa_2", name: "claude-haiku", upstreamModel: "claude-3-5-haiku-latest", price, maxOutputTokens: 4096 },
     ],
     budgets: [budget("bgt_requests", "vk_requestBudget", "REQUESTS", 2n), budget("bgt_usd", "vk_usdBudget", "USD", 600n)],
-    rateLimits: [],
+    rateLimits: [
+      { id: "rl_requests", organizationId: "org_1", scope: "VIRTUAL_KEY", scopeId: "vk_rateLimited", unit: "REQUESTS", limit: 2, windowSeconds: 3600, scopeLabel: 'virtual key "rateLimited"' },
+    ],
   };
   return { snapshot, secrets, keyIds };
 }

@@ -13,7 +13,6 @@ import {
   type Admission,
   type BudgetLedger,
   type Decision,
-  type ModelPolicy,
   type RateLimiter,
   type RateLimitStatus,
   type Refusal,
@@ -24,7 +23,7 @@ import type { Logger } from "pino";
 import { GatewayError } from "./gateway-error.js";
 import type { GrantSource } from "./grant-manager.js";
 import { extractSecret, hashSecret, type RequestHeaders } from "./key-auth.js";
-import type { DataPlaneMetrics } from "./metrics.js";
+import type { DataPlaneMetrics, OperationLabels } from "./metrics.js";
 import type { PolicyState, PolicyStore } from "./policy-store.js";
 import { Outcome, UsageSource, type UsageRecordFactory } from "./usage-record.js";
 
@@ -72,6 +71,8 @@ export interface RequestEnd {
   readonly firstByteMs: number;
   readonly stream: boolean;
   readonly publicModel: string;
+  /** The GenAI operation, for metrics. */
+  readonly operation: OperationLabels["operation"];
 }
 
 /** Starts a request: the policy must be held and a well-formed secret presented (else throws). */
@@ -101,6 +102,17 @@ export async function decideWithGrants(deps: RequestPathDeps, ctx: RequestContex
   if (first.allow || first.shortfalls.length === 0) return first;
   const granted = deps.grants.reachable() ? await deps.grants.acquire(first.shortfalls) : false;
   return decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial: true, grantsUnavailable: !granted }, connectedNodes);
+}
+
+/**
+ * Admits a parsed request or throws its refusal (recorded in usage): refuses up front when usage
+ * cannot be recorded, then decides with grants. Every billable route goes through here.
+ */
+export async function admitRequest(deps: RequestPathDeps, ctx: RequestContext, request: RequestShape, stream: boolean): Promise<Admission> {
+  assertUsageRecordable(deps);
+  const decision = await decideWithGrants(deps, ctx, request);
+  if (!decision.allow) throw await refuse(deps, ctx, decision, request.model, stream);
+  return decision;
 }
 
 /** `x-ratelimit-*` headers (OpenAI style) of the given rate-limit states, one per unit. */
@@ -147,7 +159,8 @@ export async function finish(deps: RequestPathDeps, ctx: RequestContext, admissi
   const success = end.outcome === Outcome.SUCCESS;
   const { costMicros, charges } = settleRequest(ctx.state.index, deps.ledger, admission, usage, success ? "success" : "failed", deps.now(), deps.limiter);
   const durationMs = performance.now() - ctx.startedMono;
-  observe(deps.metrics, admission.model, admission.account.provider, usage, durationMs);
+  const labels = { operation: end.operation, provider: admission.account.provider.toLowerCase(), model: admission.model.name };
+  deps.metrics.observeOperation(labels, usage.inputTokens, usage.outputTokens, durationMs / 1000);
   const record = deps.records.build({
     requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs, firstByteMs: end.firstByteMs,
     key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage,
@@ -155,10 +168,6 @@ export async function finish(deps: RequestPathDeps, ctx: RequestContext, admissi
     errorCode: end.errorCode, charges,
   });
   await appendRecord(deps, record);
-}
-
-function observe(metrics: DataPlaneMetrics, model: ModelPolicy, provider: string, usage: ActualUsage, durationMs: number): void {
-  metrics.observeOperation({ operation: "chat", provider: provider.toLowerCase(), model: model.name }, usage.inputTokens, usage.outputTokens, durationMs / 1000);
 }
 
 async function appendRecord(deps: RequestPathDeps, record: UsageRecord): Promise<void> {

@@ -7,19 +7,18 @@
 import { evaluateBudgets } from "./budget-check.js";
 import type { BudgetLedger } from "./budget-ledger.js";
 import type { Admission, BudgetTarget, DecideInput, DecisionCheck, Decision, Refusal, RefusalCode, RateLimitStatus } from "./decision.js";
-import type { BudgetPolicy, ModelPolicy, RateLimitPolicy, Scope, VirtualKeyPolicy } from "./model.js";
+import type { BudgetPolicy, ModelPolicy, RateLimitPolicy, VirtualKeyPolicy } from "./model.js";
+import { authenticateKey } from "./key-authentication.js";
 import { findModelAccessDenial } from "./model-access-chain.js";
 import { formatUsd } from "./money.js";
 import type { PolicyIndex, ScopeChain } from "./policy-index.js";
 import { upperBoundCost } from "./pricing.js";
+import { formatScopeLabel } from "./scope-label.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import { windowStartOf } from "./windows.js";
 
-/** `virtual key "ci"`, `team "search"`: how a scope is named in messages. */
-export function formatScopeLabel(scope: Scope, name: string): string {
-  const noun = scope === "ORGANIZATION" ? "organization" : scope === "TEAM" ? "team" : scope === "USER" ? "user" : "virtual key";
-  return `${noun} "${name}"`;
-}
+/** `virtual key "ci"`, `team "search"`: how a scope is named in messages (defined in `scope-label.ts`). */
+export { formatScopeLabel };
 
 /** The output limit before budgets: min(requested ?? model max, model max); 0 for embeddings. */
 export function startingOutputCap(model: ModelPolicy, requested: number | null, operation: "chat" | "embeddings"): number {
@@ -63,26 +62,12 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   };
 
   // Key: presented, known, secret still valid, not revoked, not expired, owner active, not paused.
-  if (input.keyHmac === null) return refuse("invalid_api_key", "api_key", "VIRTUAL_KEY", "no API key was provided");
-  const match = index.keyBySecretHmac(input.keyHmac);
-  if (match === null) return refuse("invalid_api_key", "api_key", "VIRTUAL_KEY", "the API key is not valid");
-  key = match.key;
+  const auth = authenticateKey(index, input.keyHmac, now);
+  checks.push(...auth.checks);
+  if (!auth.ok) return { allow: false, code: auth.code, message: auth.message, retryAfterMs: null, shortfalls: [], key: auth.key, model, checks };
+  key = auth.key;
+  const { chain } = auth;
   const keyLabel = formatScopeLabel("VIRTUAL_KEY", key.name);
-  if (match.secret.validUntil !== null && now >= match.secret.validUntil) {
-    return refuse("invalid_api_key", "api_key", "VIRTUAL_KEY", `this secret of ${keyLabel} was rotated and its grace period has ended`);
-  }
-  pass("api_key", "VIRTUAL_KEY", `secret of ${keyLabel} recognized`);
-  if (key.status === "REVOKED") return refuse("invalid_api_key", "key_status", "VIRTUAL_KEY", `${keyLabel} has been revoked`);
-  if (key.expiresAt !== null && now >= key.expiresAt) {
-    return refuse("invalid_api_key", "key_expiry", "VIRTUAL_KEY", `${keyLabel} has expired`);
-  }
-  const chain = index.scopeChainOf(key);
-  if (key.kind === "PERSONAL") {
-    if (chain.user === null) return refuse("invalid_api_key", "key_owner", "USER", `the user of ${keyLabel} no longer exists`);
-    if (!chain.user.active) return refuse("invalid_api_key", "key_owner", "USER", `the user of ${keyLabel} is deactivated`);
-  }
-  if (key.status === "PAUSED") return refuse("key_paused", "key_status", "VIRTUAL_KEY", `${keyLabel} is paused`);
-  pass("key_status", "VIRTUAL_KEY", `${keyLabel} is active`);
 
   // Model: resolution, allow/deny at every level, price.
   model = index.resolveModel(key.organizationId, request.model);

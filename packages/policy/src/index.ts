@@ -12,3 +12,5 @@ export * from "./budget-check.js";
 export * from "./rate-limiter.js";
 export * from "./decide.js";
 export * from "./settlement.js";
+export * from "./key-authentication.js";
+export * from "./simulation.js";

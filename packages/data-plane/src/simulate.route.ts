@@ -1,0 +1,14 @@
+/** `POST /v1/simulate`: the Simulator (contract §2); always JSON, 200 for every simulated outcome. */
+import type { FastifyInstance } from "fastify";
+import type { CodeRecorder } from "./errors.plugin.js";
+import type { RequestPathDeps } from "./request-context.js";
+import { simulateRequest } from "./simulate.service.js";
+
+/** Registers the simulate route. */
+export function registerSimulateRoute(app: FastifyInstance, deps: RequestPathDeps, recordCode: CodeRecorder): void {
+  app.post("/v1/simulate", async (request, reply) => {
+    const report = simulateRequest(deps, request.headers, request.query, request.body);
+    recordCode(request, "ok");
+    return reply.type("application/json").send(report);
+  });
+}

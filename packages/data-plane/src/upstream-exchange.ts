@@ -1,0 +1,112 @@
+/**
+ * The upstream leg shared by every route: send an admitted request with the provider account's
+ * credential, and turn each way it can fail into the usage record it owes and the `GatewayError`
+ * to answer with. A request that never got a usable answer is released (nothing charged); one
+ * whose answer was cut is settled on what was counted.
+ */
+import type { Admission } from "@tollgate/policy";
+import { extractOpenAIErrorMessage, mapUpstreamStatus } from "@tollgate/providers";
+import { GatewayError } from "./gateway-error.js";
+import { abandon, finish, type RequestContext, type RequestEnd, type RequestPathDeps } from "./request-context.js";
+import { UpstreamCallError, type UpstreamExchange, type UpstreamRequest, type UpstreamSend } from "./upstream.client.js";
+import { Outcome } from "./usage-record.js";
+
+/** The request path plus the upstream sender. */
+export interface UpstreamPathDeps extends RequestPathDeps {
+  readonly upstream: UpstreamSend;
+}
+
+/** What an exchange's failure records: the request as the caller made it. */
+export type ExchangeFacts = Pick<RequestEnd, "stream" | "publicModel" | "operation">;
+
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** Sends the request upstream; when no response arrives, abandons the admission and throws 502/504. */
+export async function sendAdmitted(deps: UpstreamPathDeps, ctx: RequestContext, admission: Admission, request: UpstreamRequest, facts: ExchangeFacts): Promise<UpstreamExchange> {
+  try {
+    return await deps.upstream(request);
+  } catch (err) {
+    const failure = err instanceof UpstreamCallError ? err.failure : "connection";
+    const timeout = failure === "timeout";
+    const errorCode = timeout ? "upstream_timeout" : "upstream_error";
+    const outcome = failure === "client_aborted" ? Outcome.CLIENT_ABORTED : Outcome.UPSTREAM_ERROR;
+    deps.logger.warn({ requestId: ctx.requestId, failure, err: { message: (err as Error).message } }, "upstream call failed");
+    await abandon(deps, ctx, admission, { ...facts, firstByteMs: 0, outcome, status: timeout ? 504 : 502, errorCode });
+    throw new GatewayError(errorCode, timeout ? "the upstream provider timed out" : "the upstream provider could not be reached");
+  }
+}
+
+/** True for a 2xx exchange. */
+export function isSuccessStatus(exchange: UpstreamExchange): boolean {
+  return exchange.status >= 200 && exchange.status < 300;
+}
+
+/**
+ * Answers an upstream error status: abandons the admission and throws the mapped error (the
+ * upstream's own message only for 400/413, which describe the caller's request).
+ */
+export async function rejectUpstreamStatus(
+  deps: UpstreamPathDeps,
+  ctx: RequestContext,
+  admission: Admission,
+  exchange: UpstreamExchange,
+  facts: ExchangeFacts & { readonly firstByteMs: number },
+): Promise<never> {
+  const text = await readText(exchange, MAX_ERROR_BODY_BYTES).catch(() => "");
+  exchange.finish();
+  const mapped = mapUpstreamStatus(exchange.status);
+  await abandon(deps, ctx, admission, { ...facts, outcome: Outcome.UPSTREAM_ERROR, status: mapped.status, errorCode: mapped.code });
+  const upstreamMessage = mapped.status === 400 || mapped.status === 413 ? extractOpenAIErrorMessage(safeJson(text)) : null;
+  throw new GatewayError(mapped.code, upstreamMessage ?? `the upstream provider answered ${exchange.status}`);
+}
+
+/**
+ * Reads a successful exchange's whole JSON object. A cut or timed-out body, or one that is not a
+ * JSON object, is settled on the counted usage of `end` and thrown as 502/504.
+ */
+export async function readUpstreamJson(
+  deps: UpstreamPathDeps,
+  ctx: RequestContext,
+  admission: Admission,
+  exchange: UpstreamExchange,
+  end: Omit<RequestEnd, "usage" | "outcome" | "status" | "errorCode">,
+): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readText(exchange, Number.POSITIVE_INFINITY);
+  } catch (err) {
+    const failure = exchange.classify(err);
+    const errorCode = failure === "timeout" ? "upstream_timeout" : "upstream_error";
+    const outcome = failure === "client_aborted" ? Outcome.CLIENT_ABORTED : Outcome.UPSTREAM_ERROR;
+    await finish(deps, ctx, admission, { ...end, usage: null, outcome, status: failure === "timeout" ? 504 : 502, errorCode });
+    throw new GatewayError(errorCode, failure === "timeout" ? "the upstream provider timed out" : "the upstream response was cut");
+  } finally {
+    exchange.finish();
+  }
+  const json = safeJson(text);
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    await finish(deps, ctx, admission, { ...end, usage: null, outcome: Outcome.UPSTREAM_ERROR, status: 502, errorCode: "upstream_error" });
+    throw new GatewayError("upstream_error", "the upstream provider sent a malformed response");
+  }
+  return json as Record<string, unknown>;
+}
+
+/** The body as UTF-8, stopping after `limit` bytes. */
+async function readText(exchange: UpstreamExchange, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of exchange.body) {
+    size += chunk.length;
+    if (size > limit) break;
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
