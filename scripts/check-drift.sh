@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npx buf generate
-npx tsx --tsconfig packages/control-plane/tsconfig.json packages/control-plane/src/graphql/print-schema.ts
+npm run --silent generate:schema
 
 if ! git diff --exit-code -- packages/proto/src/gen graphql/schema.graphql; then
   echo "generated files drifted: run 'npm run generate' and commit the result" >&2

@@ -18,8 +18,8 @@ export CONTROL_PLANE_HTTP_PORT=$(free_port) CONTROL_PLANE_GRPC_PORT=$(free_port)
 export TOLLGATE_DATA_DIR="$work/data"
 unset DATABASE_URL TOLLGATE_ADMIN_TOKEN TOLLGATE_MASTER_KEY TOLLGATE_NODE_TOKEN
 
-node_modules/.bin/tsx packages/mock-provider/src/main.ts >"$work/mock.log" 2>&1 & pids+=($!)
-node_modules/.bin/tsx packages/cli/src/main.ts start >"$work/start.log" 2>&1 & pids+=($!)
+node_modules/.bin/tsx --tsconfig tsconfig.run.json packages/cli/src/main.ts mock-provider >"$work/mock.log" 2>&1 & pids+=($!)
+node_modules/.bin/tsx --tsconfig tsconfig.run.json packages/cli/src/main.ts start >"$work/start.log" 2>&1 & pids+=($!)
 
 for _ in $(seq 1 120); do
   grep -q 'admin token' "$work/start.log" 2>/dev/null && curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break

@@ -69,7 +69,7 @@ async function measure(url: string, headers: Record<string, string>, pid: number
 }
 
 function startBareProxy(port: number, upstream: string): Promise<RunningProcess & { pid: number }> {
-  const child = spawn(path.join(repoRoot, "node_modules/.bin/tsx"), [path.join(repoRoot, "test/bench/bare-proxy.ts")], {
+  const child = spawn(path.join(repoRoot, "node_modules/.bin/tsx"), ["--tsconfig", path.join(repoRoot, "tsconfig.run.json"), path.join(repoRoot, "test/bench/bare-proxy.ts")], {
     env: { PATH: process.env.PATH ?? "", BARE_PROXY_PORT: String(port), BARE_PROXY_UPSTREAM: upstream, BARE_PROXY_UPSTREAM_KEY: "sk-bench" },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -41,7 +41,7 @@ export interface RunningProcess {
 
 /** Spawns `tollgate <command>` (the CLI through tsx) with the given environment. */
 export function spawnTollgate(name: string, command: string, env: Record<string, string>): RunningProcess {
-  const child = spawn(tsxBin, [cliEntry, command], {
+  const child = spawn(tsxBin, ["--tsconfig", path.join(repoRoot, "tsconfig.run.json"), cliEntry, command], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],

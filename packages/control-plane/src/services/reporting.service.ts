@@ -1,4 +1,5 @@
 /** Read-only views: usage aggregates, the audit log, data-plane nodes and the policy revision. */
+import { windowStartOf } from "@tollgate/policy";
 import type { Database } from "../db/database.js";
 import { badInput } from "../errors.js";
 import type { AuditRecord, NodeRecord } from "../records.js";
@@ -16,11 +17,17 @@ export const NODE_FRESHNESS_MS = 45_000;
 export class ReportingService {
   constructor(private readonly db: Database, private readonly now: () => number) {}
 
-  /** Usage of an organization in [from, to), grouped and filtered (hour granularity). */
-  async usage(actor: Actor, q: UsageQuery): Promise<UsageAggregate[]> {
+  /**
+   * Usage of an organization in [from, to), grouped and filtered (hour granularity). Without
+   * `from` it starts at this calendar month (UTC); without `to` it runs to the end of this hour.
+   */
+  async usage(actor: Actor, q: Omit<UsageQuery, "fromMs" | "toMs"> & { fromMs: number | null; toMs: number | null }): Promise<UsageAggregate[]> {
     assertCanSee(actor, q.organizationId);
-    if (q.toMs <= q.fromMs) throw badInput("to must be after from");
-    return queryUsage(this.db, q);
+    const now = this.now();
+    const fromMs = q.fromMs ?? windowStartOf("MONTH", now);
+    const toMs = q.toMs ?? (Math.floor(now / 3_600_000) + 1) * 3_600_000;
+    if (toMs <= fromMs) throw badInput("to must be after from");
+    return queryUsage(this.db, { ...q, fromMs, toMs });
   }
 
   /** A page of the audit log, newest first, after the row `afterId`. */

@@ -25,17 +25,17 @@ export class ReportingResolver {
     return { budget: toBudget(await ctx.services.budgets.removeBudget(actorOf(ctx), input.id)) };
   }
 
-  @Query(() => [UsageRow], { description: "Usage in [from, to) at hour granularity (from is rounded down to the hour), grouped and filtered." })
+  @Query(() => [UsageRow], { description: "Usage in [from, to) at hour granularity (from is rounded down to the hour), grouped and filtered. Defaults: from the start of this month (UTC) to the end of this hour." })
   async usage(
     @Arg("organizationId", () => ID) organizationId: string,
-    @Arg("from", () => DateTimeScalar) from: Date,
-    @Arg("to", () => DateTimeScalar) to: Date,
+    @Arg("from", () => DateTimeScalar, { nullable: true }) from: Date | null,
+    @Arg("to", () => DateTimeScalar, { nullable: true }) to: Date | null,
     @Arg("groupBy", () => [UsageGroupByEnum], { nullable: true }) groupBy: UsageDimension[] | null,
     @Arg("filter", () => UsageFilter, { nullable: true }) filter: UsageFilter | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<UsageRow[]> {
     const rows = await ctx.services.reporting.usage(actorOf(ctx), {
-      organizationId, fromMs: from.getTime(), toMs: to.getTime(), groupBy: groupBy ?? [], filter: filter ?? {},
+      organizationId, fromMs: from?.getTime() ?? null, toMs: to?.getTime() ?? null, groupBy: groupBy ?? [], filter: filter ?? {},
     });
     return rows.map((r) => ({
       group: {
