@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-npx buf generate
+npm run --silent generate:proto
 npm run --silent generate:schema
 
 if ! git diff --exit-code -- packages/proto/src/gen graphql/schema.graphql; then

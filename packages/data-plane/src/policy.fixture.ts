@@ -86,6 +86,8 @@ export function buildPolicyFixture(baseUrl: string, version = 1n): PolicyFixture
     rateLimits: [
       { id: "rl_requests", organizationId: "org_1", scope: "VIRTUAL_KEY", scopeId: "vk_rateLimited", unit: "REQUESTS", limit: 2, windowSeconds: 3600, scopeLabel: 'virtual key "rateLimited"' },
     ],
+    guardrails: [],
+    signingKeys: [],
   };
   return { snapshot, secrets, keyIds };
 }

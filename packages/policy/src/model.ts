@@ -147,6 +147,42 @@ export interface RateLimitPolicy {
   readonly scopeLabel: string;
 }
 
+/** What a guardrail rule checks. */
+export type GuardrailKind = "BLOCK_REGEX" | "BLOCK_KEYWORDS" | "MAX_INPUT_TOKENS";
+
+/** One guardrail rule; which fields matter depends on `kind`. */
+export interface GuardrailRule {
+  readonly name: string;
+  readonly kind: GuardrailKind;
+  /** BLOCK_REGEX: a JavaScript regular expression source, with `flags`. */
+  readonly pattern: string;
+  readonly flags: string;
+  /** BLOCK_KEYWORDS: case-insensitive whole words. */
+  readonly keywords: readonly string[];
+  /** MAX_INPUT_TOKENS: the largest allowed prompt token upper bound. */
+  readonly limit: number;
+}
+
+/** The guardrail rules set at one scope (ORGANIZATION or VIRTUAL_KEY). */
+export interface GuardrailsPolicy {
+  readonly id: string;
+  readonly organizationId: string;
+  readonly scope: Scope;
+  readonly scopeId: string;
+  readonly rules: readonly GuardrailRule[];
+  readonly scopeLabel: string;
+}
+
+/** A public key JWT-format virtual keys are verified with. `id` is the JWT `kid`. */
+export interface SigningKeyPolicy {
+  readonly id: string;
+  readonly algorithm: "EdDSA";
+  /** The public key as a JWK JSON string. */
+  readonly publicJwk: string;
+  /** Epoch ms after which tokens signed with it are refused; null = no end. */
+  readonly notAfter: number | null;
+}
+
 /**
  * Everything a node needs to decide alone, at one policy version.
  * `hmacPepper` is the server secret keys are hashed with (hex); it travels only on the
@@ -163,4 +199,6 @@ export interface PolicySnapshot {
   readonly models: readonly ModelPolicy[];
   readonly budgets: readonly BudgetPolicy[];
   readonly rateLimits: readonly RateLimitPolicy[];
+  readonly guardrails: readonly GuardrailsPolicy[];
+  readonly signingKeys: readonly SigningKeyPolicy[];
 }

@@ -88,6 +88,8 @@ export function makeSnapshot(patch: Partial<PolicySnapshot> = {}): PolicySnapsho
     ],
     budgets: [],
     rateLimits: [],
+    guardrails: [],
+    signingKeys: [],
     ...patch,
   };
 }

@@ -21,6 +21,8 @@ const snapshot: PolicySnapshot = {
   ],
   budgets: [{ id: "bgt_1", organizationId: "org_1", scope: "TEAM", scopeId: "team_1", unit: "USD", window: "MONTH", limit: 5_000_000n, mode: "HARD", enforcement: "CAP_OUTPUT", scopeLabel: 'team "search"' }],
   rateLimits: [{ id: "rl_1", organizationId: "org_1", scope: "VIRTUAL_KEY", scopeId: "vk_1", unit: "REQUESTS", limit: 60, windowSeconds: 60, scopeLabel: 'virtual key "ci"' }],
+  guardrails: [{ id: "gr_1", organizationId: "org_1", scope: "ORGANIZATION", scopeId: "org_1", scopeLabel: 'organization "acme"', rules: [{ name: "no-ssn", kind: "BLOCK_REGEX", pattern: "\\d{3}-\\d{2}-\\d{4}", flags: "", keywords: [], limit: 0 }, { name: "short", kind: "MAX_INPUT_TOKENS", pattern: "", flags: "", keywords: [], limit: 4000 }] }],
+  signingKeys: [{ id: "kid_1", algorithm: "EdDSA", publicJwk: '{"kty":"OKP","crv":"Ed25519","x":"abc"}', notAfter: null }],
 };
 
 describe("snapshot codecs", () => {
@@ -46,5 +48,7 @@ describe("snapshot codecs", () => {
     expect(() => decodeResource(badKey)).toThrow(/enum value 0/);
     const badBudget = create(ResourceSchema, { key: "budget/b", body: { case: "budget", value: create(BudgetSchema, { id: "b", organizationId: "o", scope: 1, scopeId: "o", unit: 1, window: 1, mode: 1, enforcement: 1, limit: -1n }) } });
     expect(() => decodeResource(badBudget)).toThrow(/negative budget limit/);
+    const badRegex = encodeResource({ kind: "guardrails", value: { ...snapshot.guardrails[0]!, rules: [{ name: "broken", kind: "BLOCK_REGEX", pattern: "(", flags: "", keywords: [], limit: 0 }] } });
+    expect(() => decodeResource(badRegex)).toThrow(/invalid regular expression/);
   });
 });

@@ -17,7 +17,9 @@ export type PolicyResource =
   | { readonly kind: "providerAccount"; readonly value: policy.ProviderAccountPolicy }
   | { readonly kind: "model"; readonly value: policy.ModelPolicy }
   | { readonly kind: "budget"; readonly value: policy.BudgetPolicy }
-  | { readonly kind: "rateLimit"; readonly value: policy.RateLimitPolicy };
+  | { readonly kind: "rateLimit"; readonly value: policy.RateLimitPolicy }
+  | { readonly kind: "guardrails"; readonly value: policy.GuardrailsPolicy }
+  | { readonly kind: "signingKey"; readonly value: policy.SigningKeyPolicy };
 
 /** Thrown by `decodeResource` for a resource that cannot be applied (the node NACKs it). */
 export class ResourceDecodeError extends Error {}
@@ -125,6 +127,20 @@ function bodyOf(r: PolicyResource): pb.Resource["body"] {
         }),
       };
     }
+    case "guardrails": {
+      const v = r.value;
+      return {
+        case: "guardrails",
+        value: create(pb.GuardrailsSchema, {
+          id: v.id, organizationId: v.organizationId, scope: toWireEnum(pb.Scope, v.scope), scopeId: v.scopeId, scopeLabel: v.scopeLabel,
+          rules: v.rules.map((rule) => create(pb.GuardrailRuleSchema, { name: rule.name, kind: toWireEnum(pb.GuardrailKind, rule.kind), pattern: rule.pattern, flags: rule.flags, keywords: [...rule.keywords], limit: rule.limit })),
+        }),
+      };
+    }
+    case "signingKey": {
+      const v = r.value;
+      return { case: "signingKey", value: create(pb.SigningKeySchema, { kid: v.id, algorithm: v.algorithm, publicJwk: v.publicJwk, ...(v.notAfter === null ? {} : { notAfterMs: BigInt(v.notAfter) }) }) };
+    }
   }
 }
 
@@ -147,6 +163,8 @@ export function listResources(s: policy.PolicySnapshot): PolicyResource[] {
     ...s.models.map((value) => ({ kind: "model" as const, value })),
     ...s.budgets.map((value) => ({ kind: "budget" as const, value })),
     ...s.rateLimits.map((value) => ({ kind: "rateLimit" as const, value })),
+    ...s.guardrails.map((value) => ({ kind: "guardrails" as const, value })),
+    ...s.signingKeys.map((value) => ({ kind: "signingKey" as const, value })),
   ];
 }
 
@@ -227,6 +245,32 @@ export function decodeResource(r: pb.Resource): PolicyResource {
         },
       };
     }
+    case "guardrails": {
+      const v = b.value;
+      return {
+        kind: "guardrails",
+        value: {
+          id: need(v.id, "guardrails id"), organizationId: need(v.organizationId, "guardrails organization"),
+          scope: fromWireEnum(pb.Scope, v.scope, SCOPES), scopeId: need(v.scopeId, "guardrails scope id"), scopeLabel: v.scopeLabel,
+          rules: v.rules.map((rule) => {
+            const kind = fromWireEnum(pb.GuardrailKind, rule.kind, ["BLOCK_REGEX", "BLOCK_KEYWORDS", "MAX_INPUT_TOKENS"] as const);
+            if (kind === "BLOCK_REGEX") {
+              try {
+                new RegExp(rule.pattern, rule.flags);
+              } catch {
+                throw new ResourceDecodeError(`guardrail "${rule.name}" has an invalid regular expression`);
+              }
+            }
+            return { name: rule.name, kind, pattern: rule.pattern, flags: rule.flags, keywords: rule.keywords, limit: rule.limit };
+          }),
+        },
+      };
+    }
+    case "signingKey": {
+      const v = b.value;
+      if (v.algorithm !== "EdDSA") throw new ResourceDecodeError(`signing key ${v.kid} has unsupported algorithm ${v.algorithm}`);
+      return { kind: "signingKey", value: { id: need(v.kid, "signing key id"), algorithm: "EdDSA", publicJwk: need(v.publicJwk, "signing key JWK"), notAfter: msOrNull(v.notAfterMs) } };
+    }
     case undefined:
       throw new ResourceDecodeError("resource has no body");
   }
@@ -245,6 +289,8 @@ export function assembleSnapshot(version: bigint, hmacPepper: string, resources:
     models: [] as policy.ModelPolicy[],
     budgets: [] as policy.BudgetPolicy[],
     rateLimits: [] as policy.RateLimitPolicy[],
+    guardrails: [] as policy.GuardrailsPolicy[],
+    signingKeys: [] as policy.SigningKeyPolicy[],
   };
   for (const r of resources) {
     switch (r.kind) {
@@ -256,6 +302,8 @@ export function assembleSnapshot(version: bigint, hmacPepper: string, resources:
       case "model": s.models.push(r.value); break;
       case "budget": s.budgets.push(r.value); break;
       case "rateLimit": s.rateLimits.push(r.value); break;
+      case "guardrails": s.guardrails.push(r.value); break;
+      case "signingKey": s.signingKeys.push(r.value); break;
     }
   }
   return s;

@@ -71,6 +71,9 @@ export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<P
         id: r.id, organizationId: r.organizationId, scope: r.scope, scopeId: r.scopeId, unit: r.unit, limit: r.limit,
         windowSeconds: r.windowSeconds, scopeLabel: labelOf(r.scope, r.scopeId),
       })),
+      // Guardrails and JWT signing keys are filled in by their own issues' work.
+      guardrails: [],
+      signingKeys: [],
     };
   });
 }

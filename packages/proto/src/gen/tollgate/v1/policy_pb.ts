@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tollgate/v1/policy.proto.
  */
 export const file_tollgate_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("Chh0b2xsZ2F0ZS92MS9wb2xpY3kucHJvdG8SC3RvbGxnYXRlLnYxIl8KEFN1YnNjcmliZVJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi50b2xsZ2F0ZS52MS5IZWxsb0gAEh8KA2FjaxgCIAEoCzIQLnRvbGxnYXRlLnYxLkFja0gAQgUKA21zZyJrCgVIZWxsbxIPCgdub2RlX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSFAoMaGVsZF92ZXJzaW9uGAMgASgEEioKBGhlbGQYBCADKAsyHC50b2xsZ2F0ZS52MS5SZXNvdXJjZVZlcnNpb24iLAoPUmVzb3VyY2VWZXJzaW9uEgsKA2tleRgBIAEoCRIMCgRoYXNoGAIgASgJIkcKA0FjaxIPCgd2ZXJzaW9uGAEgASgEEg0KBW5vbmNlGAIgASgJEiAKBW5hY2tzGAMgAygLMhEudG9sbGdhdGUudjEuTmFjayIjCgROYWNrEgsKA2tleRgBIAEoCRIOCgZyZWFzb24YAiABKAkivAEKDFBvbGljeVVwZGF0ZRIPCgd2ZXJzaW9uGAEgASgEEg0KBW5vbmNlGAIgASgJEgwKBGZ1bGwYAyABKAgSJgoHdXBzZXJ0cxgEIAMoCzIVLnRvbGxnYXRlLnYxLlJlc291cmNlEhAKCHJlbW92YWxzGAUgAygJEhMKC2htYWNfcGVwcGVyGAYgASgJEhYKDnNlcnZlcl90aW1lX21zGAcgASgDEhcKD2Nvbm5lY3RlZF9ub2RlcxgIIAEoDSKKAwoIUmVzb3VyY2USCwoDa2V5GAEgASgJEgwKBGhhc2gYAiABKAkSMQoMb3JnYW5pemF0aW9uGAogASgLMhkudG9sbGdhdGUudjEuT3JnYW5pemF0aW9uSAASIQoEdGVhbRgLIAEoCzIRLnRvbGxnYXRlLnYxLlRlYW1IABIhCgR1c2VyGAwgASgLMhEudG9sbGdhdGUudjEuVXNlckgAEi4KC3ZpcnR1YWxfa2V5GA0gASgLMhcudG9sbGdhdGUudjEuVmlydHVhbEtleUgAEjgKEHByb3ZpZGVyX2FjY291bnQYDiABKAsyHC50b2xsZ2F0ZS52MS5Qcm92aWRlckFjY291bnRIABIjCgVtb2RlbBgPIAEoCzISLnRvbGxnYXRlLnYxLk1vZGVsSAASJQoGYnVkZ2V0GBAgASgLMhMudG9sbGdhdGUudjEuQnVkZ2V0SAASLAoKcmF0ZV9saW1pdBgRIAEoCzIWLnRvbGxnYXRlLnYxLlJhdGVMaW1pdEgAQgYKBGJvZHkiKgoLTW9kZWxBY2Nlc3MSDQoFYWxsb3cYASADKAkSDAoEZGVueRgCIAMoCSKHAQoKTW9kZWxQcmljZRIZChFpbnB1dF9wZXJfbWlsbGlvbhgBIAEoAxIaChJvdXRwdXRfcGVyX21pbGxpb24YAiABKAMSJQoYY2FjaGVkX2lucHV0X3Blcl9taWxsaW9uGAMgASgDSACIAQFCGwoZX2NhY2hlZF9pbnB1dF9wZXJfbWlsbGlvbiKpAQoMT3JnYW5pemF0aW9uEgoKAmlkGAEgASgJEgwKBHNsdWcYAiABKAkSDAoEbmFtZRgDIAEoCRIoCgZhY2Nlc3MYBCABKAsyGC50b2xsZ2F0ZS52MS5Nb2RlbEFjY2VzcxI0Cg5mYWxsYmFja19wcmljZRgFIAEoCzIXLnRvbGxnYXRlLnYxLk1vZGVsUHJpY2VIAIgBAUIRCg9fZmFsbGJhY2tfcHJpY2UicQoEVGVhbRIKCgJpZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSDAoEc2x1ZxgDIAEoCRIMCgRuYW1lGAQgASgJEigKBmFjY2VzcxgFIAEoCzIYLnRvbGxnYXRlLnYxLk1vZGVsQWNjZXNzIoYBCgRVc2VyEgoKAmlkGAEgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgCIAEoCRINCgVlbWFpbBgDIAEoCRIOCgZhY3RpdmUYBCABKAgSEAoIdGVhbV9pZHMYBSADKAkSKAoGYWNjZXNzGAYgASgLMhgudG9sbGdhdGUudjEuTW9kZWxBY2Nlc3MiSQoJS2V5U2VjcmV0EgwKBGhtYWMYASABKAkSGwoOdmFsaWRfdW50aWxfbXMYAiABKANIAIgBAUIRCg9fdmFsaWRfdW50aWxfbXMimgMKClZpcnR1YWxLZXkSCgoCaWQYASABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSIgoEa2luZBgEIAEoDjIULnRvbGxnYXRlLnYxLktleUtpbmQSFAoHdGVhbV9pZBgFIAEoCUgAiAEBEhQKB3VzZXJfaWQYBiABKAlIAYgBARImCgZzdGF0dXMYByABKA4yFi50b2xsZ2F0ZS52MS5LZXlTdGF0dXMSJwoHc2VjcmV0cxgIIAMoCzIWLnRvbGxnYXRlLnYxLktleVNlY3JldBIoCgZhY2Nlc3MYCSABKAsyGC50b2xsZ2F0ZS52MS5Nb2RlbEFjY2VzcxIoChttYXhfY29zdF9wZXJfcmVxdWVzdF9taWNyb3MYCiABKANIAogBARIaCg1leHBpcmVzX2F0X21zGAsgASgDSAOIAQFCCgoIX3RlYW1faWRCCgoIX3VzZXJfaWRCHgocX21heF9jb3N0X3Blcl9yZXF1ZXN0X21pY3Jvc0IQCg5fZXhwaXJlc19hdF9tcyKUAQoPUHJvdmlkZXJBY2NvdW50EgoKAmlkGAEgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEisKCHByb3ZpZGVyGAQgASgOMhkudG9sbGdhdGUudjEuUHJvdmlkZXJLaW5kEhAKCGJhc2VfdXJsGAUgASgJEg8KB2FwaV9rZXkYBiABKAkiwQEKBU1vZGVsEgoKAmlkGAEgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgCIAEoCRIbChNwcm92aWRlcl9hY2NvdW50X2lkGAMgASgJEgwKBG5hbWUYBCABKAkSFgoOdXBzdHJlYW1fbW9kZWwYBSABKAkSKwoFcHJpY2UYBiABKAsyFy50b2xsZ2F0ZS52MS5Nb2RlbFByaWNlSACIAQESGQoRbWF4X291dHB1dF90b2tlbnMYByABKA1CCAoGX3ByaWNlIrQCCgZCdWRnZXQSCgoCaWQYASABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAIgASgJEiEKBXNjb3BlGAMgASgOMhIudG9sbGdhdGUudjEuU2NvcGUSEAoIc2NvcGVfaWQYBCABKAkSJQoEdW5pdBgFIAEoDjIXLnRvbGxnYXRlLnYxLkJ1ZGdldFVuaXQSKQoGd2luZG93GAYgASgOMhkudG9sbGdhdGUudjEuQnVkZ2V0V2luZG93Eg0KBWxpbWl0GAcgASgDEiUKBG1vZGUYCCABKA4yFy50b2xsZ2F0ZS52MS5CdWRnZXRNb2RlEjMKC2VuZm9yY2VtZW50GAkgASgOMh4udG9sbGdhdGUudjEuQnVkZ2V0RW5mb3JjZW1lbnQSEwoLc2NvcGVfbGFiZWwYCiABKAkiyAEKCVJhdGVMaW1pdBIKCgJpZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSIQoFc2NvcGUYAyABKA4yEi50b2xsZ2F0ZS52MS5TY29wZRIQCghzY29wZV9pZBgEIAEoCRIlCgR1bml0GAUgASgOMhcudG9sbGdhdGUudjEuQnVkZ2V0VW5pdBINCgVsaW1pdBgGIAEoDRIWCg53aW5kb3dfc2Vjb25kcxgHIAEoDRITCgtzY29wZV9sYWJlbBgIIAEoCSJYCgxHcmFudFJlcXVlc3QSEQoJYnVkZ2V0X2lkGAEgASgJEhcKD3dpbmRvd19zdGFydF9tcxgCIAEoAxIOCgZuZWVkZWQYAyABKAMSDAoEd2FudBgEIAEoAyJlChRBY3F1aXJlR3JhbnRzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSKwoIcmVxdWVzdHMYAyADKAsyGS50b2xsZ2F0ZS52MS5HcmFudFJlcXVlc3QidAoFR3JhbnQSEQoJYnVkZ2V0X2lkGAEgASgJEhcKD3dpbmRvd19zdGFydF9tcxgCIAEoAxIVCg1ncmFudGVkX3RvdGFsGAMgASgDEhUKDWV4cGlyZXNfYXRfbXMYBCABKAMSEQoJZXhoYXVzdGVkGAUgASgIIjsKFUFjcXVpcmVHcmFudHNSZXNwb25zZRIiCgZncmFudHMYASADKAsyEi50b2xsZ2F0ZS52MS5HcmFudCJPCgxHcmFudFJlbGVhc2USEQoJYnVkZ2V0X2lkGAEgASgJEhcKD3dpbmRvd19zdGFydF9tcxgCIAEoAxITCgtzcGVudF90b3RhbBgDIAEoAyJlChRSZWxlYXNlR3JhbnRzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSKwoIcmVsZWFzZXMYAyADKAsyGS50b2xsZ2F0ZS52MS5HcmFudFJlbGVhc2UiFwoVUmVsZWFzZUdyYW50c1Jlc3BvbnNlIkoKDEJ1ZGdldENoYXJnZRIRCglidWRnZXRfaWQYASABKAkSFwoPd2luZG93X3N0YXJ0X21zGAIgASgDEg4KBmFtb3VudBgDIAEoAyLmBAoLVXNhZ2VSZWNvcmQSEgoKcmVxdWVzdF9pZBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEg8KB2Jvb3RfaWQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSFQoNc3RhcnRlZF9hdF9tcxgFIAEoAxITCgtkdXJhdGlvbl9tcxgGIAEoDRIVCg1maXJzdF9ieXRlX21zGAcgASgNEhcKD29yZ2FuaXphdGlvbl9pZBgIIAEoCRIWCg52aXJ0dWFsX2tleV9pZBgJIAEoCRIPCgd1c2VyX2lkGAogASgJEg8KB3RlYW1faWQYCyABKAkSDQoFbW9kZWwYDCABKAkSEAoIbW9kZWxfaWQYDSABKAkSGwoTcHJvdmlkZXJfYWNjb3VudF9pZBgOIAEoCRIWCg51cHN0cmVhbV9tb2RlbBgPIAEoCRINCgVyb3V0ZRgQIAEoCRIOCgZzdHJlYW0YESABKAgSFAoMaW5wdXRfdG9rZW5zGBIgASgNEhsKE2NhY2hlZF9pbnB1dF90b2tlbnMYEyABKA0SFQoNb3V0cHV0X3Rva2VucxgUIAEoDRIuCgx1c2FnZV9zb3VyY2UYFSABKA4yGC50b2xsZ2F0ZS52MS5Vc2FnZVNvdXJjZRITCgtjb3N0X21pY3JvcxgWIAEoAxIlCgdvdXRjb21lGBcgASgOMhQudG9sbGdhdGUudjEuT3V0Y29tZRIOCgZzdGF0dXMYGCABKA0SEgoKZXJyb3JfY29kZRgZIAEoCRIqCgdjaGFyZ2VzGBogAygLMhkudG9sbGdhdGUudjEuQnVkZ2V0Q2hhcmdlIlkKClVzYWdlQmF0Y2gSDwoHbm9kZV9pZBgBIAEoCRIPCgdib290X2lkGAIgASgJEikKB3JlY29yZHMYAyADKAsyGC50b2xsZ2F0ZS52MS5Vc2FnZVJlY29yZCIwCghVc2FnZUFjaxIQCghhY2NlcHRlZBgBIAEoDRISCgpkdXBsaWNhdGVzGAIgASgNKlAKB0tleUtpbmQSGAoUS0VZX0tJTkRfVU5TUEVDSUZJRUQQABIVChFLRVlfS0lORF9QRVJTT05BTBABEhQKEEtFWV9LSU5EX1NFUlZJQ0UQAiptCglLZXlTdGF0dXMSGgoWS0VZX1NUQVRVU19VTlNQRUNJRklFRBAAEhUKEUtFWV9TVEFUVVNfQUNUSVZFEAESFQoRS0VZX1NUQVRVU19QQVVTRUQQAhIWChJLRVlfU1RBVFVTX1JFVk9LRUQQAyrDAQoMUHJvdmlkZXJLaW5kEh0KGVBST1ZJREVSX0tJTkRfVU5TUEVDSUZJRUQQABIYChRQUk9WSURFUl9LSU5EX09QRU5BSRABEhsKF1BST1ZJREVSX0tJTkRfQU5USFJPUElDEAISGAoUUFJPVklERVJfS0lORF9HT09HTEUQAxIeChpQUk9WSURFUl9LSU5EX0FaVVJFX09QRU5BSRAEEiMKH1BST1ZJREVSX0tJTkRfT1BFTkFJX0NPTVBBVElCTEUQBSptCgVTY29wZRIVChFTQ09QRV9VTlNQRUNJRklFRBAAEhYKElNDT1BFX09SR0FOSVpBVElPThABEg4KClNDT1BFX1RFQU0QAhIOCgpTQ09QRV9VU0VSEAMSFQoRU0NPUEVfVklSVFVBTF9LRVkQBCpwCgpCdWRnZXRVbml0EhsKF0JVREdFVF9VTklUX1VOU1BFQ0lGSUVEEAASEwoPQlVER0VUX1VOSVRfVVNEEAESFgoSQlVER0VUX1VOSVRfVE9LRU5TEAISGAoUQlVER0VUX1VOSVRfUkVRVUVTVFMQAyqOAQoMQnVkZ2V0V2luZG93Eh0KGUJVREdFVF9XSU5ET1dfVU5TUEVDSUZJRUQQABIVChFCVURHRVRfV0lORE9XX0RBWRABEhYKEkJVREdFVF9XSU5ET1dfV0VFSxACEhcKE0JVREdFVF9XSU5ET1dfTU9OVEgQAxIXChNCVURHRVRfV0lORE9XX1RPVEFMEAQqVQoKQnVkZ2V0TW9kZRIbChdCVURHRVRfTU9ERV9VTlNQRUNJRklFRBAAEhQKEEJVREdFVF9NT0RFX0hBUkQQARIUChBCVURHRVRfTU9ERV9TT0ZUEAIqmgEKEUJ1ZGdldEVuZm9yY2VtZW50EiIKHkJVREdFVF9FTkZPUkNFTUVOVF9VTlNQRUNJRklFRBAAEiEKHUJVREdFVF9FTkZPUkNFTUVOVF9DQVBfT1VUUFVUEAESHQoZQlVER0VUX0VORk9SQ0VNRU5UX1NUUklDVBACEh8KG0JVREdFVF9FTkZPUkNFTUVOVF9FU1RJTUFURRADKpMBCgtVc2FnZVNvdXJjZRIcChhVU0FHRV9TT1VSQ0VfVU5TUEVDSUZJRUQQABIZChVVU0FHRV9TT1VSQ0VfUFJPVklERVIQARIYChRVU0FHRV9TT1VSQ0VfQ09VTlRFRBACEhoKFlVTQUdFX1NPVVJDRV9FU1RJTUFURUQQAxIVChFVU0FHRV9TT1VSQ0VfTk9ORRAEKoQBCgdPdXRjb21lEhcKE09VVENPTUVfVU5TUEVDSUZJRUQQABITCg9PVVRDT01FX1NVQ0NFU1MQARITCg9PVVRDT01FX1JFRlVTRUQQAhIaChZPVVRDT01FX1VQU1RSRUFNX0VSUk9SEAMSGgoWT1VUQ09NRV9DTElFTlRfQUJPUlRFRBAEMooCCg1Qb2xpY3lTZXJ2aWNlEkkKCVN1YnNjcmliZRIdLnRvbGxnYXRlLnYxLlN1YnNjcmliZVJlcXVlc3QaGS50b2xsZ2F0ZS52MS5Qb2xpY3lVcGRhdGUoATABElYKDUFjcXVpcmVHcmFudHMSIS50b2xsZ2F0ZS52MS5BY3F1aXJlR3JhbnRzUmVxdWVzdBoiLnRvbGxnYXRlLnYxLkFjcXVpcmVHcmFudHNSZXNwb25zZRJWCg1SZWxlYXNlR3JhbnRzEiEudG9sbGdhdGUudjEuUmVsZWFzZUdyYW50c1JlcXVlc3QaIi50b2xsZ2F0ZS52MS5SZWxlYXNlR3JhbnRzUmVzcG9uc2UyTQoMVXNhZ2VTZXJ2aWNlEj0KC1JlcG9ydFVzYWdlEhcudG9sbGdhdGUudjEuVXNhZ2VCYXRjaBoVLnRvbGxnYXRlLnYxLlVzYWdlQWNrYgZwcm90bzM");
+  fileDesc("Chh0b2xsZ2F0ZS92MS9wb2xpY3kucHJvdG8SC3RvbGxnYXRlLnYxIl8KEFN1YnNjcmliZVJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi50b2xsZ2F0ZS52MS5IZWxsb0gAEh8KA2FjaxgCIAEoCzIQLnRvbGxnYXRlLnYxLkFja0gAQgUKA21zZyJrCgVIZWxsbxIPCgdub2RlX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSFAoMaGVsZF92ZXJzaW9uGAMgASgEEioKBGhlbGQYBCADKAsyHC50b2xsZ2F0ZS52MS5SZXNvdXJjZVZlcnNpb24iLAoPUmVzb3VyY2VWZXJzaW9uEgsKA2tleRgBIAEoCRIMCgRoYXNoGAIgASgJIkcKA0FjaxIPCgd2ZXJzaW9uGAEgASgEEg0KBW5vbmNlGAIgASgJEiAKBW5hY2tzGAMgAygLMhEudG9sbGdhdGUudjEuTmFjayIjCgROYWNrEgsKA2tleRgBIAEoCRIOCgZyZWFzb24YAiABKAkivAEKDFBvbGljeVVwZGF0ZRIPCgd2ZXJzaW9uGAEgASgEEg0KBW5vbmNlGAIgASgJEgwKBGZ1bGwYAyABKAgSJgoHdXBzZXJ0cxgEIAMoCzIVLnRvbGxnYXRlLnYxLlJlc291cmNlEhAKCHJlbW92YWxzGAUgAygJEhMKC2htYWNfcGVwcGVyGAYgASgJEhYKDnNlcnZlcl90aW1lX21zGAcgASgDEhcKD2Nvbm5lY3RlZF9ub2RlcxgIIAEoDSLpAwoIUmVzb3VyY2USCwoDa2V5GAEgASgJEgwKBGhhc2gYAiABKAkSMQoMb3JnYW5pemF0aW9uGAogASgLMhkudG9sbGdhdGUudjEuT3JnYW5pemF0aW9uSAASIQoEdGVhbRgLIAEoCzIRLnRvbGxnYXRlLnYxLlRlYW1IABIhCgR1c2VyGAwgASgLMhEudG9sbGdhdGUudjEuVXNlckgAEi4KC3ZpcnR1YWxfa2V5GA0gASgLMhcudG9sbGdhdGUudjEuVmlydHVhbEtleUgAEjgKEHByb3ZpZGVyX2FjY291bnQYDiABKAsyHC50b2xsZ2F0ZS52MS5Qcm92aWRlckFjY291bnRIABIjCgVtb2RlbBgPIAEoCzISLnRvbGxnYXRlLnYxLk1vZGVsSAASJQoGYnVkZ2V0GBAgASgLMhMudG9sbGdhdGUudjEuQnVkZ2V0SAASLAoKcmF0ZV9saW1pdBgRIAEoCzIWLnRvbGxnYXRlLnYxLlJhdGVMaW1pdEgAEi0KCmd1YXJkcmFpbHMYEiABKAsyFy50b2xsZ2F0ZS52MS5HdWFyZHJhaWxzSAASLgoLc2lnbmluZ19rZXkYEyABKAsyFy50b2xsZ2F0ZS52MS5TaWduaW5nS2V5SABCBgoEYm9keSIqCgtNb2RlbEFjY2VzcxINCgVhbGxvdxgBIAMoCRIMCgRkZW55GAIgAygJIocBCgpNb2RlbFByaWNlEhkKEWlucHV0X3Blcl9taWxsaW9uGAEgASgDEhoKEm91dHB1dF9wZXJfbWlsbGlvbhgCIAEoAxIlChhjYWNoZWRfaW5wdXRfcGVyX21pbGxpb24YAyABKANIAIgBAUIbChlfY2FjaGVkX2lucHV0X3Blcl9taWxsaW9uIqkBCgxPcmdhbml6YXRpb24SCgoCaWQYASABKAkSDAoEc2x1ZxgCIAEoCRIMCgRuYW1lGAMgASgJEigKBmFjY2VzcxgEIAEoCzIYLnRvbGxnYXRlLnYxLk1vZGVsQWNjZXNzEjQKDmZhbGxiYWNrX3ByaWNlGAUgASgLMhcudG9sbGdhdGUudjEuTW9kZWxQcmljZUgAiAEBQhEKD19mYWxsYmFja19wcmljZSJxCgRUZWFtEgoKAmlkGAEgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgCIAEoCRIMCgRzbHVnGAMgASgJEgwKBG5hbWUYBCABKAkSKAoGYWNjZXNzGAUgASgLMhgudG9sbGdhdGUudjEuTW9kZWxBY2Nlc3MihgEKBFVzZXISCgoCaWQYASABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAIgASgJEg0KBWVtYWlsGAMgASgJEg4KBmFjdGl2ZRgEIAEoCBIQCgh0ZWFtX2lkcxgFIAMoCRIoCgZhY2Nlc3MYBiABKAsyGC50b2xsZ2F0ZS52MS5Nb2RlbEFjY2VzcyJJCglLZXlTZWNyZXQSDAoEaG1hYxgBIAEoCRIbCg52YWxpZF91bnRpbF9tcxgCIAEoA0gAiAEBQhEKD192YWxpZF91bnRpbF9tcyKaAwoKVmlydHVhbEtleRIKCgJpZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSDAoEbmFtZRgDIAEoCRIiCgRraW5kGAQgASgOMhQudG9sbGdhdGUudjEuS2V5S2luZBIUCgd0ZWFtX2lkGAUgASgJSACIAQESFAoHdXNlcl9pZBgGIAEoCUgBiAEBEiYKBnN0YXR1cxgHIAEoDjIWLnRvbGxnYXRlLnYxLktleVN0YXR1cxInCgdzZWNyZXRzGAggAygLMhYudG9sbGdhdGUudjEuS2V5U2VjcmV0EigKBmFjY2VzcxgJIAEoCzIYLnRvbGxnYXRlLnYxLk1vZGVsQWNjZXNzEigKG21heF9jb3N0X3Blcl9yZXF1ZXN0X21pY3JvcxgKIAEoA0gCiAEBEhoKDWV4cGlyZXNfYXRfbXMYCyABKANIA4gBAUIKCghfdGVhbV9pZEIKCghfdXNlcl9pZEIeChxfbWF4X2Nvc3RfcGVyX3JlcXVlc3RfbWljcm9zQhAKDl9leHBpcmVzX2F0X21zIpQBCg9Qcm92aWRlckFjY291bnQSCgoCaWQYASABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSKwoIcHJvdmlkZXIYBCABKA4yGS50b2xsZ2F0ZS52MS5Qcm92aWRlcktpbmQSEAoIYmFzZV91cmwYBSABKAkSDwoHYXBpX2tleRgGIAEoCSLBAQoFTW9kZWwSCgoCaWQYASABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAIgASgJEhsKE3Byb3ZpZGVyX2FjY291bnRfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRIWCg51cHN0cmVhbV9tb2RlbBgFIAEoCRIrCgVwcmljZRgGIAEoCzIXLnRvbGxnYXRlLnYxLk1vZGVsUHJpY2VIAIgBARIZChFtYXhfb3V0cHV0X3Rva2VucxgHIAEoDUIICgZfcHJpY2UitAIKBkJ1ZGdldBIKCgJpZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSIQoFc2NvcGUYAyABKA4yEi50b2xsZ2F0ZS52MS5TY29wZRIQCghzY29wZV9pZBgEIAEoCRIlCgR1bml0GAUgASgOMhcudG9sbGdhdGUudjEuQnVkZ2V0VW5pdBIpCgZ3aW5kb3cYBiABKA4yGS50b2xsZ2F0ZS52MS5CdWRnZXRXaW5kb3cSDQoFbGltaXQYByABKAMSJQoEbW9kZRgIIAEoDjIXLnRvbGxnYXRlLnYxLkJ1ZGdldE1vZGUSMwoLZW5mb3JjZW1lbnQYCSABKA4yHi50b2xsZ2F0ZS52MS5CdWRnZXRFbmZvcmNlbWVudBITCgtzY29wZV9sYWJlbBgKIAEoCSLIAQoJUmF0ZUxpbWl0EgoKAmlkGAEgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgCIAEoCRIhCgVzY29wZRgDIAEoDjISLnRvbGxnYXRlLnYxLlNjb3BlEhAKCHNjb3BlX2lkGAQgASgJEiUKBHVuaXQYBSABKA4yFy50b2xsZ2F0ZS52MS5CdWRnZXRVbml0Eg0KBWxpbWl0GAYgASgNEhYKDndpbmRvd19zZWNvbmRzGAcgASgNEhMKC3Njb3BlX2xhYmVsGAggASgJIogBCg1HdWFyZHJhaWxSdWxlEgwKBG5hbWUYASABKAkSKAoEa2luZBgCIAEoDjIaLnRvbGxnYXRlLnYxLkd1YXJkcmFpbEtpbmQSDwoHcGF0dGVybhgDIAEoCRINCgVmbGFncxgEIAEoCRIQCghrZXl3b3JkcxgFIAMoCRINCgVsaW1pdBgGIAEoDSKmAQoKR3VhcmRyYWlscxIKCgJpZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSIQoFc2NvcGUYAyABKA4yEi50b2xsZ2F0ZS52MS5TY29wZRIQCghzY29wZV9pZBgEIAEoCRIpCgVydWxlcxgFIAMoCzIaLnRvbGxnYXRlLnYxLkd1YXJkcmFpbFJ1bGUSEwoLc2NvcGVfbGFiZWwYBiABKAkibAoKU2lnbmluZ0tleRILCgNraWQYASABKAkSEQoJYWxnb3JpdGhtGAIgASgJEhIKCnB1YmxpY19qd2sYAyABKAkSGQoMbm90X2FmdGVyX21zGAQgASgDSACIAQFCDwoNX25vdF9hZnRlcl9tcyJYCgxHcmFudFJlcXVlc3QSEQoJYnVkZ2V0X2lkGAEgASgJEhcKD3dpbmRvd19zdGFydF9tcxgCIAEoAxIOCgZuZWVkZWQYAyABKAMSDAoEd2FudBgEIAEoAyJlChRBY3F1aXJlR3JhbnRzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSKwoIcmVxdWVzdHMYAyADKAsyGS50b2xsZ2F0ZS52MS5HcmFudFJlcXVlc3QidAoFR3JhbnQSEQoJYnVkZ2V0X2lkGAEgASgJEhcKD3dpbmRvd19zdGFydF9tcxgCIAEoAxIVCg1ncmFudGVkX3RvdGFsGAMgASgDEhUKDWV4cGlyZXNfYXRfbXMYBCABKAMSEQoJZXhoYXVzdGVkGAUgASgIIjsKFUFjcXVpcmVHcmFudHNSZXNwb25zZRIiCgZncmFudHMYASADKAsyEi50b2xsZ2F0ZS52MS5HcmFudCJPCgxHcmFudFJlbGVhc2USEQoJYnVkZ2V0X2lkGAEgASgJEhcKD3dpbmRvd19zdGFydF9tcxgCIAEoAxITCgtzcGVudF90b3RhbBgDIAEoAyJlChRSZWxlYXNlR3JhbnRzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSKwoIcmVsZWFzZXMYAyADKAsyGS50b2xsZ2F0ZS52MS5HcmFudFJlbGVhc2UiFwoVUmVsZWFzZUdyYW50c1Jlc3BvbnNlIkoKDEJ1ZGdldENoYXJnZRIRCglidWRnZXRfaWQYASABKAkSFwoPd2luZG93X3N0YXJ0X21zGAIgASgDEg4KBmFtb3VudBgDIAEoAyLmBAoLVXNhZ2VSZWNvcmQSEgoKcmVxdWVzdF9pZBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEg8KB2Jvb3RfaWQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSFQoNc3RhcnRlZF9hdF9tcxgFIAEoAxITCgtkdXJhdGlvbl9tcxgGIAEoDRIVCg1maXJzdF9ieXRlX21zGAcgASgNEhcKD29yZ2FuaXphdGlvbl9pZBgIIAEoCRIWCg52aXJ0dWFsX2tleV9pZBgJIAEoCRIPCgd1c2VyX2lkGAogASgJEg8KB3RlYW1faWQYCyABKAkSDQoFbW9kZWwYDCABKAkSEAoIbW9kZWxfaWQYDSABKAkSGwoTcHJvdmlkZXJfYWNjb3VudF9pZBgOIAEoCRIWCg51cHN0cmVhbV9tb2RlbBgPIAEoCRINCgVyb3V0ZRgQIAEoCRIOCgZzdHJlYW0YESABKAgSFAoMaW5wdXRfdG9rZW5zGBIgASgNEhsKE2NhY2hlZF9pbnB1dF90b2tlbnMYEyABKA0SFQoNb3V0cHV0X3Rva2VucxgUIAEoDRIuCgx1c2FnZV9zb3VyY2UYFSABKA4yGC50b2xsZ2F0ZS52MS5Vc2FnZVNvdXJjZRITCgtjb3N0X21pY3JvcxgWIAEoAxIlCgdvdXRjb21lGBcgASgOMhQudG9sbGdhdGUudjEuT3V0Y29tZRIOCgZzdGF0dXMYGCABKA0SEgoKZXJyb3JfY29kZRgZIAEoCRIqCgdjaGFyZ2VzGBogAygLMhkudG9sbGdhdGUudjEuQnVkZ2V0Q2hhcmdlIlkKClVzYWdlQmF0Y2gSDwoHbm9kZV9pZBgBIAEoCRIPCgdib290X2lkGAIgASgJEikKB3JlY29yZHMYAyADKAsyGC50b2xsZ2F0ZS52MS5Vc2FnZVJlY29yZCIwCghVc2FnZUFjaxIQCghhY2NlcHRlZBgBIAEoDRISCgpkdXBsaWNhdGVzGAIgASgNKlAKB0tleUtpbmQSGAoUS0VZX0tJTkRfVU5TUEVDSUZJRUQQABIVChFLRVlfS0lORF9QRVJTT05BTBABEhQKEEtFWV9LSU5EX1NFUlZJQ0UQAiptCglLZXlTdGF0dXMSGgoWS0VZX1NUQVRVU19VTlNQRUNJRklFRBAAEhUKEUtFWV9TVEFUVVNfQUNUSVZFEAESFQoRS0VZX1NUQVRVU19QQVVTRUQQAhIWChJLRVlfU1RBVFVTX1JFVk9LRUQQAyrDAQoMUHJvdmlkZXJLaW5kEh0KGVBST1ZJREVSX0tJTkRfVU5TUEVDSUZJRUQQABIYChRQUk9WSURFUl9LSU5EX09QRU5BSRABEhsKF1BST1ZJREVSX0tJTkRfQU5USFJPUElDEAISGAoUUFJPVklERVJfS0lORF9HT09HTEUQAxIeChpQUk9WSURFUl9LSU5EX0FaVVJFX09QRU5BSRAEEiMKH1BST1ZJREVSX0tJTkRfT1BFTkFJX0NPTVBBVElCTEUQBSptCgVTY29wZRIVChFTQ09QRV9VTlNQRUNJRklFRBAAEhYKElNDT1BFX09SR0FOSVpBVElPThABEg4KClNDT1BFX1RFQU0QAhIOCgpTQ09QRV9VU0VSEAMSFQoRU0NPUEVfVklSVFVBTF9LRVkQBCpwCgpCdWRnZXRVbml0EhsKF0JVREdFVF9VTklUX1VOU1BFQ0lGSUVEEAASEwoPQlVER0VUX1VOSVRfVVNEEAESFgoSQlVER0VUX1VOSVRfVE9LRU5TEAISGAoUQlVER0VUX1VOSVRfUkVRVUVTVFMQAyqOAQoMQnVkZ2V0V2luZG93Eh0KGUJVREdFVF9XSU5ET1dfVU5TUEVDSUZJRUQQABIVChFCVURHRVRfV0lORE9XX0RBWRABEhYKEkJVREdFVF9XSU5ET1dfV0VFSxACEhcKE0JVREdFVF9XSU5ET1dfTU9OVEgQAxIXChNCVURHRVRfV0lORE9XX1RPVEFMEAQqVQoKQnVkZ2V0TW9kZRIbChdCVURHRVRfTU9ERV9VTlNQRUNJRklFRBAAEhQKEEJVREdFVF9NT0RFX0hBUkQQARIUChBCVURHRVRfTU9ERV9TT0ZUEAIqmgEKEUJ1ZGdldEVuZm9yY2VtZW50EiIKHkJVREdFVF9FTkZPUkNFTUVOVF9VTlNQRUNJRklFRBAAEiEKHUJVREdFVF9FTkZPUkNFTUVOVF9DQVBfT1VUUFVUEAESHQoZQlVER0VUX0VORk9SQ0VNRU5UX1NUUklDVBACEh8KG0JVREdFVF9FTkZPUkNFTUVOVF9FU1RJTUFURRADKpcBCg1HdWFyZHJhaWxLaW5kEh4KGkdVQVJEUkFJTF9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaR1VBUkRSQUlMX0tJTkRfQkxPQ0tfUkVHRVgQARIhCh1HVUFSRFJBSUxfS0lORF9CTE9DS19LRVlXT1JEUxACEiMKH0dVQVJEUkFJTF9LSU5EX01BWF9JTlBVVF9UT0tFTlMQAyqTAQoLVXNhZ2VTb3VyY2USHAoYVVNBR0VfU09VUkNFX1VOU1BFQ0lGSUVEEAASGQoVVVNBR0VfU09VUkNFX1BST1ZJREVSEAESGAoUVVNBR0VfU09VUkNFX0NPVU5URUQQAhIaChZVU0FHRV9TT1VSQ0VfRVNUSU1BVEVEEAMSFQoRVVNBR0VfU09VUkNFX05PTkUQBCqEAQoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASEwoPT1VUQ09NRV9TVUNDRVNTEAESEwoPT1VUQ09NRV9SRUZVU0VEEAISGgoWT1VUQ09NRV9VUFNUUkVBTV9FUlJPUhADEhoKFk9VVENPTUVfQ0xJRU5UX0FCT1JURUQQBDKKAgoNUG9saWN5U2VydmljZRJJCglTdWJzY3JpYmUSHS50b2xsZ2F0ZS52MS5TdWJzY3JpYmVSZXF1ZXN0GhkudG9sbGdhdGUudjEuUG9saWN5VXBkYXRlKAEwARJWCg1BY3F1aXJlR3JhbnRzEiEudG9sbGdhdGUudjEuQWNxdWlyZUdyYW50c1JlcXVlc3QaIi50b2xsZ2F0ZS52MS5BY3F1aXJlR3JhbnRzUmVzcG9uc2USVgoNUmVsZWFzZUdyYW50cxIhLnRvbGxnYXRlLnYxLlJlbGVhc2VHcmFudHNSZXF1ZXN0GiIudG9sbGdhdGUudjEuUmVsZWFzZUdyYW50c1Jlc3BvbnNlMk0KDFVzYWdlU2VydmljZRI9CgtSZXBvcnRVc2FnZRIXLnRvbGxnYXRlLnYxLlVzYWdlQmF0Y2gaFS50b2xsZ2F0ZS52MS5Vc2FnZUFja2IGcHJvdG8z");
 
 /**
  * @generated from message tollgate.v1.SubscribeRequest
@@ -286,6 +286,18 @@ export type Resource = Message<"tollgate.v1.Resource"> & {
      */
     value: RateLimit;
     case: "rateLimit";
+  } | {
+    /**
+     * @generated from field: tollgate.v1.Guardrails guardrails = 18;
+     */
+    value: Guardrails;
+    case: "guardrails";
+  } | {
+    /**
+     * @generated from field: tollgate.v1.SigningKey signing_key = 19;
+     */
+    value: SigningKey;
+    case: "signingKey";
   } | { case: undefined; value?: undefined };
 };
 
@@ -764,6 +776,132 @@ export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
   messageDesc(file_tollgate_v1_policy, 17);
 
 /**
+ * @generated from message tollgate.v1.GuardrailRule
+ */
+export type GuardrailRule = Message<"tollgate.v1.GuardrailRule"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: tollgate.v1.GuardrailKind kind = 2;
+   */
+  kind: GuardrailKind;
+
+  /**
+   * @generated from field: string pattern = 3;
+   */
+  pattern: string;
+
+  /**
+   * @generated from field: string flags = 4;
+   */
+  flags: string;
+
+  /**
+   * @generated from field: repeated string keywords = 5;
+   */
+  keywords: string[];
+
+  /**
+   * @generated from field: uint32 limit = 6;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message tollgate.v1.GuardrailRule.
+ * Use `create(GuardrailRuleSchema)` to create a new message.
+ */
+export const GuardrailRuleSchema: GenMessage<GuardrailRule> = /*@__PURE__*/
+  messageDesc(file_tollgate_v1_policy, 18);
+
+/**
+ * The guardrail rules set at one scope (ORGANIZATION or VIRTUAL_KEY).
+ *
+ * @generated from message tollgate.v1.Guardrails
+ */
+export type Guardrails = Message<"tollgate.v1.Guardrails"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string organization_id = 2;
+   */
+  organizationId: string;
+
+  /**
+   * @generated from field: tollgate.v1.Scope scope = 3;
+   */
+  scope: Scope;
+
+  /**
+   * @generated from field: string scope_id = 4;
+   */
+  scopeId: string;
+
+  /**
+   * @generated from field: repeated tollgate.v1.GuardrailRule rules = 5;
+   */
+  rules: GuardrailRule[];
+
+  /**
+   * @generated from field: string scope_label = 6;
+   */
+  scopeLabel: string;
+};
+
+/**
+ * Describes the message tollgate.v1.Guardrails.
+ * Use `create(GuardrailsSchema)` to create a new message.
+ */
+export const GuardrailsSchema: GenMessage<Guardrails> = /*@__PURE__*/
+  messageDesc(file_tollgate_v1_policy, 19);
+
+/**
+ * A public key the control plane signs JWT-format virtual keys with.
+ *
+ * @generated from message tollgate.v1.SigningKey
+ */
+export type SigningKey = Message<"tollgate.v1.SigningKey"> & {
+  /**
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+
+  /**
+   * "EdDSA" (Ed25519).
+   *
+   * @generated from field: string algorithm = 2;
+   */
+  algorithm: string;
+
+  /**
+   * The public key as a JWK (JSON).
+   *
+   * @generated from field: string public_jwk = 3;
+   */
+  publicJwk: string;
+
+  /**
+   * Epoch ms after which tokens signed with this key are refused; unset = no end.
+   *
+   * @generated from field: optional int64 not_after_ms = 4;
+   */
+  notAfterMs?: bigint | undefined;
+};
+
+/**
+ * Describes the message tollgate.v1.SigningKey.
+ * Use `create(SigningKeySchema)` to create a new message.
+ */
+export const SigningKeySchema: GenMessage<SigningKey> = /*@__PURE__*/
+  messageDesc(file_tollgate_v1_policy, 20);
+
+/**
  * @generated from message tollgate.v1.GrantRequest
  */
 export type GrantRequest = Message<"tollgate.v1.GrantRequest"> & {
@@ -797,7 +935,7 @@ export type GrantRequest = Message<"tollgate.v1.GrantRequest"> & {
  * Use `create(GrantRequestSchema)` to create a new message.
  */
 export const GrantRequestSchema: GenMessage<GrantRequest> = /*@__PURE__*/
-  messageDesc(file_tollgate_v1_policy, 18);
+  messageDesc(file_tollgate_v1_policy, 21);
 
 /**
  * @generated from message tollgate.v1.AcquireGrantsRequest
@@ -824,7 +962,7 @@ export type AcquireGrantsRequest = Message<"tollgate.v1.AcquireGrantsRequest"> &
  * Use `create(AcquireGrantsRequestSchema)` to create a new message.
  */
 export const AcquireGrantsRequestSchema: GenMessage<AcquireGrantsRequest> = /*@__PURE__*/
-  messageDesc(file_tollgate_v1_policy, 19);
+  messageDesc(file_tollgate_v1_policy, 22);
 
 /**
  * @generated from message tollgate.v1.Grant
@@ -867,7 +1005,7 @@ export type Grant = Message<"tollgate.v1.Grant"> & {
  * Use `create(GrantSchema)` to create a new message.
  */
 export const GrantSchema: GenMessage<Grant> = /*@__PURE__*/
-  messageDesc(file_tollgate_v1_policy, 20);
+  messageDesc(file_tollgate_v1_policy, 23);
 
 /**
  * @generated from message tollgate.v1.AcquireGrantsResponse
@@ -884,7 +1022,7 @@ export type AcquireGrantsResponse = Message<"tollgate.v1.AcquireGrantsResponse">
  * Use `create(AcquireGrantsResponseSchema)` to create a new message.
  */
 export const AcquireGrantsResponseSchema: GenMessage<AcquireGrantsResponse> = /*@__PURE__*/
-  messageDesc(file_tollgate_v1_policy, 21);
+  messageDesc(file_tollgate_v1_policy, 24);
 
 /**
  * @generated from message tollgate.v1.GrantRelease
@@ -913,7 +1051,7 @@ export type GrantRelease = Message<"tollgate.v1.GrantRelease"> & {
  * Use `create(GrantReleaseSchema)` to create a new message.
  */
 export const GrantReleaseSchema: GenMessage<GrantRelease> = /*@__PURE__*/
-  messageDesc(file_tollgate_v1_policy, 22);
+  messageDesc(file_tollgate_v1_policy, 25);
 
 /**
  * @generated from message tollgate.v1.ReleaseGrantsRequest
@@ -940,7 +1078,7 @@ export type ReleaseGrantsRequest = Message<"tollgate.v1.ReleaseGrantsRequest"> &
  * Use `create(ReleaseGrantsRequestSchema)` to create a new message.
  */
 export const ReleaseGrantsRequestSchema: GenMessage<ReleaseGrantsRequest> = /*@__PURE__*/
-  messageDesc(file_tollgate_v1_policy, 23);
+  messageDesc(file_tollgate_v1_policy, 26);
 
 /**
  * @generated from message tollgate.v1.ReleaseGrantsResponse
@@ -953,7 +1091,7 @@ export type ReleaseGrantsResponse = Message<"tollgate.v1.ReleaseGrantsResponse">
  * Use `create(ReleaseGrantsResponseSchema)` to create a new message.
  */
 export const ReleaseGrantsResponseSchema: GenMessage<ReleaseGrantsResponse> = /*@__PURE__*/
-  messageDesc(file_tollgate_v1_policy, 24);
+  messageDesc(file_tollgate_v1_policy, 27);
 
 /**
  * @generated from message tollgate.v1.BudgetCharge
@@ -982,7 +1120,7 @@ export type BudgetCharge = Message<"tollgate.v1.BudgetCharge"> & {
  * Use `create(BudgetChargeSchema)` to create a new message.
  */
 export const BudgetChargeSchema: GenMessage<BudgetCharge> = /*@__PURE__*/
-  messageDesc(file_tollgate_v1_policy, 25);
+  messageDesc(file_tollgate_v1_policy, 28);
 
 /**
  * @generated from message tollgate.v1.UsageRecord
@@ -1130,7 +1268,7 @@ export type UsageRecord = Message<"tollgate.v1.UsageRecord"> & {
  * Use `create(UsageRecordSchema)` to create a new message.
  */
 export const UsageRecordSchema: GenMessage<UsageRecord> = /*@__PURE__*/
-  messageDesc(file_tollgate_v1_policy, 26);
+  messageDesc(file_tollgate_v1_policy, 29);
 
 /**
  * @generated from message tollgate.v1.UsageBatch
@@ -1157,7 +1295,7 @@ export type UsageBatch = Message<"tollgate.v1.UsageBatch"> & {
  * Use `create(UsageBatchSchema)` to create a new message.
  */
 export const UsageBatchSchema: GenMessage<UsageBatch> = /*@__PURE__*/
-  messageDesc(file_tollgate_v1_policy, 27);
+  messageDesc(file_tollgate_v1_policy, 30);
 
 /**
  * @generated from message tollgate.v1.UsageAck
@@ -1183,7 +1321,7 @@ export type UsageAck = Message<"tollgate.v1.UsageAck"> & {
  * Use `create(UsageAckSchema)` to create a new message.
  */
 export const UsageAckSchema: GenMessage<UsageAck> = /*@__PURE__*/
-  messageDesc(file_tollgate_v1_policy, 28);
+  messageDesc(file_tollgate_v1_policy, 31);
 
 /**
  * @generated from enum tollgate.v1.KeyKind
@@ -1444,6 +1582,43 @@ export const BudgetEnforcementSchema: GenEnum<BudgetEnforcement> = /*@__PURE__*/
   enumDesc(file_tollgate_v1_policy, 7);
 
 /**
+ * @generated from enum tollgate.v1.GuardrailKind
+ */
+export enum GuardrailKind {
+  /**
+   * @generated from enum value: GUARDRAIL_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Refuse when the prompt matches `pattern` (a JavaScript regular expression, flags in `flags`).
+   *
+   * @generated from enum value: GUARDRAIL_KIND_BLOCK_REGEX = 1;
+   */
+  BLOCK_REGEX = 1,
+
+  /**
+   * Refuse when the prompt contains any of `keywords` (case-insensitive, whole words).
+   *
+   * @generated from enum value: GUARDRAIL_KIND_BLOCK_KEYWORDS = 2;
+   */
+  BLOCK_KEYWORDS = 2,
+
+  /**
+   * Refuse when the prompt's token upper bound is over `limit`.
+   *
+   * @generated from enum value: GUARDRAIL_KIND_MAX_INPUT_TOKENS = 3;
+   */
+  MAX_INPUT_TOKENS = 3,
+}
+
+/**
+ * Describes the enum tollgate.v1.GuardrailKind.
+ */
+export const GuardrailKindSchema: GenEnum<GuardrailKind> = /*@__PURE__*/
+  enumDesc(file_tollgate_v1_policy, 8);
+
+/**
  * @generated from enum tollgate.v1.UsageSource
  */
 export enum UsageSource {
@@ -1485,7 +1660,7 @@ export enum UsageSource {
  * Describes the enum tollgate.v1.UsageSource.
  */
 export const UsageSourceSchema: GenEnum<UsageSource> = /*@__PURE__*/
-  enumDesc(file_tollgate_v1_policy, 8);
+  enumDesc(file_tollgate_v1_policy, 9);
 
 /**
  * @generated from enum tollgate.v1.Outcome
@@ -1521,7 +1696,7 @@ export enum Outcome {
  * Describes the enum tollgate.v1.Outcome.
  */
 export const OutcomeSchema: GenEnum<Outcome> = /*@__PURE__*/
-  enumDesc(file_tollgate_v1_policy, 9);
+  enumDesc(file_tollgate_v1_policy, 10);
 
 /**
  * Policy distribution and budget grants.
