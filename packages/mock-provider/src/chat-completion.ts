@@ -39,42 +39,76 @@ export function collectMessageTexts(messages: readonly unknown[]): string[] {
   return texts;
 }
 
-/** The mock's prompt count: ceil(UTF-8 bytes of all message text / 4) + 3 per message. */
-export function countPromptTokens(messages: readonly unknown[]): number {
+/** The mock's prompt count: ceil(UTF-8 bytes of all texts / 4) + 3 per message (every protocol). */
+export function countPromptTokensOf(texts: readonly string[], messageCount: number): number {
   let bytes = 0;
-  for (const t of collectMessageTexts(messages)) bytes += Buffer.byteLength(t, "utf8");
-  return Math.ceil(bytes / 4) + 3 * messages.length;
+  for (const t of texts) bytes += Buffer.byteLength(t, "utf8");
+  return Math.ceil(bytes / 4) + 3 * messageCount;
+}
+
+/** The mock's prompt count of OpenAI messages: ceil(UTF-8 bytes of all message text / 4) + 3 per message. */
+export function countPromptTokens(messages: readonly unknown[]): number {
+  return countPromptTokensOf(collectMessageTexts(messages), messages.length);
 }
 
 /** A positive integer field of the body, or null. */
-function readLimit(body: Record<string, unknown>, field: string): number | null {
+export function readLimit(body: Record<string, unknown>, field: string): number | null {
   const v = body[field];
   return typeof v === "number" && Number.isInteger(v) && v > 0 ? v : null;
 }
 
-/** Decides what the mock answers to a validated chat body. */
+/** What the mock needs of a request, whatever its protocol. */
+export interface CompletionInput {
+  readonly model: string;
+  /** Every prompt text (system included): counted, and scanned for directives. */
+  readonly texts: readonly string[];
+  /** Messages (a system prompt counts as one). */
+  readonly messageCount: number;
+  /** The request's output limit, null when none. */
+  readonly maxTokens: number | null;
+  readonly n: number;
+  readonly includeUsage: boolean;
+}
+
+/** Decides what the mock answers (same rules for every protocol). */
+export function planCompletion(
+  input: CompletionInput,
+  directives: MockDirectives,
+  ctx: { readonly id: string; readonly created: number; readonly defaultCompletionTokens: number },
+): ChatPlan {
+  const wanted = directives.completionTokens ?? ctx.defaultCompletionTokens;
+  const completionTokens = input.maxTokens === null ? wanted : Math.min(wanted, input.maxTokens);
+  const promptTokens = directives.promptTokens ?? countPromptTokensOf(input.texts, input.messageCount);
+  return {
+    id: ctx.id,
+    created: ctx.created,
+    model: input.model,
+    n: input.n,
+    completionTokens,
+    finishReason: completionTokens < wanted ? "length" : "stop",
+    promptTokens,
+    cachedTokens: Math.min(directives.cachedTokens ?? 0, promptTokens),
+    includeUsage: input.includeUsage,
+  };
+}
+
+/** Decides what the mock answers to a validated OpenAI chat body. */
 export function planChat(
   body: Record<string, unknown>,
   messages: readonly unknown[],
   directives: MockDirectives,
   ctx: { readonly id: string; readonly created: number; readonly defaultCompletionTokens: number },
 ): ChatPlan {
-  const wanted = directives.completionTokens ?? ctx.defaultCompletionTokens;
-  const limit = readLimit(body, "max_completion_tokens") ?? readLimit(body, "max_tokens");
-  const completionTokens = limit === null ? wanted : Math.min(wanted, limit);
-  const promptTokens = directives.promptTokens ?? countPromptTokens(messages);
   const options = body["stream_options"];
-  return {
-    id: ctx.id,
-    created: ctx.created,
+  const input: CompletionInput = {
     model: typeof body["model"] === "string" ? body["model"] : "mock-model",
+    texts: collectMessageTexts(messages),
+    messageCount: messages.length,
+    maxTokens: readLimit(body, "max_completion_tokens") ?? readLimit(body, "max_tokens"),
     n: readLimit(body, "n") ?? 1,
-    completionTokens,
-    finishReason: completionTokens < wanted ? "length" : "stop",
-    promptTokens,
-    cachedTokens: Math.min(directives.cachedTokens ?? 0, promptTokens),
     includeUsage: isObject(options) && options["include_usage"] === true,
   };
+  return planCompletion(input, directives, ctx);
 }
 
 /** The OpenAI `usage` object of a plan. */

@@ -1,11 +1,11 @@
-/** Runs the mock provider standalone: `tsx packages/mock-provider/src/main.ts`. */
+/** Runs the mock provider standalone (OpenAI, Anthropic and Gemini routes): `tsx packages/mock-provider/src/main.ts`. */
 import { readMockProviderConfig, type MockProviderConfig } from "./config.js";
 import { startMockProvider } from "./mock-provider.server.js";
 
 /** Starts the mock with the environment's settings and stops it on SIGINT/SIGTERM. */
 async function runMockProvider(config: MockProviderConfig): Promise<void> {
   const mock = await startMockProvider({ port: config.port, host: config.host });
-  process.stdout.write(`mock provider listening on ${mock.url} (OpenAI base URL ${mock.baseUrl})\n`);
+  process.stdout.write(`mock provider listening on ${mock.url} (OpenAI base URL ${mock.baseUrl}; Anthropic and Google base URL ${mock.url})\n`);
   const stop = (): void => {
     mock.close().then(
       () => process.exit(0),

@@ -1,10 +1,13 @@
-/** The deterministic fake OpenAI upstream: node:http only, fast enough to be the benchmark's upstream. */
+/** The deterministic fake upstream (OpenAI, Anthropic and Gemini shapes): node:http only, fast enough to be the benchmark's upstream. */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { buildChatCompletion, buildStreamEvents, collectMessageTexts, findResetIndex, isObject, planChat, type StreamEvent } from "./chat-completion.js";
+import { countPromptTokensOf, findResetIndex, isObject, planCompletion, type CompletionInput, type StreamEvent } from "./chat-completion.js";
 import { NO_DIRECTIVES, parseDirectives, type MockDirectives } from "./directives.js";
-import { buildEmbeddingsResponse, normaliseEmbeddingInput } from "./embeddings.js";
+import { buildEmbeddingsResponse, embedItem, normaliseEmbeddingInput } from "./embeddings.js";
+import { buildGeminiStreamArray } from "./gemini-content.js";
+import { CHAT_ADAPTERS, isAuthorized, matchRoute, protocolOfPath, type MockRoute } from "./mock-routes.js";
 import { buildErrorBody, describeStatus } from "./openai-error.js";
+import { buildProtocolError, type MockProtocol } from "./protocol-error.js";
 
 /** Options of `startMockProvider`. */
 export interface MockProviderOptions {
@@ -18,7 +21,7 @@ export interface MockProviderOptions {
   readonly latencyMs?: number;
   /** Delay between stream chunks (default 0). */
   readonly chunkDelayMs?: number;
-  /** When set, every request needs `Authorization: Bearer <apiKey>` (else 401). */
+  /** When set, every request needs the key as its protocol's SDKs send it (Bearer; Anthropic also `x-api-key`; Google `x-goog-api-key` or `?key=`), else 401. */
   readonly apiKey?: string | null;
   /** Ids listed by `GET /v1/models`. */
   readonly models?: readonly string[];
@@ -41,7 +44,7 @@ export interface RecordedRequest {
 export interface MockProvider {
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
-  /** `url + "/v1"`, as the OpenAI SDK's `baseURL`. */
+  /** `url + "/v1"`, as the OpenAI SDK's `baseURL` (the Anthropic and Google SDKs take `url`). */
   readonly baseUrl: string;
   /** The recorded requests, oldest first (at most the last 10,000). */
   requests(): RecordedRequest[];
@@ -52,6 +55,27 @@ export interface MockProvider {
 }
 
 const MAX_RECORDS = 10_000;
+const UNAUTHORIZED_MESSAGE: Readonly<Record<MockProtocol, string>> = {
+  openai: "Incorrect API key provided.",
+  anthropic: "invalid x-api-key",
+  google: "API key not valid. Please pass a valid API key.",
+};
+
+/** The text parts of one Gemini embedContent request; null when there are none. */
+function readGeminiEmbedTexts(body: unknown): string[] | null {
+  const content = isObject(body) ? body["content"] : null;
+  const parts = isObject(content) && Array.isArray(content["parts"]) ? content["parts"] : [];
+  const texts = parts.flatMap((p) => (isObject(p) && typeof p["text"] === "string" ? [p["text"]] : []));
+  return texts.length > 0 ? texts : null;
+}
+
+/** The texts of each request of an embedContent (one item) or batchEmbedContents body; null when malformed. */
+function readGeminiEmbedItems(body: Record<string, unknown>, batch: boolean): string[][] | null {
+  const requests = batch ? body["requests"] : [body];
+  if (!Array.isArray(requests) || requests.length === 0) return null;
+  const items = requests.map(readGeminiEmbedTexts);
+  return items.every((x): x is string[] => x !== null) ? items : null;
+}
 const DEFAULT_MODELS = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"];
 
 /** Sends a JSON body. */
@@ -76,7 +100,7 @@ function parseBody(raw: Buffer): { readonly value: unknown; readonly json: boole
   }
 }
 
-/** Starts a mock OpenAI provider; resolves once it listens. */
+/** Starts a mock provider speaking OpenAI, Anthropic and Gemini; resolves once it listens. */
 export async function startMockProvider(opts: MockProviderOptions = {}): Promise<MockProvider> {
   const now = opts.now ?? Date.now;
   const defaultTokens = opts.defaultCompletionTokens ?? 20;
@@ -112,74 +136,108 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     res.end();
   };
 
-  const handleChat = async (res: ServerResponse, body: Record<string, unknown>, directives: MockDirectives, requestId: string, id: string): Promise<void> => {
-    const messages = body["messages"];
-    if (!Array.isArray(messages) || messages.length === 0) {
-      sendJson(res, 400, buildErrorBody(400, "Missing required parameter: 'messages'."), requestId);
-      return;
-    }
-    const plan = planChat(body, messages, directives, { id, created: Math.floor(now() / 1000), defaultCompletionTokens: defaultTokens });
-    if (body["stream"] === true) {
-      await writeStream(res, buildStreamEvents(plan), directives.resetAfter, requestId);
+  const sendError = (res: ServerResponse, protocol: MockProtocol, status: number, message: string, requestId: string): void => {
+    sendJson(res, status, buildProtocolError(protocol, status, message), requestId);
+  };
+
+  /** Chat in any protocol, after directives: plan the answer, then JSON, SSE, or a JSON array (Google without alt=sse). */
+  const handleChat = async (res: ServerResponse, route: Extract<MockRoute, { kind: "chat" }>, input: CompletionInput, directives: MockDirectives, requestId: string, body: Record<string, unknown>): Promise<void> => {
+    const adapter = CHAT_ADAPTERS[route.protocol];
+    const plan = planCompletion(input, directives, { id: `${adapter.idPrefix}${counter}`, created: Math.floor(now() / 1000), defaultCompletionTokens: defaultTokens });
+    const stream = route.stream ?? body["stream"] === true;
+    if (stream && route.sse) {
+      await writeStream(res, adapter.buildStream(plan), directives.resetAfter, requestId);
       return;
     }
     if (directives.resetAfter !== null) {
       res.socket?.destroy();
       return;
     }
-    sendJson(res, 200, buildChatCompletion(plan), requestId);
+    sendJson(res, 200, stream ? buildGeminiStreamArray(plan) : adapter.buildJson(plan), requestId);
+  };
+
+  /** Latency, hang and scripted status, shared by every POST route; false = nothing more to answer. */
+  const applyDirectives = async (res: ServerResponse, protocol: MockProtocol, directives: MockDirectives, requestId: string): Promise<boolean> => {
+    const latency = directives.latencyMs ?? opts.latencyMs ?? 0;
+    if (latency > 0) await sleep(latency);
+    if (directives.hang || res.destroyed) return false;
+    if (directives.status !== null) {
+      sendError(res, protocol, directives.status, describeStatus(directives.status), requestId);
+      return false;
+    }
+    return true;
+  };
+
+  /** OpenAI embeddings, Gemini embedContent and batchEmbedContents. */
+  const handleEmbeddings = async (res: ServerResponse, route: Extract<MockRoute, { kind: "embeddings" | "embed_content" }>, body: Record<string, unknown>, requestId: string): Promise<void> => {
+    if (route.kind === "embeddings") {
+      const input = normaliseEmbeddingInput(body["input"]);
+      const texts = (input ?? []).filter((x): x is string => typeof x === "string");
+      const directives = texts.length > 0 ? parseDirectives(texts) : NO_DIRECTIVES;
+      if (!(await applyDirectives(res, "openai", directives, requestId))) return;
+      if (input === null) sendError(res, "openai", 400, "'input' must be a string, an array of strings or an array of token arrays.", requestId);
+      else sendJson(res, 200, buildEmbeddingsResponse(body, input, directives), requestId);
+      return;
+    }
+    const items = readGeminiEmbedItems(body, route.batch);
+    const directives = items === null ? NO_DIRECTIVES : parseDirectives(items.flat());
+    if (!(await applyDirectives(res, "google", directives, requestId))) return;
+    if (items === null) sendError(res, "google", 400, "* EmbedContentRequest.content: contents is not specified", requestId);
+    else if (route.batch) sendJson(res, 200, { embeddings: items.map((t) => ({ values: embedItem(t.join("")) })) }, requestId);
+    else sendJson(res, 200, { embedding: { values: embedItem((items[0] ?? []).join("")) } }, requestId);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> => {
     counter++;
     const requestId = `req_mock${counter}`;
     const path = req.url ?? "/";
+    const method = req.method ?? "GET";
     const parsed = parseBody(raw);
-    records.push({ method: req.method ?? "GET", path, headers: req.headers, body: parsed.value, receivedAt: now() });
+    records.push({ method, path, headers: req.headers, body: parsed.value, receivedAt: now() });
     if (records.length > MAX_RECORDS) records.splice(0, records.length - MAX_RECORDS);
 
-    if (opts.apiKey !== undefined && opts.apiKey !== null && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
-      sendJson(res, 401, buildErrorBody(401, "Incorrect API key provided."), requestId);
+    const pathname = new URL(path, "http://mock").pathname;
+    const protocol = protocolOfPath(pathname);
+    if (opts.apiKey !== undefined && opts.apiKey !== null && !isAuthorized(protocol, req.headers, path, opts.apiKey)) {
+      sendError(res, protocol, 401, UNAUTHORIZED_MESSAGE[protocol], requestId);
       return;
     }
-    const route = `${req.method ?? "GET"} ${path.split("?")[0] ?? ""}`;
-    if (route === "GET /v1/models") {
+    const route = matchRoute(method, path);
+    if (route === null) {
+      const message = `Unknown request URL: ${method} ${pathname}.`;
+      sendJson(res, 404, protocol === "openai" ? buildErrorBody(404, message, "unknown_url") : buildProtocolError(protocol, 404, message), requestId);
+      return;
+    }
+    if (route.kind === "models") {
       sendJson(res, 200, { object: "list", data: models.map((m) => ({ id: m, object: "model", created: 1_700_000_000, owned_by: "system" })) }, requestId);
       return;
     }
-    if (route === "GET /healthz") {
+    if (route.kind === "healthz") {
       sendJson(res, 200, { ok: true }, requestId);
       return;
     }
-    if (route !== "POST /v1/chat/completions" && route !== "POST /v1/embeddings") {
-      sendJson(res, 404, buildErrorBody(404, `Unknown request URL: ${route}.`, "unknown_url"), requestId);
-      return;
-    }
     if (!parsed.json || !isObject(parsed.value)) {
-      sendJson(res, 400, buildErrorBody(400, "We could not parse the JSON body of your request."), requestId);
+      sendError(res, protocol, 400, "We could not parse the JSON body of your request.", requestId);
       return;
     }
     const body = parsed.value;
-    const isChat = route === "POST /v1/chat/completions";
-    const input = isChat ? null : normaliseEmbeddingInput(body["input"]);
-    const texts = isChat ? collectMessageTexts(Array.isArray(body["messages"]) ? body["messages"] : []) : (input ?? []).filter((x): x is string => typeof x === "string");
-    const directives = texts.length > 0 ? parseDirectives(texts) : NO_DIRECTIVES;
-    const latency = directives.latencyMs ?? opts.latencyMs ?? 0;
-    if (latency > 0) await sleep(latency);
-    if (directives.hang || res.destroyed) return;
-    if (directives.status !== null) {
-      sendJson(res, directives.status, buildErrorBody(directives.status, describeStatus(directives.status)), requestId);
+    if (route.kind === "embeddings" || route.kind === "embed_content") {
+      await handleEmbeddings(res, route, body, requestId);
       return;
     }
-    if (isChat) {
-      await handleChat(res, body, directives, requestId, `chatcmpl-mock${counter}`);
+    const input = CHAT_ADAPTERS[route.protocol].read(body, route.model, route.kind === "count_tokens");
+    const directives = "error" in input || input.texts.length === 0 ? NO_DIRECTIVES : parseDirectives(input.texts);
+    if (!(await applyDirectives(res, protocol, directives, requestId))) return;
+    if ("error" in input) {
+      sendError(res, protocol, 400, input.error, requestId);
       return;
     }
-    if (input === null) {
-      sendJson(res, 400, buildErrorBody(400, "'input' must be a string, an array of strings or an array of token arrays."), requestId);
+    if (route.kind === "count_tokens") {
+      const promptTokens = directives.promptTokens ?? countPromptTokensOf(input.texts, input.messageCount);
+      sendJson(res, 200, route.protocol === "anthropic" ? { input_tokens: promptTokens } : { totalTokens: promptTokens }, requestId);
       return;
     }
-    sendJson(res, 200, buildEmbeddingsResponse(body, input, directives), requestId);
+    await handleChat(res, route, input, directives, requestId, body);
   };
 
   const server = createServer((req, res) => {

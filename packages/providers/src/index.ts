@@ -45,3 +45,139 @@ export {
   type OpenAIErrorBody,
   type OpenAIErrorType,
 } from "./openai/errors.js";
+export {
+  CHAT_PROTOCOLS,
+  assertNever,
+  joinText,
+  parseDataUrl,
+  parseJsonObject,
+  type ChatImageSource,
+  type ChatMessage as NeutralChatMessage,
+  type ChatPart,
+  type ChatProtocol,
+  type ChatRequest,
+  type ChatResponse,
+  type ChatStreamEvent,
+  type ChatStreamParser,
+  type ChatStreamRenderer,
+  type ChatTool,
+  type ChatToolCall,
+  type ChatToolChoice,
+  type RenderContext,
+  type StopReason,
+} from "./chat-model.js";
+export {
+  INPUT_BOUND_PROFILES,
+  boundJsonText,
+  boundJsonValue,
+  estimateChatInputTokensUpperBound,
+  type InputBoundProfile,
+} from "./input-bound.js";
+export { neutralToOpenAIRequest, openAIRequestToNeutral, type OpenAIRenderOptions } from "./openai/chat-neutral.js";
+export {
+  createOpenAIStreamParser,
+  createOpenAIStreamRenderer,
+  neutralToOpenAIResponse,
+  openAIFinishToNeutral,
+  openAIResponseToNeutral,
+  renderOpenAIUsage,
+} from "./openai/chat-response-neutral.js";
+export {
+  estimateAnthropicInputTokensUpperBound,
+  parseAnthropicCountTokensRequest,
+  parseAnthropicMessagesRequest,
+  type ParsedAnthropicCountTokensRequest,
+  type ParsedAnthropicRequest,
+} from "./anthropic/messages-request.js";
+export { anthropicRequestToNeutral, neutralToAnthropicRequest, type AnthropicRenderOptions } from "./anthropic/messages-neutral.js";
+export {
+  anthropicResponseToNeutral,
+  anthropicStopToNeutral,
+  extractAnthropicCompletionText,
+  extractAnthropicUsage,
+  neutralStopToAnthropic,
+  neutralToAnthropicResponse,
+  readAnthropicUsage,
+  renderAnthropicUsage,
+} from "./anthropic/messages-response.js";
+export { createAnthropicStreamParser, createAnthropicStreamRenderer, readSseJson } from "./anthropic/messages-stream.js";
+export {
+  ANTHROPIC_VERSION,
+  anthropicAuthHeaders,
+  anthropicCountTokensUrl,
+  anthropicMessagesUrl,
+  buildAnthropicUpstreamBody,
+  type AnthropicUpstreamBodyOptions,
+} from "./anthropic/upstream-request.js";
+export {
+  anthropicErrorBody,
+  anthropicErrorFor,
+  extractAnthropicErrorMessage,
+  type AnthropicErrorBody,
+  type AnthropicErrorMapping,
+  type AnthropicErrorType,
+} from "./anthropic/errors.js";
+export {
+  estimateGoogleEmbedInputUpperBound,
+  estimateGoogleInputTokensUpperBound,
+  parseGoogleBatchEmbedRequest,
+  parseGoogleCountTokensRequest,
+  parseGoogleEmbedRequest,
+  parseGoogleGenerateRequest,
+  pickField,
+  type ParsedGoogleEmbedRequest,
+  type ParsedGoogleRequest,
+} from "./google/generate-request.js";
+export { googleRequestToNeutral, neutralToGoogleRequest, normaliseSchemaTypes } from "./google/generate-neutral.js";
+export {
+  extractGoogleCompletionText,
+  extractGoogleUsage,
+  googleFinishToNeutral,
+  googleResponseToNeutral,
+  neutralStopToGoogle,
+  neutralToGoogleResponse,
+  readGoogleUsage,
+  renderGoogleUsage,
+} from "./google/generate-response.js";
+export { createGoogleStreamParser, createGoogleStreamRenderer } from "./google/generate-stream.js";
+export {
+  buildGoogleUpstreamBody,
+  googleAuthHeaders,
+  googleCountTokensUrl,
+  googleBatchEmbedUrl,
+  googleEmbedUrl,
+  googleGenerateUrl,
+} from "./google/upstream-request.js";
+export {
+  extractGoogleErrorMessage,
+  googleErrorBody,
+  googleErrorFor,
+  type GoogleErrorBody,
+  type GoogleErrorMapping,
+  type GoogleErrorStatus,
+} from "./google/errors.js";
+export {
+  chatErrorBody,
+  chatErrorStatus,
+  createChatStreamParser,
+  createChatStreamRenderer,
+  extractChatCompletionText,
+  extractChatUsage,
+  inboundToNeutral,
+  parseChatResponse,
+  parseInboundChatRequest,
+  renderChatResponse,
+  renderNeutralRequest,
+  type InboundChatRequest,
+  type InboundRequestContext,
+  type NeutralRequestRenderOptions,
+} from "./protocol.js";
+export {
+  createStreamTranslator,
+  translateRequest,
+  translateResponse,
+  type StreamTranslator,
+  type StreamTranslatorOptions,
+  type TranslateRequestOptions,
+  type TranslatedRequest,
+} from "./translate.js";

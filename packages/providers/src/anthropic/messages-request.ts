@@ -1,0 +1,178 @@
+/** Validation and token bounds of inbound Anthropic Messages (and count_tokens) requests. */
+import { boundJsonText, boundJsonValue, INPUT_BOUND_PROFILES } from "../input-bound.js";
+import type { ParseError } from "../openai/chat-request.js";
+import { isJsonObject } from "../openai/usage.js";
+
+/** A validated `POST /v1/messages/count_tokens` body. */
+export interface ParsedAnthropicCountTokensRequest {
+  /** The body exactly as received (never mutated). */
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly model: string;
+  readonly messages: readonly Readonly<Record<string, unknown>>[];
+}
+
+/** A validated `POST /v1/messages` body. */
+export interface ParsedAnthropicRequest extends ParsedAnthropicCountTokensRequest {
+  /** `max_tokens`, required by the protocol. */
+  readonly maxTokens: number;
+  readonly stream: boolean;
+}
+
+/** The roles a message may have. */
+const ROLES = new Set(["user", "assistant"]);
+
+/** Anthropic-style field error: `loc: message`. */
+const fail = (loc: string, msg: string): ParseError => ({ error: `${loc}: ${msg}` });
+
+/** Validates one content block; null when fine. */
+function validateBlock(b: unknown, loc: string): ParseError | null {
+  if (!isJsonObject(b)) return fail(loc, "Input should be a valid dictionary");
+  const type = b["type"];
+  if (typeof type !== "string") return fail(`${loc}.type`, "Field required");
+  switch (type) {
+    case "text":
+      return typeof b["text"] === "string" ? null : fail(`${loc}.text`, "Input should be a valid string");
+    case "image": {
+      const src = b["source"];
+      if (!isJsonObject(src)) return fail(`${loc}.source`, "Field required");
+      if (src["type"] === "base64") {
+        if (typeof src["media_type"] !== "string") return fail(`${loc}.source.media_type`, "Field required");
+        return typeof src["data"] === "string" ? null : fail(`${loc}.source.data`, "Field required");
+      }
+      if (src["type"] === "url") return typeof src["url"] === "string" ? null : fail(`${loc}.source.url`, "Field required");
+      return null;
+    }
+    case "tool_use":
+      if (typeof b["id"] !== "string") return fail(`${loc}.id`, "Field required");
+      if (typeof b["name"] !== "string") return fail(`${loc}.name`, "Field required");
+      return isJsonObject(b["input"]) ? null : fail(`${loc}.input`, "Input should be a valid dictionary");
+    case "tool_result": {
+      if (typeof b["tool_use_id"] !== "string") return fail(`${loc}.tool_use_id`, "Field required");
+      const c = b["content"];
+      if (c === undefined || typeof c === "string") return null;
+      if (!Array.isArray(c)) return fail(`${loc}.content`, "Input should be a valid string or list");
+      for (let i = 0; i < c.length; i++) {
+        const err = validateBlock(c[i], `${loc}.content.${i}`);
+        if (err !== null) return err;
+      }
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
+/** Validates `system`: a string or a list of text blocks. */
+function validateSystem(system: unknown): ParseError | null {
+  if (system === undefined || typeof system === "string") return null;
+  if (!Array.isArray(system)) return fail("system", "Input should be a valid string or list");
+  for (let i = 0; i < system.length; i++) {
+    const b: unknown = system[i];
+    if (!isJsonObject(b) || b["type"] !== "text" || typeof b["text"] !== "string") return fail(`system.${i}`, "Input should be a text block");
+  }
+  return null;
+}
+
+/** Validates the optional fields shared by messages and count_tokens. */
+function validateOptional(body: Record<string, unknown>): ParseError | null {
+  const sysErr = validateSystem(body["system"]);
+  if (sysErr !== null) return sysErr;
+  const tools = body["tools"];
+  if (tools !== undefined) {
+    if (!Array.isArray(tools)) return fail("tools", "Input should be a valid list");
+    for (let i = 0; i < tools.length; i++) {
+      const t: unknown = tools[i];
+      if (!isJsonObject(t) || typeof t["name"] !== "string") return fail(`tools.${i}.name`, "Field required");
+    }
+  }
+  const choice = body["tool_choice"];
+  if (choice !== undefined) {
+    if (!isJsonObject(choice) || !["auto", "any", "tool", "none"].includes(String(choice["type"]))) {
+      return fail("tool_choice.type", "Input should be 'auto', 'any', 'tool' or 'none'");
+    }
+    if (choice["type"] === "tool" && typeof choice["name"] !== "string") return fail("tool_choice.name", "Field required");
+  }
+  const stops = body["stop_sequences"];
+  if (stops !== undefined && (!Array.isArray(stops) || !stops.every((s) => typeof s === "string"))) {
+    return fail("stop_sequences", "Input should be a valid list of strings");
+  }
+  for (const field of ["temperature", "top_p", "top_k"]) {
+    const v = body[field];
+    if (v !== undefined && typeof v !== "number") return fail(field, "Input should be a valid number");
+  }
+  return null;
+}
+
+/** Validates model and messages; returns them or an error. */
+function validateCore(body: unknown): ParsedAnthropicCountTokensRequest | ParseError {
+  if (!isJsonObject(body)) return { error: "the request body must be a JSON object" };
+  const model = body["model"];
+  if (model === undefined || model === null) return fail("model", "Field required");
+  if (typeof model !== "string" || model.length === 0) return fail("model", "Input should be a valid string");
+  const messages = body["messages"];
+  if (messages === undefined || messages === null) return fail("messages", "Field required");
+  if (!Array.isArray(messages)) return fail("messages", "Input should be a valid list");
+  if (messages.length === 0) return fail("messages", "at least one message is required");
+  for (let i = 0; i < messages.length; i++) {
+    const m: unknown = messages[i];
+    if (!isJsonObject(m)) return fail(`messages.${i}`, "Input should be a valid dictionary");
+    if (!ROLES.has(String(m["role"]))) return fail(`messages.${i}.role`, "Input should be 'user' or 'assistant'");
+    const content = m["content"];
+    if (content === undefined) return fail(`messages.${i}.content`, "Field required");
+    if (typeof content === "string") continue;
+    if (!Array.isArray(content)) return fail(`messages.${i}.content`, "Input should be a valid string or list");
+    for (let j = 0; j < content.length; j++) {
+      const err = validateBlock(content[j], `messages.${i}.content.${j}`);
+      if (err !== null) return err;
+    }
+  }
+  const optErr = validateOptional(body);
+  if (optErr !== null) return optErr;
+  return { body, model, messages: messages as Record<string, unknown>[] };
+}
+
+/**
+ * Validates an Anthropic Messages body: `model`, `max_tokens` (required, integer >= 1), a
+ * non-empty `messages` list of user/assistant turns with string or block content (text, image,
+ * tool_use, tool_result checked; other block types accepted), `system`, `tools`, `tool_choice`,
+ * `stop_sequences`, sampling numbers and `stream`. Messages read `loc: problem`, as Anthropic's do.
+ */
+export function parseAnthropicMessagesRequest(body: unknown): ParsedAnthropicRequest | ParseError {
+  const core = validateCore(body);
+  if ("error" in core) return core;
+  const b = core.body;
+  const maxTokens = b["max_tokens"];
+  if (maxTokens === undefined || maxTokens === null) return fail("max_tokens", "Field required");
+  if (typeof maxTokens !== "number" || !Number.isInteger(maxTokens)) return fail("max_tokens", "Input should be a valid integer");
+  if (maxTokens < 1) return fail("max_tokens", "Input should be greater than or equal to 1");
+  const stream = b["stream"];
+  if (stream !== undefined && stream !== null && typeof stream !== "boolean") return fail("stream", "Input should be a valid boolean");
+  return { ...core, maxTokens, stream: stream === true };
+}
+
+/** Validates a `count_tokens` body: as messages, without `max_tokens` and `stream`. */
+export function parseAnthropicCountTokensRequest(body: unknown): ParsedAnthropicCountTokensRequest | ParseError {
+  return validateCore(body);
+}
+
+/** True for an Anthropic image (or PDF document with a base64 source) block. */
+function isAnthropicImage(o: Record<string, unknown>): boolean {
+  return o["type"] === "image";
+}
+
+/**
+ * A sound upper bound of the input tokens Anthropic will count: the bytes of every string in
+ * `messages` and `system` (image blocks count `INPUT_BOUND_PROFILES.anthropic.imageTokens`; PDF
+ * documents count their base64 bytes), the JSON of `tools` and `tool_choice`, plus per-message,
+ * per-request and tool-use system prompt overheads.
+ */
+export function estimateAnthropicInputTokensUpperBound(req: ParsedAnthropicCountTokensRequest): number {
+  const p = INPUT_BOUND_PROFILES.anthropic;
+  let total = p.requestOverhead;
+  for (const m of req.messages) total += p.messageOverhead + boundJsonValue(m["content"], isAnthropicImage, p.imageTokens);
+  const system = req.body["system"];
+  if (system !== undefined) total += p.messageOverhead + boundJsonValue(system, isAnthropicImage, p.imageTokens);
+  const tools = req.body["tools"];
+  if (Array.isArray(tools) && tools.length > 0) total += p.toolsOverhead + p.perToolOverhead * tools.length + boundJsonText(tools);
+  return total + boundJsonText(req.body["tool_choice"]);
+}

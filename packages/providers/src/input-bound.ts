@@ -1,0 +1,105 @@
+/**
+ * Sound upper bounds of prompt tokens, protocol by protocol. The idea is the OpenAI one: a BPE or
+ * SentencePiece token covers at least one UTF-8 byte, so the bytes of every string the model sees,
+ * plus fixed overheads for roles, priming and tool headers, never undercount; images are counted
+ * as a fixed number of tokens per image (see each profile's caveat).
+ */
+import { assertNever, type ChatMessage, type ChatPart, type ChatProtocol, type ChatRequest } from "./chat-model.js";
+import { IMAGE_PART_TOKENS, MESSAGE_OVERHEAD_TOKENS, REQUEST_OVERHEAD_TOKENS, TOOLS_OVERHEAD_TOKENS, utf8Bytes } from "./openai/chat-request.js";
+import { isJsonObject } from "./openai/usage.js";
+
+/** The fixed costs an upstream adds around the text it is given. */
+export interface InputBoundProfile {
+  readonly requestOverhead: number;
+  readonly messageOverhead: number;
+  /** Added once when tools are declared (Anthropic's hidden tool-use system prompt is ~350). */
+  readonly toolsOverhead: number;
+  /** Added per declared tool (its rendered header). */
+  readonly perToolOverhead: number;
+  /**
+   * Tokens per image. Anthropic scales images down to ~1600 tokens at most; Gemini counts 258 per
+   * 768-px tile (1120 at Gemini 3's high media resolution), so very large images on Gemini 2.x can
+   * exceed this constant: a documented gap, like OpenAI's gpt-4o-mini caveat.
+   */
+  readonly imageTokens: number;
+}
+
+/** The bound's constants per upstream protocol. */
+export const INPUT_BOUND_PROFILES: Readonly<Record<ChatProtocol, InputBoundProfile>> = {
+  openai: {
+    requestOverhead: REQUEST_OVERHEAD_TOKENS,
+    messageOverhead: MESSAGE_OVERHEAD_TOKENS,
+    toolsOverhead: TOOLS_OVERHEAD_TOKENS,
+    perToolOverhead: 16,
+    imageTokens: IMAGE_PART_TOKENS,
+  },
+  anthropic: { requestOverhead: 16, messageOverhead: 8, toolsOverhead: 512, perToolOverhead: 16, imageTokens: 1600 },
+  google: { requestOverhead: 16, messageOverhead: 8, toolsOverhead: 64, perToolOverhead: 16, imageTokens: 1600 },
+};
+
+/**
+ * Bytes of every string inside a JSON value (keys excluded, numbers and booleans as text); a
+ * sub-object for which `isImage` is true counts `imageTokens` instead of its (base64) bytes.
+ */
+export function boundJsonValue(v: unknown, isImage: (o: Record<string, unknown>) => boolean, imageTokens: number): number {
+  if (typeof v === "string") return utf8Bytes(v);
+  if (typeof v === "number" || typeof v === "boolean") return utf8Bytes(String(v));
+  if (Array.isArray(v)) {
+    let total = 0;
+    for (const item of v) total += boundJsonValue(item, isImage, imageTokens);
+    return total;
+  }
+  if (isJsonObject(v)) {
+    if (isImage(v)) return imageTokens;
+    let total = 0;
+    for (const key of Object.keys(v)) total += boundJsonValue(v[key], isImage, imageTokens);
+    return total;
+  }
+  return 0;
+}
+
+/** Bytes of a value's JSON text, 0 when absent. */
+export function boundJsonText(v: unknown): number {
+  return v === undefined || v === null ? 0 : utf8Bytes(JSON.stringify(v));
+}
+
+/** Bound of some content parts. */
+function boundParts(parts: readonly ChatPart[], profile: InputBoundProfile): number {
+  let total = 0;
+  for (const p of parts) total += p.type === "text" ? utf8Bytes(p.text) : profile.imageTokens;
+  return total;
+}
+
+/** Bound of one neutral message (without its overhead). */
+function boundMessage(m: ChatMessage, profile: InputBoundProfile): number {
+  switch (m.role) {
+    case "user":
+      return boundParts(m.parts, profile);
+    case "assistant": {
+      let total = boundParts(m.parts, profile);
+      for (const c of m.toolCalls) total += utf8Bytes(c.id) + utf8Bytes(c.name) + utf8Bytes(c.arguments);
+      return total;
+    }
+    case "tool":
+      return boundParts(m.parts, profile) + utf8Bytes(m.toolCallId) + utf8Bytes(m.name ?? "");
+    default:
+      return assertNever(m);
+  }
+}
+
+/**
+ * A sound upper bound of the prompt tokens `upstream` will count for a neutral request (use it when
+ * the gateway translates, since overheads are the upstream's): request overhead, per message
+ * (system blocks included) its overhead and bytes, the JSON of each tool plus the tool overheads,
+ * and the tool choice's JSON.
+ */
+export function estimateChatInputTokensUpperBound(req: ChatRequest, upstream: ChatProtocol): number {
+  const profile = INPUT_BOUND_PROFILES[upstream];
+  let total = profile.requestOverhead;
+  for (const s of req.system) total += profile.messageOverhead + utf8Bytes(s);
+  for (const m of req.messages) total += profile.messageOverhead + boundMessage(m, profile);
+  if (req.tools.length > 0) total += profile.toolsOverhead;
+  for (const t of req.tools) total += profile.perToolOverhead + boundJsonText(t);
+  total += boundJsonText(req.toolChoice);
+  return total;
+}
