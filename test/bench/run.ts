@@ -6,20 +6,12 @@
  * Every process is separate, so CPU and memory figures are the proxy's own.
  */
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { findFreePort, repoRoot, spawnTollgate, waitForHttpOk, type RunningProcess } from "../support/processes.js";
 import { startStack, type Stack } from "../support/stack.js";
+import { runLoad } from "./load.js";
 
-interface CannonResult {
-  requests: { total: number; average: number };
-  latency: { p50: number; p99: number; average: number };
-  errors: number;
-  non2xx: number;
-}
-type Cannon = (opts: Record<string, unknown>) => Promise<CannonResult>;
-const autocannon = createRequire(import.meta.url)("autocannon") as Cannon;
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? "8");
 const BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello from the benchmark" }], max_tokens: 20 });
@@ -48,22 +40,22 @@ interface Figures {
 }
 
 async function measure(url: string, headers: Record<string, string>, pid: number | null): Promise<Figures> {
-  const base = { url, method: "POST", headers: { "content-type": "application/json", ...headers }, body: BODY };
-  await autocannon({ ...base, connections: 10, duration: 2 }); // warm-up
-  const c1 = await autocannon({ ...base, connections: 1, duration: DURATION_S });
+  const base = { headers: { "content-type": "application/json", ...headers }, body: BODY };
+  await runLoad(url, { ...base, connections: 10, durationMs: 2_000 }); // warm-up (JIT, pools, grants)
+  const c1 = await runLoad(url, { ...base, connections: 1, durationMs: DURATION_S * 1000 });
   const cpuBefore = pid === null ? 0 : cpuMicros(pid);
-  const c50 = await autocannon({ ...base, connections: 50, duration: DURATION_S });
+  const c50 = await runLoad(url, { ...base, connections: 50, durationMs: DURATION_S * 1000 });
   const cpuAfter = pid === null ? 0 : cpuMicros(pid);
   for (const r of [c1, c50]) {
-    if (r.errors > 0 || r.non2xx > 0) throw new Error(`${url}: ${r.errors} errors, ${r.non2xx} non-2xx responses`);
+    if (r.errors > 0) throw new Error(`${url}: ${r.errors} failed requests`);
   }
   return {
-    rps: c50.requests.average,
-    cpuUsPerReq: pid === null ? NaN : (cpuAfter - cpuBefore) / c50.requests.total,
-    p50c1: c1.latency.p50,
-    p99c1: c1.latency.p99,
-    p50c50: c50.latency.p50,
-    p99c50: c50.latency.p99,
+    rps: c50.requestsPerSecond,
+    cpuUsPerReq: pid === null ? NaN : (cpuAfter - cpuBefore) / c50.requests,
+    p50c1: c1.p50,
+    p99c1: c1.p99,
+    p50c50: c50.p50,
+    p99c50: c50.p99,
     peakRssMb: pid === null ? NaN : peakRssMb(pid),
   };
 }
@@ -92,7 +84,7 @@ function startBareProxy(port: number, upstream: string): Promise<RunningProcess 
   });
 }
 
-/** tsx runs the CLI as a child of a node process: find the process that actually serves. */
+/** tsx runs a script as a child of its own node process: find the process that actually serves. */
 function servingPid(p: RunningProcess): number {
   const parent = p.child.pid ?? -1;
   try {
@@ -104,7 +96,7 @@ function servingPid(p: RunningProcess): number {
 }
 
 function row(name: string, f: Figures, direct: Figures): string {
-  const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : "-");
+  const fmt = (n: number, d = 3): string => (Number.isFinite(n) ? n.toFixed(d) : "-");
   return [
     name.padEnd(12),
     fmt(f.rps, 0).padStart(8),
@@ -152,13 +144,14 @@ async function main(): Promise<void> {
     if (!nodes) throw new Error("no data-plane node");
     process.stdout.write(`measuring ${DURATION_S} s at concurrency 1 and 50 each: direct mock, bare proxy, tollgate ...\n`);
     const direct = await measure(`${stack.mockUrl}${path}`, { authorization: "Bearer sk-bench" }, null);
-    const bareFig = await measure(`http://127.0.0.1:${barePort}${path}`, { authorization: "Bearer anything" }, bare.pid);
+    const bareFig = await measure(`http://127.0.0.1:${barePort}${path}`, { authorization: "Bearer anything" }, servingPid(bare));
     const tollFig = await measure(`${nodeUrl}${path}`, { authorization: `Bearer ${secret}` }, servingPid(nodes));
 
     const header = ["target".padEnd(12), "req/s".padStart(8), "cpu µs/req".padStart(10), "+p50 c1".padStart(9), "+p99 c1".padStart(9), "+p50 c50".padStart(10), "+p99 c50".padStart(10), "peak RSS".padStart(9)].join(" ");
-    process.stdout.write(`\nlatencies in ms added over the direct mock (direct: p50 c1 ${direct.p50c1} ms, p99 c1 ${direct.p99c1} ms); RSS in MB\n${header}\n`);
+    process.stdout.write(`\nlatencies in ms added over the direct mock (direct: p50 c1 ${direct.p50c1.toFixed(3)} ms, p99 c1 ${direct.p99c1.toFixed(3)} ms, ${direct.rps.toFixed(0)} req/s at c50); RSS in MB\n${header}\n`);
     process.stdout.write(`${row("bare proxy", bareFig, direct)}\n${row("tollgate", tollFig, direct)}\n`);
     const ratio = (a: number, b: number): string => (a / b).toFixed(2);
+    process.stdout.write(`absolute: bare ${bareFig.cpuUsPerReq.toFixed(1)} µs/req, tollgate ${tollFig.cpuUsPerReq.toFixed(1)} µs/req of CPU\n`);
     process.stdout.write(
       `\nratios tollgate/bare: cpu per request ${ratio(tollFig.cpuUsPerReq, bareFig.cpuUsPerReq)}x (goal <= 1.25x), ` +
         `req/s ${ratio(tollFig.rps, bareFig.rps)}x, added p99 at c1 ${(tollFig.p99c1 - direct.p99c1).toFixed(2)} ms (goal < 2 ms), ` +
