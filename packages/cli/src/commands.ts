@@ -3,10 +3,12 @@
  * on SIGINT/SIGTERM. A configuration mistake prints one line naming the setting and exits 1.
  */
 import { randomBytes } from "node:crypto";
-import { loadControlPlaneConfig, startControlPlane } from "@tollgate/control-plane";
-import { loadDataPlaneConfig, startDataPlane } from "@tollgate/data-plane";
-import { startMockProvider } from "@tollgate/mock-provider";
 import { loadMockProviderSettings } from "./config.js";
+
+// Each command imports only the plane it runs: a data-plane node must not load the control
+// plane's GraphQL stack and embedded database (about 130 MB of resident memory).
+const controlPlaneModule = () => import("@tollgate/control-plane");
+const dataPlaneModule = () => import("@tollgate/data-plane");
 
 /** Something running that must be closed on shutdown. */
 interface Closable {
@@ -51,6 +53,8 @@ function closeOnSignals(parts: readonly Closable[]): void {
 }
 
 async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
+  const { loadControlPlaneConfig, startControlPlane } = await controlPlaneModule();
+  const { loadDataPlaneConfig, startDataPlane } = await dataPlaneModule();
   const nodeToken = env.TOLLGATE_NODE_TOKEN ?? randomBytes(32).toString("hex");
   const controlPlane = await startControlPlane(loadControlPlaneConfig({ ...env, TOLLGATE_NODE_TOKEN: nodeToken }));
   let dataPlane;
@@ -77,6 +81,7 @@ function printAdminToken(token: string | null): void {
 }
 
 async function runControlPlane(env: NodeJS.ProcessEnv): Promise<void> {
+  const { loadControlPlaneConfig, startControlPlane } = await controlPlaneModule();
   const controlPlane = await startControlPlane(loadControlPlaneConfig(env));
   closeOnSignals([controlPlane]);
   print("Tollgate control plane is running");
@@ -86,6 +91,7 @@ async function runControlPlane(env: NodeJS.ProcessEnv): Promise<void> {
 }
 
 async function runDataPlane(env: NodeJS.ProcessEnv): Promise<void> {
+  const { loadDataPlaneConfig, startDataPlane } = await dataPlaneModule();
   const dataPlane = await startDataPlane(loadDataPlaneConfig(env));
   closeOnSignals([dataPlane]);
   print(`Tollgate data-plane node ${dataPlane.nodeId} is listening on ${dataPlane.url}`);
@@ -94,6 +100,7 @@ async function runDataPlane(env: NodeJS.ProcessEnv): Promise<void> {
 
 async function runMockProvider(env: NodeJS.ProcessEnv): Promise<void> {
   const settings = loadMockProviderSettings(env);
+  const { startMockProvider } = await import("@tollgate/mock-provider");
   const mock = await startMockProvider(settings);
   closeOnSignals([mock]);
   print(`mock provider listening on ${mock.url} (OpenAI base URL ${mock.baseUrl})`);
