@@ -3,7 +3,7 @@
  * on SIGINT/SIGTERM. A configuration mistake prints one line naming the setting and exits 1.
  */
 import { randomBytes } from "node:crypto";
-import { loadMockProviderSettings } from "./config.js";
+import { loadMockProviderSettings, requireNodeToken } from "./config.js";
 
 // Each command imports only the plane it runs: a data-plane node must not load the control
 // plane's GraphQL stack and embedded database (about 130 MB of resident memory).
@@ -81,6 +81,7 @@ function printAdminToken(token: string | null): void {
 }
 
 async function runControlPlane(env: NodeJS.ProcessEnv): Promise<void> {
+  requireNodeToken(env);
   const { loadControlPlaneConfig, startControlPlane } = await controlPlaneModule();
   const controlPlane = await startControlPlane(loadControlPlaneConfig(env));
   closeOnSignals([controlPlane]);

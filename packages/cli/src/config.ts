@@ -25,3 +25,13 @@ function readPort(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
 export function loadMockProviderSettings(env: NodeJS.ProcessEnv): MockProviderSettings {
   return Object.freeze({ port: readPort(env, "MOCK_PROVIDER_PORT", 9090), host: env.MOCK_PROVIDER_HOST || "127.0.0.1" });
 }
+
+/**
+ * A control plane run on its own serves nodes in other processes, so it needs the shared node
+ * token (`tollgate start` generates one for its in-process node instead).
+ */
+export function requireNodeToken(env: NodeJS.ProcessEnv): void {
+  if (!env.TOLLGATE_NODE_TOKEN || env.TOLLGATE_NODE_TOKEN.trim() === "") {
+    throw new ConfigError("TOLLGATE_NODE_TOKEN: required when the control plane runs as its own process (the shared secret data-plane nodes present)");
+  }
+}
