@@ -28,6 +28,28 @@ export interface ControlPlaneConfig {
   readonly host: string;
   /** pino level. */
   readonly logLevel: string;
+  /** How long a budget grant lasts without renewal (`TOLLGATE_GRANT_TTL_MS`, default 5 min). */
+  readonly grantTtlMs: number;
+  /** How long an expired grant's outstanding stays reserved before it is reclaimed (`TOLLGATE_GRANT_RECLAIM_GRACE_MS`, default 15 min). */
+  readonly grantReclaimGraceMs: number;
+  /** Test-only fault (`TOLLGATE_FAULT_INJECTION`); null in production. */
+  readonly faultInjection: FaultInjection | null;
+}
+
+/** Faults a test can ask for: `crash-after-usage-commit` kills the process after a usage batch commits, before its ACK. */
+export type FaultInjection = "crash-after-usage-commit";
+
+function readMs(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > 7 * 86_400_000) throw new ConfigError(`${name}: must be milliseconds between ${min} and ${7 * 86_400_000}, got "${raw}"`);
+  return Number(raw);
+}
+
+function readFaultInjection(raw: string | undefined): FaultInjection | null {
+  if (raw === undefined || raw === "") return null;
+  if (raw === "crash-after-usage-commit") return raw;
+  throw new ConfigError(`TOLLGATE_FAULT_INJECTION: unknown fault "${raw}" (known: crash-after-usage-commit)`);
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -90,5 +112,8 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv): ControlPlaneConf
     grpcPort: readPort(env, "CONTROL_PLANE_GRPC_PORT", 50051),
     host,
     logLevel,
+    grantTtlMs: readMs(env, "TOLLGATE_GRANT_TTL_MS", 5 * 60_000, 1_000),
+    grantReclaimGraceMs: readMs(env, "TOLLGATE_GRANT_RECLAIM_GRACE_MS", 15 * 60_000, 0),
+    faultInjection: readFaultInjection(env.TOLLGATE_FAULT_INJECTION),
   });
 }

@@ -3,6 +3,7 @@
  * GraphQL over HTTP, the policy feed and the gRPC server. `close()` stops everything it started.
  */
 import "reflect-metadata";
+import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { ControlPlaneConfig } from "./config.js";
 import type { Database } from "./db/database.js";
@@ -19,14 +20,32 @@ import { getSetting } from "./repositories/settings.repository.js";
 import { ensureAdminToken, ensurePepper, loadOrCreateMasterKey, SETTING_ADMIN_TOKEN_HASH } from "./security/bootstrap.service.js";
 import { digestsEqual, generateToken, hashToken } from "./security/crypto.js";
 import type { Actor } from "./services/actor.js";
+import { ApiTokenService } from "./services/api-token.service.js";
 import { BudgetService } from "./services/budget.service.js";
 import { LedgerService } from "./services/ledger.service.js";
+import { MembershipService } from "./services/membership.service.js";
 import { MutationRunner } from "./services/mutation-runner.js";
 import { OrganizationService } from "./services/organization.service.js";
+import { PropagationService } from "./services/propagation.service.js";
 import { ProviderService } from "./services/provider.service.js";
 import { ReportingService } from "./services/reporting.service.js";
+import { SigningKeyService } from "./services/signing-key.service.js";
+import { VirtualKeyUpsertService } from "./services/virtual-key-upsert.service.js";
 import { VirtualKeyService } from "./services/virtual-key.service.js";
 import { PolicyFeed } from "./snapshot/policy-feed.js";
+import { BudgetAlertService, createThresholdAlertHook } from "./services/budget-alert.service.js";
+import { LimitsService } from "./services/limits.service.js";
+import { OrganizationSettingsService } from "./services/organization-settings.service.js";
+import { SimulationService } from "./services/simulation.service.js";
+import { WebhookDispatcher, type WebhookDispatcherDeps } from "./services/webhook-dispatcher.js";
+
+/** Test-only fault: the process dies after a usage batch committed, before its ACK leaves. */
+function crashAfterUsageCommit(logger: Logger): () => void {
+  return () => {
+    logger.fatal("fault injection: crashing after a usage commit, before the ACK");
+    process.kill(process.pid, "SIGKILL");
+  };
+}
 
 /** Optional replacements (tests, the all-in-one CLI). */
 export interface ControlPlaneDeps {
@@ -39,6 +58,8 @@ export interface ControlPlaneDeps {
   readonly nodeToken?: string;
   /** Poll period of the policy revision safety net (default 1000 ms). */
   readonly policyPollMs?: number;
+  /** Webhook delivery settings (tests: a short poll and retry base). */
+  readonly webhooks?: Pick<WebhookDispatcherDeps, "fetch" | "pollMs" | "retryBaseMs" | "retryMaxMs" | "maxAttempts" | "timeoutMs">;
 }
 
 /** A running control plane. */
@@ -82,16 +103,30 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
 
     const newId = createIdSource(now);
     const runner = new MutationRunner({ db, now, newId, logger });
+    const signingKeys = new SigningKeyService({ db, runner, masterKey, newId, now });
+    await signingKeys.ensureActiveKey();
+    const virtualKeys = new VirtualKeyService(db, runner, pepper, now, signingKeys);
+    const apiTokens = new ApiTokenService(db, runner, pepper, now);
+    const organizationSettings = new OrganizationSettingsService(db, runner, masterKey);
     const services = {
       organizations: new OrganizationService(db, runner),
       providers: new ProviderService(db, runner, masterKey),
-      virtualKeys: new VirtualKeyService(db, runner, pepper, now),
+      virtualKeys,
+      apiTokens,
+      memberships: new MembershipService(runner),
+      keyUpserts: new VirtualKeyUpsertService(db, virtualKeys),
       budgets: new BudgetService(db, runner, now),
       reporting: new ReportingService(db, now),
+      propagation: new PropagationService(db, now),
+      signingKeys,
+      limits: new LimitsService(db, runner),
+      organizationSettings,
+      budgetAlerts: new BudgetAlertService(db),
+      simulation: new SimulationService(db, () => feed.refresh(), now),
     };
     const metrics = createControlPlaneMetrics();
     const authenticate = async (token: string): Promise<Actor | null> =>
-      adminHash !== null && digestsEqual(hashToken(token), adminHash) ? { kind: "platformAdmin" } : null;
+      adminHash !== null && digestsEqual(hashToken(token), adminHash) ? { kind: "platformAdmin" } : apiTokens.authenticate(token);
 
     const feed = new PolicyFeed({ db, masterKey, now, logger: logger.child({ component: "policy-feed" }), pollMs: deps.policyPollMs ?? 1000 });
     feed.subscribe((e) => metrics.policyRevision.set(Number(e.version)));
@@ -105,7 +140,9 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     const httpPort = typeof address === "object" && address !== null ? address.port : config.httpPort;
 
     const grpc = await startGrpcServer(config.host, config.grpcPort, {
-      db, feed, now, logger: logger.child({ component: "grpc" }), ledger: new LedgerService(db, now), nodeToken,
+      db, feed, now, logger: logger.child({ component: "grpc" }), ledger: new LedgerService(db, now, { grantTtlMs: config.grantTtlMs, reclaimGraceMs: config.grantReclaimGraceMs }, createThresholdAlertHook(newId)), nodeToken,
+      replicaId: `cpr_${randomBytes(6).toString("hex")}`,
+      afterUsageCommit: config.faultInjection === "crash-after-usage-commit" ? crashAfterUsageCommit(logger) : undefined,
       onStreamCount: (d) => metrics.policyStreams.inc(d),
       onUsage: (accepted, duplicates) => {
         metrics.usageRecords.inc({ result: "accepted" }, accepted);
@@ -113,6 +150,10 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
       },
     });
     cleanups.push(() => grpc.close());
+
+    const webhooks = new WebhookDispatcher({ ...deps.webhooks, db, now, logger: logger.child({ component: "webhooks" }), webhookOf: (id) => organizationSettings.webhookOf(id) });
+    webhooks.start();
+    cleanups.push(() => webhooks.stop());
 
     const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host;
     logger.info({ http: httpPort, grpc: grpc.address, database: db.kind }, "control plane started");

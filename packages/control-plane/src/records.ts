@@ -133,6 +133,10 @@ export interface AuditRecord {
   readonly actor: string;
   readonly action: string;
   readonly target: string;
+  /** State before the change, secrets redacted; null when not recorded. */
+  readonly before: Record<string, unknown> | null;
+  /** State after the change, secrets redacted; null when not recorded. */
+  readonly after: Record<string, unknown> | null;
   readonly createdAt: number;
 }
 

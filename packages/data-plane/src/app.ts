@@ -6,10 +6,13 @@ import { randomBytes } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { BudgetLedger, RateLimiter } from "@tollgate/policy";
 import type { Logger } from "pino";
+import { registerAnthropicRoutes } from "./anthropic.route.js";
 import { registerChatRoute } from "./chat.route.js";
 import { registerEmbeddingsRoute } from "./embeddings.route.js";
 import { registerOpenAIErrors } from "./errors.plugin.js";
+import { registerGeminiRoutes } from "./gemini.route.js";
 import type { GrantSource } from "./grant-manager.js";
+import { JwtVerifiers } from "./jwt-verifier.js";
 import { createDataPlaneMetrics, type DataPlaneMetrics } from "./metrics.js";
 import { registerModelsRoute } from "./models.route.js";
 import { registerOpsRoutes } from "./ops.route.js";
@@ -87,10 +90,13 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
     newRequestId: deps.newRequestId ?? generateRequestId,
     metrics,
     logger: deps.logger,
+    jwt: new JwtVerifiers(),
   };
   const upstreamDeps = { ...pathDeps, upstream: deps.upstream };
   registerChatRoute(app, upstreamDeps, recordCode);
   registerEmbeddingsRoute(app, upstreamDeps, recordCode);
+  registerAnthropicRoutes(app, upstreamDeps, recordCode);
+  registerGeminiRoutes(app, upstreamDeps, recordCode);
   registerModelsRoute(app, pathDeps, recordCode);
   registerSimulateRoute(app, pathDeps, recordCode);
   registerOpsRoutes(app, deps.store, metrics);

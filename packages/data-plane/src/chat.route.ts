@@ -1,8 +1,10 @@
 /** `POST /v1/chat/completions` (JSON and SSE): parse the transport, call the chat service, send. */
-import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { handleChatCompletion, type ChatServiceDeps } from "./chat.service.js";
+import { sendChatResult } from "./chat-reply.js";
 import type { CodeRecorder } from "./errors.plugin.js";
+import { handleProtocolChat, peekUpstreamAccount } from "./protocol-chat.service.js";
+import { protocolOfProvider } from "./upstream-target.js";
 
 /** An AbortSignal that fires when the client goes away before the response finished. */
 export function clientAbortSignal(reply: FastifyReply): AbortSignal {
@@ -13,13 +15,19 @@ export function clientAbortSignal(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
-/** Registers the chat completions route. */
+/** Registers the chat completions route (OpenAI-style accounts through the chat service, others translated). */
 export function registerChatRoute(app: FastifyInstance, deps: ChatServiceDeps, recordCode: CodeRecorder): void {
   app.post("/v1/chat/completions", async (request, reply) => {
+    const account = peekUpstreamAccount(deps, request.headers, request.query, request.body);
+    if (account !== null && protocolOfProvider(account.provider) !== "openai") {
+      // An Anthropic or Gemini account: the request is translated (same admission and settlement path).
+      const input = { protocol: "openai" as const, route: "/v1/chat/completions", headers: request.headers, query: request.query, body: request.body, clientSignal: clientAbortSignal(reply) };
+      const translated = await handleProtocolChat(deps, input);
+      recordCode(request, "ok");
+      return sendChatResult(reply, translated);
+    }
     const result = await handleChatCompletion(deps, { headers: request.headers, query: request.query, body: request.body, clientSignal: clientAbortSignal(reply) });
     recordCode(request, "ok");
-    reply.code(result.status).headers(result.headers);
-    if (result.kind === "json") return reply.type("application/json").send(result.body);
-    return reply.send(Readable.from(result.body, { objectMode: false }));
+    return sendChatResult(reply, result);
   });
 }

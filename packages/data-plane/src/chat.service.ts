@@ -12,8 +12,6 @@ import {
   extractOpenAICompletionText,
   extractOpenAIUsage,
   isParseError,
-  openAIAuthHeaders,
-  openAIChatUrl,
   openAIErrorBody,
   parseOpenAIChatRequest,
   type ParsedChatRequest,
@@ -24,6 +22,7 @@ import type { RequestHeaders } from "./key-auth.js";
 import { admitRequest, beginRequest, finish, rateLimitHeaders, type RequestContext } from "./request-context.js";
 import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, sendAdmitted, type UpstreamPathDeps } from "./upstream-exchange.js";
 import type { UpstreamExchange, UpstreamRequest } from "./upstream.client.js";
+import { chatTargetOf } from "./upstream-target.js";
 import { Outcome } from "./usage-record.js";
 
 /** What the chat service needs: the request path and the upstream sender. */
@@ -76,7 +75,8 @@ function upstreamRequestOf(admission: Admission, parsed: ParsedChatRequest, clie
     maxOutputTokens: capped ? Math.max(1, Math.floor(admission.maxOutputTokens / parsed.n)) : null,
     forceStreamUsage: true,
   });
-  return { url: openAIChatUrl(admission.account.baseUrl), headers: openAIAuthHeaders(admission.account.apiKey), body: JSON.stringify(body), clientSignal };
+  const target = chatTargetOf(admission.account, admission.model.upstreamModel, parsed.stream);
+  return { url: target.url, headers: target.headers, body: JSON.stringify(body), clientSignal };
 }
 
 /** Relays the upstream SSE through the usage tap; settles when the stream ends, fails or the client leaves. */

@@ -9,8 +9,6 @@ import {
   buildOpenAIUpstreamEmbeddingsBody,
   countTokens,
   extractOpenAIUsage,
-  openAIAuthHeaders,
-  openAIEmbeddingsUrl,
   parseOpenAIEmbeddingsRequest,
   type ParsedEmbeddingsRequest,
 } from "@tollgate/providers";
@@ -19,6 +17,7 @@ import { isParseFailure, shapeEmbeddingsRequest } from "./inbound-request.js";
 import type { RequestHeaders } from "./key-auth.js";
 import { abandon, admitRequest, beginRequest, finish, rateLimitHeaders } from "./request-context.js";
 import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, sendAdmitted, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { openAIStyleEmbeddingsTargetOf } from "./upstream-target.js";
 import { Outcome } from "./usage-record.js";
 
 /** One inbound embeddings request as the route hands it over. */
@@ -54,8 +53,7 @@ export async function handleEmbeddings(deps: UpstreamPathDeps, input: Embeddings
     throw new GatewayError("invalid_request", `model "${parsed.model}" does not offer embeddings`);
   }
   const request = {
-    url: openAIEmbeddingsUrl(admission.account.baseUrl),
-    headers: openAIAuthHeaders(admission.account.apiKey),
+    ...openAIStyleEmbeddingsTargetOf(admission.account, admission.model.upstreamModel),
     body: JSON.stringify(buildOpenAIUpstreamEmbeddingsBody(parsed, admission.model.upstreamModel)),
     clientSignal: input.clientSignal,
   };

@@ -1,12 +1,14 @@
 /**
- * Fastify's edge for errors: JSON bodies of any content type, and every failure answered in
- * OpenAI's error shape with the contract's status and code (malformed JSON -> 400
- * `invalid_request`, too large -> 413 `request_too_large`, unknown route -> 404). Unexpected
- * errors are logged and masked as 500 `internal_error`.
+ * Fastify's edge for errors: JSON bodies of any content type, and every failure answered in the
+ * route's protocol's error shape (OpenAI unless the route or path is Anthropic's or Google's) with
+ * the contract's status and code (malformed JSON -> 400 `invalid_request`, too large -> 413
+ * `request_too_large`, unknown route -> 404). Unexpected errors are logged and masked as 500
+ * `internal_error`.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { openAIErrorBody } from "@tollgate/providers";
 import { GatewayError } from "./gateway-error.js";
+import { protocolOfPath, protocolOfRequest, sendProtocolError } from "./protocol-error.js";
 
 /** Records the code of each answered request (for `tollgate_requests_total`). */
 export type CodeRecorder = (request: FastifyRequest, code: string) => void;
@@ -43,10 +45,13 @@ export function registerOpenAIErrors(app: FastifyInstance, recordCode: CodeRecor
     if (mapped === null) request.log.error({ err }, "unhandled error");
     const error = mapped ?? new GatewayError("internal_error", "internal error");
     recordCode(request, error.code);
-    return sendOpenAIError(reply, error);
+    const protocol = protocolOfRequest(request);
+    return protocol === "openai" ? sendOpenAIError(reply, error) : sendProtocolError(reply, protocol, error);
   });
   app.setNotFoundHandler((request, reply) => {
     recordCode(request, "not_found");
-    return sendOpenAIError(reply, new GatewayError("not_found", `no route for ${request.method} ${request.url.split("?")[0] ?? ""}`));
+    const error = new GatewayError("not_found", `no route for ${request.method} ${request.url.split("?")[0] ?? ""}`);
+    const protocol = protocolOfPath(request.url);
+    return protocol === "openai" ? sendOpenAIError(reply, error) : sendProtocolError(reply, protocol, error);
   });
 }

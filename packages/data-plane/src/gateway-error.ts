@@ -3,12 +3,11 @@
  * from the contract, a public message, and optionally a retry hint and extra headers. Routes turn
  * it into the inbound protocol's error shape; unknown errors are masked as `internal_error`.
  */
-import type { RefusalCode } from "@tollgate/policy";
+import { REFUSAL_STATUS, type RefusalCode } from "@tollgate/policy";
 
 /** Every error code the data plane answers with. */
 export type GatewayErrorCode =
   | RefusalCode
-  | "guardrail_blocked"
   | "invalid_request"
   | "request_too_large"
   | "upstream_error"
@@ -19,18 +18,9 @@ export type GatewayErrorCode =
   | "not_found"
   | "internal_error";
 
-/** HTTP status of each code (contract §2). */
+/** HTTP status of each code (contract §2); the refusals' statuses come from the decision core's table. */
 export const GATEWAY_ERROR_STATUS: Readonly<Record<GatewayErrorCode, number>> = {
-  invalid_api_key: 401,
-  key_paused: 403,
-  model_not_allowed: 403,
-  model_not_found: 404,
-  model_not_priced: 403,
-  budget_exceeded: 429,
-  budget_unverifiable: 503,
-  rate_limit_exceeded: 429,
-  request_cost_limit: 400,
-  guardrail_blocked: 400,
+  ...REFUSAL_STATUS,
   invalid_request: 400,
   request_too_large: 413,
   upstream_error: 502,

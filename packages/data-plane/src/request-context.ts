@@ -6,9 +6,9 @@
 import { performance } from "node:perf_hooks";
 import {
   decide,
-  isWellFormedSecret,
   releaseAdmission,
   settleRequest,
+  tightestRateLimits,
   type ActualUsage,
   type Admission,
   type BudgetLedger,
@@ -22,9 +22,11 @@ import type { UsageRecord } from "@tollgate/proto";
 import type { Logger } from "pino";
 import { GatewayError } from "./gateway-error.js";
 import type { GrantSource } from "./grant-manager.js";
-import { extractSecret, hashSecret, type RequestHeaders } from "./key-auth.js";
+import type { JwtVerifiers } from "./jwt-verifier.js";
+import { extractSecret, type RequestHeaders } from "./key-auth.js";
 import type { DataPlaneMetrics, OperationLabels } from "./metrics.js";
 import type { PolicyState, PolicyStore } from "./policy-store.js";
+import { checkPresentedSecret } from "./presented-secret.js";
 import { Outcome, UsageSource, type UsageRecordFactory } from "./usage-record.js";
 
 /** Where usage records go (the spool). */
@@ -47,6 +49,8 @@ export interface RequestPathDeps {
   readonly newRequestId: () => string;
   readonly metrics: DataPlaneMetrics;
   readonly logger: Logger;
+  /** Verifies JWT-format secrets against the snapshot's signing keys. */
+  readonly jwt: JwtVerifiers;
 }
 
 /** One request in flight: who asked, when, and on which route. */
@@ -75,14 +79,16 @@ export interface RequestEnd {
   readonly operation: OperationLabels["operation"];
 }
 
-/** Starts a request: the policy must be held and a well-formed secret presented (else throws). */
+/** Starts a request: the policy must be held and a well-formed secret (opaque, or a JWT that verifies) presented (else throws). */
 export function beginRequest(deps: RequestPathDeps, route: string, headers: RequestHeaders, query: unknown): RequestContext {
   const state = deps.store.current();
   if (!state) throw new GatewayError("not_ready", "this gateway node has no policy yet; retry shortly", 1000);
   const secret = extractSecret(headers, query);
   if (secret === null) throw new GatewayError("invalid_api_key", "no API key was provided");
-  if (!isWellFormedSecret(secret)) throw new GatewayError("invalid_api_key", "the API key is not valid");
-  return { requestId: deps.newRequestId(), route, startedAt: deps.now(), startedMono: performance.now(), state, keyHmac: hashSecret(secret, state.pepperKey) };
+  const presented = checkPresentedSecret(deps.jwt, state, secret, deps.now());
+  if (presented.kind === "malformed") throw new GatewayError("invalid_api_key", "the API key is not valid");
+  if (presented.kind === "refused") throw new GatewayError("invalid_api_key", presented.message);
+  return { requestId: deps.newRequestId(), route, startedAt: deps.now(), startedMono: performance.now(), state, keyHmac: presented.keyHmac };
 }
 
 /** Refuses billable work up front when usage cannot be recorded. */
@@ -115,12 +121,14 @@ export async function admitRequest(deps: RequestPathDeps, ctx: RequestContext, r
   return decision;
 }
 
-/** `x-ratelimit-*` headers (OpenAI style) of the given rate-limit states, one per unit. */
-export function rateLimitHeaders(limits: readonly RateLimitStatus[]): Record<string, string> {
+/**
+ * `x-ratelimit-*` headers (OpenAI style) for the tightest applicable limit of each unit (the hit
+ * limit's unit reports the hit limit): `-limit-`, `-remaining-` and `-reset-` (`"12s"`).
+ */
+export function rateLimitHeaders(limits: readonly RateLimitStatus[], hit?: RateLimitStatus): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const l of limits) {
+  for (const l of tightestRateLimits(limits, hit)) {
     const suffix = l.unit === "REQUESTS" ? "requests" : "tokens";
-    if (out[`x-ratelimit-limit-${suffix}`] !== undefined) continue;
     out[`x-ratelimit-limit-${suffix}`] = String(l.limit);
     out[`x-ratelimit-remaining-${suffix}`] = String(l.remaining);
     out[`x-ratelimit-reset-${suffix}`] = `${Math.max(0, Math.ceil(l.resetMs / 1000))}s`;
@@ -130,7 +138,7 @@ export function rateLimitHeaders(limits: readonly RateLimitStatus[]): Record<str
 
 /** Records a refusal (when its key was resolved) and returns the error to answer with. */
 export async function refuse(deps: RequestPathDeps, ctx: RequestContext, refusal: Refusal, publicModel: string, stream: boolean): Promise<GatewayError> {
-  const error = new GatewayError(refusal.code, refusal.message, refusal.retryAfterMs, refusal.rateLimit ? rateLimitHeaders([refusal.rateLimit]) : {});
+  const error = new GatewayError(refusal.code, refusal.message, refusal.retryAfterMs, rateLimitHeaders(refusal.rateLimits ?? [], refusal.rateLimit));
   if (refusal.key) {
     const record = deps.records.build({
       requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: 0,

@@ -12,44 +12,16 @@
  * operator can ask "why is this key refused?". This reveals nothing beyond what the real request
  * would answer to the same secret.
  */
-import {
-  estimateDecisionCost,
-  formatUsd,
-  isWellFormedSecret,
-  simulateDecision,
-  type Decision,
-  type DecisionCheck,
-  type ModelPolicy,
-  type PolicyIndex,
-  type RequestShape,
-} from "@tollgate/policy";
-import { openAIErrorBody, type OpenAIErrorBody } from "@tollgate/providers";
+import { simulateDecision, type DecisionCheck } from "@tollgate/policy";
+import { refusedSimulationReport, simulationReportOf, type SimulationReport } from "@tollgate/providers";
 import { GatewayError, type GatewayErrorCode } from "./gateway-error.js";
 import { SIMULATED_PATHS, isSimulatedPath, parseInboundRequest } from "./inbound-request.js";
-import { extractSecret, hashSecret, type RequestHeaders } from "./key-auth.js";
+import { extractSecret, type RequestHeaders } from "./key-auth.js";
+import { checkPresentedSecret } from "./presented-secret.js";
 import type { RequestPathDeps } from "./request-context.js";
 
-/** Where a simulated request would be routed. */
-export interface SimulatedRoute {
-  /** The model's public name. */
-  readonly model: string;
-  /** The provider account's name. */
-  readonly providerAccount: string;
-  readonly upstreamModel: string;
-}
-
-/** The Simulator's answer (contract §2). */
-export interface SimulationReport {
-  readonly allowed: boolean;
-  /** The HTTP status the real request would get (200 when allowed). */
-  readonly status: number;
-  /** The OpenAI error object the real request would get; null when allowed. */
-  readonly error: OpenAIErrorBody["error"] | null;
-  readonly route: SimulatedRoute | null;
-  /** Upper-bound cost in US dollars (`formatUsd`); "0.00" when no priced model was reached. */
-  readonly estimatedCost: string;
-  readonly checks: readonly DecisionCheck[];
-}
+/** The Simulator's answer (contract §2), built by `@tollgate/providers` (shared with the control plane). */
+export type { SimulatedRoute, SimulationReport } from "@tollgate/providers";
 
 /** Simulates the request in `body`; throws `GatewayError` only for a malformed simulate call. */
 export function simulateRequest(deps: RequestPathDeps, headers: RequestHeaders, query: unknown, body: unknown): SimulationReport {
@@ -57,7 +29,10 @@ export function simulateRequest(deps: RequestPathDeps, headers: RequestHeaders, 
   if (!state) throw new GatewayError("not_ready", "this gateway node has no policy yet; retry shortly", 1000);
   const secret = extractSecret(headers, query);
   if (secret === null) throw new GatewayError("invalid_api_key", "no API key was provided");
-  if (!isWellFormedSecret(secret)) throw new GatewayError("invalid_api_key", "the API key is not valid");
+  const presented = checkPresentedSecret(deps.jwt, state, secret, deps.now());
+  if (presented.kind === "malformed") throw new GatewayError("invalid_api_key", "the API key is not valid");
+  // A JWT that fails verification is simulated like an unknown key: the real request's 401, reported.
+  if (presented.kind === "refused") return refusedReport("invalid_api_key", presented.message, [{ name: "api_key", level: "VIRTUAL_KEY", passed: false, detail: presented.message }]);
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new GatewayError("invalid_request", "the request body must be a JSON object");
   const { path, body: inner } = body as { path?: unknown; body?: unknown };
   if (!isSimulatedPath(path)) throw new GatewayError("invalid_request", `'path' must be one of ${SIMULATED_PATHS.join(", ")}`);
@@ -74,27 +49,14 @@ export function simulateRequest(deps: RequestPathDeps, headers: RequestHeaders, 
     state.index,
     deps.ledger,
     deps.limiter,
-    { keyHmac: hashSecret(secret, state.pepperKey), request: parsed.shape, now: deps.now(), grantsReachable: deps.grants.reachable() },
+    { keyHmac: presented.keyHmac, request: parsed.shape, now: deps.now(), grantsReachable: deps.grants.reachable() },
     state.connectedNodes,
   );
-  return reportOf(state.index, decision, parsed.shape, [requestCheck, ...decision.checks]);
-}
-
-function reportOf(index: PolicyIndex, decision: Decision, shape: RequestShape, checks: readonly DecisionCheck[]): SimulationReport {
-  const estimatedCost = formatUsd(estimateDecisionCost(index, decision, shape));
-  const route = decision.model === null ? null : routeOf(index, decision.model);
-  if (decision.allow) return { allowed: true, status: 200, error: null, route, estimatedCost, checks };
-  return { ...refusedReport(decision.code, decision.message, checks), route, estimatedCost };
+  return simulationReportOf(state.index, decision, parsed.shape, [requestCheck, ...decision.checks]);
 }
 
 function refusedReport(code: GatewayErrorCode, message: string, checks: readonly DecisionCheck[]): SimulationReport {
-  const error = new GatewayError(code, message);
-  return { allowed: false, status: error.status, error: openAIErrorBody(code, message).error, route: null, estimatedCost: formatUsd(0n), checks };
-}
-
-function routeOf(index: PolicyIndex, model: ModelPolicy): SimulatedRoute | null {
-  const account = index.account(model.providerAccountId);
-  return account === null ? null : { model: model.name, providerAccount: account.name, upstreamModel: model.upstreamModel };
+  return refusedSimulationReport(code, new GatewayError(code, message).status, message, checks);
 }
 
 const check = (name: string, passed: boolean, detail: string): DecisionCheck => ({ name, level: "REQUEST", passed, detail });

@@ -5,9 +5,10 @@
  * whose answer was cut is settled on what was counted.
  */
 import type { Admission } from "@tollgate/policy";
-import { extractOpenAIErrorMessage, mapUpstreamStatus } from "@tollgate/providers";
+import type { ChatProtocol } from "@tollgate/providers";
 import { GatewayError } from "./gateway-error.js";
 import { abandon, finish, type RequestContext, type RequestEnd, type RequestPathDeps } from "./request-context.js";
+import { mapUpstreamError } from "./upstream-target.js";
 import { UpstreamCallError, type UpstreamExchange, type UpstreamRequest, type UpstreamSend } from "./upstream.client.js";
 import { Outcome } from "./usage-record.js";
 
@@ -43,7 +44,8 @@ export function isSuccessStatus(exchange: UpstreamExchange): boolean {
 
 /**
  * Answers an upstream error status: abandons the admission and throws the mapped error (the
- * upstream's own message only for 400/413, which describe the caller's request).
+ * upstream's own message only for 400/413, which describe the caller's request), reading the
+ * error body in the upstream's protocol (default OpenAI).
  */
 export async function rejectUpstreamStatus(
   deps: UpstreamPathDeps,
@@ -51,12 +53,12 @@ export async function rejectUpstreamStatus(
   admission: Admission,
   exchange: UpstreamExchange,
   facts: ExchangeFacts & { readonly firstByteMs: number },
+  upstreamProtocol: ChatProtocol = "openai",
 ): Promise<never> {
   const text = await readText(exchange, MAX_ERROR_BODY_BYTES).catch(() => "");
   exchange.finish();
-  const mapped = mapUpstreamStatus(exchange.status);
+  const { mapped, message: upstreamMessage } = mapUpstreamError(upstreamProtocol, exchange.status, safeJson(text));
   await abandon(deps, ctx, admission, { ...facts, outcome: Outcome.UPSTREAM_ERROR, status: mapped.status, errorCode: mapped.code });
-  const upstreamMessage = mapped.status === 400 || mapped.status === 413 ? extractOpenAIErrorMessage(safeJson(text)) : null;
   throw new GatewayError(mapped.code, upstreamMessage ?? `the upstream provider answered ${exchange.status}`);
 }
 

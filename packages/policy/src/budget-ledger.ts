@@ -25,7 +25,34 @@ export interface LedgerEntry {
   readonly exhausted: boolean;
   /** Epoch ms at which the window ends, when known (from `applyGrant`); null = unknown or TOTAL. */
   readonly windowEnd: number | null;
+  /** The control plane's generation of this grant as last applied (0 = unknown). */
+  readonly generation: bigint;
+  /** Epoch ms of the last reservation or applied grant (idle detection). */
+  readonly lastActiveAt: number;
 }
+
+/**
+ * Unspent grant the node gives back (maps to proto `GrantRelease`): the control plane sets the
+ * grant to max(consumed, keepTotal) if its row is still at `expectedGeneration` (0 = always).
+ */
+export interface GrantReleasePlan {
+  readonly budgetId: string;
+  readonly windowStart: number;
+  /** What the node keeps: spent + reserved (the node already shrank its own view to this). */
+  readonly keepTotal: bigint;
+  readonly expectedGeneration: bigint;
+}
+
+/** When idle grants are given back (see `takeIdleReleases`). */
+export interface IdleReleasePolicy {
+  /** Give back a live grant's unspent part after this long without reservations. */
+  readonly idleMs: number;
+  /** The same in the tail (the control plane said the budget is nearly spent). */
+  readonly tailIdleMs: number;
+}
+
+/** Default idle release: 15 s, and 500 ms in the tail. */
+export const DEFAULT_IDLE_RELEASE: IdleReleasePolicy = { idleMs: 15_000, tailIdleMs: 500 };
 
 /** A grant the node should ask the control plane for (maps to proto `GrantRequest`). */
 export interface GrantRequestPlan {
@@ -50,6 +77,8 @@ interface MutableEntry {
   samples: { at: number; amount: bigint }[];
   /** The largest single hold of the latest reservation attempt. */
   lastUpperBound: bigint;
+  generation: bigint;
+  lastActiveAt: number;
 }
 
 const entryKey = (budgetId: string, windowStart: number): string => `${budgetId}@${windowStart}`;
@@ -62,9 +91,12 @@ export class BudgetLedger {
   #nextReservationId = 1;
 
   /**
-   * Records a grant answer. `grantedTotal` is cumulative for this node and window and never
-   * decreases: a smaller total (a stale answer) is ignored. `windowEnd` (optional) lets
-   * `forgetWindowsBefore` drop the entry once its window is over.
+   * Records a grant answer; true when it was applied. Without `generation`, `grantedTotal` is
+   * cumulative and never decreases: a smaller total (a stale answer) is ignored. With the control
+   * plane's row `generation`, answers apply in generation order (an older one is ignored) and the
+   * answer is the truth, even when smaller (a release or a reclaim shrank the row); `now` marks
+   * the entry active. `windowEnd` (optional) lets `forgetWindowsBefore` drop the entry once its
+   * window is over.
    */
   applyGrant(
     budgetId: string,
@@ -73,7 +105,9 @@ export class BudgetLedger {
     expiresAt: number,
     exhausted: boolean,
     windowEnd: number | null = null,
-  ): void {
+    generation?: bigint,
+    now?: number,
+  ): boolean {
     const key = entryKey(budgetId, windowStart);
     const entry = this.#entries.get(key);
     if (entry === undefined) {
@@ -88,14 +122,27 @@ export class BudgetLedger {
         windowEnd,
         samples: [],
         lastUpperBound: 0n,
+        generation: generation ?? 0n,
+        lastActiveAt: now ?? 0,
       });
-      return;
+      return true;
     }
     if (windowEnd !== null) entry.windowEnd = windowEnd;
-    if (grantedTotal < entry.grantedTotal) return;
+    if (generation !== undefined) {
+      if (generation <= entry.generation) return false;
+      entry.generation = generation;
+      entry.grantedTotal = max(grantedTotal, 0n);
+      entry.expiresAt = expiresAt;
+      entry.exhausted = exhausted;
+      if (now !== undefined) entry.lastActiveAt = Math.max(entry.lastActiveAt, now);
+      return true;
+    }
+    if (grantedTotal < entry.grantedTotal) return false;
     entry.grantedTotal = grantedTotal;
     entry.expiresAt = Math.max(entry.expiresAt, expiresAt);
     entry.exhausted = exhausted;
+    if (now !== undefined) entry.lastActiveAt = Math.max(entry.lastActiveAt, now);
+    return true;
   }
 
   /** What can still be reserved: granted - spent - reserved (never negative); 0 without a live grant. */
@@ -126,6 +173,7 @@ export class BudgetLedger {
       const entry = this.#entries.get(key);
       if (entry === undefined) continue;
       entry.reserved += amount;
+      entry.lastActiveAt = Math.max(entry.lastActiveAt, now);
       entry.samples.push({ at: now, amount });
       pruneSamples(entry, now);
     }
@@ -174,6 +222,8 @@ export class BudgetLedger {
       reserved: e.reserved,
       exhausted: e.exhausted,
       windowEnd: e.windowEnd,
+      generation: e.generation,
+      lastActiveAt: e.lastActiveAt,
     }));
   }
 
@@ -185,17 +235,17 @@ export class BudgetLedger {
 
   /**
    * Background top-ups: for each granted entry with demand in the last 30 s, whose available is
-   * below half of `want` or whose grant expires within 60 s, a request with needed 0 and
-   * want = max(30 s demand * 2, last upper bound * 4). Pure: changes nothing.
+   * below half of `want` or whose grant expires within `renewBeforeMs` (default 60 s), a request
+   * with needed 0 and want = max(30 s demand * 2, last upper bound * 4). Pure: changes nothing.
    */
-  planRenewals(now: number): GrantRequestPlan[] {
+  planRenewals(now: number, renewBeforeMs: number = RENEW_BEFORE_EXPIRY_MS): GrantRequestPlan[] {
     const plans: GrantRequestPlan[] = [];
     for (const entry of this.#entries.values()) {
       if (entry.grantedTotal <= 0n || (entry.windowEnd !== null && entry.windowEnd <= now)) continue;
       const demand = demandOf(entry, now);
       if (demand <= 0n) continue;
       const want = max(demand * 2n, entry.lastUpperBound * 4n);
-      if (availableOf(entry, now) * 2n < want || entry.expiresAt - now <= RENEW_BEFORE_EXPIRY_MS) {
+      if (availableOf(entry, now) * 2n < want || entry.expiresAt - now <= renewBeforeMs) {
         plans.push({ budgetId: entry.budgetId, windowStart: entry.windowStart, needed: 0n, want });
       }
     }
@@ -215,6 +265,41 @@ export class BudgetLedger {
   }
 
   /**
+   * Gives back unspent grant (mutates): each entry holding more than spent + reserved, with a
+   * known generation, whose grant expired with nothing reserved, or which saw no reservation for
+   * `idleMs` (`tailIdleMs` when exhausted), shrinks to spent + reserved; returns the releases to
+   * send. The node stops counting on the amount before the control plane hears of it.
+   */
+  takeIdleReleases(now: number, policy: IdleReleasePolicy = DEFAULT_IDLE_RELEASE): GrantReleasePlan[] {
+    const plans: GrantReleasePlan[] = [];
+    for (const entry of this.#entries.values()) {
+      const expired = now >= entry.expiresAt;
+      const idleFor = now - entry.lastActiveAt;
+      const idle = idleFor >= (entry.exhausted ? policy.tailIdleMs : policy.idleMs);
+      if ((expired && entry.reserved === 0n) || (!expired && idle)) {
+        const plan = shrinkEntry(entry);
+        if (plan !== null) plans.push(plan);
+      }
+    }
+    return plans;
+  }
+
+  /**
+   * Gives back every grant of one budget (mutates): its limit, unit, window or mode changed, so
+   * grants sized under the old rules must not be spent; the node re-acquires under the new ones.
+   */
+  takeBudgetReleases(budgetId: string): GrantReleasePlan[] {
+    const plans: GrantReleasePlan[] = [];
+    for (const entry of this.#entries.values()) {
+      if (entry.budgetId !== budgetId) continue;
+      const plan = shrinkEntry(entry);
+      if (plan !== null) plans.push(plan);
+      entry.exhausted = false;
+    }
+    return plans;
+  }
+
+  /**
    * Drops entries with nothing reserved whose window is over: its `windowEnd` (when known) is at
    * or before `now`, or its grant expired and a later window of the same budget exists.
    */
@@ -228,6 +313,14 @@ export class BudgetLedger {
       if (ended || superseded) this.#entries.delete(key);
     }
   }
+}
+
+/** Shrinks an entry to spent + reserved; the release to send, or null when nothing is unspent. */
+function shrinkEntry(entry: MutableEntry): GrantReleasePlan | null {
+  const keep = entry.spent + entry.reserved;
+  if (entry.generation <= 0n || entry.grantedTotal <= keep) return null;
+  entry.grantedTotal = keep;
+  return { budgetId: entry.budgetId, windowStart: entry.windowStart, keepTotal: keep, expectedGeneration: entry.generation };
 }
 
 function availableOf(entry: MutableEntry, now: number): bigint {

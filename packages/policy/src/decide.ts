@@ -8,6 +8,7 @@ import { evaluateBudgets } from "./budget-check.js";
 import type { BudgetLedger } from "./budget-ledger.js";
 import type { Admission, BudgetTarget, DecideInput, DecisionCheck, Decision, Refusal, RefusalCode, RateLimitStatus } from "./decision.js";
 import type { BudgetPolicy, ModelPolicy, RateLimitPolicy, VirtualKeyPolicy } from "./model.js";
+import { evaluateGuardrails } from "./guardrails.js";
 import { authenticateKey } from "./key-authentication.js";
 import { findModelAccessDenial } from "./model-access-chain.js";
 import { formatUsd } from "./money.js";
@@ -55,7 +56,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
     name: string,
     level: DecisionCheck["level"],
     message: string,
-    extra: Partial<Pick<Refusal, "retryAfterMs" | "shortfalls" | "rateLimit">> = {},
+    extra: Partial<Pick<Refusal, "retryAfterMs" | "shortfalls" | "rateLimit" | "rateLimits">> = {},
   ): Refusal => {
     checks.push({ name, level, passed: false, detail: message });
     return { allow: false, code, message, retryAfterMs: null, shortfalls: [], key, model, checks, ...extra };
@@ -82,6 +83,15 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
     return refuse("model_not_allowed", "model_access", denial.scope, `model "${request.model}" is not allowed for ${denial.label}`);
   }
   pass("model_access", "VIRTUAL_KEY", `model "${request.model}" is allowed at every level`);
+
+  // Guardrails: the organization's rules, then the key's.
+  const guarded = evaluateGuardrails(
+    [...index.guardrailsFor("ORGANIZATION", key.organizationId), ...index.guardrailsFor("VIRTUAL_KEY", key.id)],
+    request,
+  );
+  checks.push(...guarded.checks);
+  if (!guarded.ok) return { allow: false, code: "guardrail_blocked", message: guarded.message, retryAfterMs: null, shortfalls: [], key, model, checks };
+
   const price = model.price ?? chain.organization?.fallbackPrice ?? null;
   if (price === null) return refuse("model_not_priced", "price", "MODEL", `model "${request.model}" has no price`);
   pass("price", "MODEL", model.price === null ? "charged at the organization's fallback price" : "model price");
@@ -114,6 +124,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
       {
         retryAfterMs: rate.retryAfterMs,
         rateLimit: { rateLimitId: rate.rateLimitId, unit: rate.unit, limit: rate.limit, remaining: rate.remaining, resetMs: rate.resetMs },
+        rateLimits: rateLimits.map((r) => limiter.status(r, now, connectedNodes)),
       },
     );
   }
@@ -132,7 +143,11 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   });
   checks.push(...evaluation.checks);
   if (!evaluation.ok) {
-    return { allow: false, code: evaluation.code, message: evaluation.message, retryAfterMs: evaluation.retryAfterMs, shortfalls: evaluation.shortfalls, key, model, checks };
+    const rateLimitStates = rateLimits.map((r) => limiter.status(r, now, connectedNodes));
+    return {
+      allow: false, code: evaluation.code, message: evaluation.message, retryAfterMs: evaluation.retryAfterMs, shortfalls: evaluation.shortfalls, key, model, checks,
+      rateLimits: rateLimitStates,
+    };
   }
   const budgetTargets: BudgetTarget[] = budgets.map((b) => ({ budgetId: b.id, unit: b.unit, mode: b.mode, windowStart: windowStartOf(b.window, now) }));
   const outputCap = evaluation.outputCap;

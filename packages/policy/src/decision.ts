@@ -14,7 +14,8 @@ export type RefusalCode =
   | "budget_exceeded"
   | "budget_unverifiable"
   | "rate_limit_exceeded"
-  | "request_cost_limit";
+  | "request_cost_limit"
+  | "guardrail_blocked";
 
 /** What the core needs to know of a request, computed by the data plane from the inbound body. */
 export interface RequestShape {
@@ -26,6 +27,11 @@ export interface RequestShape {
   readonly requestedMaxOutputTokens: number | null;
   /** Embeddings produce no output tokens. */
   readonly operation: "chat" | "embeddings";
+  /**
+   * The prompt's text as guardrails read it (OpenAI chat: the messages' text, one per line;
+   * embeddings: the inputs). Absent = text rules (BLOCK_REGEX, BLOCK_KEYWORDS) see an empty prompt.
+   */
+  readonly promptText?: string;
 }
 
 /** One check the core ran, for the Simulator (`checks` in contract §2). */
@@ -130,6 +136,8 @@ export interface Refusal {
   readonly checks: readonly DecisionCheck[];
   /** For `rate_limit_exceeded`: the limit that was hit. */
   readonly rateLimit?: RateLimitStatus;
+  /** Every applicable rate limit's state, when the decision got as far as the rate limits (headers). */
+  readonly rateLimits?: readonly RateLimitStatus[];
 }
 
 /** The core's answer. */

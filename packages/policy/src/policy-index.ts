@@ -2,6 +2,7 @@
  * An immutable index over one policy snapshot, with O(1) lookups for the hot path.
  * Built once per applied snapshot; never mutated.
  */
+import { compileGuardrails, type CompiledGuardrails } from "./guardrails.js";
 import type {
   BudgetPolicy,
   KeySecret,
@@ -69,6 +70,8 @@ export interface PolicyIndex {
   budgetsFor(scope: Scope, scopeId: string): readonly BudgetPolicy[];
   /** Rate limits attached to one scope. */
   rateLimitsFor(scope: Scope, scopeId: string): readonly RateLimitPolicy[];
+  /** Guardrails attached to one scope (ORGANIZATION or VIRTUAL_KEY), compiled once per snapshot. */
+  guardrailsFor(scope: Scope, scopeId: string): readonly CompiledGuardrails[];
   /** The key's scope chain (see `ScopeChain`). */
   scopeChainOf(key: VirtualKeyPolicy): ScopeChain;
 }
@@ -110,6 +113,7 @@ export function buildPolicyIndex(snapshot: PolicySnapshot): PolicyIndex {
   const rateLimits = byId(snapshot.rateLimits);
   const budgetsByScope = groupByScope(snapshot.budgets);
   const rateLimitsByScope = groupByScope(snapshot.rateLimits);
+  const guardrailsByScope = groupByScope(snapshot.guardrails.map(compileGuardrails));
 
   const keysByHmac = new Map<string, KeyMatch>();
   for (const key of snapshot.virtualKeys) {
@@ -176,6 +180,7 @@ export function buildPolicyIndex(snapshot: PolicySnapshot): PolicyIndex {
     modelNames: (model) => namesOf.get(model.id) ?? [model.name],
     budgetsFor: (scope, scopeId) => budgetsByScope.get(`${scope}:${scopeId}`) ?? EMPTY,
     rateLimitsFor: (scope, scopeId) => rateLimitsByScope.get(`${scope}:${scopeId}`) ?? EMPTY,
+    guardrailsFor: (scope, scopeId) => guardrailsByScope.get(`${scope}:${scopeId}`) ?? EMPTY,
     scopeChainOf,
   };
 }

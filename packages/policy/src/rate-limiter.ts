@@ -111,3 +111,29 @@ export class RateLimiter {
     for (const [id, counter] of this.#counters) if (counter.windowStart < cutoffMs) this.#counters.delete(id);
   }
 }
+
+/**
+ * The state to report per unit (`x-ratelimit-*` headers): the hit limit for its unit when there is
+ * one, otherwise the tightest — fewest remaining, then the smallest limit, then the latest reset.
+ * At most one state per unit, REQUESTS first.
+ */
+export function tightestRateLimits(states: readonly RateLimitStatus[], hit?: RateLimitStatus): RateLimitStatus[] {
+  const out: RateLimitStatus[] = [];
+  for (const unit of ["REQUESTS", "TOKENS"] as const) {
+    if (hit !== undefined && hit.unit === unit) {
+      out.push(hit);
+      continue;
+    }
+    let best: RateLimitStatus | null = null;
+    for (const s of states) {
+      if (s.unit !== unit) continue;
+      const tighter =
+        best === null ||
+        s.remaining < best.remaining ||
+        (s.remaining === best.remaining && (s.limit < best.limit || (s.limit === best.limit && s.resetMs > best.resetMs)));
+      if (tighter) best = s;
+    }
+    if (best !== null) out.push(best);
+  }
+  return out;
+}

@@ -181,3 +181,17 @@ export {
   type TranslateRequestOptions,
   type TranslatedRequest,
 } from "./translate.js";
+export {
+  SIMULATED_PATHS,
+  embeddingsPromptText,
+  isParseFailure,
+  isSimulatedPath,
+  neutralPromptText,
+  openAIPromptText,
+  parseInboundRequest,
+  shapeChatRequest,
+  shapeEmbeddingsRequest,
+  type InboundParse,
+  type SimulatedPath,
+} from "./inbound-shape.js";
+export { refusedSimulationReport, simulationReportOf, type SimulatedRoute, type SimulationReport } from "./simulation-report.js";

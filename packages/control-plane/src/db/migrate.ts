@@ -57,13 +57,27 @@ export async function isMigrated(db: Queryable, migrations: readonly Migration[]
   return migrations.every((m) => have.has(m.version));
 }
 
-/** Splits a migration file into statements (no semicolons inside strings or bodies in our files). */
-function splitStatements(sql: string): string[] {
-  return sql
+/**
+ * Splits a migration file into statements at semicolons outside `$$ ... $$` bodies (function
+ * bodies may hold semicolons; our files put none inside strings).
+ */
+export function splitStatements(sql: string): string[] {
+  const text = sql
     .split("\n")
     .filter((line) => !line.trim().startsWith("--"))
-    .join("\n")
-    .split(";")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+    .join("\n");
+  const statements: string[] = [];
+  let current = "";
+  let inBody = false;
+  for (const part of text.split(/(\$\$|;)/)) {
+    if (part === ";" && !inBody) {
+      statements.push(current);
+      current = "";
+      continue;
+    }
+    if (part === "$$") inBody = !inBody;
+    current += part;
+  }
+  statements.push(current);
+  return statements.map((s) => s.trim()).filter((s) => s.length > 0);
 }

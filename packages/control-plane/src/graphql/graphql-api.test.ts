@@ -172,9 +172,10 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("GraphQL admin API 
     expect(usd?.resetsAt).toBe(new Date(windowEndOf("DAY", windowStartOf("DAY", now)) ?? 0).toISOString());
     expect(read.virtualKey.budgets.find((b) => b.unit === "TOKENS")).toMatchObject({ limit: "1000000", used: "0", remaining: "1000000", mode: "SOFT" });
 
-    const jwt = await postGraphQL(url, ADMIN, `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "j", kind: SERVICE, format: JWT}) { secret } }`);
-    expect(errorCode(jwt)).toBe("BAD_USER_INPUT");
-    expect(jwt.errors?.[0]?.message).toContain("not supported yet");
+    const jwt = await gql<{ createVirtualKey: { secret: string; virtualKey: { format: string } } }>(url, ADMIN,
+      `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "j", kind: SERVICE, format: JWT}) { secret virtualKey { format } } }`);
+    expect(jwt.createVirtualKey.virtualKey.format).toBe("JWT");
+    expect(jwt.createVirtualKey.secret.split(".")).toHaveLength(3);
     const personalWithoutUser = await postGraphQL(url, ADMIN, `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "p", kind: PERSONAL}) { secret } }`);
     expect(errorCode(personalWithoutUser)).toBe("BAD_USER_INPUT");
   });
@@ -210,10 +211,10 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("GraphQL admin API 
     const team = await gql<{ upsertTeam: { team: { id: string } } }>(url, ADMIN, `mutation { upsertTeam(input: {organizationId: "${orgId}", name: "ML", slug: "ml"}) { team { id } } }`);
     const set = `mutation($i: SetBudgetInput!) { setBudget(input: $i) { budget { id scope scopeId unit window limit mode alertThresholds } } }`;
     type B = { setBudget: { budget: { id: string; limit: string; alertThresholds: number[] } } };
-    const a = await gql<B>(url, ADMIN, set, { i: { scope: "TEAM", scopeId: team.upsertTeam.team.id, unit: "USD", window: "MONTH", limit: "100", alertThresholds: [80, 50] } });
+    const a = await gql<B>(url, ADMIN, set, { i: { scope: "TEAM", scopeId: team.upsertTeam.team.id, unit: "USD", window: "MONTH", limit: "100", alertThresholds: [0.8, 0.5] } });
     const b = await gql<B>(url, ADMIN, set, { i: { scope: "TEAM", scopeId: team.upsertTeam.team.id, unit: "USD", window: "MONTH", limit: "250.5" } });
     expect(b.setBudget.budget.id).toBe(a.setBudget.budget.id);
-    expect(a.setBudget.budget.alertThresholds).toEqual([50, 80]);
+    expect(a.setBudget.budget.alertThresholds).toEqual([0.5, 0.8]);
     expect(b.setBudget.budget.limit).toBe("250.50");
     const tokens = await postGraphQL(url, ADMIN, set, { i: { scope: "TEAM", scopeId: team.upsertTeam.team.id, unit: "TOKENS", window: "DAY", limit: "1.5" } });
     expect(errorCode(tokens)).toBe("BAD_USER_INPUT");

@@ -31,6 +31,11 @@ export interface GrpcServerDeps extends PolicyStreamDeps {
   readonly logger: Logger;
   /** Counts ingested usage records (metrics). */
   readonly onUsage?: (accepted: number, duplicates: number) => void;
+  /**
+   * Fault injection for tests only: runs after a usage batch committed and before its ACK is sent
+   * (`TOLLGATE_FAULT_INJECTION=crash-after-usage-commit` makes it kill the process).
+   */
+  readonly afterUsageCommit?: () => void;
 }
 
 /** A started gRPC server. */
@@ -91,6 +96,7 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
         .then((answers) => callback(null, create(AcquireGrantsResponseSchema, {
           grants: answers.map((a) => create(GrantSchema, {
             budgetId: a.budgetId, windowStartMs: BigInt(a.windowStartMs), grantedTotal: a.grantedTotal, expiresAtMs: BigInt(a.expiresAtMs), exhausted: a.exhausted,
+            generation: a.generation, heldElsewhere: a.heldElsewhere,
           })),
         })))
         .catch((e: unknown) => callback(toServiceError(e, logger)));
@@ -99,8 +105,16 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
       if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
       const req = call.request;
       ledger
-        .releaseGrants({ nodeId: req.nodeId, bootId: req.bootId }, req.releases.map((r) => ({ budgetId: r.budgetId, windowStartMs: Number(r.windowStartMs), spentTotal: r.spentTotal })))
-        .then(() => callback(null, create(ReleaseGrantsResponseSchema, {})))
+        .releaseGrants(
+          { nodeId: req.nodeId, bootId: req.bootId },
+          req.releases.map((r) => ({ budgetId: r.budgetId, windowStartMs: Number(r.windowStartMs), spentTotal: r.spentTotal, expectedGeneration: r.expectedGeneration })),
+        )
+        .then((r) => callback(null, create(ReleaseGrantsResponseSchema, {
+          grants: r.rows.map((a) => create(GrantSchema, {
+            budgetId: a.budgetId, windowStartMs: BigInt(a.windowStartMs), grantedTotal: a.grantedTotal, expiresAtMs: BigInt(a.expiresAtMs), exhausted: a.exhausted,
+            generation: a.generation, heldElsewhere: a.heldElsewhere,
+          })),
+        })))
         .catch((e: unknown) => callback(toServiceError(e, logger)));
     },
   };
@@ -111,6 +125,7 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
       Promise.resolve()
         .then(() => ledger.ingestUsage(toUsageRecords(call.request)))
         .then((r) => {
+          deps.afterUsageCommit?.();
           deps.onUsage?.(r.accepted, r.duplicates);
           callback(null, create(UsageAckSchema, { accepted: r.accepted, duplicates: r.duplicates }));
         })

@@ -1,6 +1,8 @@
 /**
  * The Subscribe stream of one node: Hello -> full snapshot or delta, then a delta per new
- * revision relative to what was sent; ACKs recorded in `data_plane_nodes`.
+ * revision relative to what was sent; ACKs recorded in `data_plane_nodes`. When the number of
+ * connected nodes changes (nodes join, leave or move between replicas), an empty update at the
+ * same version carries the new count, so every node's rate-limit share follows.
  */
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
@@ -24,6 +26,10 @@ export interface PolicyStreamDeps {
   readonly heartbeatMs?: number;
   /** Called with +1/-1 as streams open and close (metrics). */
   readonly onStreamCount?: (delta: number) => void;
+  /** This control-plane process (recorded per node; several replicas share one database). */
+  readonly replicaId?: string;
+  /** How often the connected-node count is checked (default 2 s). */
+  readonly nodeCountCheckMs?: number;
 }
 
 type Call = grpc.ServerDuplexStream<SubscribeRequest, PolicyUpdate>;
@@ -38,6 +44,8 @@ export function serveSubscription(call: Call, deps: PolicyStreamDeps): void {
   let queue: Promise<unknown> = Promise.resolve();
   let unsubscribe: (() => void) | null = null;
   let heartbeat: NodeJS.Timeout | null = null;
+  let countCheck: NodeJS.Timeout | null = null;
+  let sentNodeCount = 0;
   deps.onStreamCount?.(1);
 
   const enqueue = (fn: () => Promise<void>): void => {
@@ -59,9 +67,10 @@ export function serveSubscription(call: Call, deps: PolicyStreamDeps): void {
     deps.onStreamCount?.(-1);
     unsubscribe?.();
     if (heartbeat) clearInterval(heartbeat);
+    if (countCheck) clearInterval(countCheck);
     const h = hello;
     if (h) {
-      markNodeDisconnected(deps.db, h.nodeId, h.bootId, deps.now()).catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not mark node disconnected"));
+      markNodeDisconnected(deps.db, h.nodeId, h.bootId, deps.now(), deps.replicaId).catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not mark node disconnected"));
     }
   };
 
@@ -76,19 +85,36 @@ export function serveSubscription(call: Call, deps: PolicyStreamDeps): void {
     });
     sent = new Map([...entry.resources].map(([k, r]) => [k, r.hash]));
     lastVersion = entry.version;
+    sentNodeCount = update.connectedNodes;
     call.write(update);
+  };
+
+  /** Re-sends the held version with the new node count when it changed. */
+  const sendNodeCount = async (): Promise<void> => {
+    if (closed || lastVersion < 0n) return;
+    const connected = Math.max(await countConnectedNodes(deps.db, deps.now() - NODE_FRESHNESS_MS), 1);
+    if (closed || connected === sentNodeCount) return;
+    sentNodeCount = connected;
+    const entry = await deps.feed.refresh();
+    if (closed || entry.version !== lastVersion) return; // a real delta is on its way and carries the count
+    call.write(create(PolicyUpdateSchema, {
+      version: lastVersion, nonce: randomBytes(8).toString("hex"), full: false, upserts: [], removals: [],
+      hmacPepper: entry.snapshot.hmacPepper, serverTimeMs: BigInt(deps.now()), connectedNodes: connected,
+    }));
   };
 
   const onHello = async (h: Hello): Promise<void> => {
     if (h.nodeId === "" || h.bootId === "") return fail(GrpcStatus.INVALID_ARGUMENT, "hello needs node_id and boot_id");
     hello = h;
-    await upsertConnectedNode(deps.db, h.nodeId, h.bootId, call.getPeer(), deps.now());
+    await upsertConnectedNode(deps.db, h.nodeId, h.bootId, call.getPeer(), deps.now(), deps.replicaId ?? "");
     const entry = await deps.feed.refresh();
     const held = new Map(h.held.map((r) => [r.key, r.hash]));
     await sendUpdate(entry, held.size === 0, held);
     unsubscribe = deps.feed.subscribe((next) => enqueue(() => sendUpdate(next, false, sent)));
     heartbeat = setInterval(() => enqueue(() => touchNode(deps.db, h.nodeId, h.bootId, deps.now())), deps.heartbeatMs ?? 15_000);
     heartbeat.unref();
+    countCheck = setInterval(() => enqueue(sendNodeCount), deps.nodeCountCheckMs ?? 2_000);
+    countCheck.unref();
     log.info({ nodeId: h.nodeId, bootId: h.bootId, version: entry.version.toString() }, "node subscribed");
   };
 

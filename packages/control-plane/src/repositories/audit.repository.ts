@@ -18,10 +18,13 @@ export async function insertAudit(q: Queryable, a: AuditWrite, nowMs: number): P
 
 /** A page of an organization's audit rows, newest first, strictly older than `beforeId`. */
 export async function listAudit(q: Queryable, organizationId: string, beforeId: string | null, limit: number): Promise<AuditRecord[]> {
-  const rows = await q.query<{ id: string; organization_id: string | null; actor: string; action: string; target: string; created_at: Date }>(
-    `SELECT id, organization_id, actor, action, target, created_at FROM audit_log
+  const rows = await q.query<{ id: string; organization_id: string | null; actor: string; action: string; target: string; before: Record<string, unknown> | null; after: Record<string, unknown> | null; created_at: Date }>(
+    `SELECT id, organization_id, actor, action, target, before, after, created_at FROM audit_log
      WHERE organization_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`,
     [organizationId, beforeId, limit],
   );
-  return rows.map((r) => ({ id: r.id, organizationId: r.organization_id, actor: r.actor, action: r.action, target: r.target, createdAt: toMsOrNull(r.created_at) ?? 0 }));
+  return rows.map((r) => ({
+    id: r.id, organizationId: r.organization_id, actor: r.actor, action: r.action, target: r.target, before: r.before ?? null, after: r.after ?? null,
+    createdAt: toMsOrNull(r.created_at) ?? 0,
+  }));
 }

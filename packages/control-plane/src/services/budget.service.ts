@@ -6,7 +6,8 @@ import type { BudgetRecord } from "../records.js";
 import * as repo from "../repositories/budget.repository.js";
 import { findOrganization, findTeam, findUser } from "../repositories/organization.repository.js";
 import { findVirtualKey } from "../repositories/virtual-key.repository.js";
-import { assertCanManage, assertCanSee, type Actor } from "./actor.js";
+import { assertInTenancy, type Actor } from "./actor.js";
+import { assertCanManageScope } from "./key-rights.js";
 import type { MutationContext, MutationRunner } from "./mutation-runner.js";
 
 const MICROS = 1_000_000n;
@@ -37,10 +38,19 @@ export function limitInUnit(unit: BudgetUnit, limitDecimal: bigint): bigint {
   }
 }
 
-function requireThresholds(v: readonly number[] | null | undefined): number[] {
-  const list = [...new Set(v ?? [])].sort((a, b) => a - b);
-  for (const t of list) if (!Number.isInteger(t) || t < 1 || t > 100) throw badInput(`alertThresholds are whole percents 1-100, got ${t}`);
-  return list;
+/**
+ * Alert thresholds are fractions of the limit (0.5, 0.8, 1.0; up to 10 for soft budgets run over)
+ * in hundredths; stored as whole percents, sorted, without duplicates.
+ */
+export function requireThresholds(v: readonly number[] | null | undefined): number[] {
+  const percents = (v ?? []).map((t) => {
+    const percent = Math.round(t * 100);
+    if (!Number.isFinite(t) || Math.abs(t * 100 - percent) > 1e-6 || percent < 1 || percent > 1000) {
+      throw badInput(`alertThresholds are fractions of the limit from 0.01 to 10 in hundredths (0.5, 0.8, 1.0), got ${t}`);
+    }
+    return percent;
+  });
+  return [...new Set(percents)].sort((a, b) => a - b);
 }
 
 /** Resolves a scope object to its organization; NOT_FOUND when missing. */
@@ -92,7 +102,7 @@ export class BudgetService {
     checkBudgetSpecs([spec]);
     return this.runner.run(actor, true, async (m) => {
       const organizationId = await resolveScopeOrganization(m.tx, scope, scopeId);
-      assertCanManage(actor, organizationId, scope.toLowerCase().replace("_", " "), scopeId);
+      await assertCanManageScope(m.tx, actor, organizationId, scope, scopeId);
       const budget = await writeBudget(m, organizationId, scope, scopeId, spec);
       await m.audit({ organizationId, action: "budget.set", target: budget.id, after: { scope, scopeId, unit: budget.unit, window: budget.window, limit: budget.limit.toString(), mode: budget.mode } });
       return this.viewOf(m.tx, budget, m.nowMs);
@@ -104,7 +114,8 @@ export class BudgetService {
     return this.runner.run(actor, true, async (m) => {
       const budget = await repo.findBudget(m.tx, id, true);
       if (!budget) throw notFound("budget", id);
-      assertCanManage(actor, budget.organizationId, "budget", id);
+      assertInTenancy(actor, budget.organizationId, "budget", id);
+      await assertCanManageScope(m.tx, actor, budget.organizationId, budget.scope, budget.scopeId);
       const view = await this.viewOf(m.tx, budget, m.nowMs);
       await repo.deleteBudget(m.tx, id);
       await m.audit({ organizationId: budget.organizationId, action: "budget.remove", target: id, before: { unit: budget.unit, window: budget.window, limit: budget.limit.toString() } });
@@ -114,7 +125,7 @@ export class BudgetService {
 
   /** Budgets of a scope object with their current usage (the caller checked rights on the object). */
   async listBudgetViews(actor: Actor, organizationId: string, scope: Scope, scopeId: string): Promise<BudgetView[]> {
-    assertCanSee(actor, organizationId);
+    await assertCanManageScope(this.db, actor, organizationId, scope, scopeId, true);
     const nowMs = this.now();
     const budgets = await repo.listBudgetsOf(this.db, scope, scopeId);
     return Promise.all(budgets.map((b) => this.viewOf(this.db, b, nowMs)));

@@ -5,7 +5,9 @@ describe("sizeGrant", () => {
   it.each([
     // free, needed, want -> amount, exhausted
     [1000n, 100n, 300n, 300n, false],
-    [1000n, 100n, 2000n, 550n, true],
+    [1000n, 100n, 2000n, 100n, true], // tail: free cannot give the want and as much again
+    [1000n, 100n, 500n, 500n, false],
+    [1000n, 100n, 551n, 100n, true],
     [100n, 100n, 500n, 100n, true],
     [60n, 100n, 500n, 60n, true],
     [0n, 10n, 10n, 0n, true],

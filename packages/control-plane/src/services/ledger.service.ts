@@ -1,16 +1,34 @@
 /**
  * The budget ledger at the control plane: grants (leases) to nodes and usage ingest.
- * Invariant per hard budget and window: used + Σ outstanding grants <= limit, kept with
- * `SELECT ... FOR UPDATE` on the budget row around every grant.
+ * Invariant per hard budget and window: used + Σ counted outstanding grants <= limit, kept with
+ * `SELECT ... FOR UPDATE` on the budget row around every grant. A grant's outstanding counts until
+ * its expiry plus the reclaim grace (the rules of `lease.ts` in @tollgate/policy; the bound is
+ * written in docs/reliability.md).
  */
-import { windowStartOf } from "@tollgate/policy";
+import { countedOutstanding, sizeGrant, windowStartOf } from "@tollgate/policy";
 import type { Database } from "../db/database.js";
 import { findBudget } from "../repositories/budget.repository.js";
-import { addBudgetUsed, addGrantConsumed, addToGrant, readWindowState, releaseGrant } from "../repositories/grant.repository.js";
+import { addBudgetUsed, addGrantConsumed, addToGrant, findGrant, readWindowState, releaseGrant } from "../repositories/grant.repository.js";
 import { addToHourlyRollup, insertUsageRecord, type UsageRecordRow } from "../repositories/usage.repository.js";
+import type { UsageHook } from "./budget-alert.service.js";
 
-/** How long a grant lasts without renewal. */
+/** How long a grant lasts without renewal (default; `TOLLGATE_GRANT_TTL_MS`). */
 export const GRANT_TTL_MS = 5 * 60_000;
+
+/**
+ * How long after its expiry a grant's unreported outstanding stays reserved before it is
+ * reclaimed (default; `TOLLGATE_GRANT_RECLAIM_GRACE_MS`): longer than the upstream total timeout
+ * (10 min) plus a report delay, so a request reserved just before expiry settles and reports in time.
+ */
+export const GRANT_RECLAIM_GRACE_MS = 15 * 60_000;
+
+/** Lease timing of a ledger. */
+export interface LeaseTiming {
+  readonly grantTtlMs: number;
+  readonly reclaimGraceMs: number;
+}
+
+export { sizeGrant };
 
 /** A node process holding grants. */
 export interface Holder { readonly nodeId: string; readonly bootId: string }
@@ -18,11 +36,20 @@ export interface Holder { readonly nodeId: string; readonly bootId: string }
 /** One grant request (amounts in the budget's unit). */
 export interface GrantAsk { readonly budgetId: string; readonly windowStartMs: number; readonly needed: bigint; readonly want: bigint }
 
-/** One grant answer. */
-export interface GrantAnswer { readonly budgetId: string; readonly windowStartMs: number; readonly grantedTotal: bigint; readonly expiresAtMs: number; readonly exhausted: boolean }
+/**
+ * One grant answer; `generation` orders answers of one holder's row (0 = no row); `heldElsewhere`
+ * is what other holders hold outstanding (budget that may come back; 0 = none).
+ */
+export interface GrantAnswer {
+  readonly budgetId: string; readonly windowStartMs: number; readonly grantedTotal: bigint; readonly expiresAtMs: number; readonly exhausted: boolean; readonly generation: bigint;
+  readonly heldElsewhere: bigint;
+}
 
-/** One release (what the holder spent in total against the grant). */
-export interface GrantGiveBack { readonly budgetId: string; readonly windowStartMs: number; readonly spentTotal: bigint }
+/**
+ * One release: the holder keeps `spentTotal` (spent + held by requests in flight); the rest goes
+ * back, if the row is still at `expectedGeneration` (0 or absent = unconditional, e.g. shutdown).
+ */
+export interface GrantGiveBack { readonly budgetId: string; readonly windowStartMs: number; readonly spentTotal: bigint; readonly expectedGeneration?: bigint }
 
 /** A charge of a usage record. */
 export interface ChargeIn { readonly budgetId: string; readonly windowStartMs: number; readonly amount: bigint }
@@ -35,23 +62,19 @@ export function holderKey(h: Holder): string {
   return `${h.nodeId}/${h.bootId}`;
 }
 
-/**
- * Sizes a grant: `needed` if free allows (else all that is free, exhausted), plus
- * min(want - needed, floor((free - needed) / 2)) so no node takes everything.
- */
-export function sizeGrant(free: bigint, needed: bigint, want: bigint): { amount: bigint; exhausted: boolean } {
-  const f = free > 0n ? free : 0n;
-  const n = needed > 0n ? needed : 0n;
-  const w = want > n ? want : n;
-  if (f < n) return { amount: f, exhausted: true };
-  const half = (f - n) / 2n;
-  const extra = w - n < half ? w - n : half;
-  return { amount: n + extra, exhausted: f < w };
-}
-
 /** Grants, releases and usage ingest. */
 export class LedgerService {
-  constructor(private readonly db: Database, private readonly now: () => number) {}
+  private readonly timing: LeaseTiming;
+
+  /** `onBudgetUsed` runs in the ingest transaction after `used` grew (budget threshold alerts). */
+  constructor(
+    private readonly db: Database,
+    private readonly now: () => number,
+    timing: Partial<LeaseTiming> = {},
+    private readonly onBudgetUsed: UsageHook | null = null,
+  ) {
+    this.timing = { grantTtlMs: timing.grantTtlMs ?? GRANT_TTL_MS, reclaimGraceMs: timing.reclaimGraceMs ?? GRANT_RECLAIM_GRACE_MS };
+  }
 
   /** Grants budget to a holder, one transaction, budgets locked in id order. */
   acquireGrants(holder: Holder, asks: readonly GrantAsk[]): Promise<GrantAnswer[]> {
@@ -59,18 +82,20 @@ export class LedgerService {
     const ordered = [...asks].sort((a, b) => (a.budgetId < b.budgetId ? -1 : a.budgetId > b.budgetId ? 1 : a.windowStartMs - b.windowStartMs));
     return this.db.transaction(async (tx) => {
       const nowMs = this.now();
-      const expiresAtMs = nowMs + GRANT_TTL_MS;
+      const { grantTtlMs, reclaimGraceMs } = this.timing;
+      const expiresAtMs = nowMs + grantTtlMs;
       const answers = new Map<GrantAsk, GrantAnswer>();
       for (const ask of ordered) {
         const budget = await findBudget(tx, ask.budgetId, true);
-        const base = { budgetId: ask.budgetId, windowStartMs: ask.windowStartMs, expiresAtMs };
+        const base = { budgetId: ask.budgetId, windowStartMs: ask.windowStartMs };
         if (!budget) {
-          answers.set(ask, { ...base, grantedTotal: 0n, exhausted: true });
+          answers.set(ask, { ...base, expiresAtMs, grantedTotal: 0n, exhausted: true, generation: 0n, heldElsewhere: 0n });
           continue;
         }
-        const state = await readWindowState(tx, budget.id, ask.windowStartMs, key, nowMs);
+        const state = await readWindowState(tx, budget.id, ask.windowStartMs, key, nowMs, reclaimGraceMs);
         if (windowStartOf(budget.window, nowMs) !== ask.windowStartMs) {
-          answers.set(ask, { ...base, grantedTotal: state.mine?.granted ?? 0n, exhausted: true });
+          const mine = state.mine;
+          answers.set(ask, { ...base, expiresAtMs: mine?.expiresAtMs ?? nowMs, grantedTotal: mine?.granted ?? 0n, exhausted: true, generation: mine?.generation ?? 0n, heldElsewhere: 0n });
           continue;
         }
         let amount: bigint;
@@ -79,22 +104,37 @@ export class LedgerService {
           amount = ask.want > ask.needed ? ask.want : ask.needed;
           exhausted = false;
         } else {
-          const mineOutstanding = state.mine && state.mine.granted > state.mine.consumed ? state.mine.granted - state.mine.consumed : 0n;
+          const mineOutstanding = state.mine ? countedOutstanding(state.mine, nowMs, reclaimGraceMs) : 0n;
           const free = budget.limit - state.used - state.othersOutstanding - mineOutstanding;
           ({ amount, exhausted } = sizeGrant(free, ask.needed, ask.want));
         }
-        const grantedTotal = await addToGrant(tx, budget.id, ask.windowStartMs, key, amount < 0n ? 0n : amount, expiresAtMs);
-        answers.set(ask, { ...base, grantedTotal, exhausted });
+        const row = await addToGrant(tx, budget.id, ask.windowStartMs, key, amount < 0n ? 0n : amount, expiresAtMs, nowMs, reclaimGraceMs);
+        answers.set(ask, { ...base, expiresAtMs: row.expiresAtMs, grantedTotal: row.granted, exhausted, generation: row.generation, heldElsewhere: state.othersOutstanding });
       }
       return asks.map((a) => answers.get(a) as GrantAnswer);
     });
   }
 
-  /** Gives back what a holder will not spend: granted becomes max(consumed, spentTotal). */
-  async releaseGrants(holder: Holder, releases: readonly GrantGiveBack[]): Promise<void> {
+  /**
+   * Gives back what a holder will not spend: granted becomes max(consumed, spentTotal) (never more
+   * than it was), when the row is still at the expected generation. Resolves to how many changed
+   * and the rows afterwards, in request order (generation 0 = no row).
+   */
+  async releaseGrants(holder: Holder, releases: readonly GrantGiveBack[]): Promise<{ changed: number; rows: GrantAnswer[] }> {
     const key = holderKey(holder);
-    await this.db.transaction(async (tx) => {
-      for (const r of releases) await releaseGrant(tx, r.budgetId, r.windowStartMs, key, r.spentTotal > 0n ? r.spentTotal : 0n);
+    const ordered = [...releases].sort((a, b) => (a.budgetId < b.budgetId ? -1 : a.budgetId > b.budgetId ? 1 : a.windowStartMs - b.windowStartMs));
+    return this.db.transaction(async (tx) => {
+      let changed = 0;
+      const after = new Map<GrantGiveBack, GrantAnswer>();
+      for (const r of ordered) {
+        if (await releaseGrant(tx, r.budgetId, r.windowStartMs, key, r.spentTotal > 0n ? r.spentTotal : 0n, r.expectedGeneration ?? 0n)) changed++;
+        const row = await findGrant(tx, r.budgetId, r.windowStartMs, key);
+        after.set(r, {
+          budgetId: r.budgetId, windowStartMs: r.windowStartMs, grantedTotal: row?.granted ?? 0n, expiresAtMs: row?.expiresAtMs ?? 0,
+          exhausted: false, generation: row?.generation ?? 0n, heldElsewhere: 0n,
+        });
+      }
+      return { changed, rows: releases.map((r) => after.get(r) as GrantAnswer) };
     });
   }
 
@@ -124,6 +164,7 @@ export class LedgerService {
         const u = used.get(k);
         if (u) await addBudgetUsed(tx, u.budgetId, u.windowStartMs, u.amount);
       }
+      if (this.onBudgetUsed !== null && used.size > 0) await this.onBudgetUsed(tx, [...used.keys()].sort().map((k) => used.get(k)).filter((u) => u !== undefined), nowMs);
       for (const k of [...consumed.keys()].sort()) {
         const g = consumed.get(k);
         if (g) await addGrantConsumed(tx, g.budgetId, g.windowStartMs, g.holder, g.amount);

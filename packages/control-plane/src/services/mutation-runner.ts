@@ -8,6 +8,7 @@ import type { IdSource } from "../ids.js";
 import { insertAudit } from "../repositories/audit.repository.js";
 import { bumpPolicyRevision } from "../repositories/settings.repository.js";
 import { describeActor, type Actor } from "./actor.js";
+import { redactAuditRecord } from "./audit-redaction.js";
 
 /** The NOTIFY channel carrying new policy revisions. */
 export const POLICY_CHANNEL = "tollgate_policy";
@@ -18,7 +19,7 @@ export interface MutationContext {
   readonly nowMs: number;
   readonly actor: Actor;
   readonly newId: IdSource;
-  /** Writes the audit row (required once per mutation; before/after must be redacted). */
+  /** Writes the audit row (exactly once per mutation; before/after are redacted here too). */
   audit(entry: { organizationId: string | null; action: string; target: string; before?: object | null; after?: object | null }): Promise<void>;
 }
 
@@ -47,10 +48,11 @@ export class MutationRunner {
         actor,
         newId,
         audit: async (e) => {
+          if (audited) throw new Error(`mutation wrote a second audit row (${e.action}); every mutation writes exactly one`);
           audited = true;
           await insertAudit(tx, {
             id: newId("aud"), organizationId: e.organizationId, actor: describeActor(actor), action: e.action, target: e.target,
-            before: (e.before ?? null) as Record<string, unknown> | null, after: (e.after ?? null) as Record<string, unknown> | null,
+            before: redactAuditRecord(e.before), after: redactAuditRecord(e.after),
           }, nowMs);
         },
       };

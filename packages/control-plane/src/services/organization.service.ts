@@ -3,7 +3,7 @@ import { isUniqueViolation, type Database, type Queryable } from "../db/database
 import { conflict, notFound, badInput } from "../errors.js";
 import type { OrganizationRecord, TeamRecord, UserRecord, UserRole } from "../records.js";
 import * as repo from "../repositories/organization.repository.js";
-import { assertCanManage, assertCanSee, assertPlatformAdmin, visibleOrganizationIds, type Actor } from "./actor.js";
+import { assertCanManage, assertCanSee, assertInTenancy, assertPlatformAdmin, visibleOrganizationIds, type Actor } from "./actor.js";
 import type { MutationRunner } from "./mutation-runner.js";
 import { requireEmail, requireName, requireSlug } from "./validate.js";
 
@@ -20,9 +20,9 @@ export async function withConflict<T>(message: string, write: () => Promise<T>):
   }
 }
 
-/** Loads an organization the actor may see, or throws NOT_FOUND. */
+/** Loads an organization within the actor's tenancy, or throws NOT_FOUND (rights are checked by the caller). */
 export async function requireOrganization(q: Queryable, actor: Actor, id: string): Promise<OrganizationRecord> {
-  assertCanSee(actor, id);
+  assertInTenancy(actor, id);
   const org = await repo.findOrganization(q, id);
   if (!org) throw notFound("organization", id);
   return org;
@@ -63,6 +63,7 @@ export class OrganizationService {
 
   /** One organization the actor may see. */
   getOrganization(actor: Actor, id: string): Promise<OrganizationRecord> {
+    assertCanSee(actor, id);
     return requireOrganization(this.db, actor, id);
   }
 
@@ -147,11 +148,11 @@ export class OrganizationService {
     });
   }
 
-  /** One user the actor may see. */
+  /** One user the actor may see (admins of its organization, or the user themselves). */
   async getUser(actor: Actor, id: string): Promise<UserRecord> {
     const user = await repo.findUser(this.db, id);
     if (!user) throw notFound("user", id);
-    assertCanSee(actor, user.organizationId, "user", id);
+    if (!(actor.kind === "user" && actor.userId === id)) assertCanSee(actor, user.organizationId, "user", id);
     return user;
   }
 }

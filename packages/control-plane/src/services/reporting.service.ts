@@ -7,11 +7,24 @@ import { listAudit } from "../repositories/audit.repository.js";
 import { listNodes } from "../repositories/node.repository.js";
 import { getPolicyRevision } from "../repositories/settings.repository.js";
 import { queryUsage, type UsageAggregate, type UsageQuery } from "../repositories/usage.repository.js";
-import { assertCanSee, assertPlatformAdmin, type Actor } from "./actor.js";
+import { assertCanSee, assertInTenancy, assertPlatformAdmin, canManageOrganization, forbidden, memberUserId, type Actor } from "./actor.js";
 import { requireInt } from "./validate.js";
 
 /** A node counts as connected when seen within this long (streams refresh every 15 s). */
 export const NODE_FRESHNESS_MS = 45_000;
+
+/**
+ * The usage query an actor may run: admins' as asked; a MEMBER's is forced to their own usage
+ * (userId = self); asking for another user's usage is FORBIDDEN.
+ */
+export function scopeUsageQuery<Q extends { organizationId: string; filter: UsageQuery["filter"] }>(actor: Actor, q: Q): Q {
+  assertInTenancy(actor, q.organizationId);
+  if (canManageOrganization(actor, q.organizationId)) return q;
+  const self = memberUserId(actor);
+  if (self === null) throw forbidden();
+  if ((q.filter.userId ?? null) !== null && q.filter.userId !== self) throw forbidden("members may read only their own usage");
+  return { ...q, filter: { ...q.filter, userId: self } };
+}
 
 /** Usage, audit, nodes and revision queries. */
 export class ReportingService {
@@ -21,8 +34,8 @@ export class ReportingService {
    * Usage of an organization in [from, to), grouped and filtered (hour granularity). Without
    * `from` it starts at this calendar month (UTC); without `to` it runs to the end of this hour.
    */
-  async usage(actor: Actor, q: Omit<UsageQuery, "fromMs" | "toMs"> & { fromMs: number | null; toMs: number | null }): Promise<UsageAggregate[]> {
-    assertCanSee(actor, q.organizationId);
+  async usage(actor: Actor, query: Omit<UsageQuery, "fromMs" | "toMs"> & { fromMs: number | null; toMs: number | null }): Promise<UsageAggregate[]> {
+    const q = scopeUsageQuery(actor, query);
     const now = this.now();
     const fromMs = q.fromMs ?? windowStartOf("MONTH", now);
     const toMs = q.toMs ?? (Math.floor(now / 3_600_000) + 1) * 3_600_000;
@@ -44,8 +57,8 @@ export class ReportingService {
     return listNodes(this.db, this.now() - NODE_FRESHNESS_MS);
   }
 
-  /** The current policy revision. */
-  policyRevision(): Promise<bigint> {
+  /** The current policy revision: a global counter any caller may read (members follow their own key changes with it). */
+  policyRevision(_actor: Actor): Promise<bigint> {
     return getPolicyRevision(this.db);
   }
 }

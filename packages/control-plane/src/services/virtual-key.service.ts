@@ -8,9 +8,11 @@ import { deleteBudget, listBudgetsOf, listRateLimitsOf, replaceRateLimits } from
 import { findTeam, findUser } from "../repositories/organization.repository.js";
 import * as repo from "../repositories/virtual-key.repository.js";
 import { hmacSecret } from "../security/crypto.js";
-import { assertCanManage, assertCanSee, type Actor } from "./actor.js";
+import { assertCanManageKey, type Actor, type KeyOwnership } from "./actor.js";
 import { checkBudgetSpecs, writeBudget, type BudgetSpec } from "./budget.service.js";
+import { assertMayCreateKey, assertModelsWithinMemberAccess, scopeKeyFilter } from "./key-rights.js";
 import type { MutationContext, MutationRunner } from "./mutation-runner.js";
+import type { TokenSubject, VirtualKeyTokenSigner } from "./signing-key.service.js";
 import { requireOrganization } from "./organization.service.js";
 import { requireInt, requireModelPatterns, requireName } from "./validate.js";
 
@@ -62,10 +64,20 @@ export class VirtualKeyService {
     private readonly runner: MutationRunner,
     private readonly pepper: string,
     private readonly now: () => number,
+    private readonly signer: VirtualKeyTokenSigner,
   ) {}
 
-  private newSecret(): { secret: string; hmac: string } {
-    const secret = generateOpaqueSecret(randomBytes(32));
+  /** A new secret of the key's format and its HMAC: opaque, or a JWT signed with the active signing key. */
+  private async newSecret(m: MutationContext, format: KeyFormat, subject: TokenSubject): Promise<{ secret: string; hmac: string }> {
+    let secret: string;
+    switch (format) {
+      case "OPAQUE":
+        secret = generateOpaqueSecret(randomBytes(32));
+        break;
+      case "JWT":
+        secret = await this.signer.signVirtualKeyToken(m.tx, subject, m.nowMs);
+        break;
+    }
     return { secret, hmac: hmacSecret(this.pepper, secret) };
   }
 
@@ -98,10 +110,9 @@ export class VirtualKeyService {
 
   /** Creates a key; resolves to it and its secret (never stored in clear). */
   create(actor: Actor, input: CreateKeyInput): Promise<KeyWithSecret> {
-    assertCanManage(actor, input.organizationId);
+    assertMayCreateKey(actor, input);
     const name = requireName("name", input.name);
     const format = input.format ?? "OPAQUE";
-    if (format === "JWT") throw badInput("format JWT is not supported yet; use OPAQUE");
     const allowedModels = requireModelPatterns("allowedModels", input.allowedModels ?? []);
     const deniedModels = requireModelPatterns("deniedModels", input.deniedModels ?? []);
     checkBudgetSpecs(input.budgets ?? []);
@@ -114,9 +125,11 @@ export class VirtualKeyService {
       const teamId = input.teamId ?? null;
       const userId = input.userId ?? null;
       await this.checkOwner(m, input.organizationId, input.kind, teamId, userId);
-      const { secret, hmac } = this.newSecret();
+      await assertModelsWithinMemberAccess(m.tx, actor, input.organizationId, allowedModels);
+      const id = m.newId("vk");
+      const { secret, hmac } = await this.newSecret(m, format, { id, organizationId: input.organizationId, expiresAt });
       const key = await repo.insertVirtualKey(m.tx, {
-        id: m.newId("vk"), organizationId: input.organizationId, name, kind: input.kind, teamId, userId, format,
+        id, organizationId: input.organizationId, name, kind: input.kind, teamId, userId, format,
         prefix: secretPrefix(secret), last4: secretLast4(secret), allowedModels, deniedModels,
         maxCostPerRequest: input.maxCostPerRequest ?? null, expiresAt, metadata: input.metadata ?? {},
       }, m.nowMs);
@@ -137,6 +150,8 @@ export class VirtualKeyService {
     return this.runner.run(actor, true, async (m) => {
       const before = await this.loadForUpdate(m, actor, id);
       const teamId = input.teamId === undefined ? before.teamId : input.teamId;
+      if (teamId !== before.teamId) assertMayCreateKey(actor, { ...before, teamId });
+      if (allowed !== undefined) await assertModelsWithinMemberAccess(m.tx, actor, before.organizationId, allowed);
       if (teamId !== before.teamId) await this.checkOwner(m, before.organizationId, before.kind, teamId, before.userId);
       const key = await repo.updateVirtualKeyRow(m.tx, id, {
         name: input.name === undefined || input.name === null ? before.name : requireName("name", input.name),
@@ -156,7 +171,7 @@ export class VirtualKeyService {
   private async loadForUpdate(m: MutationContext, actor: Actor, id: string): Promise<VirtualKeyRecord> {
     const key = await repo.findVirtualKey(m.tx, id, true);
     if (!key) throw notFound("virtual key", id);
-    assertCanManage(actor, key.organizationId, "virtual key", id);
+    assertCanManageKey(actor, key);
     return key;
   }
 
@@ -194,7 +209,7 @@ export class VirtualKeyService {
       const before = await this.loadForUpdate(m, actor, id);
       if (before.status === "REVOKED") throw badInput(`virtual key ${id} is revoked`);
       await repo.endKeySecrets(m.tx, id, m.nowMs + graceSeconds * 1000);
-      const { secret, hmac } = this.newSecret();
+      const { secret, hmac } = await this.newSecret(m, before.format, before);
       await repo.insertKeySecret(m.tx, id, hmac, null, m.nowMs);
       const key = await repo.setVirtualKeyDisplay(m.tx, id, secretPrefix(secret), secretLast4(secret), m.nowMs);
       await m.audit({ organizationId: key.organizationId, action: "virtual_key.rotate", target: id, before: { prefix: before.prefix }, after: { prefix: key.prefix, gracePeriodSeconds: graceSeconds } });
@@ -206,21 +221,21 @@ export class VirtualKeyService {
   async get(actor: Actor, id: string): Promise<VirtualKeyRecord> {
     const key = await repo.findVirtualKey(this.db, id);
     if (!key) throw notFound("virtual key", id);
-    assertCanSee(actor, key.organizationId, "virtual key", id);
+    assertCanManageKey(actor, key);
     return key;
   }
 
   /** A page of an organization's keys after the key `afterId`. */
   async list(actor: Actor, organizationId: string, filter: repo.KeyFilter, first: number, afterId: string | null): Promise<KeyPage> {
-    assertCanSee(actor, organizationId);
+    const scoped = scopeKeyFilter(actor, organizationId, filter);
     requireInt("first", first, 1, 500);
-    const rows = await repo.listVirtualKeys(this.db, organizationId, filter, afterId, first + 1, this.now());
+    const rows = await repo.listVirtualKeys(this.db, organizationId, scoped, afterId, first + 1, this.now());
     return { keys: rows.slice(0, first), hasNextPage: rows.length > first };
   }
 
   /** The rate limits of a key the actor may see. */
-  async rateLimitsOf(actor: Actor, key: { id: string; organizationId: string }): Promise<RateLimitRecord[]> {
-    assertCanSee(actor, key.organizationId, "virtual key", key.id);
+  async rateLimitsOf(actor: Actor, key: KeyOwnership): Promise<RateLimitRecord[]> {
+    assertCanManageKey(actor, key);
     return listRateLimitsOf(this.db, "VIRTUAL_KEY", key.id);
   }
 }

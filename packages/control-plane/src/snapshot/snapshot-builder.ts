@@ -3,11 +3,13 @@
  * secrets as HMACs (expired ones omitted), provider credentials decrypted (they travel only on
  * the authenticated channel), budgets and rate limits labelled with their scope's name.
  */
-import { formatScopeLabel, type BudgetPolicy, type PolicySnapshot, type RateLimitPolicy, type Scope } from "@tollgate/policy";
+import { formatScopeLabel, type BudgetPolicy, type GuardrailsPolicy, type PolicySnapshot, type RateLimitPolicy, type Scope, type SigningKeyPolicy } from "@tollgate/policy";
 import type { Database } from "../db/database.js";
 import { listAllBudgets, listAllRateLimits } from "../repositories/budget.repository.js";
+import { listAllGuardrails } from "../repositories/limits.repository.js";
 import { listModels, listSealedProviderAccounts } from "../repositories/provider.repository.js";
 import { getPolicyRevision, getSetting } from "../repositories/settings.repository.js";
+import { listPublishedSigningKeys } from "../repositories/signing-key.repository.js";
 import { beginSnapshotRead, listOrganizationPolicies, listTeamPolicies, listUserPolicies } from "../repositories/snapshot.repository.js";
 import { listAllVirtualKeys, listLiveKeySecrets } from "../repositories/virtual-key.repository.js";
 import { SETTING_HMAC_PEPPER } from "../security/bootstrap.service.js";
@@ -34,6 +36,8 @@ export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<P
     const models = await listModels(tx, null);
     const budgets = await listAllBudgets(tx);
     const rateLimits = await listAllRateLimits(tx);
+    const guardrails = await listAllGuardrails(tx);
+    const signingKeys = await listPublishedSigningKeys(tx, keys.nowMs);
 
     const names = new Map<string, string>();
     for (const o of organizations) names.set(`ORGANIZATION/${o.id}`, o.slug);
@@ -71,9 +75,11 @@ export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<P
         id: r.id, organizationId: r.organizationId, scope: r.scope, scopeId: r.scopeId, unit: r.unit, limit: r.limit,
         windowSeconds: r.windowSeconds, scopeLabel: labelOf(r.scope, r.scopeId),
       })),
-      // Guardrails and JWT signing keys are filled in by their own issues' work.
-      guardrails: [],
-      signingKeys: [],
+      guardrails: guardrails.map((g): GuardrailsPolicy => ({
+        id: g.id, organizationId: g.organizationId, scope: g.scope, scopeId: g.scopeId, rules: g.rules, scopeLabel: labelOf(g.scope, g.scopeId),
+      })),
+      // Public keys only: the private JWK never leaves the signing_keys table in clear.
+      signingKeys: signingKeys.map((k): SigningKeyPolicy => ({ id: k.id, algorithm: k.algorithm, publicJwk: k.publicJwk, notAfter: k.notAfter })),
     };
   });
 }

@@ -70,7 +70,6 @@ export class ReportingResolver {
 
   @Query(() => String, { description: "The current policy revision (a 64-bit integer as a string)." })
   async policyRevision(@Ctx() ctx: GraphQLContext): Promise<string> {
-    actorOf(ctx);
-    return (await ctx.services.reporting.policyRevision()).toString();
+    return (await ctx.services.reporting.policyRevision(actorOf(ctx))).toString();
   }
 }

@@ -1,6 +1,6 @@
 /** GraphQL object types of usage rows, the audit log and data-plane nodes. */
 import { Field, Float, ID, ObjectType } from "type-graphql";
-import { DateTimeScalar, DecimalScalar } from "../scalars.js";
+import { DateTimeScalar, DecimalScalar, JSONObjectScalar } from "../scalars.js";
 import { PageInfo } from "./virtual-key.type.js";
 
 /** The group a usage row belongs to; fields not grouped by are null. */
@@ -35,6 +35,8 @@ export class AuditLogEntry {
   @Field(() => String, { description: 'Who did it ("platform-admin", "user:usr_...").' }) actor: string;
   @Field(() => String, { description: 'What was done ("virtual_key.revoke").' }) action: string;
   @Field(() => String, { description: "The id of the changed object." }) target: string;
+  @Field(() => JSONObjectScalar, { nullable: true, description: "The object before the change (secrets redacted)." }) before: Record<string, unknown> | null;
+  @Field(() => JSONObjectScalar, { nullable: true, description: "The object after the change (secrets redacted)." }) after: Record<string, unknown> | null;
   @Field(() => DateTimeScalar) createdAt: Date;
 }
 

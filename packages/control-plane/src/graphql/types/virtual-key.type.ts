@@ -1,6 +1,6 @@
 /** GraphQL object types of virtual keys, budgets, rate limits and the key connection. */
 import { formatUsd, type BudgetEnforcement, type BudgetMode, type BudgetUnit, type BudgetWindow, type KeyKind, type KeyStatus, type Scope } from "@tollgate/policy";
-import { Field, ID, Int, ObjectType } from "type-graphql";
+import { Field, Float, ID, Int, ObjectType } from "type-graphql";
 import type { KeyFormat, RateLimitRecord, VirtualKeyRecord } from "../../records.js";
 import type { BudgetView } from "../../services/budget.service.js";
 import {
@@ -20,7 +20,7 @@ export class Budget {
   @Field(() => String, { description: "In the budget's unit (dollars for USD)." }) limit: string;
   @Field(() => BudgetModeEnum) mode: BudgetMode;
   @Field(() => BudgetEnforcementEnum) enforcement: BudgetEnforcement;
-  @Field(() => [Int], { description: "Alert thresholds in percent of the limit." }) alertThresholds: number[];
+  @Field(() => [Float], { description: "Alert thresholds as fractions of the limit (0.5 = 50%)." }) alertThresholds: number[];
   @Field(() => String, { description: "Used in the current window, in the budget's unit." }) used: string;
   @Field(() => String, { description: "max(limit - used, 0), in the budget's unit." }) remaining: string;
   @Field(() => DateTimeScalar, { description: "Start of the current window (epoch for TOTAL)." }) windowStart: Date;
@@ -31,6 +31,8 @@ export class Budget {
 @ObjectType({ description: "At most `limit` requests or tokens per `windowSeconds`." })
 export class RateLimit {
   @Field(() => ID) id: string;
+  @Field(() => ScopeEnum) scope: Scope;
+  @Field(() => ID) scopeId: string;
   @Field(() => RateLimitUnitEnum) unit: "REQUESTS" | "TOKENS";
   @Field(() => Int) limit: number;
   @Field(() => Int) windowSeconds: number;
@@ -94,7 +96,7 @@ export function formatBudgetAmount(unit: BudgetUnit, v: bigint): string {
 export function toBudget(b: BudgetView): Budget {
   return {
     id: b.id, organizationId: b.organizationId, scope: b.scope, scopeId: b.scopeId, unit: b.unit, window: b.window,
-    limit: formatBudgetAmount(b.unit, b.limit), mode: b.mode, enforcement: b.enforcement, alertThresholds: [...b.alertThresholds],
+    limit: formatBudgetAmount(b.unit, b.limit), mode: b.mode, enforcement: b.enforcement, alertThresholds: b.alertThresholds.map((percent) => percent / 100),
     used: formatBudgetAmount(b.unit, b.used), remaining: formatBudgetAmount(b.unit, b.remaining),
     windowStart: new Date(b.windowStart), resetsAt: b.resetsAt === null ? null : new Date(b.resetsAt),
   };
@@ -102,7 +104,7 @@ export function toBudget(b: BudgetView): Budget {
 
 /** Maps a rate limit record to its GraphQL object. */
 export function toRateLimit(r: RateLimitRecord): RateLimit {
-  return { id: r.id, unit: r.unit, limit: r.limit, windowSeconds: r.windowSeconds };
+  return { id: r.id, scope: r.scope, scopeId: r.scopeId, unit: r.unit, limit: r.limit, windowSeconds: r.windowSeconds };
 }
 
 /** Maps a key record to its GraphQL object; EXPIRED is derived at `nowMs`. */

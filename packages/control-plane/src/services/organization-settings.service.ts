@@ -1,0 +1,128 @@
+/**
+ * An organization's settings: name, fallback prices for unpriced models, and the webhook budget
+ * alerts are delivered to. The webhook secret is write-only: sealed at rest (AES-256-GCM, bound
+ * to the organization), generated when a webhook is set without one, and shown only then.
+ */
+import { randomBytes } from "node:crypto";
+import type { Database } from "../db/database.js";
+import { badInput, notFound } from "../errors.js";
+import * as repo from "../repositories/organization-settings.repository.js";
+import type { OrganizationSettingsRecord } from "../repositories/organization-settings.repository.js";
+import { openSecret, sealSecret } from "../security/crypto.js";
+import { assertCanManage, assertCanSee, type Actor } from "./actor.js";
+import type { MutationRunner } from "./mutation-runner.js";
+import { requireName } from "./validate.js";
+
+/** Fields of updateOrganization; undefined = unchanged, null = cleared. */
+export interface OrganizationUpdate {
+  name?: string | null;
+  /** http(s) URL budget alerts are POSTed to; null removes the webhook (and its secret). */
+  webhookUrl?: string | null;
+  /** The signing secret to use; omitted with a webhook and none stored: one is generated. */
+  webhookSecret?: string | null;
+  /** Micro-dollars per million tokens; both set or both null. */
+  fallbackInputPricePerMillion?: bigint | null;
+  fallbackOutputPricePerMillion?: bigint | null;
+}
+
+/** An organization's settings as the API shows them (no secret). */
+export interface OrganizationSettingsView {
+  readonly id: string;
+  readonly name: string;
+  readonly webhookUrl: string | null;
+  readonly hasWebhookSecret: boolean;
+  readonly fallbackInputPricePerMillion: bigint | null;
+  readonly fallbackOutputPricePerMillion: bigint | null;
+}
+
+/** The answer of updateOrganization: the settings and, only when one was generated now, the webhook secret. */
+export interface OrganizationUpdated {
+  readonly settings: OrganizationSettingsView;
+  readonly generatedWebhookSecret: string | null;
+}
+
+/** The associated data binding a webhook secret to its organization. */
+export function webhookSecretAssociatedData(organizationId: string): string {
+  return `${organizationId}/webhook`;
+}
+
+/** A new webhook signing secret: `whsec_` + 32 random bytes in base64url. */
+export function generateWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString("base64url")}`;
+}
+
+function requireWebhookUrl(v: string): string {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw badInput(`webhookUrl is not a URL: "${v}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw badInput("webhookUrl must be http:// or https://");
+  if (url.username !== "" || url.password !== "") throw badInput("webhookUrl must not carry credentials; the body is signed with the webhook secret");
+  if (v.length > 2000) throw badInput("webhookUrl is longer than 2000 characters");
+  return v;
+}
+
+function viewOf(r: OrganizationSettingsRecord): OrganizationSettingsView {
+  return {
+    id: r.id, name: r.name, webhookUrl: r.webhookUrl, hasWebhookSecret: r.webhookSecret !== null,
+    fallbackInputPricePerMillion: r.fallbackInputPerMillion, fallbackOutputPricePerMillion: r.fallbackOutputPerMillion,
+  };
+}
+
+/** Organization settings operations. */
+export class OrganizationSettingsService {
+  constructor(private readonly db: Database, private readonly runner: MutationRunner, private readonly masterKey: Buffer) {}
+
+  /** Updates the given settings of an organization (platform admin or its ADMIN). */
+  updateOrganization(actor: Actor, id: string, input: OrganizationUpdate): Promise<OrganizationUpdated> {
+    assertCanManage(actor, id);
+    const webhookUrl = input.webhookUrl === undefined || input.webhookUrl === null ? input.webhookUrl : requireWebhookUrl(input.webhookUrl);
+    if (input.webhookSecret !== undefined && input.webhookSecret !== null && (input.webhookSecret.length < 16 || input.webhookSecret.length > 200)) {
+      throw badInput("webhookSecret must be 16-200 characters");
+    }
+    return this.runner.run(actor, true, async (m) => {
+      const before = await repo.findOrganizationSettings(m.tx, id, true);
+      if (!before) throw notFound("organization", id);
+      const fallbackInputPerMillion = input.fallbackInputPricePerMillion === undefined ? before.fallbackInputPerMillion : input.fallbackInputPricePerMillion;
+      const fallbackOutputPerMillion = input.fallbackOutputPricePerMillion === undefined ? before.fallbackOutputPerMillion : input.fallbackOutputPricePerMillion;
+      if ((fallbackInputPerMillion === null) !== (fallbackOutputPerMillion === null)) {
+        throw badInput("fallbackInputPricePerMillion and fallbackOutputPricePerMillion are set together (or both cleared)");
+      }
+      const url = webhookUrl === undefined ? before.webhookUrl : webhookUrl;
+      let sealed = before.webhookSecret;
+      let generated: string | null = null;
+      if (url === null) sealed = null;
+      else if (input.webhookSecret !== undefined && input.webhookSecret !== null) sealed = sealSecret(this.masterKey, input.webhookSecret, webhookSecretAssociatedData(id));
+      else if (sealed === null) {
+        generated = generateWebhookSecret();
+        sealed = sealSecret(this.masterKey, generated, webhookSecretAssociatedData(id));
+      }
+      if (url === null && input.webhookSecret !== undefined && input.webhookSecret !== null) throw badInput("webhookSecret needs a webhookUrl");
+      const name = input.name === undefined || input.name === null ? before.name : requireName("name", input.name);
+      const after = await repo.writeOrganizationSettings(m.tx, { id, name, fallbackInputPerMillion, fallbackOutputPerMillion, webhookUrl: url, webhookSecret: sealed }, m.nowMs);
+      const redacted = (r: OrganizationSettingsRecord) => ({
+        name: r.name, webhookUrl: r.webhookUrl, webhookSecret: r.webhookSecret === null ? null : "[redacted]",
+        fallbackInputPricePerMillion: r.fallbackInputPerMillion?.toString() ?? null, fallbackOutputPricePerMillion: r.fallbackOutputPerMillion?.toString() ?? null,
+      });
+      await m.audit({ organizationId: id, action: "organization.update", target: id, before: redacted(before), after: redacted(after) });
+      return { settings: viewOf(after), generatedWebhookSecret: generated };
+    });
+  }
+
+  /** The settings of an organization the actor administers. */
+  async getSettings(actor: Actor, id: string): Promise<OrganizationSettingsView> {
+    assertCanSee(actor, id);
+    const r = await repo.findOrganizationSettings(this.db, id);
+    if (!r) throw notFound("organization", id);
+    return viewOf(r);
+  }
+
+  /** The webhook URL and plaintext secret of an organization (for the dispatcher); null when none. */
+  async webhookOf(organizationId: string): Promise<{ url: string; secret: string } | null> {
+    const r = await repo.findOrganizationSettings(this.db, organizationId);
+    if (!r || r.webhookUrl === null || r.webhookSecret === null) return null;
+    return { url: r.webhookUrl, secret: openSecret(this.masterKey, r.webhookSecret, webhookSecretAssociatedData(organizationId)) };
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Chat in any inbound protocol (OpenAI, Anthropic Messages, Gemini generateContent) against any
+ * upstream protocol: validate the client's body in its own protocol, admit it on the same path as
+ * every route (the prompt bounded as the upstream will count it), translate it for the model's
+ * provider account, call the account with its own credential, translate the answer (JSON or
+ * stream) back, and settle on the provider's usage (else the tokenizer's count).
+ */
+import { performance } from "node:perf_hooks";
+import type { Admission, ProviderAccountPolicy } from "@tollgate/policy";
+import {
+  extractChatCompletionText,
+  extractChatUsage,
+  inboundToNeutral,
+  parseInboundChatRequest,
+  translateRequest,
+  translateResponse,
+  type ChatProtocol,
+  type ChatRequest,
+  type InboundChatRequest,
+  type RenderContext,
+} from "@tollgate/providers";
+import type { ChatResult } from "./chat.service.js";
+import { choicesOf, countInboundPromptTokens, countedUsageOf, requestedOutputOf, shapeProtocolChat } from "./chat-counting.js";
+import { GatewayError } from "./gateway-error.js";
+import { extractSecret, hashSecret, type RequestHeaders } from "./key-auth.js";
+import { abandon, admitRequest, beginRequest, finish, rateLimitHeaders, type RequestContext } from "./request-context.js";
+import { relayTranslatedStream, sseToJsonArray } from "./stream-relay.js";
+import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, sendAdmitted, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { chatTargetOf, protocolOfProvider } from "./upstream-target.js";
+import { Outcome } from "./usage-record.js";
+
+/** One inbound chat request as a route hands it over. */
+export interface ProtocolChatInput {
+  readonly protocol: ChatProtocol;
+  /** The route's name in metrics and usage records (`/v1/messages`, `/v1beta/models/{model}:generateContent`). */
+  readonly route: string;
+  readonly headers: RequestHeaders;
+  readonly query: unknown;
+  readonly body: unknown;
+  /** Aborted when the client goes away. */
+  readonly clientSignal: AbortSignal;
+  /** Google only: the path's model and method. */
+  readonly google?: { readonly model: string; readonly stream: boolean; readonly sse: boolean };
+}
+
+const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
+
+/** The provider account a key's request for `publicModel` would be routed to; null when unknown. */
+function routedAccount(ctx: RequestContext, publicModel: string): ProviderAccountPolicy | null {
+  const { index } = ctx.state;
+  const match = index.keyBySecretHmac(ctx.keyHmac);
+  const model = match === null ? null : index.resolveModel(match.key.organizationId, publicModel);
+  return model === null ? null : index.account(model.providerAccountId);
+}
+
+/**
+ * The provider account an OpenAI-style request would reach, judged before any work (no request id,
+ * nothing recorded): null when there is no policy, key or model (the caller's own path refuses).
+ */
+export function peekUpstreamAccount(deps: UpstreamPathDeps, headers: RequestHeaders, query: unknown, body: unknown): ProviderAccountPolicy | null {
+  const state = deps.store.current();
+  const secret = extractSecret(headers, query);
+  const model = typeof body === "object" && body !== null ? (body as { model?: unknown }).model : undefined;
+  if (state === null || secret === null || typeof model !== "string") return null;
+  const match = state.index.keyBySecretHmac(hashSecret(secret, state.pepperKey));
+  const resolved = match === null ? null : state.index.resolveModel(match.key.organizationId, model);
+  return resolved === null ? null : state.index.account(resolved.providerAccountId);
+}
+
+/** The output limit to send upstream per answer: the admitted one when the upstream could otherwise exceed it, else null (the client's). */
+function upstreamOutputLimit(admission: Admission, inbound: InboundChatRequest): number | null {
+  const n = choicesOf(inbound);
+  const requested = requestedOutputOf(inbound);
+  const capped = admission.outputCapped || n > 1 || (requested !== null && requested > admission.maxOutputTokens);
+  return capped ? Math.max(1, Math.floor(admission.maxOutputTokens / n)) : null;
+}
+
+/** Handles one chat request of `input.protocol`; throws `GatewayError` for every refusal or failure before the answer starts. */
+export async function handleProtocolChat(deps: UpstreamPathDeps, input: ProtocolChatInput): Promise<ChatResult> {
+  const ctx = beginRequest(deps, input.route, input.headers, input.query);
+  const google = input.google;
+  const inbound = parseInboundChatRequest(input.protocol, input.body, google === undefined ? {} : { model: google.model, stream: google.stream });
+  if ("error" in inbound) throw new GatewayError("invalid_request", inbound.error);
+  const converted = inboundToNeutral(inbound);
+  const neutral: ChatRequest | null = "error" in converted ? null : converted;
+  const predicted = routedAccount(ctx, inbound.parsed.model);
+  const predictedProtocol = predicted === null ? input.protocol : protocolOfProvider(predicted.provider);
+  if ("error" in converted && predictedProtocol !== input.protocol) throw new GatewayError("invalid_request", converted.error);
+  const stream = inbound.parsed.stream;
+  const admission = await admitRequest(deps, ctx, shapeProtocolChat(inbound, neutral, predictedProtocol), stream);
+  const upstream = protocolOfProvider(admission.account.provider);
+  const publicModel = inbound.parsed.model;
+  const facts = { stream, publicModel, operation: "chat" as const };
+  const translated = translateRequest(input.protocol, upstream, input.body, {
+    ...(google === undefined ? {} : { model: google.model, stream: google.stream }),
+    upstreamModel: admission.model.upstreamModel,
+    maxOutputTokens: upstreamOutputLimit(admission, inbound),
+    maxTokensWhenAbsent: admission.maxOutputTokens,
+  });
+  if ("error" in translated) {
+    await abandon(deps, ctx, admission, { ...facts, firstByteMs: 0, outcome: Outcome.REFUSED, status: 400, errorCode: "invalid_request" });
+    throw new GatewayError("invalid_request", translated.error);
+  }
+  const target = chatTargetOf(admission.account, admission.model.upstreamModel, stream);
+  const request = { url: target.url, headers: target.headers, body: JSON.stringify(translated.body), clientSignal: input.clientSignal };
+  const exchange = await sendAdmitted(deps, ctx, admission, request, facts);
+  const firstByteMs = performance.now() - ctx.startedMono;
+  if (!isSuccessStatus(exchange)) return rejectUpstreamStatus(deps, ctx, admission, exchange, { ...facts, firstByteMs }, upstream);
+  const headers = rateLimitHeaders(admission.rateLimits ?? []);
+  const promptTokens = (): number => countInboundPromptTokens(inbound, neutral);
+  const render: RenderContext = { requestId: ctx.requestId, model: publicModel, nowMs: deps.now(), includeUsage: inbound.protocol === "openai" && inbound.parsed.includeUsage };
+  const end = { ...facts, firstByteMs, countedUsage: () => countedUsageOf(promptTokens(), "") };
+  if (stream) {
+    const body = relayTranslatedStream(deps, ctx, admission, exchange, { from: upstream, to: input.protocol, ctx: render }, { ...end, promptTokens });
+    if (google !== undefined && !google.sse) return { kind: "stream", status: 200, headers: { ...headers, "content-type": "application/json; charset=utf-8" }, body: sseToJsonArray(body) };
+    return { kind: "stream", status: 200, headers: { ...headers, ...SSE_HEADERS }, body };
+  }
+  const json = await readUpstreamJson(deps, ctx, admission, exchange, end);
+  const counted = () => countedUsageOf(promptTokens(), extractChatCompletionText(upstream, json));
+  const answer = translateResponse(upstream, input.protocol, json, render);
+  if (answer === null) {
+    await finish(deps, ctx, admission, { ...end, usage: null, countedUsage: counted, outcome: Outcome.UPSTREAM_ERROR, status: 502, errorCode: "upstream_error" });
+    throw new GatewayError("upstream_error", "the upstream provider sent a malformed response");
+  }
+  await finish(deps, ctx, admission, { ...end, usage: extractChatUsage(upstream, json), countedUsage: counted, outcome: Outcome.SUCCESS, status: 200, errorCode: "" });
+  return { kind: "json", status: 200, headers, body: JSON.stringify(withPublicModel(input.protocol, upstream, answer, publicModel)) };
+}
+
+/** A pass-through answer shows the public model name, as the translated ones do. */
+function withPublicModel(client: ChatProtocol, upstream: ChatProtocol, answer: Record<string, unknown>, publicModel: string): Record<string, unknown> {
+  if (client !== upstream) return answer;
+  return client === "google" ? { ...answer, modelVersion: publicModel } : { ...answer, model: publicModel };
+}

@@ -1,0 +1,89 @@
+/**
+ * Relaying an upstream chat stream to the client in the client's protocol, and settling it when it
+ * ends: with the provider's usage when it reported one, else with the full prompt and the text
+ * received so far counted by the tokenizer (client gone, upstream cut or timed out).
+ */
+import type { Admission } from "@tollgate/policy";
+import { createSseSplitter, createStreamTranslator, type StreamTranslatorOptions } from "@tollgate/providers";
+import { countedUsageOf } from "./chat-counting.js";
+import { streamErrorEvent } from "./protocol-error.js";
+import { finish, type RequestContext, type RequestEnd } from "./request-context.js";
+import type { UpstreamPathDeps } from "./upstream-exchange.js";
+import type { UpstreamExchange } from "./upstream.client.js";
+import { Outcome } from "./usage-record.js";
+
+/** What a relayed stream records besides its usage, and how to count its prompt. */
+export type RelayEnd = Omit<RequestEnd, "usage" | "countedUsage" | "outcome" | "status" | "errorCode"> & {
+  /** The prompt's tokenizer count (called only when the provider reported no usage). */
+  readonly promptTokens: () => number;
+};
+
+/**
+ * Streams the upstream's body through a translator (which also hides a usage chunk the client did
+ * not ask for). A failure after the 200 went out becomes an error event in the client's protocol.
+ * The admission is settled exactly once, whichever way the stream ends.
+ */
+export async function* relayTranslatedStream(
+  deps: UpstreamPathDeps,
+  ctx: RequestContext,
+  admission: Admission,
+  exchange: UpstreamExchange,
+  translation: StreamTranslatorOptions,
+  end: RelayEnd,
+): AsyncGenerator<Uint8Array> {
+  const translator = createStreamTranslator(translation);
+  let outcome = Outcome.CLIENT_ABORTED;
+  let status = 200;
+  let errorCode = "";
+  try {
+    for await (const chunk of exchange.body) {
+      const out = translator.push(chunk);
+      if (out.length > 0) yield out;
+    }
+    const tail = translator.end();
+    outcome = Outcome.SUCCESS;
+    if (tail.length > 0) yield tail;
+  } catch (err) {
+    const failure = exchange.classify(err);
+    if (failure !== "client_aborted") {
+      outcome = Outcome.UPSTREAM_ERROR;
+      const timeout = failure === "timeout";
+      errorCode = timeout ? "upstream_timeout" : "upstream_error";
+      status = timeout ? 504 : 502;
+      const message = timeout ? "the upstream provider timed out" : "the upstream stream was cut";
+      yield Buffer.from(streamErrorEvent(translation.to, errorCode, message, status));
+    }
+  } finally {
+    exchange.finish();
+    const { promptTokens, ...facts } = end;
+    await finish(deps, ctx, admission, {
+      ...facts,
+      usage: translator.usage(),
+      countedUsage: () => countedUsageOf(promptTokens(), translator.completionText()),
+      outcome,
+      status,
+      errorCode,
+    });
+  }
+}
+
+/**
+ * Gemini's `:streamGenerateContent` without `alt=sse`: the same responses as one JSON array,
+ * written element by element as they arrive (`[` first, `,` between, `]` at the end).
+ */
+export async function* sseToJsonArray(events: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const splitter = createSseSplitter();
+  let first = true;
+  const render = (data: string | null): string => {
+    if (data === null || data.length === 0) return "";
+    const prefix = first ? "[" : ",\n";
+    first = false;
+    return prefix + data;
+  };
+  for await (const chunk of events) {
+    const text = splitter.push(chunk).map((e) => render(e.data)).join("");
+    if (text.length > 0) yield Buffer.from(text);
+  }
+  const tail = splitter.end().map((e) => render(e.data)).join("");
+  yield Buffer.from(`${tail}${first ? "[" : ""}]`);
+}

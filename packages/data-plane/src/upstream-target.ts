@@ -1,0 +1,140 @@
+/**
+ * Where and how each kind of provider account is called: the protocol it speaks, the URL of its
+ * chat, count and embeddings endpoints, and its credential header. OPENAI and OPENAI_COMPATIBLE
+ * use `Authorization: Bearer` under the base URL (ending in `/v1`); AZURE_OPENAI addresses a
+ * deployment (the upstream model) under the resource endpoint with `api-key` and `api-version`;
+ * ANTHROPIC uses `x-api-key` + `anthropic-version`; GOOGLE uses `x-goog-api-key`.
+ */
+import { assertNever, type ProviderAccountPolicy, type ProviderKind } from "@tollgate/policy";
+import {
+  anthropicAuthHeaders,
+  anthropicCountTokensUrl,
+  anthropicMessagesUrl,
+  extractAnthropicErrorMessage,
+  extractGoogleErrorMessage,
+  extractOpenAIErrorMessage,
+  googleAuthHeaders,
+  googleBatchEmbedUrl,
+  googleCountTokensUrl,
+  googleGenerateUrl,
+  mapUpstreamStatus,
+  openAIAuthHeaders,
+  openAIChatUrl,
+  openAIEmbeddingsUrl,
+  type ChatProtocol,
+  type MappedUpstreamError,
+} from "@tollgate/providers";
+
+/** The Azure OpenAI REST API version the gateway speaks (GA, supports `stream_options`). */
+export const AZURE_API_VERSION = "2024-10-21";
+
+/** An upstream endpoint: its URL and the headers carrying the account's credential. */
+export interface UpstreamTarget {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** The chat protocol a provider account speaks. */
+export function protocolOfProvider(provider: ProviderKind): ChatProtocol {
+  switch (provider) {
+    case "OPENAI":
+    case "OPENAI_COMPATIBLE":
+    case "AZURE_OPENAI":
+      return "openai";
+    case "ANTHROPIC":
+      return "anthropic";
+    case "GOOGLE":
+      return "google";
+    default:
+      return assertNever(provider);
+  }
+}
+
+/** Strips trailing slashes of a base URL. */
+function trimBase(baseUrl: string): string {
+  return baseUrl.replace(/\/+$/, "");
+}
+
+/** `{resource endpoint}/openai/deployments/{deployment}/{operation}?api-version=...`. */
+export function azureDeploymentUrl(baseUrl: string, deployment: string, operation: "chat/completions" | "embeddings"): string {
+  return `${trimBase(baseUrl)}/openai/deployments/${encodeURIComponent(deployment)}/${operation}?api-version=${AZURE_API_VERSION}`;
+}
+
+/** Azure OpenAI headers: `api-key` and a JSON body. */
+export function azureAuthHeaders(apiKey: string): Record<string, string> {
+  return { "api-key": apiKey, "content-type": "application/json" };
+}
+
+/** The chat endpoint of an account for `upstreamModel` (Google: the streaming method when `stream`). */
+export function chatTargetOf(account: ProviderAccountPolicy, upstreamModel: string, stream: boolean): UpstreamTarget {
+  switch (account.provider) {
+    case "OPENAI":
+    case "OPENAI_COMPATIBLE":
+      return { url: openAIChatUrl(account.baseUrl), headers: openAIAuthHeaders(account.apiKey) };
+    case "AZURE_OPENAI":
+      return { url: azureDeploymentUrl(account.baseUrl, upstreamModel, "chat/completions"), headers: azureAuthHeaders(account.apiKey) };
+    case "ANTHROPIC":
+      return { url: anthropicMessagesUrl(account.baseUrl), headers: anthropicAuthHeaders(account.apiKey) };
+    case "GOOGLE":
+      return { url: googleGenerateUrl(account.baseUrl, upstreamModel, stream), headers: googleAuthHeaders(account.apiKey) };
+    default:
+      return assertNever(account.provider);
+  }
+}
+
+/** The embeddings endpoint of an OpenAI-style account (OpenAI's `/embeddings` or Azure's deployment). */
+export function openAIStyleEmbeddingsTargetOf(account: ProviderAccountPolicy, upstreamModel: string): UpstreamTarget {
+  if (account.provider === "AZURE_OPENAI") {
+    return { url: azureDeploymentUrl(account.baseUrl, upstreamModel, "embeddings"), headers: azureAuthHeaders(account.apiKey) };
+  }
+  return { url: openAIEmbeddingsUrl(account.baseUrl), headers: openAIAuthHeaders(account.apiKey) };
+}
+
+/** A Gemini account's `batchEmbedContents` endpoint for `upstreamModel`. */
+export function googleBatchEmbedTargetOf(account: ProviderAccountPolicy, upstreamModel: string): UpstreamTarget {
+  return { url: googleBatchEmbedUrl(account.baseUrl, upstreamModel), headers: googleAuthHeaders(account.apiKey) };
+}
+
+/** The native token-count endpoint of an Anthropic or Gemini account; null for OpenAI-style accounts (none exists). */
+export function countTargetOf(account: ProviderAccountPolicy, upstreamModel: string): UpstreamTarget | null {
+  switch (account.provider) {
+    case "ANTHROPIC":
+      return { url: anthropicCountTokensUrl(account.baseUrl), headers: anthropicAuthHeaders(account.apiKey) };
+    case "GOOGLE":
+      return { url: googleCountTokensUrl(account.baseUrl, upstreamModel), headers: googleAuthHeaders(account.apiKey) };
+    case "OPENAI":
+    case "OPENAI_COMPATIBLE":
+    case "AZURE_OPENAI":
+      return null;
+    default:
+      return assertNever(account.provider);
+  }
+}
+
+/** `error.message` of an upstream error body in `protocol`'s shape; null when absent. */
+export function extractUpstreamErrorMessage(protocol: ChatProtocol, json: unknown): string | null {
+  switch (protocol) {
+    case "openai":
+      return extractOpenAIErrorMessage(json);
+    case "anthropic":
+      return extractAnthropicErrorMessage(json);
+    case "google":
+      return extractGoogleErrorMessage(json);
+    default:
+      return assertNever(protocol);
+  }
+}
+
+/**
+ * The gateway's answer to an upstream error status of a `protocol` upstream (`mapUpstreamStatus`),
+ * with the upstream's own message only where it describes the caller's request (400/413). Gemini
+ * answers a bad credential with 400 `API_KEY_INVALID`: that is the gateway's fault, so 502.
+ */
+export function mapUpstreamError(protocol: ChatProtocol, status: number, json: unknown): { readonly mapped: MappedUpstreamError; readonly message: string | null } {
+  const message = extractUpstreamErrorMessage(protocol, json);
+  if (protocol === "google" && status === 400 && (JSON.stringify(json ?? null).includes("API_KEY_INVALID") || /api key/i.test(message ?? ""))) {
+    return { mapped: { status: 502, code: "upstream_error" }, message: null };
+  }
+  const mapped = mapUpstreamStatus(status);
+  return { mapped, message: mapped.status === 400 || mapped.status === 413 ? message : null };
+}

@@ -1,0 +1,118 @@
+/**
+ * Guardrail rules: compiled once per snapshot (in the policy index), evaluated per request.
+ * - BLOCK_REGEX: blocks when the JavaScript regular expression matches the prompt text. The
+ *   stateful flags `g` and `y` are ignored; a rule whose expression does not compile blocks every
+ *   request (fail closed: the control plane validates expressions, so this is a corrupt policy).
+ * - BLOCK_KEYWORDS: blocks when any keyword occurs as a whole word, case-insensitively (a word
+ *   boundary is any character that is not a letter, digit or `_`).
+ * - MAX_INPUT_TOKENS: blocks when the prompt's token upper bound exceeds `limit`.
+ */
+import type { DecisionCheck, RequestShape } from "./decision.js";
+import type { GuardrailRule, GuardrailsPolicy, Scope } from "./model.js";
+import { assertNever } from "./windows.js";
+
+/** Flags a BLOCK_REGEX rule may carry. */
+export const GUARDRAIL_REGEX_FLAGS = "imsu";
+
+/** A rule ready to run: its matcher built once. */
+export interface CompiledGuardrailRule {
+  readonly rule: GuardrailRule;
+  /** The matcher of text rules; null for MAX_INPUT_TOKENS or when the rule did not compile. */
+  readonly matcher: RegExp | null;
+  /** Why the rule did not compile; null when it did. */
+  readonly error: string | null;
+}
+
+/** The compiled rules of one scope. */
+export interface CompiledGuardrails {
+  readonly scope: Scope;
+  readonly scopeId: string;
+  readonly scopeLabel: string;
+  readonly rules: readonly CompiledGuardrailRule[];
+}
+
+/** The outcome of evaluating guardrails: the checks run and, when blocked, the refusal message. */
+export type GuardrailEvaluation =
+  | { readonly ok: true; readonly checks: readonly DecisionCheck[] }
+  | { readonly ok: false; readonly scope: Scope; readonly message: string; readonly checks: readonly DecisionCheck[] };
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+}
+
+/** Builds the RegExp of a text rule, or explains why it cannot be built. Pure; never throws. */
+export function compileGuardrailMatcher(rule: GuardrailRule): { readonly matcher: RegExp | null; readonly error: string | null } {
+  switch (rule.kind) {
+    case "BLOCK_REGEX": {
+      const bad = [...rule.flags].find((f) => !GUARDRAIL_REGEX_FLAGS.includes(f) && f !== "g" && f !== "y");
+      if (bad !== undefined) return { matcher: null, error: `flag "${bad}" is not allowed (use ${GUARDRAIL_REGEX_FLAGS})` };
+      if (rule.pattern.length === 0) return { matcher: null, error: "pattern is empty" };
+      try {
+        return { matcher: new RegExp(rule.pattern, [...new Set(rule.flags.replace(/[gy]/g, ""))].join("")), error: null };
+      } catch (e) {
+        return { matcher: null, error: e instanceof Error ? e.message : "invalid regular expression" };
+      }
+    }
+    case "BLOCK_KEYWORDS": {
+      const words = rule.keywords.map((k) => k.trim()).filter((k) => k.length > 0);
+      if (words.length === 0) return { matcher: null, error: "keywords is empty" };
+      const alternatives = words.map(escapeRegex).join("|");
+      return { matcher: new RegExp(`(?<![\\p{L}\\p{N}_])(?:${alternatives})(?![\\p{L}\\p{N}_])`, "iu"), error: null };
+    }
+    case "MAX_INPUT_TOKENS":
+      return Number.isInteger(rule.limit) && rule.limit > 0 ? { matcher: null, error: null } : { matcher: null, error: "limit must be a positive integer" };
+    default:
+      return assertNever(rule.kind);
+  }
+}
+
+/** Compiles every rule of one scope's guardrails. */
+export function compileGuardrails(policy: GuardrailsPolicy): CompiledGuardrails {
+  return {
+    scope: policy.scope,
+    scopeId: policy.scopeId,
+    scopeLabel: policy.scopeLabel,
+    rules: policy.rules.map((rule) => ({ rule, ...compileGuardrailMatcher(rule) })),
+  };
+}
+
+/** `blocked by guardrail "no-ssn" of organization "acme"`. */
+export function guardrailMessage(ruleName: string, scopeLabel: string): string {
+  return `blocked by guardrail "${ruleName}" of ${scopeLabel}`;
+}
+
+/** Why one rule blocks the request, or null when it lets it pass. */
+function blockReason(compiled: CompiledGuardrailRule, request: RequestShape): string | null {
+  const { rule } = compiled;
+  if (compiled.error !== null) return `the rule is invalid (${compiled.error})`;
+  switch (rule.kind) {
+    case "BLOCK_REGEX":
+    case "BLOCK_KEYWORDS":
+      return compiled.matcher !== null && compiled.matcher.test(request.promptText ?? "")
+        ? rule.kind === "BLOCK_REGEX" ? "the prompt matches its pattern" : "the prompt contains a blocked keyword"
+        : null;
+    case "MAX_INPUT_TOKENS": {
+      const tokens = Math.max(0, Math.ceil(request.inputTokensUpperBound));
+      return tokens > rule.limit ? `the prompt may have up to ${tokens} tokens, over the limit of ${rule.limit}` : null;
+    }
+    default:
+      return assertNever(rule.kind);
+  }
+}
+
+/** Runs every rule of `sets` in order (each rule one check); stops at the first that blocks. */
+export function evaluateGuardrails(sets: readonly CompiledGuardrails[], request: RequestShape): GuardrailEvaluation {
+  const checks: DecisionCheck[] = [];
+  for (const set of sets) {
+    for (const compiled of set.rules) {
+      const reason = blockReason(compiled, request);
+      const label = `guardrail "${compiled.rule.name}" of ${set.scopeLabel}`;
+      if (reason !== null) {
+        checks.push({ name: "guardrail", level: set.scope, passed: false, detail: `${label}: ${reason}` });
+        return { ok: false, scope: set.scope, message: guardrailMessage(compiled.rule.name, set.scopeLabel), checks };
+      }
+      checks.push({ name: "guardrail", level: set.scope, passed: true, detail: `${label} (${compiled.rule.kind}) passed` });
+    }
+  }
+  return { ok: true, checks };
+}
