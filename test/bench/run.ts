@@ -113,7 +113,9 @@ async function main(): Promise<void> {
   let stack: Stack | null = null;
   let bare: (RunningProcess & { pid: number }) | null = null;
   try {
-    stack = await startStack(1);
+    // BENCH_NODE_OPTIONS: extra node options of the data-plane node (e.g. `--import` of a profiler).
+    const nodeOptions = process.env.BENCH_NODE_OPTIONS;
+    stack = await startStack(1, nodeOptions ? { nodeEnv: () => ({ NODE_OPTIONS: nodeOptions, CPU_PROF_DIR: process.env.CPU_PROF_DIR ?? "/tmp" }) } : {});
     const { gql } = stack;
     const org = await gql<{ createOrganization: { organization: { id: string } } }>(`mutation { createOrganization(input: { name: "Bench", slug: "bench" }) { organization { id } } }`);
     const orgId = org.createOrganization.organization.id;

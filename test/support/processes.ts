@@ -2,7 +2,7 @@
  * Real processes for end-to-end tests: free ports, spawning the CLI's commands, waiting for
  * readiness, and stopping everything at the end.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -35,8 +35,17 @@ export interface RunningProcess {
   output(): string;
   /** Resolves when a line matching `pattern` has been printed; rejects on exit or timeout. */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** Sends a signal and waits for the exit (SIGKILL after `graceMs`). */
+  /** Sends a signal and waits for the exit (SIGKILL after `graceMs`); SIGKILL hits the whole process group. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
+}
+
+function childPidsOf(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    return execFileSync("pgrep", ["-P", String(pid)]).toString().split(/\s+/).filter((p) => p !== "").map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** Spawns `tollgate <command>` (the CLI through tsx) with the given environment. */
@@ -45,6 +54,9 @@ export function spawnTollgate(name: string, command: string, env: Record<string,
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group: tsx runs the program in a child process, and a SIGKILL (a crash)
+    // must reach that child too, not only tsx (which relays SIGTERM/SIGINT itself).
+    detached: true,
   });
   let out = "";
   const waiters = new Set<() => void>();
@@ -87,11 +99,32 @@ export function spawnTollgate(name: string, command: string, env: Record<string,
       });
     },
     async stop(signal = "SIGTERM", graceMs = 10_000) {
-      if (hasExited) return child.exitCode;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      const killGroup = (): void => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      };
+      if (hasExited) {
+        killGroup();
+        return child.exitCode;
+      }
+      if (signal === "SIGKILL") {
+        // Kill the program first so that tsx, still alive, reaps it (an orphan left as a zombie
+        // would look alive to the next process's data-dir lock); tsx then exits on its own.
+        for (const pid of childPidsOf(child.pid)) {
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      } else child.kill(signal);
+      const timer = setTimeout(killGroup, signal === "SIGKILL" ? 2_000 : graceMs);
       const code = await exited;
       clearTimeout(timer);
+      killGroup();
       return code;
     },
   };

@@ -70,6 +70,10 @@ export interface ModelRecord {
   readonly outputPricePerMillion: bigint | null;
   readonly cachedInputPricePerMillion: bigint | null;
   readonly maxOutputTokens: number;
+  /** Route-group share within its priority (0 = standby). */
+  readonly weight: number;
+  /** Route-group order: lower is tried first. */
+  readonly priority: number;
   readonly createdAt: number;
   readonly updatedAt: number;
 }

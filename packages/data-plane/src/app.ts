@@ -20,6 +20,7 @@ import type { PolicyStore } from "./policy-store.js";
 import { registerSimulateRoute } from "./simulate.route.js";
 import type { UsageSink } from "./request-context.js";
 import type { UpstreamSend } from "./upstream.client.js";
+import { createUpstreamRouting, type UpstreamRoutingOptions } from "./upstream-routing.js";
 import { UsageRecordFactory } from "./usage-record.js";
 
 /** A usage sink that can also say how much it holds (for metrics). */
@@ -46,6 +47,10 @@ export interface DataPlaneDeps {
   readonly bodyLimitBytes?: number;
   /** Metrics (default: a fresh registry reading the store and the spool). */
   readonly metrics?: DataPlaneMetrics;
+  /** Uniform random numbers in [0, 1) for weighted routing (default Math.random). */
+  readonly random?: () => number;
+  /** Circuit breaker and retry budget settings (defaults: 5 failures, 10 s open; 20% of a minute's requests). */
+  readonly routing?: UpstreamRoutingOptions;
 }
 
 /** Makes a request id: `req_` + 24 random hex characters. */
@@ -91,8 +96,9 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
     metrics,
     logger: deps.logger,
     jwt: new JwtVerifiers(),
+    random: deps.random ?? Math.random,
   };
-  const upstreamDeps = { ...pathDeps, upstream: deps.upstream };
+  const upstreamDeps = { ...pathDeps, upstream: deps.upstream, routing: createUpstreamRouting(pathDeps.now, deps.routing) };
   registerChatRoute(app, upstreamDeps, recordCode);
   registerEmbeddingsRoute(app, upstreamDeps, recordCode);
   registerAnthropicRoutes(app, upstreamDeps, recordCode);

@@ -20,9 +20,10 @@ import { GatewayError } from "./gateway-error.js";
 import { shapeChatRequest } from "./inbound-request.js";
 import type { RequestHeaders } from "./key-auth.js";
 import { admitRequest, beginRequest, finish, rateLimitHeaders, type RequestContext } from "./request-context.js";
-import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, sendAdmitted, type UpstreamPathDeps } from "./upstream-exchange.js";
-import type { UpstreamExchange, UpstreamRequest } from "./upstream.client.js";
-import { chatTargetOf } from "./upstream-target.js";
+import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { sendRouted, type AttemptPlan } from "./upstream-routing.js";
+import type { UpstreamExchange } from "./upstream.client.js";
+import { chatTargetOf, protocolOfProvider } from "./upstream-target.js";
 import { Outcome } from "./usage-record.js";
 
 /** What the chat service needs: the request path and the upstream sender. */
@@ -49,10 +50,11 @@ export async function handleChatCompletion(deps: ChatServiceDeps, input: ChatInp
   const ctx = beginRequest(deps, ROUTE, input.headers, input.query);
   const parsed = parseOpenAIChatRequest(input.body);
   if (isParseError(parsed)) throw new GatewayError("invalid_request", parsed.error);
-  const admission = await admitRequest(deps, ctx, shapeChatRequest(parsed), parsed.stream);
-  const headers = rateLimitHeaders(admission.rateLimits ?? []);
+  const admitted = await admitRequest(deps, ctx, shapeChatRequest(parsed), parsed.stream);
+  const headers = rateLimitHeaders(admitted.rateLimits ?? []);
   const facts = { stream: parsed.stream, publicModel: parsed.model, operation: "chat" as const };
-  const exchange = await sendAdmitted(deps, ctx, admission, upstreamRequestOf(admission, parsed, input.clientSignal), facts);
+  const routed = await sendRouted(deps, ctx, admitted, (via) => upstreamRequestOf(via, parsed, input.clientSignal), facts);
+  const { exchange, admission } = routed;
   const firstByteMs = performance.now() - ctx.startedMono;
   if (!isSuccessStatus(exchange)) return rejectUpstreamStatus(deps, ctx, admission, exchange, { ...facts, firstByteMs });
   const end = { ...facts, firstByteMs, countedUsage: () => countUsage(parsed, "") };
@@ -65,8 +67,9 @@ export async function handleChatCompletion(deps: ChatServiceDeps, input: ChatInp
 
 const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
 
-/** The upstream call: the account's URL and credential, the upstream model, the admitted output limit. */
-function upstreamRequestOf(admission: Admission, parsed: ParsedChatRequest, clientSignal: AbortSignal): UpstreamRequest {
+/** The upstream call: the account's URL and credential, the upstream model, the admitted output limit (OpenAI-style accounts only). */
+function upstreamRequestOf(admission: Admission, parsed: ParsedChatRequest, clientSignal: AbortSignal): AttemptPlan {
+  if (protocolOfProvider(admission.account.provider) !== "openai") return { skip: `model "${parsed.model}" is not served by an OpenAI-style account` };
   // Send the admitted limit whenever the upstream could otherwise produce more than was reserved.
   const requested = parsed.requestedMaxOutputTokens === null ? null : parsed.requestedMaxOutputTokens * parsed.n;
   const capped = admission.outputCapped || parsed.n > 1 || (requested !== null && requested > admission.maxOutputTokens);

@@ -1,23 +1,29 @@
 /**
  * OpenAI Embeddings through the gateway: the same admission as chat (an embeddings request has no
- * output tokens), the provider account's own credential upstream, and settlement on the
- * provider's `usage.prompt_tokens` (else the inputs counted with the tokenizer).
+ * output tokens), routed like chat (fallback across the accounts serving the model), the provider
+ * account's own credential upstream, and settlement on the provider's `usage.prompt_tokens` (else
+ * the inputs counted with the tokenizer). A Gemini account gets one `batchEmbedContents` call and
+ * its vectors come back in OpenAI's shape.
  */
 import { performance } from "node:perf_hooks";
-import type { ActualUsage } from "@tollgate/policy";
+import type { ActualUsage, Admission } from "@tollgate/policy";
 import {
+  assertNever,
+  buildGoogleBatchEmbedBodyFromOpenAI,
   buildOpenAIUpstreamEmbeddingsBody,
   countTokens,
   extractOpenAIUsage,
+  googleEmbeddingsToOpenAI,
   parseOpenAIEmbeddingsRequest,
   type ParsedEmbeddingsRequest,
 } from "@tollgate/providers";
 import { GatewayError } from "./gateway-error.js";
 import { isParseFailure, shapeEmbeddingsRequest } from "./inbound-request.js";
 import type { RequestHeaders } from "./key-auth.js";
-import { abandon, admitRequest, beginRequest, finish, rateLimitHeaders } from "./request-context.js";
-import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, sendAdmitted, type UpstreamPathDeps } from "./upstream-exchange.js";
-import { openAIStyleEmbeddingsTargetOf } from "./upstream-target.js";
+import { admitRequest, beginRequest, finish, rateLimitHeaders } from "./request-context.js";
+import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { sendRouted, type AttemptPlan } from "./upstream-routing.js";
+import { googleBatchEmbedTargetOf, openAIStyleEmbeddingsTargetOf, protocolOfProvider } from "./upstream-target.js";
 import { Outcome } from "./usage-record.js";
 
 /** One inbound embeddings request as the route hands it over. */
@@ -38,32 +44,51 @@ export interface EmbeddingsResult {
 
 const ROUTE = "/v1/embeddings";
 
-/** Upstream protocols whose accounts serve OpenAI's `/embeddings`. */
-const EMBEDDING_PROVIDERS: ReadonlySet<string> = new Set(["OPENAI", "OPENAI_COMPATIBLE", "AZURE_OPENAI"]);
-
 /** Handles `POST /v1/embeddings`; throws `GatewayError` for every refusal or failure. */
 export async function handleEmbeddings(deps: UpstreamPathDeps, input: EmbeddingsInput): Promise<EmbeddingsResult> {
   const ctx = beginRequest(deps, ROUTE, input.headers, input.query);
   const parsed = parseOpenAIEmbeddingsRequest(input.body);
   if (isParseFailure(parsed)) throw new GatewayError("invalid_request", parsed.error);
-  const admission = await admitRequest(deps, ctx, shapeEmbeddingsRequest(parsed), false);
+  const admitted = await admitRequest(deps, ctx, shapeEmbeddingsRequest(parsed), false);
   const facts = { stream: false, publicModel: parsed.model, operation: "embeddings" as const };
-  if (!EMBEDDING_PROVIDERS.has(admission.account.provider)) {
-    await abandon(deps, ctx, admission, { ...facts, firstByteMs: 0, outcome: Outcome.REFUSED, status: 400, errorCode: "invalid_request" });
-    throw new GatewayError("invalid_request", `model "${parsed.model}" does not offer embeddings`);
-  }
-  const request = {
-    ...openAIStyleEmbeddingsTargetOf(admission.account, admission.model.upstreamModel),
-    body: JSON.stringify(buildOpenAIUpstreamEmbeddingsBody(parsed, admission.model.upstreamModel)),
-    clientSignal: input.clientSignal,
+  const plan = (via: Admission): AttemptPlan => {
+    const upstreamModel = via.model.upstreamModel;
+    const protocol = protocolOfProvider(via.account.provider);
+    switch (protocol) {
+      case "openai":
+        return { ...openAIStyleEmbeddingsTargetOf(via.account, upstreamModel), body: JSON.stringify(buildOpenAIUpstreamEmbeddingsBody(parsed, upstreamModel)), clientSignal: input.clientSignal };
+      case "google": {
+        const body = buildGoogleBatchEmbedBodyFromOpenAI(parsed, upstreamModel);
+        if ("error" in body) return { skip: body.error };
+        return { ...googleBatchEmbedTargetOf(via.account, upstreamModel), body: JSON.stringify(body), clientSignal: input.clientSignal };
+      }
+      case "anthropic":
+        return { skip: `model "${parsed.model}" does not offer embeddings` };
+      default:
+        return assertNever(protocol);
+    }
   };
-  const exchange = await sendAdmitted(deps, ctx, admission, request, facts);
+  const { exchange, admission } = await sendRouted(deps, ctx, admitted, plan, facts);
+  const protocol = protocolOfProvider(admission.account.provider);
   const firstByteMs = performance.now() - ctx.startedMono;
-  if (!isSuccessStatus(exchange)) return rejectUpstreamStatus(deps, ctx, admission, exchange, { ...facts, firstByteMs });
+  if (!isSuccessStatus(exchange)) return rejectUpstreamStatus(deps, ctx, admission, exchange, { ...facts, firstByteMs }, protocol);
   const end = { ...facts, firstByteMs, countedUsage: () => countEmbeddingUsage(parsed) };
   const json = await readUpstreamJson(deps, ctx, admission, exchange, end);
+  const headers = rateLimitHeaders(admission.rateLimits ?? []);
+  if (protocol === "google") {
+    // Gemini reports no embedding usage: the inputs are counted with the tokenizer.
+    const counted = countEmbeddingUsage(parsed);
+    const format = parsed.body["encoding_format"] === "base64" ? "base64" : "float";
+    const answer = googleEmbeddingsToOpenAI(json, parsed.inputs.length, { model: parsed.model, encodingFormat: format, promptTokens: counted.inputTokens });
+    if (answer === null) {
+      await finish(deps, ctx, admission, { ...end, usage: null, outcome: Outcome.UPSTREAM_ERROR, status: 502, errorCode: "upstream_error" });
+      throw new GatewayError("upstream_error", "the upstream provider sent a malformed response");
+    }
+    await finish(deps, ctx, admission, { ...end, usage: null, outcome: Outcome.SUCCESS, status: 200, errorCode: "" });
+    return { status: 200, headers, body: JSON.stringify(answer) };
+  }
   await finish(deps, ctx, admission, { ...end, usage: embeddingUsageOf(json), outcome: Outcome.SUCCESS, status: 200, errorCode: "" });
-  return { status: 200, headers: rateLimitHeaders(admission.rateLimits ?? []), body: JSON.stringify({ ...json, model: parsed.model }) };
+  return { status: 200, headers, body: JSON.stringify({ ...json, model: parsed.model }) };
 }
 
 /** Provider usage of an embeddings answer (no output tokens, whatever it says). */

@@ -6,12 +6,13 @@
  * are counted with the tokenizer; OpenAI's `usage.prompt_tokens` is used when present.
  */
 import { performance } from "node:perf_hooks";
-import type { ActualUsage } from "@tollgate/policy";
+import type { ActualUsage, Admission } from "@tollgate/policy";
 import { countTokens, estimateGoogleEmbedInputUpperBound, extractOpenAIUsage, parseGoogleBatchEmbedRequest, parseGoogleEmbedRequest } from "@tollgate/providers";
 import { GatewayError } from "./gateway-error.js";
 import type { RequestHeaders } from "./key-auth.js";
-import { abandon, admitRequest, beginRequest, finish, rateLimitHeaders } from "./request-context.js";
-import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, sendAdmitted, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { admitRequest, beginRequest, finish, rateLimitHeaders } from "./request-context.js";
+import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { sendRouted, type AttemptPlan } from "./upstream-routing.js";
 import { googleBatchEmbedTargetOf, openAIStyleEmbeddingsTargetOf, protocolOfProvider, type UpstreamTarget } from "./upstream-target.js";
 import { Outcome } from "./usage-record.js";
 
@@ -75,16 +76,17 @@ export async function handleGeminiEmbed(deps: UpstreamPathDeps, input: GeminiEmb
   if ("error" in parsed) throw new GatewayError("invalid_request", parsed.error);
   const requests: unknown[] = input.batch && isObject(input.body) && Array.isArray(input.body["requests"]) ? input.body["requests"] : [input.body];
   const shape = { model: input.model, inputTokensUpperBound: estimateGoogleEmbedInputUpperBound(parsed), requestedMaxOutputTokens: null, operation: "embeddings" as const, promptText: parsed.texts.join("\n") };
-  const admission = await admitRequest(deps, ctx, shape, false);
+  const admitted = await admitRequest(deps, ctx, shape, false);
   const facts = { stream: false, publicModel: input.model, operation: "embeddings" as const };
-  const protocol = protocolOfProvider(admission.account.provider);
-  if (protocol === "anthropic") {
-    await abandon(deps, ctx, admission, { ...facts, firstByteMs: 0, outcome: Outcome.REFUSED, status: 400, errorCode: "invalid_request" });
-    throw new GatewayError("invalid_request", `model "${input.model}" does not offer embeddings`);
-  }
-  const upstreamModel = admission.model.upstreamModel;
-  const target = protocol === "google" ? googleBatchEmbedTargetOf(admission.account, upstreamModel) : openAIStyleEmbeddingsTargetOf(admission.account, upstreamModel);
-  const exchange = await sendAdmitted(deps, ctx, admission, { ...upstreamCallOf(protocol, target, requests, upstreamModel), clientSignal: input.clientSignal }, facts);
+  const plan = (via: Admission): AttemptPlan => {
+    const protocol = protocolOfProvider(via.account.provider);
+    if (protocol === "anthropic") return { skip: `model "${input.model}" does not offer embeddings` };
+    const upstreamModel = via.model.upstreamModel;
+    const target = protocol === "google" ? googleBatchEmbedTargetOf(via.account, upstreamModel) : openAIStyleEmbeddingsTargetOf(via.account, upstreamModel);
+    return { ...upstreamCallOf(protocol, target, requests, upstreamModel), clientSignal: input.clientSignal };
+  };
+  const { exchange, admission } = await sendRouted(deps, ctx, admitted, plan, facts);
+  const protocol = protocolOfProvider(admission.account.provider) === "google" ? "google" : "openai";
   const firstByteMs = performance.now() - ctx.startedMono;
   if (!isSuccessStatus(exchange)) return rejectUpstreamStatus(deps, ctx, admission, exchange, { ...facts, firstByteMs }, protocol);
   const counted = (): ActualUsage => ({ inputTokens: parsed.texts.reduce((n, t) => n + countTokens(t), 0), cachedInputTokens: 0, outputTokens: 0 });

@@ -156,7 +156,7 @@ export class GrantManager implements GrantSource {
    */
   private async acquireUntilCovered(shortfalls: readonly GrantShortfall[]): Promise<boolean> {
     const { ledger } = this.options;
-    const attempts = Math.max(1, Math.floor((this.options.tailWaitMs ?? 2_000) / TAIL_RETRY_MS) + 1);
+    const attempts = Math.max(1, Math.floor((this.options.tailWaitMs ?? 1_000) / TAIL_RETRY_MS) + 1);
     let missing = shortfalls;
     for (let attempt = 1; ; attempt++) {
       const response = await this.send(ledger.planShortfalls(missing, this.options.now()));

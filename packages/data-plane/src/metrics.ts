@@ -19,6 +19,8 @@ export interface DataPlaneMetrics {
   countRequest(route: string, code: string): void;
   /** Records a finished upstream operation: tokens by type and its duration. */
   observeOperation(labels: OperationLabels, inputTokens: number, outputTokens: number, durationSeconds: number): void;
+  /** Counts one upstream attempt (or a skip) by provider kind and result (`ok`, `status_5xx`, `timeout`, `circuit_open` ...). */
+  countUpstreamAttempt?(provider: string, result: string): void;
 }
 
 /** Labels of a GenAI operation (bounded: public model names of the snapshot, provider kinds). */
@@ -54,6 +56,12 @@ export function createDataPlaneMetrics(probes: MetricsProbes): DataPlaneMetrics 
     labelNames: ["route", "code"],
     registers: [registry],
   });
+  const attempts = new Counter({
+    name: "tollgate_upstream_attempts_total",
+    help: "Upstream attempts (and accounts skipped by an open circuit), by provider kind and result",
+    labelNames: ["provider", "result"],
+    registers: [registry],
+  });
   new Gauge({
     name: "tollgate_policy_version",
     help: "Policy version held by this node (0 = none)",
@@ -81,6 +89,7 @@ export function createDataPlaneMetrics(probes: MetricsProbes): DataPlaneMetrics 
   return {
     registry,
     countRequest: (route, code) => requests.inc({ route, code }),
+    countUpstreamAttempt: (provider, result) => attempts.inc({ provider, result }),
     observeOperation: (labels, inputTokens, outputTokens, seconds) => {
       const base = { gen_ai_operation_name: labels.operation, gen_ai_system: labels.provider, gen_ai_request_model: labels.model };
       tokens.observe({ ...base, gen_ai_token_type: "input" }, inputTokens);

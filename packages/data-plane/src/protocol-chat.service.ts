@@ -6,7 +6,7 @@
  * stream) back, and settle on the provider's usage (else the tokenizer's count).
  */
 import { performance } from "node:perf_hooks";
-import type { Admission, ProviderAccountPolicy } from "@tollgate/policy";
+import type { Admission, PolicyIndex } from "@tollgate/policy";
 import {
   extractChatCompletionText,
   extractChatUsage,
@@ -23,9 +23,10 @@ import type { ChatResult } from "./chat.service.js";
 import { choicesOf, countInboundPromptTokens, countedUsageOf, requestedOutputOf, shapeProtocolChat } from "./chat-counting.js";
 import { GatewayError } from "./gateway-error.js";
 import { extractSecret, hashSecret, type RequestHeaders } from "./key-auth.js";
-import { abandon, admitRequest, beginRequest, finish, rateLimitHeaders, type RequestContext } from "./request-context.js";
+import { admitRequest, beginRequest, finish, rateLimitHeaders, type RequestContext } from "./request-context.js";
 import { relayTranslatedStream, sseToJsonArray } from "./stream-relay.js";
-import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, sendAdmitted, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { sendRouted, type AttemptPlan } from "./upstream-routing.js";
 import { chatTargetOf, protocolOfProvider } from "./upstream-target.js";
 import { Outcome } from "./usage-record.js";
 
@@ -45,26 +46,35 @@ export interface ProtocolChatInput {
 
 const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
 
-/** The provider account a key's request for `publicModel` would be routed to; null when unknown. */
-function routedAccount(ctx: RequestContext, publicModel: string): ProviderAccountPolicy | null {
+/** The protocols spoken by the accounts of the route group `publicModel` names for `organizationId` (distinct; empty when unknown). */
+export function routeProtocolsOf(index: PolicyIndex, organizationId: string, publicModel: string): ChatProtocol[] {
+  const protocols = new Set<ChatProtocol>();
+  for (const model of index.routeGroup(organizationId, publicModel)) {
+    const account = index.account(model.providerAccountId);
+    if (account !== null) protocols.add(protocolOfProvider(account.provider));
+  }
+  return [...protocols];
+}
+
+/** The protocols of the accounts a key's request for `publicModel` may be routed to. */
+function routedProtocols(ctx: RequestContext, publicModel: string): ChatProtocol[] {
   const { index } = ctx.state;
   const match = index.keyBySecretHmac(ctx.keyHmac);
-  const model = match === null ? null : index.resolveModel(match.key.organizationId, publicModel);
-  return model === null ? null : index.account(model.providerAccountId);
+  return match === null ? [] : routeProtocolsOf(index, match.key.organizationId, publicModel);
 }
 
 /**
- * The provider account an OpenAI-style request would reach, judged before any work (no request id,
- * nothing recorded): null when there is no policy, key or model (the caller's own path refuses).
+ * The protocols of the accounts an OpenAI-style request may reach, judged before any work (no
+ * request id, nothing recorded): null when there is no policy, key or model (the caller's own path refuses).
  */
-export function peekUpstreamAccount(deps: UpstreamPathDeps, headers: RequestHeaders, query: unknown, body: unknown): ProviderAccountPolicy | null {
+export function peekRouteProtocols(deps: UpstreamPathDeps, headers: RequestHeaders, query: unknown, body: unknown): ChatProtocol[] | null {
   const state = deps.store.current();
   const secret = extractSecret(headers, query);
   const model = typeof body === "object" && body !== null ? (body as { model?: unknown }).model : undefined;
   if (state === null || secret === null || typeof model !== "string") return null;
   const match = state.index.keyBySecretHmac(hashSecret(secret, state.pepperKey));
-  const resolved = match === null ? null : state.index.resolveModel(match.key.organizationId, model);
-  return resolved === null ? null : state.index.account(resolved.providerAccountId);
+  const protocols = match === null ? [] : routeProtocolsOf(state.index, match.key.organizationId, model);
+  return protocols.length === 0 ? null : protocols;
 }
 
 /** The output limit to send upstream per answer: the admitted one when the upstream could otherwise exceed it, else null (the client's). */
@@ -83,27 +93,28 @@ export async function handleProtocolChat(deps: UpstreamPathDeps, input: Protocol
   if ("error" in inbound) throw new GatewayError("invalid_request", inbound.error);
   const converted = inboundToNeutral(inbound);
   const neutral: ChatRequest | null = "error" in converted ? null : converted;
-  const predicted = routedAccount(ctx, inbound.parsed.model);
-  const predictedProtocol = predicted === null ? input.protocol : protocolOfProvider(predicted.provider);
-  if ("error" in converted && predictedProtocol !== input.protocol) throw new GatewayError("invalid_request", converted.error);
+  const routed = routedProtocols(ctx, inbound.parsed.model);
+  const upstreams = routed.length === 0 ? [input.protocol] : routed;
+  if ("error" in converted && !upstreams.includes(input.protocol)) throw new GatewayError("invalid_request", converted.error);
   const stream = inbound.parsed.stream;
-  const admission = await admitRequest(deps, ctx, shapeProtocolChat(inbound, neutral, predictedProtocol), stream);
-  const upstream = protocolOfProvider(admission.account.provider);
+  // The prompt is bounded as the most demanding of the route's upstream protocols will count it.
+  const shape = upstreams.map((u) => shapeProtocolChat(inbound, neutral, u)).reduce((a, b) => (b.inputTokensUpperBound > a.inputTokensUpperBound ? b : a));
+  const admitted = await admitRequest(deps, ctx, shape, stream);
   const publicModel = inbound.parsed.model;
   const facts = { stream, publicModel, operation: "chat" as const };
-  const translated = translateRequest(input.protocol, upstream, input.body, {
-    ...(google === undefined ? {} : { model: google.model, stream: google.stream }),
-    upstreamModel: admission.model.upstreamModel,
-    maxOutputTokens: upstreamOutputLimit(admission, inbound),
-    maxTokensWhenAbsent: admission.maxOutputTokens,
-  });
-  if ("error" in translated) {
-    await abandon(deps, ctx, admission, { ...facts, firstByteMs: 0, outcome: Outcome.REFUSED, status: 400, errorCode: "invalid_request" });
-    throw new GatewayError("invalid_request", translated.error);
-  }
-  const target = chatTargetOf(admission.account, admission.model.upstreamModel, stream);
-  const request = { url: target.url, headers: target.headers, body: JSON.stringify(translated.body), clientSignal: input.clientSignal };
-  const exchange = await sendAdmitted(deps, ctx, admission, request, facts);
+  const plan = (via: Admission): AttemptPlan => {
+    const translated = translateRequest(input.protocol, protocolOfProvider(via.account.provider), input.body, {
+      ...(google === undefined ? {} : { model: google.model, stream: google.stream }),
+      upstreamModel: via.model.upstreamModel,
+      maxOutputTokens: upstreamOutputLimit(via, inbound),
+      maxTokensWhenAbsent: via.maxOutputTokens,
+    });
+    if ("error" in translated) return { skip: translated.error };
+    const target = chatTargetOf(via.account, via.model.upstreamModel, stream);
+    return { url: target.url, headers: target.headers, body: JSON.stringify(translated.body), clientSignal: input.clientSignal };
+  };
+  const { exchange, admission } = await sendRouted(deps, ctx, admitted, plan, facts);
+  const upstream = protocolOfProvider(admission.account.provider);
   const firstByteMs = performance.now() - ctx.startedMono;
   if (!isSuccessStatus(exchange)) return rejectUpstreamStatus(deps, ctx, admission, exchange, { ...facts, firstByteMs }, upstream);
   const headers = rateLimitHeaders(admission.rateLimits ?? []);

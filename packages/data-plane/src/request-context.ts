@@ -51,6 +51,8 @@ export interface RequestPathDeps {
   readonly logger: Logger;
   /** Verifies JWT-format secrets against the snapshot's signing keys. */
   readonly jwt: JwtVerifiers;
+  /** Uniform random numbers in [0, 1) for the weighted choice among route candidates (default Math.random). */
+  readonly random?: () => number;
 }
 
 /** One request in flight: who asked, when, and on which route. */
@@ -62,6 +64,8 @@ export interface RequestContext {
   readonly startedMono: number;
   readonly state: PolicyState;
   readonly keyHmac: string;
+  /** Upstream attempts made so far (the routed sender counts them; usage records carry the total). */
+  attempts: number;
 }
 
 /** How an admitted request ended. */
@@ -88,7 +92,7 @@ export function beginRequest(deps: RequestPathDeps, route: string, headers: Requ
   const presented = checkPresentedSecret(deps.jwt, state, secret, deps.now());
   if (presented.kind === "malformed") throw new GatewayError("invalid_api_key", "the API key is not valid");
   if (presented.kind === "refused") throw new GatewayError("invalid_api_key", presented.message);
-  return { requestId: deps.newRequestId(), route, startedAt: deps.now(), startedMono: performance.now(), state, keyHmac: presented.keyHmac };
+  return { requestId: deps.newRequestId(), route, startedAt: deps.now(), startedMono: performance.now(), state, keyHmac: presented.keyHmac, attempts: 0 };
 }
 
 /** Refuses billable work up front when usage cannot be recorded. */
@@ -103,7 +107,7 @@ export function assertUsageRecordable(deps: RequestPathDeps): void {
  */
 export async function decideWithGrants(deps: RequestPathDeps, ctx: RequestContext, request: RequestShape): Promise<Decision> {
   const { index, connectedNodes } = ctx.state;
-  const base = { keyHmac: ctx.keyHmac, request, dryRun: false };
+  const base = { keyHmac: ctx.keyHmac, request, dryRun: false, routeRandom: (deps.random ?? Math.random)() };
   const first = decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial: false, grantsUnavailable: false }, connectedNodes);
   if (first.allow || first.shortfalls.length === 0) return first;
   const granted = deps.grants.reachable() ? await deps.grants.acquire(first.shortfalls) : false;
@@ -143,7 +147,7 @@ export async function refuse(deps: RequestPathDeps, ctx: RequestContext, refusal
     const record = deps.records.build({
       requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: 0,
       key: refusal.key, model: refusal.model, publicModel, route: ctx.route, stream, usage: null,
-      usageSource: UsageSource.NONE, costMicros: 0n, outcome: Outcome.REFUSED, status: error.status, errorCode: refusal.code, charges: [],
+      usageSource: UsageSource.NONE, costMicros: 0n, outcome: Outcome.REFUSED, status: error.status, errorCode: refusal.code, charges: [], attempts: ctx.attempts,
     });
     await appendRecord(deps, record);
   }
@@ -156,7 +160,7 @@ export async function abandon(deps: RequestPathDeps, ctx: RequestContext, admiss
   const record = deps.records.build({
     requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: end.firstByteMs,
     key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage: null,
-    usageSource: UsageSource.NONE, costMicros: 0n, outcome: end.outcome, status: end.status, errorCode: end.errorCode, charges: [],
+    usageSource: UsageSource.NONE, costMicros: 0n, outcome: end.outcome, status: end.status, errorCode: end.errorCode, charges: [], attempts: ctx.attempts,
   });
   await appendRecord(deps, record);
 }
@@ -173,7 +177,7 @@ export async function finish(deps: RequestPathDeps, ctx: RequestContext, admissi
     requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs, firstByteMs: end.firstByteMs,
     key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage,
     usageSource: end.usage ? UsageSource.PROVIDER : UsageSource.COUNTED, costMicros, outcome: end.outcome, status: end.status,
-    errorCode: end.errorCode, charges,
+    errorCode: end.errorCode, charges, attempts: ctx.attempts,
   });
   await appendRecord(deps, record);
 }

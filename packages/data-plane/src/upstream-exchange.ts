@@ -1,5 +1,5 @@
 /**
- * The upstream leg shared by every route: send an admitted request with the provider account's
+ * The upstream leg shared by every route (sending is `sendRouted`, upstream-routing.ts): read an
  * credential, and turn each way it can fail into the usage record it owes and the `GatewayError`
  * to answer with. A request that never got a usable answer is released (nothing charged); one
  * whose answer was cut is settled on what was counted.
@@ -9,33 +9,20 @@ import type { ChatProtocol } from "@tollgate/providers";
 import { GatewayError } from "./gateway-error.js";
 import { abandon, finish, type RequestContext, type RequestEnd, type RequestPathDeps } from "./request-context.js";
 import { mapUpstreamError } from "./upstream-target.js";
-import { UpstreamCallError, type UpstreamExchange, type UpstreamRequest, type UpstreamSend } from "./upstream.client.js";
+import type { UpstreamExchange, UpstreamSend } from "./upstream.client.js";
+import type { UpstreamRouting } from "./upstream-routing.js";
 import { Outcome } from "./usage-record.js";
 
-/** The request path plus the upstream sender. */
+/** The request path plus the upstream sender and the node's routing state (breakers, retry budget). */
 export interface UpstreamPathDeps extends RequestPathDeps {
   readonly upstream: UpstreamSend;
+  readonly routing: UpstreamRouting;
 }
 
 /** What an exchange's failure records: the request as the caller made it. */
 export type ExchangeFacts = Pick<RequestEnd, "stream" | "publicModel" | "operation">;
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
-
-/** Sends the request upstream; when no response arrives, abandons the admission and throws 502/504. */
-export async function sendAdmitted(deps: UpstreamPathDeps, ctx: RequestContext, admission: Admission, request: UpstreamRequest, facts: ExchangeFacts): Promise<UpstreamExchange> {
-  try {
-    return await deps.upstream(request);
-  } catch (err) {
-    const failure = err instanceof UpstreamCallError ? err.failure : "connection";
-    const timeout = failure === "timeout";
-    const errorCode = timeout ? "upstream_timeout" : "upstream_error";
-    const outcome = failure === "client_aborted" ? Outcome.CLIENT_ABORTED : Outcome.UPSTREAM_ERROR;
-    deps.logger.warn({ requestId: ctx.requestId, failure, err: { message: (err as Error).message } }, "upstream call failed");
-    await abandon(deps, ctx, admission, { ...facts, firstByteMs: 0, outcome, status: timeout ? 504 : 502, errorCode });
-    throw new GatewayError(errorCode, timeout ? "the upstream provider timed out" : "the upstream provider could not be reached");
-  }
-}
 
 /** True for a 2xx exchange. */
 export function isSuccessStatus(exchange: UpstreamExchange): boolean {

@@ -28,6 +28,8 @@ export interface UsageFacts {
   readonly status: number;
   readonly errorCode: string;
   readonly charges: readonly BudgetCharge[];
+  /** Upstream attempts made (1 = no retry; absent or 0 = no upstream call). */
+  readonly attempts?: number;
 }
 
 const clampU32 = (n: number): number => Math.max(0, Math.min(0xffffffff, Math.round(n)));
@@ -71,6 +73,7 @@ export class UsageRecordFactory {
       outcome: f.outcome,
       status: f.status,
       errorCode: f.errorCode,
+      attempts: clampU32(f.attempts ?? 0),
       charges: f.charges.map((c) => create(BudgetChargeSchema, { budgetId: c.budgetId, windowStartMs: BigInt(c.windowStart), amount: c.amount })),
     });
   }

@@ -6,7 +6,7 @@
  */
 import { evaluateBudgets } from "./budget-check.js";
 import type { BudgetLedger } from "./budget-ledger.js";
-import type { Admission, BudgetTarget, DecideInput, DecisionCheck, Decision, Refusal, RefusalCode, RateLimitStatus } from "./decision.js";
+import type { Admission, BudgetTarget, DecideInput, DecisionCheck, Decision, PricedRouteCandidate, Refusal, RefusalCode, RateLimitStatus } from "./decision.js";
 import type { BudgetPolicy, ModelPolicy, RateLimitPolicy, VirtualKeyPolicy } from "./model.js";
 import { evaluateGuardrails } from "./guardrails.js";
 import { authenticateKey } from "./key-authentication.js";
@@ -14,6 +14,7 @@ import { findModelAccessDenial } from "./model-access-chain.js";
 import { formatUsd } from "./money.js";
 import type { PolicyIndex, ScopeChain } from "./policy-index.js";
 import { upperBoundCost } from "./pricing.js";
+import { boundingPrice, resolveRoute } from "./routing.js";
 import { formatScopeLabel } from "./scope-label.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import { windowStartOf } from "./windows.js";
@@ -70,18 +71,19 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   const { chain } = auth;
   const keyLabel = formatScopeLabel("VIRTUAL_KEY", key.name);
 
-  // Model: resolution, allow/deny at every level, price.
-  model = index.resolveModel(key.organizationId, request.model);
-  const account = model === null ? null : index.account(model.providerAccountId);
-  if (model === null || account === null) {
-    model = null;
-    return refuse("model_not_found", "model", "MODEL", `model "${request.model}" does not exist`);
-  }
-  pass("model", "MODEL", `model "${request.model}" routes to ${account.name}/${model.upstreamModel}`);
-  const denial = findModelAccessDenial(index, chain, model);
-  if (denial !== null) {
+  // Model: the route (every account serving the name, in order), allow/deny at every level, price.
+  const route = resolveRoute(index, key.organizationId, request.model, input.routeRandom ?? 0);
+  const [firstRouted] = route;
+  if (firstRouted === undefined) return refuse("model_not_found", "model", "MODEL", `model "${request.model}" does not exist`);
+  model = firstRouted.model;
+  pass("model", "MODEL", `model "${request.model}" routes to ${route.map((c) => `${c.account.name}/${c.model.upstreamModel}`).join(", then ")}`);
+  const allowed = route.filter((c) => findModelAccessDenial(index, chain, c.model) === null);
+  const [firstAllowed] = allowed;
+  if (firstAllowed === undefined) {
+    const denial = findModelAccessDenial(index, chain, firstRouted.model) ?? { scope: "VIRTUAL_KEY" as const, label: keyLabel };
     return refuse("model_not_allowed", "model_access", denial.scope, `model "${request.model}" is not allowed for ${denial.label}`);
   }
+  model = firstAllowed.model;
   pass("model_access", "VIRTUAL_KEY", `model "${request.model}" is allowed at every level`);
 
   // Guardrails: the organization's rules, then the key's.
@@ -92,14 +94,25 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   checks.push(...guarded.checks);
   if (!guarded.ok) return { allow: false, code: "guardrail_blocked", message: guarded.message, retryAfterMs: null, shortfalls: [], key, model, checks };
 
-  const price = model.price ?? chain.organization?.fallbackPrice ?? null;
-  if (price === null) return refuse("model_not_priced", "price", "MODEL", `model "${request.model}" has no price`);
+  const fallbackPrice = chain.organization?.fallbackPrice ?? null;
+  const candidates: PricedRouteCandidate[] = [];
+  for (const c of allowed) {
+    const candidatePrice = c.model.price ?? fallbackPrice;
+    if (candidatePrice !== null) candidates.push({ ...c, price: candidatePrice });
+  }
+  const [primary] = candidates;
+  if (primary === undefined) return refuse("model_not_priced", "price", "MODEL", `model "${request.model}" has no price`);
+  model = primary.model;
+  const { account, price } = primary;
   pass("price", "MODEL", model.price === null ? "charged at the organization's fallback price" : "model price");
+  // Reserved as the most expensive candidate could cost (a fallback may be dearer); settled at the one used.
+  const boundPrice = boundingPrice(candidates.map((c) => c.price));
+  const boundModel = { ...model, maxOutputTokens: Math.max(...candidates.map((c) => c.model.maxOutputTokens)) };
 
   // Per-request cap on the upper-bound cost.
   const inputTokens = Math.max(0, Math.ceil(request.inputTokensUpperBound));
-  const startCap = startingOutputCap(model, request.requestedMaxOutputTokens, request.operation);
-  const fullCost = upperBoundCost(price, inputTokens, startCap);
+  const startCap = startingOutputCap(boundModel, request.requestedMaxOutputTokens, request.operation);
+  const fullCost = upperBoundCost(boundPrice, inputTokens, startCap);
   if (key.maxCostPerRequest !== null && fullCost > key.maxCostPerRequest) {
     return refuse(
       "request_cost_limit",
@@ -134,7 +147,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   const budgets = budgetsOfChain(index, chain);
   const evaluation = evaluateBudgets(ledger, {
     budgets,
-    price,
+    price: boundPrice,
     inputTokens,
     startCap,
     now,
@@ -170,10 +183,11 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
     model,
     account,
     price,
+    candidates,
     maxOutputTokens: outputCap,
     outputCapped: outputCap < startCap,
     reservation,
-    estimatedCost: upperBoundCost(price, inputTokens, outputCap),
+    estimatedCost: upperBoundCost(boundPrice, inputTokens, outputCap),
     checks,
     budgetTargets,
     rateLimitCharges,

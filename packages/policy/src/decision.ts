@@ -68,7 +68,15 @@ export interface GrantShortfall {
   readonly upperBound: bigint;
 }
 
-/** An admitted request. */
+/** One account an admitted request may be sent to, with the price it is charged at there. */
+export interface PricedRouteCandidate {
+  readonly model: ModelPolicy;
+  readonly account: ProviderAccountPolicy;
+  /** The model's price, or the organization's fallback. */
+  readonly price: ModelPrice;
+}
+
+/** An admitted request. `model`, `account` and `price` are its first route candidate's. */
 export interface Admission {
   readonly allow: true;
   readonly key: VirtualKeyPolicy;
@@ -76,6 +84,11 @@ export interface Admission {
   readonly account: ProviderAccountPolicy;
   /** The price the request is charged at (the model's, or the organization's fallback). */
   readonly price: ModelPrice;
+  /**
+   * Every account the request may be sent to, in the order to try them (first = `model`). The
+   * reservation bounds the most expensive of them; settle with `admissionVia` of the one used.
+   */
+  readonly candidates: readonly PricedRouteCandidate[];
   /** The output limit to send upstream (lowered by CAP_OUTPUT; the model's max otherwise). */
   readonly maxOutputTokens: number;
   /** True when `maxOutputTokens` was lowered below what the caller asked for (or the model max). */
@@ -160,6 +173,8 @@ export interface DecideInput {
   readonly allowPartial: boolean;
   /** true when the control plane is unreachable: a hard-budget shortfall is `budget_unverifiable`. */
   readonly grantsUnavailable: boolean;
+  /** A uniform random number in [0, 1) for the weighted choice among route candidates (default 0). */
+  readonly routeRandom?: number;
 }
 
 /** Actual usage of a finished request, to settle its reservation. */

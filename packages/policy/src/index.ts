@@ -8,6 +8,7 @@ export * from "./jwt-format.js";
 export * from "./model-access.js";
 export * from "./model-access-chain.js";
 export * from "./policy-index.js";
+export * from "./routing.js";
 export * from "./budget-ledger.js";
 export * from "./budget-check.js";
 export * from "./rate-limiter.js";

@@ -285,6 +285,7 @@ describe("lease protocol simulation (seeded)", () => {
       expect(r.used, `seed ${seed}: every delivered record counted exactly once`).toBe(r.delivered);
       if (seed % 3 !== 0 && r.lateUsage === 0n) expect(r.spend, `seed ${seed}: no overspend without lowering or long partitions`).toBeLessThanOrEqual(r.limit);
     }
+    console.log(`[lease simulation] ${runs} seeded runs, ${checks} invariant checks, ${strict} runs with no late usage and no limit change ended within the limit`);
     expect(runs).toBe(600);
     expect(strict).toBeGreaterThan(150);
     expect(checks).toBeGreaterThan(100_000);

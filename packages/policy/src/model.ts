@@ -108,6 +108,13 @@ export interface ModelPolicy {
   readonly price: ModelPrice | null;
   /** Largest output the model may produce; the reservation bound for requests without max_tokens. */
   readonly maxOutputTokens: number;
+  /**
+   * Routing among the models sharing `name` in the organization (a route group, one per account):
+   * the share of traffic within its priority (absent = 1; 0 = standby, tried after the others).
+   */
+  readonly weight?: number;
+  /** Route group order: lower is tried first (absent = 0). */
+  readonly priority?: number;
 }
 
 /** An upstream account. The credential is plaintext only in memory and on the authenticated channel. */

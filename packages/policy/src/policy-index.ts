@@ -62,6 +62,12 @@ export interface PolicyIndex {
    * among several with the same name, the lowest id. Models whose account is missing are skipped.
    */
   resolveModel(organizationId: string, publicName: string): ModelPolicy | null;
+  /**
+   * The route group callers reach with `publicName`: every routable model named `name` in the
+   * organization (one per account), sorted by id; else the one model `<account name>/<name>` pins;
+   * else empty. Ordering for a request is `resolveRoute`'s (routing.ts).
+   */
+  routeGroup(organizationId: string, publicName: string): readonly ModelPolicy[];
   /** Every routable model of an organization (account present), sorted by name then id. */
   modelsOf(organizationId: string): readonly ModelPolicy[];
   /** The names a model is callable by: `[name, "<account name>/<name>"]`. */
@@ -120,6 +126,7 @@ export function buildPolicyIndex(snapshot: PolicySnapshot): PolicyIndex {
     for (const secret of key.secrets) keysByHmac.set(secret.hmac.toLowerCase(), { key, secret });
   }
 
+  const groups = new Map<string, ModelPolicy[]>();
   const plainNames = new Map<string, Map<string, ModelPolicy>>();
   const qualifiedNames = new Map<string, Map<string, ModelPolicy>>();
   const orgModels = new Map<string, ModelPolicy[]>();
@@ -135,10 +142,15 @@ export function buildPolicyIndex(snapshot: PolicySnapshot): PolicyIndex {
     const full = qualifiedNames.get(model.organizationId) ?? new Map<string, ModelPolicy>();
     qualifiedNames.set(model.organizationId, full);
     putLowest(full, qualified, model);
+    const groupKey = `${model.organizationId}\u0000${model.name}`;
+    const group = groups.get(groupKey);
+    if (group) group.push(model);
+    else groups.set(groupKey, [model]);
     const list = orgModels.get(model.organizationId) ?? [];
     orgModels.set(model.organizationId, list);
     list.push(model);
   }
+  for (const group of groups.values()) group.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const list of orgModels.values()) {
     list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
@@ -176,6 +188,12 @@ export function buildPolicyIndex(snapshot: PolicySnapshot): PolicyIndex {
     rateLimit: (id) => rateLimits.get(id) ?? null,
     resolveModel: (organizationId, publicName) =>
       plainNames.get(organizationId)?.get(publicName) ?? qualifiedNames.get(organizationId)?.get(publicName) ?? null,
+    routeGroup: (organizationId, publicName) => {
+      const group = groups.get(`${organizationId}\u0000${publicName}`);
+      if (group !== undefined) return group;
+      const pinned = qualifiedNames.get(organizationId)?.get(publicName);
+      return pinned === undefined ? EMPTY : [pinned];
+    },
     modelsOf: (organizationId) => orgModels.get(organizationId) ?? EMPTY,
     modelNames: (model) => namesOf.get(model.id) ?? [model.name],
     budgetsFor: (scope, scopeId) => budgetsByScope.get(`${scope}:${scopeId}`) ?? EMPTY,

@@ -104,7 +104,7 @@ function bodyOf(r: PolicyResource): pb.Resource["body"] {
     }
     case "model": {
       const v = r.value;
-      return { case: "model", value: create(pb.ModelSchema, { id: v.id, organizationId: v.organizationId, providerAccountId: v.providerAccountId, name: v.name, upstreamModel: v.upstreamModel, ...(v.price ? { price: wirePrice(v.price) } : {}), maxOutputTokens: v.maxOutputTokens }) };
+      return { case: "model", value: create(pb.ModelSchema, { id: v.id, organizationId: v.organizationId, providerAccountId: v.providerAccountId, name: v.name, upstreamModel: v.upstreamModel, ...(v.price ? { price: wirePrice(v.price) } : {}), maxOutputTokens: v.maxOutputTokens, ...(v.weight === undefined ? {} : { weight: v.weight }), ...(v.priority === undefined ? {} : { priority: v.priority }) }) };
     }
     case "budget": {
       const v = r.value;
@@ -213,7 +213,7 @@ export function decodeResource(r: pb.Resource): PolicyResource {
     }
     case "model": {
       const v = b.value;
-      return { kind: "model", value: { id: need(v.id, "model id"), organizationId: need(v.organizationId, "model organization"), providerAccountId: need(v.providerAccountId, "model account"), name: need(v.name, "model name"), upstreamModel: need(v.upstreamModel, "upstream model"), price: priceOf(v.price), maxOutputTokens: v.maxOutputTokens } };
+      return { kind: "model", value: { id: need(v.id, "model id"), organizationId: need(v.organizationId, "model organization"), providerAccountId: need(v.providerAccountId, "model account"), name: need(v.name, "model name"), upstreamModel: need(v.upstreamModel, "upstream model"), price: priceOf(v.price), maxOutputTokens: v.maxOutputTokens, ...(v.weight === undefined ? {} : { weight: v.weight }), ...(v.priority === undefined ? {} : { priority: v.priority }) } };
     }
     case "budget": {
       const v = b.value;

@@ -129,6 +129,7 @@ export {
   type ParsedGoogleRequest,
 } from "./google/generate-request.js";
 export { googleRequestToNeutral, neutralToGoogleRequest, normaliseSchemaTypes } from "./google/generate-neutral.js";
+export { buildGoogleBatchEmbedBodyFromOpenAI, encodeEmbeddingBase64, googleEmbeddingsToOpenAI, type OpenAIEmbeddingsRender } from "./google/embeddings-openai.js";
 export {
   extractGoogleCompletionText,
   extractGoogleUsage,

@@ -32,6 +32,10 @@ export interface ProviderAccountInput { organizationId: string; name: string; pr
 export interface ModelInput {
   providerAccountId: string; name: string; upstreamModel?: string | null;
   inputPricePerMillion?: bigint | null; outputPricePerMillion?: bigint | null; cachedInputPricePerMillion?: bigint | null; maxOutputTokens?: number | null;
+  /** Route-group share within its priority (default 1; 0 = standby). */
+  weight?: number | null;
+  /** Route-group order, lower first (default 0). */
+  priority?: number | null;
 }
 
 /** Provider account and model operations. */
@@ -104,20 +108,22 @@ export class ProviderService {
     if ((inputPrice === null) !== (outputPrice === null)) throw badInput("inputPricePerMillion and outputPricePerMillion must be given together (or neither: unpriced)");
     if (cachedPrice !== null && inputPrice === null) throw badInput("cachedInputPricePerMillion needs inputPricePerMillion");
     const maxOutputTokens = requireInt("maxOutputTokens", input.maxOutputTokens ?? 4096, 1, 10_000_000);
+    const weight = requireInt("weight", input.weight ?? 1, 0, 1_000_000);
+    const priority = requireInt("priority", input.priority ?? 0, -1_000_000, 1_000_000);
     return this.runner.run(actor, true, async (m) => {
       const account = await repo.findProviderAccount(m.tx, input.providerAccountId);
       if (!account) throw notFound("provider account", input.providerAccountId);
       assertCanManage(actor, account.organizationId, "provider account", account.id);
       const row = {
         id: m.newId("mdl"), organizationId: account.organizationId, providerAccountId: account.id, name, upstreamModel,
-        inputPricePerMillion: inputPrice, outputPricePerMillion: outputPrice, cachedInputPricePerMillion: cachedPrice, maxOutputTokens,
+        inputPricePerMillion: inputPrice, outputPricePerMillion: outputPrice, cachedInputPricePerMillion: cachedPrice, maxOutputTokens, weight, priority,
       };
       const model = upsert
         ? await repo.upsertModelByName(m.tx, row, m.nowMs)
         : await withConflict(`model "${name}" already exists on provider account "${account.name}"`, () => repo.insertModel(m.tx, row, m.nowMs));
       await m.audit({
         organizationId: model.organizationId, action: upsert ? "model.upsert" : "model.create", target: model.id,
-        after: { name, upstreamModel, inputPricePerMillion: inputPrice?.toString() ?? null, outputPricePerMillion: outputPrice?.toString() ?? null, maxOutputTokens },
+        after: { name, upstreamModel, inputPricePerMillion: inputPrice?.toString() ?? null, outputPricePerMillion: outputPrice?.toString() ?? null, maxOutputTokens, weight, priority },
       });
       return model;
     });

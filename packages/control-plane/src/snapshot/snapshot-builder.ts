@@ -65,7 +65,7 @@ export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<P
         id: m.id, organizationId: m.organizationId, providerAccountId: m.providerAccountId, name: m.name, upstreamModel: m.upstreamModel,
         price: m.inputPricePerMillion === null || m.outputPricePerMillion === null ? null
           : { inputPerMillion: m.inputPricePerMillion, outputPerMillion: m.outputPricePerMillion, cachedInputPerMillion: m.cachedInputPricePerMillion },
-        maxOutputTokens: m.maxOutputTokens,
+        maxOutputTokens: m.maxOutputTokens, weight: m.weight, priority: m.priority,
       })),
       budgets: budgets.map((b): BudgetPolicy => ({
         id: b.id, organizationId: b.organizationId, scope: b.scope, scopeId: b.scopeId, unit: b.unit, window: b.window, limit: b.limit,

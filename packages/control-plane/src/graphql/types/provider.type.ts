@@ -31,6 +31,8 @@ export class Model {
   @Field(() => DecimalScalar, { nullable: true, description: "null = same as input." }) cachedInputPricePerMillion: bigint | null;
   @Field(() => Boolean) priced: boolean;
   @Field(() => Int) maxOutputTokens: number;
+  @Field(() => Int, { description: "Share of traffic within its route group and priority (0 = standby)." }) weight: number;
+  @Field(() => Int, { description: "Route-group order: lower is tried first." }) priority: number;
   @Field(() => DateTimeScalar) createdAt: Date;
   @Field(() => DateTimeScalar) updatedAt: Date;
 }
@@ -49,6 +51,7 @@ export function toModel(r: ModelRecord): Model {
     id: r.id, organizationId: r.organizationId, providerAccountId: r.providerAccountId, name: r.name, upstreamModel: r.upstreamModel,
     inputPricePerMillion: r.inputPricePerMillion, outputPricePerMillion: r.outputPricePerMillion, cachedInputPricePerMillion: r.cachedInputPricePerMillion,
     priced: r.inputPricePerMillion !== null && r.outputPricePerMillion !== null, maxOutputTokens: r.maxOutputTokens,
+    weight: r.weight, priority: r.priority,
     createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt),
   };
 }

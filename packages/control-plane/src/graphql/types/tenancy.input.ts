@@ -105,6 +105,8 @@ export class CreateModelInput {
   @Field(() => DecimalScalar, { nullable: true }) outputPricePerMillion?: bigint | null;
   @Field(() => DecimalScalar, { nullable: true }) cachedInputPricePerMillion?: bigint | null;
   @Field(() => Int, { nullable: true, description: "Default 4096." }) maxOutputTokens?: number | null;
+  @Field(() => Int, { nullable: true, description: "Share of traffic among the models with this name in the organization (its route group) at the same priority. Default 1; 0 = standby (tried after the others)." }) weight?: number | null;
+  @Field(() => Int, { nullable: true, description: "Route-group order: lower priorities are tried first, higher ones are fallbacks. Default 0." }) priority?: number | null;
 }
 /** Input of upsertModel (keyed by providerAccountId + name). */
 @InputType()
