@@ -7,12 +7,18 @@ import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 /** Thrown when another live process holds the lock. */
 export class DataDirLockedError extends Error {}
 
+/** True when `pid` names a running process (a zombie, dead but not yet reaped, is not). */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true; // no procfs: trust kill(0)
   }
 }
 
