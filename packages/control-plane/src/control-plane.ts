@@ -3,6 +3,7 @@
  * GraphQL over HTTP, the policy feed and the gRPC server. `close()` stops everything it started.
  */
 import "reflect-metadata";
+import { writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { ControlPlaneConfig } from "./config.js";
@@ -43,6 +44,8 @@ import { WebhookDispatcher, type WebhookDispatcherDeps } from "./services/webhoo
 function crashAfterUsageCommit(logger: Logger): () => void {
   return () => {
     logger.fatal("fault injection: crashing after a usage commit, before the ACK");
+    // pino writes asynchronously: say it synchronously too, or SIGKILL loses the line.
+    writeSync(2, "tollgate: fault injection: crashing after a usage commit, before the ACK\n");
     process.kill(process.pid, "SIGKILL");
   };
 }
