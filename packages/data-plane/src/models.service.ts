@@ -30,7 +30,14 @@ export function listModelsForKey(deps: RequestPathDeps, headers: RequestHeaders,
   const auth = authenticateKey(index, ctx.keyHmac, now);
   if (!auth.ok) throw new GatewayError(auth.code, auth.message);
   const created = Math.floor(now / 1000);
-  const data = listCallableModels(index, auth.key).map((m) => ({
+  // A route group (one public name on several accounts) is listed once.
+  const seen = new Set<string>();
+  const callable = listCallableModels(index, auth.key).filter((m) => {
+    if (seen.has(m.name)) return false;
+    seen.add(m.name);
+    return true;
+  });
+  const data = callable.map((m) => ({
     id: m.name,
     object: "model" as const,
     created,

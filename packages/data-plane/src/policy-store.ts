@@ -19,6 +19,7 @@ import {
   type Resource,
   type ResourceVersion,
 } from "@tollgate/proto";
+import { SecretHmacCache } from "./secret-hmac-cache.js";
 
 /** One policy state, immutable once published. */
 export interface PolicyState {
@@ -27,6 +28,8 @@ export interface PolicyState {
   readonly index: PolicyIndex;
   /** The HMAC key of virtual-key secrets: `Buffer.from(pepper, "hex")`. */
   readonly pepperKey: Buffer;
+  /** HMACs of recently presented opaque secrets under `pepperKey` (kept across updates of the same pepper). */
+  readonly secretHmacs: SecretHmacCache;
   /** Nodes connected to the control plane at the last update (>= 1). */
   readonly connectedNodes: number;
 }
@@ -120,11 +123,14 @@ export class PolicyStore {
     }
     this.held = next;
     this.pepper = pepper;
+    const pepperKey = Buffer.from(pepper, "hex");
+    const kept = this.state?.secretHmacs;
     this.state = {
       version: update.version,
       snapshot,
       index,
-      pepperKey: Buffer.from(pepper, "hex"),
+      pepperKey,
+      secretHmacs: kept !== undefined && kept.pepperKey.equals(pepperKey) ? kept : new SecretHmacCache(pepperKey),
       connectedNodes: Math.max(1, update.connectedNodes || this.state?.connectedNodes || 1),
     };
     for (const listener of this.listeners) listener(this.state);

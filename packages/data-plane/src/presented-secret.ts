@@ -16,7 +16,9 @@ export type PresentedSecret =
 
 /** Checks `secret`'s format (and a JWT's signature and claims) at `nowMs`. */
 export function checkPresentedSecret(jwt: JwtVerifiers, state: PolicyState, secret: string, nowMs: number): PresentedSecret {
-  if (isWellFormedSecret(secret)) return { kind: "accepted", keyHmac: hashSecret(secret, state.pepperKey) };
+  const known = state.secretHmacs.lookup(secret);
+  if (known !== undefined) return { kind: "accepted", keyHmac: known };
+  if (isWellFormedSecret(secret)) return { kind: "accepted", keyHmac: state.secretHmacs.remember(secret) };
   if (!looksLikeJwt(secret)) return { kind: "malformed" };
   const verdict = jwt.forSnapshot(state.snapshot).verify(secret, nowMs);
   if (!verdict.ok) return { kind: "refused", message: verdict.reason };

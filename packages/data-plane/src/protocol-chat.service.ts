@@ -22,7 +22,7 @@ import {
 import type { ChatResult } from "./chat.service.js";
 import { choicesOf, countInboundPromptTokens, countedUsageOf, requestedOutputOf, shapeProtocolChat } from "./chat-counting.js";
 import { GatewayError } from "./gateway-error.js";
-import { extractSecret, hashSecret, type RequestHeaders } from "./key-auth.js";
+import { extractSecret, type RequestHeaders } from "./key-auth.js";
 import { admitRequest, beginRequest, finish, rateLimitHeaders, type RequestContext } from "./request-context.js";
 import { relayTranslatedStream, sseToJsonArray } from "./stream-relay.js";
 import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, type UpstreamPathDeps } from "./upstream-exchange.js";
@@ -72,7 +72,7 @@ export function peekRouteProtocols(deps: UpstreamPathDeps, headers: RequestHeade
   const secret = extractSecret(headers, query);
   const model = typeof body === "object" && body !== null ? (body as { model?: unknown }).model : undefined;
   if (state === null || secret === null || typeof model !== "string") return null;
-  const match = state.index.keyBySecretHmac(hashSecret(secret, state.pepperKey));
+  const match = state.index.keyBySecretHmac(state.secretHmacs.hmacOf(secret));
   const protocols = match === null ? [] : routeProtocolsOf(state.index, match.key.organizationId, model);
   return protocols.length === 0 ? null : protocols;
 }

@@ -46,6 +46,17 @@ describe("stream cuts, disconnects, token counting and Gemini embeddings", () =>
     expect(r.costMicros).toBeGreaterThan(0n);
   });
 
+  it.each([
+    ["openai", "anthropic"],
+    ["anthropic", "google"],
+    ["google", "anthropic"],
+  ] as const)("%s client, %s upstream cut after its prompt count was reported: bills the provider's prompt count", async (inbound, up) => {
+    const model = MODEL_OF[up];
+    const res = await t.post(chatUrl(inbound, model, true), t.keyHeaders(inbound, "active"), chatBody(inbound, model, "cut [[mock:reset_after=2]] [[mock:prompt_tokens=77]]", true));
+    expect(res.statusCode).toBe(200);
+    expect(t.sink.records.at(-1)).toMatchObject({ outcome: Outcome.UPSTREAM_ERROR, usageSource: UsageSource.COUNTED, inputTokens: 77, outputTokens: 2 });
+  });
+
   it("a client that leaves mid-stream aborts the upstream and pays the prompt and the tokens received", async () => {
     await t.app.close();
     t = buildProtocolTestApp(slow.url, upstream.send);

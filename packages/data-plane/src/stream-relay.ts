@@ -4,7 +4,7 @@
  * received so far counted by the tokenizer (client gone, upstream cut or timed out).
  */
 import type { Admission } from "@tollgate/policy";
-import { createSseSplitter, createStreamTranslator, type StreamTranslatorOptions } from "@tollgate/providers";
+import { createSseSplitter, createStreamTranslator, type StreamTranslator, type StreamTranslatorOptions } from "@tollgate/providers";
 import { countedUsageOf } from "./chat-counting.js";
 import { streamErrorEvent } from "./protocol-error.js";
 import { finish, type RequestContext, type RequestEnd } from "./request-context.js";
@@ -23,7 +23,7 @@ export type RelayEnd = Omit<RequestEnd, "usage" | "countedUsage" | "outcome" | "
  * not ask for). A failure after the 200 went out becomes an error event in the client's protocol.
  * The admission is settled exactly once, whichever way the stream ends.
  */
-export async function* relayTranslatedStream(
+export function relayTranslatedStream(
   deps: UpstreamPathDeps,
   ctx: RequestContext,
   admission: Admission,
@@ -31,7 +31,25 @@ export async function* relayTranslatedStream(
   translation: StreamTranslatorOptions,
   end: RelayEnd,
 ): AsyncGenerator<Uint8Array> {
-  const translator = createStreamTranslator(translation);
+  const errorEvent = (code: string, message: string, status: number): string => streamErrorEvent(translation.to, code, message, status);
+  return relayStream(deps, ctx, admission, exchange, createStreamTranslator(translation), errorEvent, end);
+}
+
+/**
+ * Streams the upstream's body through `translator` to the client; `errorEvent` renders a failure
+ * after the 200 went out (code, message, HTTP status) in the client's stream shape. Settles once,
+ * with the provider's usage when it reported one, else the prompt (as the provider reported it,
+ * else counted) and the text received so far counted.
+ */
+export async function* relayStream(
+  deps: UpstreamPathDeps,
+  ctx: RequestContext,
+  admission: Admission,
+  exchange: UpstreamExchange,
+  translator: StreamTranslator,
+  errorEvent: (code: string, message: string, status: number) => string,
+  end: RelayEnd,
+): AsyncGenerator<Uint8Array> {
   let outcome = Outcome.CLIENT_ABORTED;
   let status = 200;
   let errorCode = "";
@@ -51,7 +69,7 @@ export async function* relayTranslatedStream(
       errorCode = timeout ? "upstream_timeout" : "upstream_error";
       status = timeout ? 504 : 502;
       const message = timeout ? "the upstream provider timed out" : "the upstream stream was cut";
-      yield Buffer.from(streamErrorEvent(translation.to, errorCode, message, status));
+      yield Buffer.from(errorEvent(errorCode, message, status));
     }
   } finally {
     exchange.finish();
@@ -59,7 +77,8 @@ export async function* relayTranslatedStream(
     await finish(deps, ctx, admission, {
       ...facts,
       usage: translator.usage(),
-      countedUsage: () => countedUsageOf(promptTokens(), translator.completionText()),
+      // A cut stream bills the prompt as the provider already counted it when it said so, else the tokenizer's count.
+      countedUsage: () => countedUsageOf(translator.reportedInputTokens() ?? promptTokens(), translator.completionText()),
       outcome,
       status,
       errorCode,

@@ -1,8 +1,8 @@
 /**
- * The upstream leg shared by every route (sending is `sendRouted`, upstream-routing.ts): read an
- * credential, and turn each way it can fail into the usage record it owes and the `GatewayError`
- * to answer with. A request that never got a usable answer is released (nothing charged); one
- * whose answer was cut is settled on what was counted.
+ * The upstream leg shared by every route, after `sendRouted` (upstream-routing.ts) got a response:
+ * read it, and turn each way it can fail into the usage record it owes and the `GatewayError` to
+ * answer with. A request that never got a usable answer is released (nothing charged); one whose
+ * answer was cut is settled on what was counted.
  */
 import type { Admission } from "@tollgate/policy";
 import type { ChatProtocol } from "@tollgate/providers";

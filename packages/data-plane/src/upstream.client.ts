@@ -74,29 +74,56 @@ export function createUpstreamClient(timeouts: UpstreamTimeouts): UpstreamClient
 
   const send: UpstreamSend = async (req) => {
     const controller = new AbortController();
-    let totalTimedOut = false;
-    const timer = setTimeout(() => {
-      totalTimedOut = true;
-      controller.abort(new Error("upstream total timeout"));
-    }, timeouts.totalMs);
+    // undici's own header and body timeouts run on coarse timers (a 300 ms idle limit let 700 ms
+    // gaps through): the gateway enforces first byte, idle and total itself; undici's stay as backstops.
+    let timedOut = false;
+    const expire = (what: string) => (): void => {
+      timedOut = true;
+      controller.abort(new Error(`upstream ${what} timeout`));
+    };
+    const timer = setTimeout(expire("total"), timeouts.totalMs);
+    const firstByte = setTimeout(expire("first byte"), timeouts.firstByteMs);
     const onClientAbort = (): void => controller.abort(new Error("client disconnected"));
     req.clientSignal.addEventListener("abort", onClientAbort, { once: true });
     if (req.clientSignal.aborted) onClientAbort();
     const classify = (err: unknown): UpstreamFailure => {
-      if (totalTimedOut) return "timeout";
+      if (timedOut) return "timeout";
       if (req.clientSignal.aborted) return "client_aborted";
       return TIMEOUT_CODES.has(errorCode(err)) ? "timeout" : "connection";
     };
+    let idle: NodeJS.Timeout | null = null;
     const finish = (): void => {
       clearTimeout(timer);
+      clearTimeout(firstByte);
+      if (idle !== null) clearTimeout(idle);
       req.clientSignal.removeEventListener("abort", onClientAbort);
     };
     try {
       const res = await request(req.url, { method: "POST", headers: { ...req.headers }, body: req.body, dispatcher: agent, signal: controller.signal });
+      clearTimeout(firstByte);
+      /** The body, with the idle limit timed between upstream chunks (not while the consumer holds a chunk). */
+      async function* guarded(): AsyncGenerator<Uint8Array> {
+        let holding = false;
+        const onIdle = (): void => {
+          if (holding) idle?.refresh();
+          else expire("idle")();
+        };
+        idle = setTimeout(onIdle, timeouts.idleMs);
+        try {
+          for await (const chunk of res.body) {
+            holding = true;
+            yield chunk as Uint8Array;
+            holding = false;
+            idle.refresh();
+          }
+        } finally {
+          clearTimeout(idle);
+        }
+      }
       return {
         status: res.statusCode,
         headers: res.headers,
-        body: res.body,
+        body: guarded(),
         classify,
         finish: () => {
           finish();

@@ -2,9 +2,8 @@
  * Building the usage records a node sends back: one per answered request whose key was resolved
  * (successes, upstream failures, client aborts and refusals), with a per-boot monotonic sequence.
  */
-import { create } from "@bufbuild/protobuf";
 import type { ActualUsage, BudgetCharge, ModelPolicy, VirtualKeyPolicy } from "@tollgate/policy";
-import { BudgetChargeSchema, Outcome, UsageRecordSchema, UsageSource, type UsageRecord } from "@tollgate/proto";
+import { Outcome, UsageSource, type BudgetCharge as WireBudgetCharge, type UsageRecord } from "@tollgate/proto";
 
 export { Outcome, UsageSource };
 
@@ -44,10 +43,18 @@ export class UsageRecordFactory {
     private readonly bootId: string,
   ) {}
 
-  /** The record of one request (the next sequence number). */
+  /**
+   * The record of one request (the next sequence number). Written as a complete message literal
+   * (every field of the generated type is required, so a new proto field fails to compile here):
+   * the same object `create(UsageRecordSchema, ...)` returns for a proto3 message, without its
+   * per-call reflection.
+   */
   build(f: UsageFacts): UsageRecord {
     this.sequence += 1n;
-    return create(UsageRecordSchema, {
+    const charges: WireBudgetCharge[] = [];
+    for (const c of f.charges) charges.push({ $typeName: "tollgate.v1.BudgetCharge", budgetId: c.budgetId, windowStartMs: BigInt(c.windowStart), amount: c.amount });
+    return {
+      $typeName: "tollgate.v1.UsageRecord",
       requestId: f.requestId,
       nodeId: this.nodeId,
       bootId: this.bootId,
@@ -74,7 +81,7 @@ export class UsageRecordFactory {
       status: f.status,
       errorCode: f.errorCode,
       attempts: clampU32(f.attempts ?? 0),
-      charges: f.charges.map((c) => create(BudgetChargeSchema, { budgetId: c.budgetId, windowStartMs: BigInt(c.windowStart), amount: c.amount })),
-    });
+      charges,
+    };
   }
 }

@@ -7,8 +7,8 @@
  */
 import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { UsageRecordSchema, type UsageRecord } from "@tollgate/proto";
+import { fromBinary } from "@bufbuild/protobuf";
+import { createMessageEncoder, UsageRecordSchema, type UsageRecord } from "@tollgate/proto";
 
 /** Thrown by `append` when the spool cannot take a record (full or closed, or a disk error). */
 export class SpoolUnavailableError extends Error {
@@ -60,9 +60,12 @@ export function decodeSegment(bytes: Buffer): UsageRecord[] {
   return out;
 }
 
+/** The record encoder compiled from the schema (stateless; the same bytes as `toBinary`). */
+const encodeUsageRecord = createMessageEncoder(UsageRecordSchema);
+
 /** Encodes one record as a length-prefixed frame. */
 export function encodeSpoolFrame(record: UsageRecord): Buffer {
-  const body = toBinary(UsageRecordSchema, record);
+  const body = encodeUsageRecord(record);
   const frame = Buffer.allocUnsafe(4 + body.length);
   frame.writeUInt32BE(body.length, 0);
   frame.set(body, 4);

@@ -2,7 +2,7 @@
  * Behaviour directives written inside a request's own text, so tests going through a gateway can
  * steer the mock: `[[mock:completion_tokens=7]]`, `[[mock:prompt_tokens=123]]`,
  * `[[mock:cached_tokens=5]]`, `[[mock:status=500]]`, `[[mock:latency_ms=200]]`, `[[mock:hang]]`,
- * `[[mock:reset_after=3]]`. Unknown or malformed directives are ignored.
+ * `[[mock:reset_after=3]]`, `[[mock:chunk_delay_ms=50]]`. Unknown or malformed directives are ignored.
  */
 
 /** The directives found in a request. */
@@ -17,6 +17,8 @@ export interface MockDirectives {
   readonly hang: boolean;
   /** Destroy the socket after this many content chunks (non-stream: before answering). */
   readonly resetAfter: number | null;
+  /** Delay between stream chunks for this request (overrides the server's `chunkDelayMs`). */
+  readonly chunkDelayMs: number | null;
 }
 
 /** No directive at all. */
@@ -28,6 +30,7 @@ export const NO_DIRECTIVES: MockDirectives = {
   latencyMs: null,
   hang: false,
   resetAfter: null,
+  chunkDelayMs: null,
 };
 
 const MARKER = "[[mock:";
@@ -61,6 +64,9 @@ export function parseDirectives(texts: readonly string[]): MockDirectives {
           break;
         case "reset_after":
           found.resetAfter = value;
+          break;
+        case "chunk_delay_ms":
+          found.chunkDelayMs = value;
           break;
         default:
           break;

@@ -40,6 +40,9 @@ export interface RecordedRequest {
   readonly receivedAt: number;
 }
 
+/** Behaviour scripted on the server for every request until cleared; it wins over the request's directives. */
+export type MockFault = Partial<Pick<MockDirectives, "status" | "hang" | "latencyMs" | "resetAfter" | "chunkDelayMs">>;
+
 /** A running mock. */
 export interface MockProvider {
   /** `http://127.0.0.1:<port>`. */
@@ -48,8 +51,10 @@ export interface MockProvider {
   readonly baseUrl: string;
   /** The recorded requests, oldest first (at most the last 10,000). */
   requests(): RecordedRequest[];
-  /** Forgets recorded requests and restarts the id counter. */
+  /** Forgets recorded requests, restarts the id counter and clears a scripted fault. */
   reset(): void;
+  /** Scripts every following request (e.g. `{ status: 500 }`, `{ hang: true }`); null clears it. */
+  setFault(fault: MockFault | null): void;
   /** Stops listening and drops every open connection (hung requests included). */
   close(): Promise<void>;
 }
@@ -109,6 +114,18 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
   const timers = new Set<NodeJS.Timeout>();
   let records: RecordedRequest[] = [];
   let counter = 0;
+  let fault: MockFault | null = null;
+  /** The request's directives under the scripted fault (the fault's fields win). */
+  const scripted = (d: MockDirectives): MockDirectives => {
+    if (fault === null) return d;
+    const out: { -readonly [K in keyof MockDirectives]: MockDirectives[K] } = { ...d };
+    if (fault.status !== undefined) out.status = fault.status;
+    if (fault.hang !== undefined) out.hang = fault.hang;
+    if (fault.latencyMs !== undefined) out.latencyMs = fault.latencyMs;
+    if (fault.resetAfter !== undefined) out.resetAfter = fault.resetAfter;
+    if (fault.chunkDelayMs !== undefined) out.chunkDelayMs = fault.chunkDelayMs;
+    return out;
+  };
 
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {
@@ -119,7 +136,9 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
       timers.add(timer);
     });
 
-  const writeStream = async (res: ServerResponse, events: readonly StreamEvent[], resetAfter: number | null, requestId: string): Promise<void> => {
+  const writeStream = async (res: ServerResponse, events: readonly StreamEvent[], directives: MockDirectives, requestId: string): Promise<void> => {
+    const { resetAfter } = directives;
+    const delayMs = directives.chunkDelayMs ?? chunkDelayMs;
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-request-id": requestId });
     const destroyAfter = findResetIndex(events, resetAfter);
     for (let i = 0; i < events.length; i++) {
@@ -131,7 +150,7 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
         return;
       }
       res.write(event.data);
-      if (chunkDelayMs > 0) await sleep(chunkDelayMs);
+      if (delayMs > 0 && i < events.length - 1) await sleep(delayMs);
     }
     res.end();
   };
@@ -146,7 +165,7 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     const plan = planCompletion(input, directives, { id: `${adapter.idPrefix}${counter}`, created: Math.floor(now() / 1000), defaultCompletionTokens: defaultTokens });
     const stream = route.stream ?? body["stream"] === true;
     if (stream && route.sse) {
-      await writeStream(res, adapter.buildStream(plan), directives.resetAfter, requestId);
+      await writeStream(res, adapter.buildStream(plan), directives, requestId);
       return;
     }
     if (directives.resetAfter !== null) {
@@ -173,14 +192,14 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     if (route.kind === "embeddings") {
       const input = normaliseEmbeddingInput(body["input"]);
       const texts = (input ?? []).filter((x): x is string => typeof x === "string");
-      const directives = texts.length > 0 ? parseDirectives(texts) : NO_DIRECTIVES;
+      const directives = scripted(texts.length > 0 ? parseDirectives(texts) : NO_DIRECTIVES);
       if (!(await applyDirectives(res, "openai", directives, requestId))) return;
       if (input === null) sendError(res, "openai", 400, "'input' must be a string, an array of strings or an array of token arrays.", requestId);
       else sendJson(res, 200, buildEmbeddingsResponse(body, input, directives), requestId);
       return;
     }
     const items = readGeminiEmbedItems(body, route.batch);
-    const directives = items === null ? NO_DIRECTIVES : parseDirectives(items.flat());
+    const directives = scripted(items === null ? NO_DIRECTIVES : parseDirectives(items.flat()));
     if (!(await applyDirectives(res, "google", directives, requestId))) return;
     if (items === null) sendError(res, "google", 400, "* EmbedContentRequest.content: contents is not specified", requestId);
     else if (route.batch) sendJson(res, 200, { embeddings: items.map((t) => ({ values: embedItem(t.join("")) })) }, requestId);
@@ -212,6 +231,10 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
       sendJson(res, 200, { object: "list", data: models.map((m) => ({ id: m, object: "model", created: 1_700_000_000, owned_by: "system" })) }, requestId);
       return;
     }
+    if (route.kind === "azure_no_version") {
+      sendJson(res, 404, { error: { code: "404", message: "Resource not found" } }, requestId);
+      return;
+    }
     if (route.kind === "healthz") {
       sendJson(res, 200, { ok: true }, requestId);
       return;
@@ -226,7 +249,7 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
       return;
     }
     const input = CHAT_ADAPTERS[route.protocol].read(body, route.model, route.kind === "count_tokens");
-    const directives = "error" in input || input.texts.length === 0 ? NO_DIRECTIVES : parseDirectives(input.texts);
+    const directives = scripted("error" in input || input.texts.length === 0 ? NO_DIRECTIVES : parseDirectives(input.texts));
     if (!(await applyDirectives(res, protocol, directives, requestId))) return;
     if ("error" in input) {
       sendError(res, protocol, 400, input.error, requestId);
@@ -270,6 +293,10 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     reset: () => {
       records = [];
       counter = 0;
+      fault = null;
+    },
+    setFault: (f) => {
+      fault = f;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

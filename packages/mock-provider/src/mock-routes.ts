@@ -10,11 +10,20 @@ export type MockRoute =
   | { readonly kind: "healthz" }
   | { readonly kind: "models" }
   | { readonly kind: "embeddings" }
+  /** An Azure path without `api-version` (Azure answers 404). */
+  | { readonly kind: "azure_no_version" }
   | { readonly kind: "chat"; readonly protocol: MockProtocol; readonly model: string | null; readonly stream: boolean | null; readonly sse: boolean }
   | { readonly kind: "count_tokens"; readonly protocol: "anthropic" | "google"; readonly model: string | null }
   | { readonly kind: "embed_content"; readonly model: string; readonly batch: boolean };
 
 const GOOGLE_PATH = /^\/v1beta\/models\/([^:]+):(generateContent|streamGenerateContent|countTokens|embedContent|batchEmbedContents)$/;
+/** Azure OpenAI: `/openai/deployments/{deployment}/chat/completions|embeddings` (with `?api-version=`). */
+const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
+
+/** True for an Azure OpenAI deployment path. */
+export function isAzurePath(pathname: string): boolean {
+  return AZURE_PATH.test(pathname);
+}
 
 /** The protocol of a path: `/v1/messages...` Anthropic, `/v1beta/...` Google, anything else OpenAI. */
 export function protocolOfPath(pathname: string): MockProtocol {
@@ -33,6 +42,12 @@ export function matchRoute(method: string, path: string): MockRoute | null {
   if (p === "/v1/embeddings") return { kind: "embeddings" };
   if (p === "/v1/messages") return { kind: "chat", protocol: "anthropic", model: null, stream: null, sse: true };
   if (p === "/v1/messages/count_tokens") return { kind: "count_tokens", protocol: "anthropic", model: null };
+  const azure = AZURE_PATH.exec(p);
+  if (azure !== null && azure[1] !== undefined) {
+    if (!url.searchParams.get("api-version")) return { kind: "azure_no_version" };
+    if (azure[2] === "embeddings") return { kind: "embeddings" };
+    return { kind: "chat", protocol: "openai", model: decodeURIComponent(azure[1]), stream: null, sse: true };
+  }
   const g = GOOGLE_PATH.exec(p);
   if (g === null || g[1] === undefined) return null;
   const model = decodeURIComponent(g[1]);
@@ -50,13 +65,14 @@ export function matchRoute(method: string, path: string): MockRoute | null {
 
 /**
  * True when the request carries `apiKey` the way its protocol's SDKs send it: OpenAI
- * `Authorization: Bearer`; Anthropic `x-api-key` or Bearer (SDK 1.x); Google `x-goog-api-key` or `?key=`.
+ * `Authorization: Bearer` (Azure deployment paths: `api-key`); Anthropic `x-api-key` or Bearer
+ * (SDK 1.x); Google `x-goog-api-key` or `?key=`.
  */
 export function isAuthorized(protocol: MockProtocol, headers: IncomingHttpHeaders, path: string, apiKey: string): boolean {
   const bearer = headers.authorization === `Bearer ${apiKey}`;
   switch (protocol) {
     case "openai":
-      return bearer;
+      return isAzurePath(new URL(path, "http://mock").pathname) ? headers["api-key"] === apiKey : bearer;
     case "anthropic":
       return bearer || headers["x-api-key"] === apiKey;
     case "google":
@@ -69,12 +85,12 @@ export function isAuthorized(protocol: MockProtocol, headers: IncomingHttpHeader
 }
 
 /** What an OpenAI chat body asks of the mock; an error message when `messages` is missing. */
-function readOpenAIInput(body: Record<string, unknown>): CompletionInput | { readonly error: string } {
+function readOpenAIInput(body: Record<string, unknown>, deployment: string | null): CompletionInput | { readonly error: string } {
   const messages = body["messages"];
   if (!Array.isArray(messages) || messages.length === 0) return { error: "Missing required parameter: 'messages'." };
   const options = body["stream_options"];
   return {
-    model: typeof body["model"] === "string" ? body["model"] : "mock-model",
+    model: typeof body["model"] === "string" ? body["model"] : (deployment ?? "mock-model"),
     texts: collectMessageTexts(messages),
     messageCount: messages.length,
     maxTokens: readLimit(body, "max_completion_tokens") ?? readLimit(body, "max_tokens"),
@@ -94,7 +110,7 @@ export interface ChatAdapter {
 
 /** The chat adapter of each protocol. */
 export const CHAT_ADAPTERS: Readonly<Record<MockProtocol, ChatAdapter>> = {
-  openai: { idPrefix: "chatcmpl-mock", read: (body) => readOpenAIInput(body), buildJson: buildChatCompletion, buildStream: buildStreamEvents },
+  openai: { idPrefix: "chatcmpl-mock", read: (body, model) => readOpenAIInput(body, model), buildJson: buildChatCompletion, buildStream: buildStreamEvents },
   anthropic: { idPrefix: "msg_mock", read: (body, _m, countOnly) => readAnthropicInput(body, !countOnly), buildJson: buildAnthropicMessage, buildStream: buildAnthropicStreamEvents },
   google: { idPrefix: "mock-resp-", read: (body, model) => readGeminiInput(model ?? "mock-model", body), buildJson: buildGeminiResponse, buildStream: buildGeminiStreamEvents },
 };

@@ -8,6 +8,7 @@
  * ledger per node, mutated synchronously.
  */
 import type { BudgetCharge, BudgetHold, GrantShortfall, Reservation } from "./decision.js";
+import { DemandWindow } from "./demand-window.js";
 
 /** How long demand samples count as "recent". */
 export const DEMAND_HORIZON_MS = 30_000;
@@ -73,8 +74,8 @@ interface MutableEntry {
   reserved: bigint;
   exhausted: boolean;
   windowEnd: number | null;
-  /** Held amounts of recent reservations, oldest first. */
-  samples: { at: number; amount: bigint }[];
+  /** Held amounts of recent reservations (the last `DEMAND_HORIZON_MS`). */
+  demand: DemandWindow;
   /** The largest single hold of the latest reservation attempt. */
   lastUpperBound: bigint;
   generation: bigint;
@@ -120,7 +121,7 @@ export class BudgetLedger {
         reserved: 0n,
         exhausted,
         windowEnd,
-        samples: [],
+        demand: new DemandWindow(DEMAND_HORIZON_MS),
         lastUpperBound: 0n,
         generation: generation ?? 0n,
         lastActiveAt: now ?? 0,
@@ -174,8 +175,7 @@ export class BudgetLedger {
       if (entry === undefined) continue;
       entry.reserved += amount;
       entry.lastActiveAt = Math.max(entry.lastActiveAt, now);
-      entry.samples.push({ at: now, amount });
-      pruneSamples(entry, now);
+      entry.demand.add(now, amount);
     }
     const reservation: Reservation = { id: this.#nextReservationId++, holds: [...holds] };
     this.#active.set(reservation.id, reservation);
@@ -194,7 +194,7 @@ export class BudgetLedger {
       const entry = this.#entries.get(entryKey(charge.budgetId, charge.windowStart));
       if (entry === undefined || charge.amount <= 0n) continue;
       entry.spent += charge.amount;
-      pruneSamples(entry, now);
+      entry.demand.prune(now);
     }
   }
 
@@ -329,16 +329,6 @@ function availableOf(entry: MutableEntry, now: number): bigint {
   return free > 0n ? free : 0n;
 }
 
-function pruneSamples(entry: MutableEntry, now: number): void {
-  const cutoff = now - DEMAND_HORIZON_MS;
-  let drop = 0;
-  while (drop < entry.samples.length && (entry.samples[drop]?.at ?? now) <= cutoff) drop++;
-  if (drop > 0) entry.samples.splice(0, drop);
-}
-
 function demandOf(entry: MutableEntry, now: number): bigint {
-  const cutoff = now - DEMAND_HORIZON_MS;
-  let sum = 0n;
-  for (const s of entry.samples) if (s.at > cutoff) sum += s.amount;
-  return sum;
+  return entry.demand.total(now);
 }

@@ -1,13 +1,19 @@
 /**
  * The one bridge between protobuf-es service descriptors and grpc-js: it turns a generated
  * `GenService` into a grpc-js `ServiceDefinition` (binary serializers from the schema) and a
- * generic client constructor. No message is encoded by hand anywhere else.
+ * generic client constructor. No message is encoded by hand anywhere else: messages are written
+ * by the encoder compiled from their schema (`createMessageEncoder`, the same bytes as `toBinary`).
  */
-import { fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import { fromBinary, type DescMessage, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { createMessageEncoder } from "./message-encoder.js";
 
 function serializerFor<D extends DescMessage>(schema: D): (msg: MessageShape<D>) => Buffer {
-  return (msg) => Buffer.from(toBinary(schema, msg));
+  const encode = createMessageEncoder(schema);
+  return (msg) => {
+    const bytes = encode(msg);
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
 }
 
 function deserializerFor<D extends DescMessage>(schema: D): (buf: Buffer) => MessageShape<D> {

@@ -2,3 +2,4 @@ export * from "./gen/tollgate/v1/policy_pb.js";
 export * from "./grpc-bridge.js";
 export * from "./clients.js";
 export * from "./codecs.js";
+export * from "./message-encoder.js";

@@ -24,6 +24,10 @@ describe("parseInboundRequest: the shape the decision core sees, with the prompt
     expect(parseInboundRequest("/v1/chat/completions", { model: "m" })).toMatchObject({ ok: false });
     expect(isSimulatedPath("/v1/embeddings")).toBe(true);
     expect(isSimulatedPath("/v1/messages")).toBe(false);
+    expect(isSimulatedPath("/v1/responses")).toBe(true);
+    const responses = parseInboundRequest("/v1/responses", { model: "m", input: "hello world", instructions: "be kind", max_output_tokens: 9, stream: true });
+    expect(responses).toMatchObject({ ok: true, stream: true, shape: { model: "m", requestedMaxOutputTokens: 9, operation: "chat", promptText: "be kind\nhello world" } });
+    expect(parseInboundRequest("/v1/responses", { model: "m" })).toEqual({ ok: false, message: "'input' is required" });
   });
 
   it("neutralPromptText: system blocks then every message's text parts", () => {

@@ -7,9 +7,11 @@ import type { RequestShape } from "@tollgate/policy";
 import { assertNever, type ChatRequest } from "./chat-model.js";
 import { estimateInputTokensUpperBound, isParseError, parseOpenAIChatRequest, type ChatMessage, type ParseError, type ParsedChatRequest } from "./openai/chat-request.js";
 import { estimateEmbeddingInputUpperBound, parseOpenAIEmbeddingsRequest, type ParsedEmbeddingsRequest } from "./openai/embeddings-request.js";
+import { parseResponsesRequest, responsesRequestToNeutral, type ParsedResponsesRequest } from "./openai/responses-request.js";
+import { estimateChatInputTokensUpperBound } from "./input-bound.js";
 
 /** The routes the Simulator can evaluate. */
-export const SIMULATED_PATHS = ["/v1/chat/completions", "/v1/embeddings"] as const;
+export const SIMULATED_PATHS = ["/v1/chat/completions", "/v1/embeddings", "/v1/responses"] as const;
 
 /** One of `SIMULATED_PATHS`. */
 export type SimulatedPath = (typeof SIMULATED_PATHS)[number];
@@ -89,7 +91,28 @@ export function parseInboundRequest(path: SimulatedPath, body: unknown): Inbound
       const parsed = parseOpenAIEmbeddingsRequest(body);
       return isParseFailure(parsed) ? { ok: false, message: parsed.error } : { ok: true, shape: shapeEmbeddingsRequest(parsed), stream: false };
     }
+    case "/v1/responses": {
+      const parsed = parseResponsesRequest(body);
+      if (isParseFailure(parsed)) return { ok: false, message: parsed.error };
+      const neutral = responsesRequestToNeutral(parsed);
+      if (isParseFailure(neutral)) return { ok: false, message: neutral.error };
+      return { ok: true, shape: shapeResponsesRequest(parsed, neutral), stream: parsed.stream };
+    }
     default:
       return assertNever(path);
   }
+}
+
+/**
+ * A Responses request's shape: the neutral prompt bounded as an OpenAI-style upstream counts it
+ * (the data plane's route bounds it for the most demanding protocol among the model's accounts).
+ */
+export function shapeResponsesRequest(parsed: ParsedResponsesRequest, neutral: ChatRequest): RequestShape {
+  return {
+    model: parsed.model,
+    inputTokensUpperBound: estimateChatInputTokensUpperBound(neutral, "openai"),
+    requestedMaxOutputTokens: parsed.maxOutputTokens,
+    operation: "chat",
+    promptText: neutralPromptText(neutral),
+  };
 }

@@ -173,8 +173,17 @@ export {
   type InboundRequestContext,
   type NeutralRequestRenderOptions,
 } from "./protocol.js";
+export { parseResponsesRequest, responsesRequestToNeutral, type ParsedResponsesRequest } from "./openai/responses-request.js";
+export {
+  createResponsesStreamRenderer,
+  neutralToResponsesResponse,
+  renderResponsesUsage,
+  responsesErrorEvent,
+  type ResponsesRenderContext,
+} from "./openai/responses-response.js";
 export {
   createStreamTranslator,
+  translateStreamWith,
   translateRequest,
   translateResponse,
   type StreamTranslator,

@@ -263,6 +263,22 @@ describe("createStreamTranslator", () => {
     }
   });
 
+  it("keeps the prompt tokens an upstream reported before it was cut (Anthropic message_start, Gemini usageMetadata)", () => {
+    for (const [from, marker] of [["anthropic", "event: content_block_stop"], ["google", "STOP"]] as const) {
+      const full = load(from, STREAM_FIXTURES.text[from]).toString("utf8");
+      const cut = Buffer.from(full.slice(0, full.lastIndexOf("data:", full.indexOf(marker))), "utf8");
+      for (const to of CHAT_PROTOCOLS) {
+        const { translator } = pump(from, to, cut, 50);
+        expect(translator.usage()).toBeNull();
+        expect(translator.reportedInputTokens()).toBe(1187);
+      }
+    }
+    const openai = load("openai", STREAM_FIXTURES.text.openai).toString("utf8");
+    const cutOpenAI = pump("openai", "anthropic", Buffer.from(openai.slice(0, openai.indexOf("data:", 200)), "utf8"), 50).translator;
+    expect([cutOpenAI.usage(), cutOpenAI.reportedInputTokens()]).toEqual([null, null]);
+    expect(pump("openai", "google", load("openai", STREAM_FIXTURES.text.openai), 64).translator.reportedInputTokens()).toBe(1187);
+  });
+
   it("turns an upstream error event into the client's error event", () => {
     const err = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
     const bytes = Buffer.concat([load("anthropic", "stream-text.sse").subarray(0, 400), Buffer.from(`\n\n${err}`)]);

@@ -4,7 +4,7 @@
  * into the inbound protocol's SSE bytes while capturing usage and the generated text. Same-protocol
  * calls stay pass-through (the body and stream bytes the client sent or the upstream wrote).
  */
-import { assertNever, type ChatProtocol, type ChatRequest, type ChatStreamEvent, type RenderContext, type StopReason } from "./chat-model.js";
+import { assertNever, type ChatProtocol, type ChatRequest, type ChatStreamEvent, type ChatStreamRenderer, type RenderContext, type StopReason } from "./chat-model.js";
 import { buildAnthropicUpstreamBody } from "./anthropic/upstream-request.js";
 import { buildGoogleUpstreamBody } from "./google/upstream-request.js";
 import type { ParseError } from "./openai/chat-request.js";
@@ -109,6 +109,12 @@ export interface StreamTranslator {
   end(): Uint8Array;
   /** The final usage the upstream reported, null when none arrived (cut stream: count the text). */
   usage(): ProviderUsage | null;
+  /**
+   * The prompt's tokens as the upstream reported them before its final usage (Anthropic
+   * `message_start`, Gemini's first `usageMetadata`) or in it; null when it reported none. A cut
+   * stream bills this rather than the tokenizer's estimate.
+   */
+  reportedInputTokens(): number | null;
   /** Generated text so far (text, reasoning, tool names and arguments), for counting. */
   completionText(): string;
   /** The stop reason the upstream gave, null when none yet. */
@@ -125,11 +131,24 @@ export interface StreamTranslator {
  */
 export function createStreamTranslator(opts: StreamTranslatorOptions): StreamTranslator {
   const { from, to, ctx } = opts;
+  if (from !== to) return translateStreamWith(from, createChatStreamRenderer(to, ctx));
+  const tap = from === "openai" ? createOpenAIStreamTap({ clientWantsUsage: ctx.includeUsage }) : null;
+  return translateStreamWith(from, null, tap);
+}
+
+/**
+ * A translator from an upstream speaking `from` through `renderer` (any client stream shape, e.g.
+ * the Responses API's); `renderer` null = the upstream's bytes are forwarded (through `tap` when given).
+ */
+export function translateStreamWith(
+  from: ChatProtocol,
+  renderer: ChatStreamRenderer | null,
+  tap: { push(chunk: Uint8Array): Uint8Array; end(): Uint8Array } | null = null,
+): StreamTranslator {
   const splitter = createSseSplitter();
   const parser = createChatStreamParser(from);
-  const renderer = createChatStreamRenderer(to, ctx);
-  const tap = from === "openai" && to === "openai" ? createOpenAIStreamTap({ clientWantsUsage: ctx.includeUsage }) : null;
   let usage: ProviderUsage | null = null;
+  let reportedInput: number | null = null;
   let text = "";
   let stop: StopReason | null = null;
   let ended = false;
@@ -151,11 +170,14 @@ export function createStreamTranslator(opts: StreamTranslatorOptions): StreamTra
         return;
       case "usage":
         usage = e.usage;
+        reportedInput = e.usage.inputTokens;
+        return;
+      case "start":
+        if (e.inputTokens !== null && reportedInput === null) reportedInput = e.inputTokens;
         return;
       case "end":
         ended = true;
         return;
-      case "start":
       case "error":
         return;
       default:
@@ -168,11 +190,11 @@ export function createStreamTranslator(opts: StreamTranslatorOptions): StreamTra
     for (const event of events) {
       for (const e of parser.parse(event)) {
         observe(e);
-        if (from !== to) out.push(renderer.render(e));
+        if (renderer !== null) out.push(renderer.render(e));
       }
-      if (from === to) out.push(event.raw);
+      if (renderer === null) out.push(event.raw);
     }
-    if (final && from !== to) out.push(renderer.finish());
+    if (final && renderer !== null) out.push(renderer.finish());
     return Buffer.concat(out.map((x) => (typeof x === "string" ? Buffer.from(x, "utf8") : x)));
   };
 
@@ -187,6 +209,7 @@ export function createStreamTranslator(opts: StreamTranslatorOptions): StreamTra
       return tap === null ? out : tap.end();
     },
     usage: () => usage,
+    reportedInputTokens: () => reportedInput,
     completionText: () => text,
     stopReason: () => stop,
     get completed() {

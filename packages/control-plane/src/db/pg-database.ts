@@ -21,19 +21,29 @@ export async function openPgDatabase(connectionString: string, logger: Logger): 
 
   const handlers = new Map<string, Set<Handler>>();
   let listenClient: pg.PoolClient | null = null;
+  /** Releases the LISTEN client once: its error event may fire after close() released it. */
+  let releaseListener: (() => void) | null = null;
   let connecting: Promise<pg.PoolClient> | null = null;
   let closed = false;
 
   const connectListener = async (): Promise<pg.PoolClient> => {
     const client = await pool.connect();
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      client.release(true);
+    };
+    releaseListener = release;
     client.on("notification", (msg) => {
       for (const h of handlers.get(msg.channel) ?? []) h(msg.payload ?? "");
     });
     client.on("error", (e) => {
+      release();
+      if (listenClient === client) listenClient = null;
+      if (closed) return;
       logger.warn({ err: e.message }, "postgres LISTEN connection lost; reconnecting");
-      client.release(true);
-      listenClient = null;
-      if (!closed) setTimeout(() => void ensureListener().catch(() => undefined), 500);
+      setTimeout(() => void ensureListener().catch(() => undefined), 500);
     });
     for (const channel of handlers.keys()) await client.query(`LISTEN ${quoteIdent(channel)}`);
     return client;
@@ -89,10 +99,8 @@ export async function openPgDatabase(connectionString: string, logger: Logger): 
     },
     async close() {
       closed = true;
-      if (listenClient) {
-        listenClient.release(true);
-        listenClient = null;
-      }
+      releaseListener?.();
+      listenClient = null;
       await pool.end();
     },
   };
