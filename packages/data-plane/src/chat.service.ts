@@ -20,7 +20,7 @@ import { GatewayError } from "./gateway-error.js";
 import { shapeChatRequest } from "./inbound-request.js";
 import type { RequestHeaders } from "./key-auth.js";
 import { admitRequest, beginRequest, finish, rateLimitHeaders, type RequestContext } from "./request-context.js";
-import { isSuccessStatus, readUpstreamJson, rejectUpstreamStatus, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { isSuccessStatus, readUpstreamJsonText, rejectUpstreamStatus, type UpstreamPathDeps } from "./upstream-exchange.js";
 import { sendRouted, type AttemptPlan } from "./upstream-routing.js";
 import type { UpstreamExchange } from "./upstream.client.js";
 import { chatTargetOf, protocolOfProvider } from "./upstream-target.js";
@@ -59,10 +59,11 @@ export async function handleChatCompletion(deps: ChatServiceDeps, input: ChatInp
   if (!isSuccessStatus(exchange)) return rejectUpstreamStatus(deps, ctx, admission, exchange, { ...facts, firstByteMs });
   const end = { ...facts, firstByteMs, countedUsage: () => countUsage(parsed, "") };
   if (parsed.stream) return { kind: "stream", status: 200, headers: { ...headers, ...SSE_HEADERS }, body: relayStream(deps, ctx, admission, parsed, exchange, end) };
-  const json = await readUpstreamJson(deps, ctx, admission, exchange, end);
+  const { json, text } = await readUpstreamJsonText(deps, ctx, admission, exchange, end);
   const usage = extractOpenAIUsage(json);
   await finish(deps, ctx, admission, { ...end, usage, countedUsage: () => countUsage(parsed, extractOpenAICompletionText(json)), outcome: Outcome.SUCCESS, status: 200, errorCode: "" });
-  return { kind: "json", status: 200, headers, body: JSON.stringify({ ...json, model: parsed.model }) };
+  // The caller sees its own model name; when the upstream already answered with it, its bytes go out as they came.
+  return { kind: "json", status: 200, headers, body: json["model"] === parsed.model ? text : JSON.stringify({ ...json, model: parsed.model }) };
 }
 
 const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };

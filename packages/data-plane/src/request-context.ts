@@ -107,7 +107,8 @@ export function assertUsageRecordable(deps: RequestPathDeps): void {
  */
 export async function decideWithGrants(deps: RequestPathDeps, ctx: RequestContext, request: RequestShape): Promise<Decision> {
   const { index, connectedNodes } = ctx.state;
-  const base = { keyHmac: ctx.keyHmac, request, dryRun: false, routeRandom: (deps.random ?? Math.random)() };
+  // explain: false — a served request records only a failed check (no detail strings for what passed).
+  const base = { keyHmac: ctx.keyHmac, request, dryRun: false, routeRandom: (deps.random ?? Math.random)(), explain: false };
   const first = decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial: false, grantsUnavailable: false }, connectedNodes);
   if (first.allow || first.shortfalls.length === 0) return first;
   const granted = deps.grants.reachable() ? await deps.grants.acquire(first.shortfalls) : false;

@@ -60,6 +60,17 @@ export async function readUpstreamJson(
   exchange: UpstreamExchange,
   end: Omit<RequestEnd, "usage" | "outcome" | "status" | "errorCode">,
 ): Promise<Record<string, unknown>> {
+  return (await readUpstreamJsonText(deps, ctx, admission, exchange, end)).json;
+}
+
+/** `readUpstreamJson` that also gives the body's text (to relay it unchanged when nothing in it changes). */
+export async function readUpstreamJsonText(
+  deps: UpstreamPathDeps,
+  ctx: RequestContext,
+  admission: Admission,
+  exchange: UpstreamExchange,
+  end: Omit<RequestEnd, "usage" | "outcome" | "status" | "errorCode">,
+): Promise<{ readonly json: Record<string, unknown>; readonly text: string }> {
   let text: string;
   try {
     text = await readText(exchange, Number.POSITIVE_INFINITY);
@@ -77,7 +88,7 @@ export async function readUpstreamJson(
     await finish(deps, ctx, admission, { ...end, usage: null, outcome: Outcome.UPSTREAM_ERROR, status: 502, errorCode: "upstream_error" });
     throw new GatewayError("upstream_error", "the upstream provider sent a malformed response");
   }
-  return json as Record<string, unknown>;
+  return { json: json as Record<string, unknown>, text };
 }
 
 /** The body as UTF-8, stopping after `limit` bytes. */

@@ -9,7 +9,7 @@ import { UsageBatchSchema, type UsageRecord } from "@tollgate/proto";
 import type { Logger } from "pino";
 import { computeBackoffMs, sleep } from "./backoff.js";
 import type { ControlPlaneLink } from "./control-plane-link.js";
-import type { UsageSpool } from "./usage-spool.js";
+import { decodeSpoolFrame, type UsageSpool } from "./usage-spool.js";
 
 /** What the reporter needs. */
 export interface UsageReporterOptions {
@@ -24,6 +24,19 @@ export interface UsageReporterOptions {
   readonly callTimeoutMs?: number;
   /** Pause between polls of an empty spool. */
   readonly idleMs?: number;
+}
+
+/** Records decoded per turn of the event loop: a batch never blocks requests for more than a fraction of a millisecond. */
+const DECODE_SLICE = 50;
+
+/** Decodes encoded records, yielding to the event loop every `DECODE_SLICE` records. */
+async function decodeYielding(encoded: readonly Buffer[]): Promise<UsageRecord[]> {
+  const out: UsageRecord[] = [];
+  for (let i = 0; i < encoded.length; i++) {
+    if (i > 0 && i % DECODE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    out.push(decodeSpoolFrame(encoded[i] as Buffer));
+  }
+  return out;
 }
 
 /** The background sender of the usage spool. */
@@ -92,16 +105,18 @@ export class UsageReporter {
 
   private async sendSegment(id: number): Promise<boolean> {
     const { spool, link, nodeId, bootId, logger } = this.options;
-    let records: UsageRecord[];
+    // Records are decoded a batch at a time: a whole segment of decoded records would stay alive
+    // (and be promoted to the old generation) for the length of every batch's round trip.
+    let records: Buffer[];
     try {
-      records = await spool.readSegment(id);
+      records = await spool.readSegmentEncoded(id);
     } catch (err) {
       logger.error({ err, segment: id }, "cannot read usage spool segment");
       return false;
     }
     let done = this.progress.get(id) ?? 0;
     while (done < records.length) {
-      const batch = records.slice(done, done + this.batchSize);
+      const batch = await decodeYielding(records.slice(done, done + this.batchSize));
       try {
         await link.current().reportUsage(create(UsageBatchSchema, { nodeId, bootId, records: batch }), this.options.callTimeoutMs ?? 10_000);
       } catch (err) {

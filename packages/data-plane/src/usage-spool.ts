@@ -49,15 +49,25 @@ const segmentName = (id: number): string => `seg-${String(id).padStart(12, "0")}
 
 /** Decodes a segment's bytes; a truncated tail (a crash mid-write) is ignored. */
 export function decodeSegment(bytes: Buffer): UsageRecord[] {
-  const out: UsageRecord[] = [];
+  return splitSegment(bytes).map(decodeSpoolFrame);
+}
+
+/** The encoded records of a segment's bytes, undecoded (views into `bytes`); a truncated tail is ignored. */
+export function splitSegment(bytes: Buffer): Buffer[] {
+  const out: Buffer[] = [];
   let at = 0;
   while (at + 4 <= bytes.length) {
     const len = bytes.readUInt32BE(at);
     if (at + 4 + len > bytes.length) break;
-    out.push(fromBinary(UsageRecordSchema, bytes.subarray(at + 4, at + 4 + len)));
+    out.push(bytes.subarray(at + 4, at + 4 + len));
     at += 4 + len;
   }
   return out;
+}
+
+/** Decodes one encoded record of `splitSegment`. */
+export function decodeSpoolFrame(encoded: Uint8Array): UsageRecord {
+  return fromBinary(UsageRecordSchema, encoded);
 }
 
 /** The record encoder compiled from the schema (stateless; the same bytes as `toBinary`). */
@@ -146,9 +156,14 @@ export class UsageSpool {
 
   /** Reads a closed segment's records. */
   async readSegment(id: number): Promise<UsageRecord[]> {
+    return (await this.readSegmentEncoded(id)).map(decodeSpoolFrame);
+  }
+
+  /** Reads a closed segment's records still encoded (decode them with `decodeSpoolFrame`, a batch at a time). */
+  async readSegmentEncoded(id: number): Promise<Buffer[]> {
     const s = this.closedSegments.get(id);
     if (!s) return [];
-    return decodeSegment(await readFile(s.path));
+    return splitSegment(await readFile(s.path));
   }
 
   /** Deletes a closed segment once all its records were acknowledged. */

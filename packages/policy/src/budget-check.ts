@@ -31,6 +31,8 @@ export interface BudgetRequest {
   readonly now: number;
   readonly allowPartial: boolean;
   readonly grantsUnavailable: boolean;
+  /** Record the checks that passed (default true); false records only a failed one. */
+  readonly explain?: boolean;
 }
 
 /** The outcome of `evaluateBudgets`. */
@@ -115,7 +117,7 @@ export function evaluateBudgets(ledger: BudgetLedger, req: BudgetRequest): Budge
   const hard: HardState[] = [];
   for (const budget of req.budgets) {
     if (budget.mode === "SOFT") {
-      checks.push({ name: "budget", level: budget.scope, passed: true, detail: `${describeBudget(budget)} is soft (alerts only)` });
+      if (req.explain !== false) checks.push({ name: "budget", level: budget.scope, passed: true, detail: `${describeBudget(budget)} is soft (alerts only)` });
       continue;
     }
     const windowStart = windowStartOf(budget.window, req.now);
@@ -188,6 +190,7 @@ export function evaluateBudgets(ledger: BudgetLedger, req: BudgetRequest): Budge
       }
     }
     holds.push({ budgetId: budget.id, unit: budget.unit, windowStart: s.windowStart, amount });
+    if (req.explain === false) continue;
     checks.push({
       name: "budget",
       level: budget.scope,

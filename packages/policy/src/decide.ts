@@ -46,6 +46,7 @@ export function rateLimitsOfChain(index: PolicyIndex, chain: ScopeChain): RateLi
 /** Decides one request. Never throws for a policy reason: refusals are values. */
 export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLimiter, input: DecideInput, connectedNodes: number): Decision {
   const { now, request } = input;
+  const explain = input.explain ?? true;
   const checks: DecisionCheck[] = [];
   let key: VirtualKeyPolicy | null = null;
   let model: ModelPolicy | null = null;
@@ -64,7 +65,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   };
 
   // Key: presented, known, secret still valid, not revoked, not expired, owner active, not paused.
-  const auth = authenticateKey(index, input.keyHmac, now);
+  const auth = authenticateKey(index, input.keyHmac, now, explain);
   checks.push(...auth.checks);
   if (!auth.ok) return { allow: false, code: auth.code, message: auth.message, retryAfterMs: null, shortfalls: [], key: auth.key, model, checks };
   key = auth.key;
@@ -76,7 +77,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   const [firstRouted] = route;
   if (firstRouted === undefined) return refuse("model_not_found", "model", "MODEL", `model "${request.model}" does not exist`);
   model = firstRouted.model;
-  pass("model", "MODEL", `model "${request.model}" routes to ${route.map((c) => `${c.account.name}/${c.model.upstreamModel}`).join(", then ")}`);
+  if (explain) pass("model", "MODEL", `model "${request.model}" routes to ${route.map((c) => `${c.account.name}/${c.model.upstreamModel}`).join(", then ")}`);
   const allowed = route.filter((c) => findModelAccessDenial(index, chain, c.model) === null);
   const [firstAllowed] = allowed;
   if (firstAllowed === undefined) {
@@ -84,12 +85,13 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
     return refuse("model_not_allowed", "model_access", denial.scope, `model "${request.model}" is not allowed for ${denial.label}`);
   }
   model = firstAllowed.model;
-  pass("model_access", "VIRTUAL_KEY", `model "${request.model}" is allowed at every level`);
+  if (explain) pass("model_access", "VIRTUAL_KEY", `model "${request.model}" is allowed at every level`);
 
   // Guardrails: the organization's rules, then the key's.
   const guarded = evaluateGuardrails(
     [...index.guardrailsFor("ORGANIZATION", key.organizationId), ...index.guardrailsFor("VIRTUAL_KEY", key.id)],
     request,
+    explain,
   );
   checks.push(...guarded.checks);
   if (!guarded.ok) return { allow: false, code: "guardrail_blocked", message: guarded.message, retryAfterMs: null, shortfalls: [], key, model, checks };
@@ -104,7 +106,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   if (primary === undefined) return refuse("model_not_priced", "price", "MODEL", `model "${request.model}" has no price`);
   model = primary.model;
   const { account, price } = primary;
-  pass("price", "MODEL", model.price === null ? "charged at the organization's fallback price" : "model price");
+  if (explain) pass("price", "MODEL", model.price === null ? "charged at the organization's fallback price" : "model price");
   // Reserved as the most expensive candidate could cost (a fallback may be dearer); settled at the one used.
   const boundPrice = boundingPrice(candidates.map((c) => c.price));
   const boundModel = { ...model, maxOutputTokens: Math.max(...candidates.map((c) => c.model.maxOutputTokens)) };
@@ -121,7 +123,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
       `request may cost up to $${formatUsd(fullCost)}, over the per-request limit of $${formatUsd(key.maxCostPerRequest)} of ${keyLabel}`,
     );
   }
-  if (key.maxCostPerRequest !== null) pass("request_cost_limit", "VIRTUAL_KEY", `up to $${formatUsd(fullCost)} per request`);
+  if (explain && key.maxCostPerRequest !== null) pass("request_cost_limit", "VIRTUAL_KEY", `up to $${formatUsd(fullCost)} per request`);
 
   // Rate limits at every level (checked with the starting cap, counted with the final one).
   const rateLimits = rateLimitsOfChain(index, chain);
@@ -141,7 +143,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
       },
     );
   }
-  for (const r of rateLimits) pass("rate_limit", r.scope, `${r.limit} ${r.unit.toLowerCase()} per ${r.windowSeconds}s of ${r.scopeLabel}`);
+  if (explain) for (const r of rateLimits) pass("rate_limit", r.scope, `${r.limit} ${r.unit.toLowerCase()} per ${r.windowSeconds}s of ${r.scopeLabel}`);
 
   // Budgets at every level: HARD ones held all-or-none, SOFT ones only charged at settlement.
   const budgets = budgetsOfChain(index, chain);
@@ -153,6 +155,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
     now,
     allowPartial: input.allowPartial,
     grantsUnavailable: input.grantsUnavailable,
+    explain,
   });
   checks.push(...evaluation.checks);
   if (!evaluation.ok) {

@@ -175,6 +175,12 @@ export interface DecideInput {
   readonly grantsUnavailable: boolean;
   /** A uniform random number in [0, 1) for the weighted choice among route candidates (default 0). */
   readonly routeRandom?: number;
+  /**
+   * Record every check that passed, with its detail (default true: the Simulator and `simulate`
+   * show them). The request path passes false: only a failed check is recorded, and no detail
+   * string is built for what passed. The decision itself is the same either way.
+   */
+  readonly explain?: boolean;
 }
 
 /** Actual usage of a finished request, to settle its reservation. */

@@ -100,18 +100,18 @@ function blockReason(compiled: CompiledGuardrailRule, request: RequestShape): st
   }
 }
 
-/** Runs every rule of `sets` in order (each rule one check); stops at the first that blocks. */
-export function evaluateGuardrails(sets: readonly CompiledGuardrails[], request: RequestShape): GuardrailEvaluation {
+/** Runs every rule of `sets` in order (each rule one check); stops at the first that blocks. `explain` = false records only the blocking check. */
+export function evaluateGuardrails(sets: readonly CompiledGuardrails[], request: RequestShape, explain = true): GuardrailEvaluation {
   const checks: DecisionCheck[] = [];
   for (const set of sets) {
     for (const compiled of set.rules) {
       const reason = blockReason(compiled, request);
-      const label = `guardrail "${compiled.rule.name}" of ${set.scopeLabel}`;
+      const label = (): string => `guardrail "${compiled.rule.name}" of ${set.scopeLabel}`;
       if (reason !== null) {
-        checks.push({ name: "guardrail", level: set.scope, passed: false, detail: `${label}: ${reason}` });
+        checks.push({ name: "guardrail", level: set.scope, passed: false, detail: `${label()}: ${reason}` });
         return { ok: false, scope: set.scope, message: guardrailMessage(compiled.rule.name, set.scopeLabel), checks };
       }
-      checks.push({ name: "guardrail", level: set.scope, passed: true, detail: `${label} (${compiled.rule.kind}) passed` });
+      if (explain) checks.push({ name: "guardrail", level: set.scope, passed: true, detail: `${label()} (${compiled.rule.kind}) passed` });
     }
   }
   return { ok: true, checks };

@@ -30,8 +30,8 @@ export interface KeyRejected {
 /** The answer of `authenticateKey`. */
 export type KeyAuthentication = KeyAuthenticated | KeyRejected;
 
-/** Authenticates the key holding a secret with HMAC `keyHmac` (null = no key presented) at `now`. */
-export function authenticateKey(index: PolicyIndex, keyHmac: string | null, now: number): KeyAuthentication {
+/** Authenticates the key holding a secret with HMAC `keyHmac` (null = no key presented) at `now`; `explain` = false records only a failed check. */
+export function authenticateKey(index: PolicyIndex, keyHmac: string | null, now: number, explain = true): KeyAuthentication {
   const checks: DecisionCheck[] = [];
   let key: VirtualKeyPolicy | null = null;
   const reject = (code: KeyRejected["code"], name: string, level: DecisionCheck["level"], message: string): KeyRejected => {
@@ -46,7 +46,7 @@ export function authenticateKey(index: PolicyIndex, keyHmac: string | null, now:
   if (match.secret.validUntil !== null && now >= match.secret.validUntil) {
     return reject("invalid_api_key", "api_key", "VIRTUAL_KEY", `this secret of ${keyLabel} was rotated and its grace period has ended`);
   }
-  checks.push({ name: "api_key", level: "VIRTUAL_KEY", passed: true, detail: `secret of ${keyLabel} recognized` });
+  if (explain) checks.push({ name: "api_key", level: "VIRTUAL_KEY", passed: true, detail: `secret of ${keyLabel} recognized` });
   if (key.status === "REVOKED") return reject("invalid_api_key", "key_status", "VIRTUAL_KEY", `${keyLabel} has been revoked`);
   if (key.expiresAt !== null && now >= key.expiresAt) return reject("invalid_api_key", "key_expiry", "VIRTUAL_KEY", `${keyLabel} has expired`);
   const chain = index.scopeChainOf(key);
@@ -55,6 +55,6 @@ export function authenticateKey(index: PolicyIndex, keyHmac: string | null, now:
     if (!chain.user.active) return reject("invalid_api_key", "key_owner", "USER", `the user of ${keyLabel} is deactivated`);
   }
   if (key.status === "PAUSED") return reject("key_paused", "key_status", "VIRTUAL_KEY", `${keyLabel} is paused`);
-  checks.push({ name: "key_status", level: "VIRTUAL_KEY", passed: true, detail: `${keyLabel} is active` });
+  if (explain) checks.push({ name: "key_status", level: "VIRTUAL_KEY", passed: true, detail: `${keyLabel} is active` });
   return { ok: true, key, chain, checks };
 }
