@@ -96,7 +96,77 @@ describe("rate limits split across nodes", () => {
     expect(ok).toBeLessThanOrEqual(63);
     expect(ok).toBeGreaterThanOrEqual(57);
   }, 60_000);
+
+  it("splits by demand when traffic is uneven (80% to one node of 3): the sum stays within a few % of the limit", async () => {
+    const limit = 60;
+    const windowMs = 10_000;
+    const key = await createKey(stack.gql, tenant.orgId, "rate-uneven", { rateLimits: [{ unit: "REQUESTS", limit, windowSeconds: 10 }] });
+    await acceptedEverywhere(stack.nodeUrls, key.secret);
+    // Open loop at ~15 requests/s (2.5x the limit): 8 of every 10 to node 1, one each to nodes 2 and 3.
+    // The even split would admit 20 + 15 + 15 = 50 per window (83%); shares by demand admit ~60.
+    const log: { sentAt: number; node: number; status: number; code: string; shareHeader: string }[] = [];
+    const inflight = new Set<Promise<void>>();
+    let running = true;
+    const loop = (async () => {
+      for (let i = 0; running; i++) {
+        const sentAt = Date.now();
+        // no request in the last 50 ms of a window: its admission would be counted on the other side of the boundary
+        if (windowMs - (sentAt % windowMs) > 50) {
+          const node = i % 10 < 8 ? 0 : i % 10 === 8 ? 1 : 2;
+          const p = callWithShare(stack.nodeUrls[node] as string, key.secret).then((r) => {
+            log.push({ sentAt, node, ...r });
+          });
+          inflight.add(p);
+          void p.finally(() => inflight.delete(p));
+        }
+        await sleep(66);
+      }
+    })();
+    // Warm-up: demand reaches the control plane through usage ingest, shares follow within ~2 s; measure two whole windows after 12 s.
+    const warmStart = Date.now();
+    const firstWindow = Math.ceil((warmStart + 12_000) / windowMs) * windowMs;
+    await sleep(firstWindow + 2 * windowMs - Date.now() + 300);
+    running = false;
+    await loop;
+    await Promise.all([...inflight]);
+    const figures = [0, 1].map((w) => {
+      const from = firstWindow + w * windowMs;
+      const inWindow = log.filter((l) => l.sentAt >= from && l.sentAt < from + windowMs);
+      const perNode = [0, 1, 2].map((n) => inWindow.filter((l) => l.node === n && l.status === 200).length);
+      const offered = [0, 1, 2].map((n) => inWindow.filter((l) => l.node === n).length);
+      return { admitted: perNode.reduce((x, y) => x + y, 0), perNode, offered, other: inWindow.filter((l) => l.status !== 200 && l.code !== "rate_limit_exceeded") };
+    });
+    const lastShares = [0, 1, 2].map((n) => log.filter((l) => l.node === n && l.shareHeader !== "").at(-1)?.shareHeader ?? "?");
+    for (const [w, f] of figures.entries()) {
+      console.log(
+        `[rate uneven] ${limit} requests / 10 s over 3 nodes, traffic 80/10/10 at ~15 req/s, window ${w + 1} after warm-up: admitted ${f.admitted} ` +
+          `(${((f.admitted / limit) * 100).toFixed(1)}% of the limit), per node ${f.perNode.join("/")} of offered ${f.offered.join("/")}; ` +
+          `node shares (x-ratelimit-limit-requests) ${lastShares.join("/")}`,
+      );
+    }
+    for (const f of figures) {
+      expect(f.other).toEqual([]);
+      expect(f.admitted).toBeLessThanOrEqual(Math.floor(limit * 1.05));
+      expect(f.admitted).toBeGreaterThanOrEqual(Math.ceil(limit * 0.85));
+    }
+  }, 90_000);
 });
+
+/** One chat call; the node's share of the rate limit it reports (x-ratelimit-limit-requests). */
+async function callWithShare(nodeUrl: string, secret: string): Promise<{ status: number; code: string; shareHeader: string }> {
+  try {
+    const res = await fetch(`${nodeUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], max_tokens: 5 }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const body = (await res.json()) as { error?: { code?: string } };
+    return { status: res.status, code: res.status === 200 ? "" : (body.error?.code ?? "unknown"), shareHeader: res.headers.get("x-ratelimit-limit-requests") ?? "" };
+  } catch {
+    return { status: 0, code: "network", shareHeader: "" };
+  }
+}
 
 /** Runs `workers` loops calling round-robin across nodes until `stop` is set; returns the results with their times. */
 function runLoad(secret: string, workers: number, gapMs: number): { stop(): Promise<{ at: number; node: number; status: number; code: string }[]> } {

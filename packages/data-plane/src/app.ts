@@ -78,6 +78,8 @@ export function createRequestIdSource(): () => string {
 
 /** Builds the node's HTTP application (routes, error shapes, metrics); does not listen. */
 export function buildApp(deps: DataPlaneDeps): FastifyInstance {
+  // The limiter enforces the demand-based shares the control plane sends with each update.
+  deps.store.onShares((shares) => deps.limiter.setShares(shares));
   const metrics =
     deps.metrics ??
     createDataPlaneMetrics({

@@ -3,6 +3,8 @@
  * snapshot and the decision index built from it. An update is applied atomically: every upsert
  * is decoded first (a bad one is NACKed and its last good version kept), the new index is built,
  * and the state is swapped in one assignment. Readers take `current()` once per request.
+ * Rate-limit shares (by demand, from the control plane) ride on every update and are replaced as a
+ * whole; a `shares_only` update changes only them and the node count, never the policy.
  */
 import { create } from "@bufbuild/protobuf";
 import { buildPolicyIndex, type PolicyIndex, type PolicySnapshot } from "@tollgate/policy";
@@ -51,6 +53,9 @@ interface Held {
 /** Called after every applied update with the new state. */
 export type PolicyListener = (state: PolicyState) => void;
 
+/** Called with the node's rate-limit shares (by rate-limit id) each time an update carries them. */
+export type SharesListener = (shares: ReadonlyMap<string, number>) => void;
+
 /** The node's current policy and the rules for changing it. */
 export class PolicyStore {
   private state: PolicyState | null = null;
@@ -58,6 +63,8 @@ export class PolicyStore {
   private pepper = "";
   private isConnected = false;
   private readonly listeners: PolicyListener[] = [];
+  private shares: ReadonlyMap<string, number> = new Map();
+  private readonly shareListeners: SharesListener[] = [];
 
   /** The state to decide with, or null before the first snapshot. */
   current(): PolicyState | null {
@@ -89,10 +96,31 @@ export class PolicyStore {
     this.listeners.push(listener);
   }
 
-  /** Applies a full or delta update atomically; bad resources are NACKed and their last good version kept. */
+  /** Registers a listener for rate-limit shares; it is called at once with the shares held. */
+  onShares(listener: SharesListener): void {
+    this.shareListeners.push(listener);
+    listener(this.shares);
+  }
+
+  /** The demand-based rate-limit shares held, by rate-limit id. */
+  rateLimitShares(): ReadonlyMap<string, number> {
+    return this.shares;
+  }
+
+  /**
+   * Applies a full or delta update atomically; bad resources are NACKed and their last good version
+   * kept. A `shares_only` update at the held version sets only the shares and the node count.
+   */
   applyUpdate(update: PolicyUpdate): ApplyResult {
     const heldVersion = this.heldVersion();
     if (this.state && update.version < heldVersion) return { applied: false, version: heldVersion, nacks: [] };
+    if (update.sharesOnly) {
+      if (this.state === null || update.version !== heldVersion) return { applied: false, version: heldVersion, nacks: [] };
+      const connectedNodes = Math.max(1, update.connectedNodes || this.state.connectedNodes);
+      if (connectedNodes !== this.state.connectedNodes) this.state = { ...this.state, connectedNodes };
+      this.setShares(update);
+      return { applied: true, version: heldVersion, nacks: [] };
+    }
     const next = new Map(this.held);
     const nacks: Nack[] = [];
     if (!update.full) for (const key of update.removals) next.delete(key);
@@ -133,8 +161,14 @@ export class PolicyStore {
       secretHmacs: kept !== undefined && kept.pepperKey.equals(pepperKey) ? kept : new SecretHmacCache(pepperKey),
       connectedNodes: Math.max(1, update.connectedNodes || this.state?.connectedNodes || 1),
     };
+    this.setShares(update);
     for (const listener of this.listeners) listener(this.state);
     return { applied: true, version: update.version, nacks };
+  }
+
+  private setShares(update: PolicyUpdate): void {
+    this.shares = new Map(Object.entries(update.rateLimitShares));
+    for (const listener of this.shareListeners) listener(this.shares);
   }
 
   /** The held policy as one full update (what the snapshot cache stores). */

@@ -86,6 +86,7 @@ export class PolicySubscriber {
         received = true;
         store.setConnected(true);
         const result = store.applyUpdate(update);
+        if (update.sharesOnly) return; // shares and node count only: no new policy, nothing to ACK
         if (result.nacks.length > 0) logger.warn({ nacks: result.nacks.map((n) => ({ key: n.key, reason: n.reason })) }, "policy resources refused");
         if (result.applied) logger.info({ version: result.version.toString(), full: update.full, upserts: update.upserts.length, removals: update.removals.length }, "policy applied");
         call.write(create(SubscribeRequestSchema, { msg: { case: "ack", value: create(AckSchema, { version: result.version, nonce: update.nonce, nacks: [...result.nacks] }) } }));

@@ -12,6 +12,7 @@ export * from "./routing.js";
 export * from "./budget-ledger.js";
 export * from "./budget-check.js";
 export * from "./rate-limiter.js";
+export * from "./rate-share.js";
 export * from "./decide.js";
 export * from "./settlement.js";
 export * from "./key-authentication.js";

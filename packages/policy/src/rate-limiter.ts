@@ -1,9 +1,11 @@
 /**
  * Per-node rate limiting with fixed windows aligned to the epoch (a window of `windowSeconds`
- * starts at a multiple of it). Each node enforces its share ceil(limit / connected nodes), so the
- * cluster admits at most about `limit` per window (plus a boundary burst of up to 2x across two
- * adjacent windows, and a little more while the node count changes): approximate by design,
- * since rate limits protect capacity, not money.
+ * starts at a multiple of it). Each node enforces its share of the limit: the share the control
+ * plane computed from the nodes' recent demand (`setShares`, see rate-share.ts) when it sent one
+ * for that limit, else ceil(limit / connected nodes). So the cluster admits at most about `limit`
+ * per window (plus a boundary burst of up to 2x across two adjacent windows, and a little more
+ * while shares or the node count change): approximate by design, since rate limits protect
+ * capacity, not money.
  */
 import type { RateLimitCharge, RateLimitStatus } from "./decision.js";
 import type { RateLimitPolicy } from "./model.js";
@@ -46,6 +48,18 @@ function amountFor(policy: RateLimitPolicy, amounts: RateLimitAmounts): number {
 /** Fixed-window counters per rate-limit id. */
 export class RateLimiter {
   readonly #counters = new Map<string, Counter>();
+  #shares: ReadonlyMap<string, number> = new Map();
+
+  /** Replaces the demand-based shares by rate-limit id (limits not named fall back to the even split). */
+  setShares(shares: ReadonlyMap<string, number>): void {
+    this.#shares = new Map(shares);
+  }
+
+  /** This node's share of `policy`: its demand-based share when set, else ceil(limit / connectedNodes). */
+  shareOf(policy: RateLimitPolicy, connectedNodes: number): number {
+    const share = this.#shares.get(policy.id);
+    return share !== undefined ? Math.min(Math.max(0, policy.limit), share) : nodeShareOf(policy.limit, connectedNodes);
+  }
 
   /** What has been counted in the current window of `policy` at `now`. */
   #countOf(policy: RateLimitPolicy, now: number): { windowStart: number; count: number } {
@@ -58,7 +72,7 @@ export class RateLimiter {
   /** The node's view of one limit at `now`. */
   status(policy: RateLimitPolicy, now: number, connectedNodes = 1): RateLimitStatus {
     const { windowStart, count } = this.#countOf(policy, now);
-    const share = nodeShareOf(policy.limit, connectedNodes);
+    const share = this.shareOf(policy, connectedNodes);
     return {
       rateLimitId: policy.id,
       unit: policy.unit,

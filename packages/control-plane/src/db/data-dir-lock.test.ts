@@ -33,7 +33,7 @@ describe("acquireDataDirLock", () => {
     const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
     const zombie = await new Promise<number>((resolve) => parent.stdout.once("data", (b: Buffer) => resolve(Number(b.toString().trim()))));
     try {
-      for (let i = 0; i < 50 && !readFileSync(`/proc/${zombie}/stat`, "utf8").includes(") Z "); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 250 && !readFileSync(`/proc/${zombie}/stat`, "utf8").includes(") Z "); i++) await new Promise((r) => setTimeout(r, 20));
       expect(readFileSync(`/proc/${zombie}/stat`, "utf8")).toContain(") Z ");
       writeFileSync(path, String(zombie));
       const release = acquireDataDirLock(path);

@@ -122,9 +122,11 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
   const usage: UsageServiceHandlers = {
     reportUsage: (call, callback) => {
       if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
+      let records: UsageIn[] = [];
       Promise.resolve()
-        .then(() => ledger.ingestUsage(toUsageRecords(call.request)))
+        .then(() => ledger.ingestUsage((records = toUsageRecords(call.request))))
         .then((r) => {
+          deps.rateShares?.recordUsage(records);
           deps.afterUsageCommit?.();
           deps.onUsage?.(r.accepted, r.duplicates);
           callback(null, create(UsageAckSchema, { accepted: r.accepted, duplicates: r.duplicates }));
