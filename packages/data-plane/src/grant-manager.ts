@@ -96,6 +96,13 @@ export class GrantManager implements GrantSource {
   private next: PendingBatch | null = null;
   private readonly calls = new Set<Promise<unknown>>();
   private budgetRules = new Map<string, string>();
+  /** Bumped for a budget each time its rules change: a grant asked for under older rules is not spent. */
+  private readonly ruleEpochs = new Map<string, number>();
+  /**
+   * Budgets whose grants were dropped for a rules change and whose hand-back is not confirmed yet:
+   * until it is, the control plane's row still shows the old grant, so answers may only shrink.
+   */
+  private readonly rebasing = new Set<string>();
   private ttlEstimateMs = 2 * RENEW_BEFORE_EXPIRY_MS;
   private closed = false;
 
@@ -236,15 +243,44 @@ export class GrantManager implements GrantSource {
     const rules = this.rulesOf(state);
     const changed = [...this.budgetRules].filter(([id, r]) => rules.get(id) !== r).map(([id]) => id);
     this.budgetRules = rules;
-    const releases = changed.flatMap((id) => this.options.ledger.takeBudgetReleases(id));
+    for (const id of changed) this.ruleEpochs.set(id, (this.ruleEpochs.get(id) ?? 0) + 1);
     if (changed.length > 0) this.options.logger.info({ budgets: changed }, "budget rules changed: grants dropped, re-acquiring under the new rules");
-    if (releases.length > 0 && this.reachable()) void this.release(releases);
+    this.dropForRulesChange(changed);
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
     this.calls.add(p);
     void p.finally(() => this.calls.delete(p)).catch(() => undefined);
     return p;
+  }
+
+  /**
+   * Stops spending the grants of budgets whose rules changed and hands them back unconditionally
+   * (keeping what was spent or is reserved); answers stay shrink-only until the control plane
+   * confirms, retried every second while it is unreachable.
+   */
+  private dropForRulesChange(budgetIds: readonly string[]): void {
+    const plans = budgetIds.flatMap((id) => this.options.ledger.takeBudgetReleases(id)).map((p) => ({ ...p, expectedGeneration: 0n }));
+    if (plans.length === 0) return;
+    const ids = [...new Set(plans.map((p) => p.budgetId))];
+    for (const id of ids) this.rebasing.add(id);
+    void this.rebase(plans, ids);
+  }
+
+  private async rebase(plans: readonly GrantReleasePlan[], ids: readonly string[]): Promise<void> {
+    const { nodeId, bootId, link, logger, timeoutMs } = this.options;
+    const releases = plans.map((p) => create(GrantReleaseSchema, { budgetId: p.budgetId, windowStartMs: BigInt(p.windowStart), spentTotal: p.keepTotal, expectedGeneration: 0n }));
+    while (!this.closed) {
+      try {
+        const response = await this.track(link.current().releaseGrants(create(ReleaseGrantsRequestSchema, { nodeId, bootId, releases }), timeoutMs));
+        this.applyGrants(response.grants, true);
+        for (const id of ids) this.rebasing.delete(id);
+        return;
+      } catch (err) {
+        logger.warn({ err: { message: (err as Error).message } }, "could not hand back grants after a rules change; retrying");
+        await new Promise((r) => setTimeout(r, 1_000).unref());
+      }
+    }
   }
 
   private async release(plans: readonly GrantReleasePlan[]): Promise<void> {
@@ -265,6 +301,7 @@ export class GrantManager implements GrantSource {
     if (plans.length === 0) return create(AcquireGrantsResponseSchema, {});
     const { nodeId, bootId, link, logger, timeoutMs } = this.options;
     const requests = plans.map((p) => create(GrantRequestSchema, { budgetId: p.budgetId, windowStartMs: BigInt(p.windowStart), needed: p.needed, want: p.want }));
+    const epochs = new Map(plans.map((p) => [p.budgetId, this.ruleEpochs.get(p.budgetId) ?? 0]));
     let response: AcquireGrantsResponse;
     try {
       response = await this.track(link.current().acquireGrants(create(AcquireGrantsRequestSchema, { nodeId, bootId, requests }), timeoutMs));
@@ -273,6 +310,9 @@ export class GrantManager implements GrantSource {
       return null;
     }
     this.applyGrants(response.grants, false);
+    // A grant sized under rules that changed while the call was out (a lowered limit) is not spent:
+    // drop it at once, in the same tick, and hand it back, as when the change arrived.
+    this.dropForRulesChange([...epochs].filter(([id, epoch]) => (this.ruleEpochs.get(id) ?? 0) !== epoch).map(([id]) => id));
     return response;
   }
 
@@ -280,8 +320,14 @@ export class GrantManager implements GrantSource {
   private applyGrants(grants: readonly Grant[], afterRelease: boolean): void {
     const index = this.options.store.current()?.index;
     const now = this.options.now();
+    const views = new Map(this.options.ledger.entries().map((e) => [`${e.budgetId}@${e.windowStart}`, e.grantedTotal]));
     for (const g of grants) {
       if (afterRelease && g.generation <= 0n) continue;
+      // A release answer may only shrink what the node holds (if the release lost a race with a
+      // grant, the row still shows the old amount: the grant's own answer is the one to apply), and
+      // so may any answer while a rules-change hand-back is unconfirmed.
+      const shrinkOnly = afterRelease || this.rebasing.has(g.budgetId);
+      if (shrinkOnly && g.grantedTotal > (views.get(`${g.budgetId}@${g.windowStartMs}`) ?? 0n)) continue;
       const windowStart = Number(g.windowStartMs);
       const budget = index?.budget(g.budgetId) ?? null;
       const windowEnd = budget ? windowEndOf(budget.window, windowStart) : null;
