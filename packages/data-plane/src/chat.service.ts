@@ -25,6 +25,7 @@ import { sendRouted, type AttemptPlan } from "./upstream-routing.js";
 import type { UpstreamExchange } from "./upstream.client.js";
 import { chatTargetOf, protocolOfProvider } from "./upstream-target.js";
 import { Outcome } from "./usage-record.js";
+import { relayStream, type RelayTransform } from "./stream-relay.js";
 
 /** What the chat service needs: the request path and the upstream sender. */
 export type ChatServiceDeps = UpstreamPathDeps;
@@ -58,7 +59,7 @@ export async function handleChatCompletion(deps: ChatServiceDeps, input: ChatInp
   const firstByteMs = performance.now() - ctx.startedMono;
   if (!isSuccessStatus(exchange)) return rejectUpstreamStatus(deps, ctx, admission, exchange, { ...facts, firstByteMs });
   const end = { ...facts, firstByteMs, countedUsage: () => countUsage(parsed, "") };
-  if (parsed.stream) return { kind: "stream", status: 200, headers: { ...headers, ...SSE_HEADERS }, body: relayStream(deps, ctx, admission, parsed, exchange, end) };
+  if (parsed.stream) return { kind: "stream", status: 200, headers: { ...headers, ...SSE_HEADERS }, body: relayOpenAIStream(deps, ctx, admission, parsed, exchange, { ...facts, firstByteMs }) };
   const { json, text } = await readUpstreamJsonText(deps, ctx, admission, exchange, end);
   const usage = extractOpenAIUsage(json);
   await finish(deps, ctx, admission, { ...end, usage, countedUsage: () => countUsage(parsed, extractOpenAICompletionText(json)), outcome: Outcome.SUCCESS, status: 200, errorCode: "" });
@@ -83,8 +84,11 @@ function upstreamRequestOf(admission: Admission, parsed: ParsedChatRequest, clie
   return { url: target.url, headers: target.headers, body: JSON.stringify(body), clientSignal };
 }
 
-/** Relays the upstream SSE through the usage tap; settles when the stream ends, fails or the client leaves. */
-async function* relayStream(
+/**
+ * Relays the upstream SSE through the usage tap (which hides a usage chunk the client did not ask
+ * for) on the shared relay, which settles once however the stream ends.
+ */
+function relayOpenAIStream(
   deps: ChatServiceDeps,
   ctx: RequestContext,
   admission: Admission,
@@ -93,32 +97,15 @@ async function* relayStream(
   end: { firstByteMs: number; stream: boolean; publicModel: string; operation: "chat" },
 ): AsyncGenerator<Uint8Array> {
   const tap = createOpenAIStreamTap({ clientWantsUsage: parsed.includeUsage });
-  let outcome = Outcome.CLIENT_ABORTED;
-  let status = 200;
-  let errorCode = "";
-  try {
-    for await (const chunk of exchange.body) {
-      const out = tap.push(chunk);
-      if (out.length > 0) yield out;
-    }
-    const tail = tap.end();
-    outcome = Outcome.SUCCESS;
-    if (tail.length > 0) yield tail;
-  } catch (err) {
-    const failure = exchange.classify(err);
-    if (failure !== "client_aborted") {
-      outcome = Outcome.UPSTREAM_ERROR;
-      errorCode = failure === "timeout" ? "upstream_timeout" : "upstream_error";
-      status = failure === "timeout" ? 504 : 502;
-      const message = failure === "timeout" ? "the upstream provider timed out" : "the upstream stream was cut";
-      yield Buffer.from(`data: ${JSON.stringify(openAIErrorBody(errorCode, message))}\n\n`);
-    }
-  } finally {
-    exchange.finish();
-    const usage = tap.usage();
-    const counted = (): ActualUsage => countUsage(parsed, tap.completionText());
-    await finish(deps, ctx, admission, { ...end, usage, countedUsage: counted, outcome, status, errorCode });
-  }
+  const transform: RelayTransform = {
+    push: (chunk) => tap.push(chunk),
+    end: () => tap.end(),
+    usage: () => tap.usage(),
+    completionText: () => tap.completionText(),
+    reportedInputTokens: () => null,
+  };
+  const errorEvent = (code: string, message: string): string => `data: ${JSON.stringify(openAIErrorBody(code, message))}\n\n`;
+  return relayStream(deps, ctx, admission, exchange, transform, errorEvent, { ...end, promptTokens: () => countUsage(parsed, "").inputTokens });
 }
 
 /** Usage counted with the tokenizer: the prompt's text (+3 per message, +3 priming) and the generated text. */

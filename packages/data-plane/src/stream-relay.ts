@@ -12,6 +12,9 @@ import type { UpstreamPathDeps } from "./upstream-exchange.js";
 import type { UpstreamExchange } from "./upstream.client.js";
 import { Outcome } from "./usage-record.js";
 
+/** What the relay needs of a stream transform: a protocol translator, or the OpenAI usage tap. */
+export type RelayTransform = Pick<StreamTranslator, "push" | "end" | "usage" | "reportedInputTokens" | "completionText">;
+
 /** What a relayed stream records besides its usage, and how to count its prompt. */
 export type RelayEnd = Omit<RequestEnd, "usage" | "countedUsage" | "outcome" | "status" | "errorCode"> & {
   /** The prompt's tokenizer count (called only when the provider reported no usage). */
@@ -36,7 +39,7 @@ export function relayTranslatedStream(
 }
 
 /**
- * Streams the upstream's body through `translator` to the client; `errorEvent` renders a failure
+ * Streams the upstream's body through `translator` (any `RelayTransform`) to the client; `errorEvent` renders a failure
  * after the 200 went out (code, message, HTTP status) in the client's stream shape. Settles once,
  * with the provider's usage when it reported one, else the prompt (as the provider reported it,
  * else counted) and the text received so far counted.
@@ -46,7 +49,7 @@ export async function* relayStream(
   ctx: RequestContext,
   admission: Admission,
   exchange: UpstreamExchange,
-  translator: StreamTranslator,
+  translator: RelayTransform,
   errorEvent: (code: string, message: string, status: number) => string,
   end: RelayEnd,
 ): AsyncGenerator<Uint8Array> {
