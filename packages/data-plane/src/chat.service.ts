@@ -4,7 +4,7 @@
  * stream, and settle the actual usage (provider-reported, else counted with the tokenizer).
  */
 import { performance } from "node:perf_hooks";
-import type { Admission, ActualUsage } from "@tollgate/policy";
+import { upstreamOutputLimit, type Admission, type ActualUsage } from "@tollgate/policy";
 import {
   buildOpenAIUpstreamChatBody,
   countTokens,
@@ -69,15 +69,12 @@ export async function handleChatCompletion(deps: ChatServiceDeps, input: ChatInp
 
 const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
 
-/** The upstream call: the account's URL and credential, the upstream model, the admitted output limit (OpenAI-style accounts only). */
+/** The upstream call: the account's URL and credential, the upstream model, the output limit of `upstreamOutputLimit` (OpenAI-style accounts only). */
 function upstreamRequestOf(admission: Admission, parsed: ParsedChatRequest, clientSignal: AbortSignal): AttemptPlan {
   if (protocolOfProvider(admission.account.provider) !== "openai") return { skip: `model "${parsed.model}" is not served by an OpenAI-style account` };
-  // Send the admitted limit whenever the upstream could otherwise produce more than was reserved.
-  const requested = parsed.requestedMaxOutputTokens === null ? null : parsed.requestedMaxOutputTokens * parsed.n;
-  const capped = admission.outputCapped || parsed.n > 1 || (requested !== null && requested > admission.maxOutputTokens);
   const body = buildOpenAIUpstreamChatBody(parsed, {
     upstreamModel: admission.model.upstreamModel,
-    maxOutputTokens: capped ? Math.max(1, Math.floor(admission.maxOutputTokens / parsed.n)) : null,
+    maxOutputTokens: upstreamOutputLimit(admission.maxOutputTokens, parsed.requestedMaxOutputTokens, parsed.n),
     forceStreamUsage: true,
   });
   const target = chatTargetOf(admission.account, admission.model.upstreamModel, parsed.stream);

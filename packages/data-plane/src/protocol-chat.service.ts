@@ -6,7 +6,7 @@
  * stream) back, and settle on the provider's usage (else the tokenizer's count).
  */
 import { performance } from "node:perf_hooks";
-import type { Admission, PolicyIndex } from "@tollgate/policy";
+import { upstreamOutputLimit, type Admission, type PolicyIndex } from "@tollgate/policy";
 import {
   extractChatCompletionText,
   extractChatUsage,
@@ -77,12 +77,11 @@ export function peekRouteProtocols(deps: UpstreamPathDeps, headers: RequestHeade
   return protocols.length === 0 ? null : protocols;
 }
 
-/** The output limit to send upstream per answer: the admitted one when the upstream could otherwise exceed it, else null (the client's). */
-function upstreamOutputLimit(admission: Admission, inbound: InboundChatRequest): number | null {
+/** The output limit to send upstream per answer (the one rule in `upstreamOutputLimit`); null = the client's own. */
+function outputLimitOf(admission: Admission, inbound: InboundChatRequest): number | null {
   const n = choicesOf(inbound);
   const requested = requestedOutputOf(inbound);
-  const capped = admission.outputCapped || n > 1 || (requested !== null && requested > admission.maxOutputTokens);
-  return capped ? Math.max(1, Math.floor(admission.maxOutputTokens / n)) : null;
+  return upstreamOutputLimit(admission.maxOutputTokens, requested === null ? null : Math.ceil(requested / n), n);
 }
 
 /** Handles one chat request of `input.protocol`; throws `GatewayError` for every refusal or failure before the answer starts. */
@@ -106,7 +105,7 @@ export async function handleProtocolChat(deps: UpstreamPathDeps, input: Protocol
     const translated = translateRequest(input.protocol, protocolOfProvider(via.account.provider), input.body, {
       ...(google === undefined ? {} : { model: google.model, stream: google.stream }),
       upstreamModel: via.model.upstreamModel,
-      maxOutputTokens: upstreamOutputLimit(via, inbound),
+      maxOutputTokens: outputLimitOf(via, inbound),
       maxTokensWhenAbsent: via.maxOutputTokens,
     });
     if ("error" in translated) return { skip: translated.error };

@@ -3,7 +3,7 @@
  * upstream protocol pointing at a mock provider (OpenAI at `{url}/v1`, Anthropic and Google at
  * `{url}`, Azure at `azureUrl`), and an app built on it whose upstream calls are recorded.
  */
-import { BudgetLedger, RateLimiter, type ModelPolicy, type ProviderAccountPolicy } from "@tollgate/policy";
+import { BudgetLedger, RateLimiter, type ModelPolicy, type PolicySnapshot, type ProviderAccountPolicy } from "@tollgate/policy";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { buildApp } from "./app.js";
 import { createMemorySink, type MemorySink } from "./app.fixture.js";
@@ -31,8 +31,13 @@ export interface ProtocolTestApp {
 
 const price = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n, cachedInputPerMillion: 500_000n };
 
-/** Builds the app; `mockUrl` is the mock's root URL, `azureUrl` the Azure resource endpoint. */
-export function buildProtocolTestApp(mockUrl: string, upstream: UpstreamSend, azureUrl = "http://azure.invalid"): ProtocolTestApp {
+/** Builds the app; `mockUrl` is the mock's root URL, `azureUrl` the Azure resource endpoint, `adjust` edits the policy. */
+export function buildProtocolTestApp(
+  mockUrl: string,
+  upstream: UpstreamSend,
+  azureUrl = "http://azure.invalid",
+  adjust: (s: PolicySnapshot) => PolicySnapshot = (s) => s,
+): ProtocolTestApp {
   const base = buildPolicyFixture(`${mockUrl}/v1`);
   const accounts: ProviderAccountPolicy[] = [
     ...base.snapshot.providerAccounts.map((a) => (a.provider === "ANTHROPIC" ? { ...a, baseUrl: mockUrl } : a)),
@@ -45,7 +50,7 @@ export function buildProtocolTestApp(mockUrl: string, upstream: UpstreamSend, az
     { id: "mdl_gemb", organizationId: "org_1", providerAccountId: "pa_3", name: "gemini-embed", upstreamModel: "text-embedding-004", price, maxOutputTokens: 0 },
     { id: "mdl_azure", organizationId: "org_1", providerAccountId: "pa_4", name: "azure-4o", upstreamModel: "my-4o-deployment", price, maxOutputTokens: 4096 },
   ];
-  const fixture: PolicyFixture = { ...base, snapshot: { ...base.snapshot, providerAccounts: accounts, models } };
+  const fixture: PolicyFixture = { ...base, snapshot: adjust({ ...base.snapshot, providerAccounts: accounts, models }) };
   const store = new PolicyStore();
   store.applyUpdate(toFullUpdate(fixture.snapshot));
   const ledger = new BudgetLedger();

@@ -6,7 +6,7 @@
  * stream) rendered back; settled on the provider's usage, else the tokenizer's count.
  */
 import { performance } from "node:perf_hooks";
-import type { Admission, RequestShape } from "@tollgate/policy";
+import { upstreamOutputLimit, type Admission, type RequestShape } from "@tollgate/policy";
 import {
   createResponsesStreamRenderer,
   estimateChatInputTokensUpperBound,
@@ -47,15 +47,9 @@ export interface ResponsesInput {
 const ROUTE = "/v1/responses";
 const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
 
-/** The output limit to send upstream: the admitted one when the upstream could otherwise exceed it, else the client's. */
-function upstreamOutputLimit(admission: Admission, requested: number | null): number | null {
-  const capped = admission.outputCapped || (requested !== null && requested > admission.maxOutputTokens);
-  return capped ? Math.max(1, admission.maxOutputTokens) : requested;
-}
-
 /** The neutral request for one candidate: its upstream model and output limit. */
 function candidateRequest(neutral: ChatRequest, via: Admission, requested: number | null): ChatRequest {
-  return { ...neutral, model: via.model.upstreamModel, maxOutputTokens: upstreamOutputLimit(via, requested) };
+  return { ...neutral, model: via.model.upstreamModel, maxOutputTokens: upstreamOutputLimit(via.maxOutputTokens, requested, 1) ?? requested };
 }
 
 /** Handles `POST /v1/responses`; throws `GatewayError` for every refusal or failure before the answer starts. */

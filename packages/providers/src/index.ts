@@ -8,6 +8,7 @@ export {
   TOOLS_OVERHEAD_TOKENS,
   estimateInputTokensUpperBound,
   isParseError,
+  outputLimitFieldOf,
   parseOpenAIChatRequest,
   type ChatMessage,
   type MaxTokensField,

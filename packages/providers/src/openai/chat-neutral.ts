@@ -1,6 +1,6 @@
 /** OpenAI Chat Completions requests to and from the neutral chat model. */
 import { assertNever, parseDataUrl, type ChatMessage, type ChatPart, type ChatRequest, type ChatTool, type ChatToolCall, type ChatToolChoice } from "../chat-model.js";
-import type { MaxTokensField, ParsedChatRequest, ParseError } from "./chat-request.js";
+import { outputLimitFieldOf, type MaxTokensField, type ParsedChatRequest, type ParseError } from "./chat-request.js";
 import { isJsonObject } from "./usage.js";
 
 const untranslatable = (what: string): ParseError => ({ error: `${what} cannot be translated to the upstream's protocol` });
@@ -150,7 +150,7 @@ function fromMessage(m: ChatMessage): Record<string, unknown> {
 
 /** Options of `neutralToOpenAIRequest`. */
 export interface OpenAIRenderOptions {
-  /** The output-limit field to write (default `max_tokens`; o-series models need `max_completion_tokens`). */
+  /** The output-limit field to write (default: the one the model accepts, `outputLimitFieldOf`). */
   readonly maxTokensField?: MaxTokensField;
 }
 
@@ -171,7 +171,7 @@ export function neutralToOpenAIRequest(req: ChatRequest, opts: OpenAIRenderOptio
   if (req.stopSequences.length > 0) body["stop"] = [...req.stopSequences];
   if (req.temperature !== null) body["temperature"] = req.temperature;
   if (req.topP !== null) body["top_p"] = req.topP;
-  if (req.maxOutputTokens !== null) body[opts.maxTokensField ?? "max_tokens"] = req.maxOutputTokens;
+  if (req.maxOutputTokens !== null) body[opts.maxTokensField ?? outputLimitFieldOf(req.model)] = req.maxOutputTokens;
   if (req.jsonOutput) body["response_format"] = { type: "json_object" };
   if (req.stream) {
     body["stream"] = true;

@@ -4,6 +4,16 @@ import { isJsonObject } from "./usage.js";
 /** Which output-limit field the client wrote. */
 export type MaxTokensField = "max_completion_tokens" | "max_tokens";
 
+const REASONING_MODEL = /^(?:[\w.-]+\/)?(?:o\d|gpt-5)/i;
+
+/**
+ * The output-limit field an OpenAI model accepts: the reasoning models (o-series, the gpt-5
+ * family) refuse `max_tokens` and take `max_completion_tokens`; the others take `max_tokens`.
+ */
+export function outputLimitFieldOf(upstreamModel: string): MaxTokensField {
+  return REASONING_MODEL.test(upstreamModel) ? "max_completion_tokens" : "max_tokens";
+}
+
 /** One chat message as the client sent it (role checked, the rest kept as is). */
 export interface ChatMessage {
   readonly role: string;

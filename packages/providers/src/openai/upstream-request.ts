@@ -1,5 +1,5 @@
 /** Building the request the gateway sends to an OpenAI-compatible upstream. */
-import type { MaxTokensField, ParsedChatRequest } from "./chat-request.js";
+import { outputLimitFieldOf, type MaxTokensField, type ParsedChatRequest } from "./chat-request.js";
 import type { ParsedEmbeddingsRequest } from "./embeddings-request.js";
 import { isJsonObject } from "./usage.js";
 
@@ -11,19 +11,22 @@ export interface UpstreamChatBodyOptions {
   readonly maxOutputTokens: number | null;
   /** For streams: ask upstream for the usage chunk (`stream_options.include_usage = true`). */
   readonly forceStreamUsage: boolean;
-  /** The field written when the client sent none (default `max_tokens`; o-series models need `max_completion_tokens`). */
+  /** The field written when the client sent none (default: the one the upstream model accepts, `outputLimitFieldOf`). */
   readonly fieldWhenAbsent?: MaxTokensField;
 }
 
 /**
  * A copy of the client's body for the upstream: `model` replaced; when `maxOutputTokens` is set,
- * written into the field the client used (both fields lowered when the client sent both);
+ * written into the field the client used (both fields lowered when the client sent both), except
+ * that a reasoning model always gets `max_completion_tokens` (it refuses `max_tokens`);
  * for streams with `forceStreamUsage`, `stream_options.include_usage = true` (other options kept).
  */
 export function buildOpenAIUpstreamChatBody(req: ParsedChatRequest, opts: UpstreamChatBodyOptions): Record<string, unknown> {
   const out: Record<string, unknown> = { ...req.body, model: opts.upstreamModel };
   if (opts.maxOutputTokens !== null) {
-    const field = req.maxTokensField ?? opts.fieldWhenAbsent ?? "max_tokens";
+    const accepted = outputLimitFieldOf(opts.upstreamModel);
+    const field = accepted === "max_completion_tokens" ? accepted : (req.maxTokensField ?? opts.fieldWhenAbsent ?? accepted);
+    if (field === "max_completion_tokens" && accepted === "max_completion_tokens") delete out["max_tokens"];
     out[field] = opts.maxOutputTokens;
     const other: MaxTokensField = field === "max_tokens" ? "max_completion_tokens" : "max_tokens";
     const otherValue = out[other];
