@@ -155,6 +155,7 @@ interface SimulationAnswer {
   readonly estimatedCost: string;
   readonly route: { readonly model: string; readonly providerAccount: string; readonly upstreamModel: string } | null;
   readonly checks: readonly { readonly name: string; readonly level: string; readonly passed: boolean; readonly detail: string }[];
+  readonly budgets: readonly { readonly name: string; readonly limit: string; readonly used: string | null; readonly remaining: string | null; readonly heldByThisNode: string | null }[];
 }
 
 const SIM_PATH = "/v1/chat/completions";
@@ -172,7 +173,7 @@ async function simulateOnNode(i: number, secret: string, body: Record<string, un
 
 async function simulateOnControlPlane(secret: string, body: Record<string, unknown>): Promise<SimulationAnswer> {
   const d = await stack.gql<{ simulate: SimulationAnswer }>(
-    `query($input: SimulateInput!) { simulate(input: $input) { allowed status error { code message } estimatedCost route { model providerAccount upstreamModel } checks { name level passed detail } } }`,
+    `query($input: SimulateInput!) { simulate(input: $input) { allowed status error { code message } estimatedCost route { model providerAccount upstreamModel } checks { name level passed detail } budgets { name limit used remaining heldByThisNode } } }`,
     { input: { secret, path: SIM_PATH, body } },
   );
   return d.simulate;
@@ -215,6 +216,11 @@ describe("the Simulator", () => {
     }
     const open0 = await simulateOnNode(0, open.secret, body);
     expect(open0.checks.map((c) => c.name)).toEqual(["request", "api_key", "key_status", "model", "model_access", "price", "rate_limit", "budget", "budget_grant"]);
+    // The key's budget as the admin set it, with its use, on every Simulator; the node says separately what it holds.
+    const truth = { name: 'total request budget of virtual key "sim-open"', limit: "1", used: "0", remaining: "1" };
+    expect(open0.budgets).toMatchObject([{ ...truth, heldByThisNode: expect.any(String) }]);
+    expect(open0.budgets[0]?.heldByThisNode).not.toBeNull();
+    expect((await simulateOnControlPlane(open.secret, body)).budgets).toEqual([{ ...truth, heldByThisNode: null }]);
     const narrow0 = await simulateOnNode(0, narrow.secret, body);
     expect(narrow0.checks.at(-1)).toEqual({ name: "model_access", level: "VIRTUAL_KEY", passed: false, detail: `model "sim-model" is not allowed for virtual key "sim-narrow"` });
 
@@ -240,6 +246,7 @@ describe("the Simulator", () => {
     // What the real request consumed, the Simulators now see: node 1's rate-limit share is taken
     // (checked before budgets); node 2 and the control plane (which counts no rate limit) meet the spent budget.
     const after = [await simulateOnNode(0, open.secret, body), await simulateOnNode(1, open.secret, body), await simulateOnControlPlane(open.secret, body)];
+    for (const a of after) expect(a.budgets.map((b) => [b.limit, b.used, b.remaining])).toEqual([["1", "1", "0"]]);
     expect(after.map((a) => [a.allowed, a.status, a.error?.code])).toEqual([
       [false, 429, "rate_limit_exceeded"],
       [false, 429, "budget_exceeded"],

@@ -126,7 +126,7 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
       limits: new LimitsService(db, runner),
       organizationSettings,
       budgetAlerts: new BudgetAlertService(db),
-      simulation: new SimulationService(db, () => feed.refresh(), now),
+      simulation: new SimulationService(db, () => feed.refresh(), now, config.grantReclaimGraceMs),
     };
     const metrics = createControlPlaneMetrics();
     const authenticate = async (token: string): Promise<Actor | null> =>
@@ -145,6 +145,7 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
 
     const grpc = await startGrpcServer(config.host, config.grpcPort, {
       db, feed, now, logger: logger.child({ component: "grpc" }), ledger: new LedgerService(db, now, { grantTtlMs: config.grantTtlMs, reclaimGraceMs: config.grantReclaimGraceMs }, createThresholdAlertHook(newId)), nodeToken,
+      reclaimGraceMs: config.grantReclaimGraceMs,
       replicaId: `cpr_${randomBytes(6).toString("hex")}`,
       rateShares: new RateShareService({ now }),
       afterUsageCommit: config.faultInjection === "crash-after-usage-commit" ? crashAfterUsageCommit(logger) : undefined,

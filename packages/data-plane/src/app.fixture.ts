@@ -6,6 +6,7 @@ import { BudgetLedger, RateLimiter } from "@tollgate/policy";
 import type { UsageRecord } from "@tollgate/proto";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { buildApp } from "./app.js";
+import type { BudgetUsageSource } from "./budget-usage.client.js";
 import type { GrantSource } from "./grant-manager.js";
 import { silentLogger } from "./grpc.fixture.js";
 import { buildPolicyFixture, createFixtureGrantSource, toFullUpdate, type FixtureKeyName, type PolicyFixture } from "./policy.fixture.js";
@@ -59,6 +60,8 @@ export interface TestAppOptions {
   readonly now?: () => number;
   /** Replaces the fixture grant source (e.g. an unreachable control plane). */
   readonly grants?: GrantSource;
+  /** Where the Simulator learns budgets' settled use (default: never known). */
+  readonly budgetUsage?: BudgetUsageSource;
 }
 
 /** Builds an app on a fresh fixture policy, ledger, limiter and sink. Close `app` when done. */
@@ -72,7 +75,9 @@ export function buildTestApp(opts: TestAppOptions): TestApp {
   const sink = createMemorySink();
   const fixtureGrants = createFixtureGrantSource(ledger, store, now);
   const grants = opts.grants ? Object.assign(opts.grants, { calls: 0 }) : fixtureGrants;
-  const app = buildApp({ nodeId: "node-t", bootId: "boot-t", store, ledger, limiter, grants, usage: sink, upstream: opts.upstream, logger: silentLogger, now, bodyLimitBytes: 64 * 1024 });
+  const app = buildApp({ nodeId: "node-t", bootId: "boot-t", store, ledger, limiter, grants, usage: sink, upstream: opts.upstream, logger: silentLogger, now, bodyLimitBytes: 64 * 1024,
+    ...(opts.budgetUsage === undefined ? {} : { budgetUsage: opts.budgetUsage }),
+  });
   const post = (url: string, key: FixtureKeyName | null, body: unknown) =>
     app.inject({
       method: "POST",

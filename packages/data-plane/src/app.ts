@@ -23,6 +23,7 @@ import type { UsageSink } from "./request-context.js";
 import type { UpstreamSend } from "./upstream.client.js";
 import { createUpstreamRouting, type UpstreamRoutingOptions } from "./upstream-routing.js";
 import { UsageRecordFactory } from "./usage-record.js";
+import { unknownBudgetUsage, type BudgetUsageSource } from "./budget-usage.client.js";
 
 /** A usage sink that can also say how much it holds (for metrics). */
 export interface CountingUsageSink extends UsageSink {
@@ -50,6 +51,8 @@ export interface DataPlaneDeps {
   readonly metrics?: DataPlaneMetrics;
   /** Uniform random numbers in [0, 1) for weighted routing (default Math.random). */
   readonly random?: () => number;
+  /** Where the Simulator learns budgets' settled use (default: never known). */
+  readonly budgetUsage?: BudgetUsageSource;
   /** Circuit breaker and retry budget settings (defaults: 5 failures, 10 s open; 20% of a minute's requests). */
   readonly routing?: UpstreamRoutingOptions;
 }
@@ -125,7 +128,7 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
   registerAnthropicRoutes(app, upstreamDeps, recordCode);
   registerGeminiRoutes(app, upstreamDeps, recordCode);
   registerModelsRoute(app, pathDeps, recordCode);
-  registerSimulateRoute(app, pathDeps, recordCode);
+  registerSimulateRoute(app, pathDeps, recordCode, deps.budgetUsage ?? unknownBudgetUsage);
   registerOpsRoutes(app, deps.store, metrics);
   return app;
 }

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { BudgetLedger, RateLimiter } from "@tollgate/policy";
 import type { Logger } from "pino";
+import { createBudgetUsageSource } from "./budget-usage.client.js";
 import { buildApp } from "./app.js";
 import type { DataPlaneConfig } from "./config.js";
 import { createControlPlaneLink, type ControlPlaneClientFactory } from "./control-plane-link.js";
@@ -97,7 +98,8 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
   const upstreamClient = overrides.upstream ? null : createUpstreamClient(config.upstream);
   const upstream = overrides.upstream ?? (upstreamClient as NonNullable<typeof upstreamClient>).send;
 
-  const app = buildApp({ nodeId: config.nodeId, bootId, store, ledger, limiter, grants, usage: spool, upstream, logger, now, bodyLimitBytes: config.bodyLimitBytes });
+  const budgetUsage = createBudgetUsageSource(link, config.grantTimeoutMs);
+  const app = buildApp({ nodeId: config.nodeId, bootId, store, ledger, limiter, grants, usage: spool, upstream, logger, now, bodyLimitBytes: config.bodyLimitBytes, budgetUsage });
   await app.listen({ port: config.port, host: config.host });
   subscriber.start();
   grants.start();

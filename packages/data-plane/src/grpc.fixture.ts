@@ -6,6 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import {
   AcquireGrantsResponseSchema,
+  BudgetUsageResponseSchema,
   ReleaseGrantsResponseSchema,
   UsageAckSchema,
   policyServiceDefinition,
@@ -83,6 +84,7 @@ export function addPolicyService(server: grpc.Server, subscribe: PolicyServiceHa
     subscribe,
     acquireGrants: (_call, callback) => callback(null, create(AcquireGrantsResponseSchema, {})),
     releaseGrants: (_call, callback) => callback(null, create(ReleaseGrantsResponseSchema, {})),
+    getBudgetUsage: (_call, callback) => callback(null, create(BudgetUsageResponseSchema, {})),
   };
   server.addService(policyServiceDefinition, handlers);
 }

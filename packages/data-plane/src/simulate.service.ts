@@ -11,9 +11,15 @@
  * with `allowed: false` and the status and error the real request would get (401/403), so an
  * operator can ask "why is this key refused?". This reveals nothing beyond what the real request
  * would answer to the same secret.
+ *
+ * Budgets: the report lists every budget on the key's chain with what the admin set and what the
+ * control plane's ledger says is used and remaining (asked for with a short deadline; null when it
+ * cannot answer), and separately what this node holds of it in grants — the budget checks reflect
+ * what this node can admit on its own.
  */
 import { simulateDecision, type DecisionCheck } from "@tollgate/policy";
-import { refusedSimulationReport, simulationReportOf, type SimulationReport } from "@tollgate/providers";
+import { budgetWindowsOfKey, refusedSimulationReport, simulatedBudgetOf, simulationReportOf, type SimulatedBudget, type SimulationReport } from "@tollgate/providers";
+import { budgetWindowKey, type BudgetUsageSource } from "./budget-usage.client.js";
 import { GatewayError, type GatewayErrorCode } from "./gateway-error.js";
 import { SIMULATED_PATHS, isSimulatedPath, parseInboundRequest } from "./inbound-request.js";
 import { extractSecret, type RequestHeaders } from "./key-auth.js";
@@ -24,7 +30,7 @@ import type { RequestPathDeps } from "./request-context.js";
 export type { SimulatedRoute, SimulationReport } from "@tollgate/providers";
 
 /** Simulates the request in `body`; throws `GatewayError` only for a malformed simulate call. */
-export function simulateRequest(deps: RequestPathDeps, headers: RequestHeaders, query: unknown, body: unknown): SimulationReport {
+export async function simulateRequest(deps: RequestPathDeps, budgetUsage: BudgetUsageSource, headers: RequestHeaders, query: unknown, body: unknown): Promise<SimulationReport> {
   const state = deps.store.current();
   if (!state) throw new GatewayError("not_ready", "this gateway node has no policy yet; retry shortly", 1000);
   const secret = extractSecret(headers, query);
@@ -52,7 +58,25 @@ export function simulateRequest(deps: RequestPathDeps, headers: RequestHeaders, 
     { keyHmac: presented.keyHmac, request: parsed.shape, now: deps.now(), grantsReachable: deps.grants.reachable() },
     state.connectedNodes,
   );
-  return simulationReportOf(state.index, decision, parsed.shape, [requestCheck, ...decision.checks]);
+  const budgets = decision.key === null ? [] : await budgetsOfKey(deps, budgetUsage, state.index, decision.key);
+  return simulationReportOf(state.index, decision, parsed.shape, [requestCheck, ...decision.checks], budgets);
+}
+
+/** Every budget of the key's chain: the control plane's use (null when unknown) and this node's holding. */
+async function budgetsOfKey(
+  deps: RequestPathDeps,
+  budgetUsage: BudgetUsageSource,
+  index: Parameters<typeof budgetWindowsOfKey>[0],
+  key: Parameters<typeof budgetWindowsOfKey>[1],
+): Promise<SimulatedBudget[]> {
+  const now = deps.now();
+  const refs = budgetWindowsOfKey(index, key, now);
+  const usage = await budgetUsage(refs.map((r) => ({ budgetId: r.budget.id, windowStartMs: r.windowStart })));
+  return refs.map((ref) => {
+    const used = usage?.get(budgetWindowKey(ref.budget.id, ref.windowStart))?.used ?? null;
+    const held = ref.budget.mode === "HARD" ? deps.ledger.available(ref.budget.id, ref.windowStart, now) : null;
+    return simulatedBudgetOf(ref, used, held);
+  });
 }
 
 function refusedReport(code: GatewayErrorCode, message: string, checks: readonly DecisionCheck[]): SimulationReport {

@@ -3,6 +3,7 @@ import { generateOpaqueSecret } from "@tollgate/policy";
 import { startMockProvider, type MockProvider } from "@tollgate/mock-provider";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "./app.fixture.js";
+import { budgetWindowKey } from "./budget-usage.client.js";
 import type { FixtureKeyName } from "./policy.fixture.js";
 import { createUpstreamClient, type UpstreamClient } from "./upstream.client.js";
 
@@ -18,6 +19,7 @@ interface Report {
   route: { model: string; providerAccount: string; upstreamModel: string } | null;
   estimatedCost: string;
   checks: { name: string; level: string; passed: boolean; detail: string }[];
+  budgets: { id: string; limit: string; used: string | null; remaining: string | null; heldByThisNode: string | null }[];
 }
 
 describe("POST /v1/simulate (buildApp + inject, real mock provider)", () => {
@@ -53,6 +55,32 @@ describe("POST /v1/simulate (buildApp + inject, real mock provider)", () => {
     expect(app.grants.calls).toBe(0);
     expect(app.ledger.entries()).toEqual([]);
   };
+
+  it("reports each budget of the key as the admin set it, with the control plane's use, and separately what this node holds", async () => {
+    const windowStart = Date.UTC(2025, 0, 15); // the fixture's DAY budgets, at NOW
+    const asked: string[][] = [];
+    const known = buildTestApp({
+      baseUrl: mock.baseUrl, upstream: upstream.send, now: () => NOW,
+      budgetUsage: async (asks) => {
+        asked.push(asks.map((a) => `${a.budgetId}@${a.windowStartMs}`));
+        return new Map([[budgetWindowKey("bgt_usd", windowStart), { used: 150n, held: 100n }]]);
+      },
+    });
+    try {
+      const report = await simulate("usdBudget", CHAT, hello({ max_tokens: 10 }), known);
+      expect(asked).toEqual([[`bgt_usd@${windowStart}`]]);
+      expect(report.budgets).toEqual([{
+        id: "bgt_usd", name: 'daily USD budget of virtual key "vk_usdBudget"', scope: "VIRTUAL_KEY", unit: "USD", window: "DAY", mode: "HARD",
+        limit: "0.0006", used: "0.00015", remaining: "0.00045", resetsAt: "2025-01-16T00:00:00.000Z", heldByThisNode: "0.00",
+      }]);
+    } finally {
+      await known.app.close();
+    }
+    // Without an answer from the control plane the use is unknown, never guessed.
+    const unknown = await simulate("usdBudget", CHAT, hello({ max_tokens: 10 }));
+    expect(unknown.budgets.map((b) => [b.limit, b.used, b.remaining])).toEqual([["0.0006", null, null]]);
+    expect((await simulate("active", CHAT, hello())).budgets).toEqual([]);
+  });
 
   it("reports an allowed chat request with its route, cost upper bound and checks", async () => {
     const report = await simulate("active", CHAT, hello({ max_tokens: 100 }));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { createControlPlaneClient, hasNodeToken, policyServiceDefinition, usageServiceDefinition, type ControlPlaneClient, type PolicyServiceHandlers, type UsageServiceHandlers } from "./clients.js";
-import { PolicyUpdateSchema, SubscribeRequestSchema, UsageAckSchema, UsageBatchSchema, UsageRecordSchema, AcquireGrantsResponseSchema, GrantSchema, ReleaseGrantsResponseSchema, type PolicyUpdate } from "./gen/tollgate/v1/policy_pb.js";
+import { PolicyUpdateSchema, SubscribeRequestSchema, UsageAckSchema, UsageBatchSchema, UsageRecordSchema, AcquireGrantsResponseSchema, BudgetUsageResponseSchema, GrantSchema, ReleaseGrantsResponseSchema, type PolicyUpdate } from "./gen/tollgate/v1/policy_pb.js";
 
 const TOKEN = "node-token-for-tests";
 let server: grpc.Server;
@@ -27,6 +27,9 @@ beforeAll(async () => {
     },
     releaseGrants(_call, cb) {
       cb(null, create(ReleaseGrantsResponseSchema, {}));
+    },
+    getBudgetUsage(_call, cb) {
+      cb(null, create(BudgetUsageResponseSchema, {}));
     },
   };
   const usage: UsageServiceHandlers = {

@@ -206,3 +206,4 @@ export {
   type SimulatedPath,
 } from "./inbound-shape.js";
 export { refusedSimulationReport, simulationReportOf, type SimulatedRoute, type SimulationReport } from "./simulation-report.js";
+export { budgetWindowsOfKey, formatBudgetAmount, simulatedBudgetOf, type BudgetWindowRef, type SimulatedBudget } from "./simulated-budgets.js";

@@ -5,6 +5,7 @@
  */
 import { estimateDecisionCost, formatUsd, REFUSAL_STATUS, type Decision, type DecisionCheck, type ModelPolicy, type PolicyIndex, type RequestShape } from "@tollgate/policy";
 import { openAIErrorBody, type OpenAIErrorBody } from "./openai/errors.js";
+import type { SimulatedBudget } from "./simulated-budgets.js";
 
 /** Where a simulated request would be routed. */
 export interface SimulatedRoute {
@@ -26,19 +27,27 @@ export interface SimulationReport {
   /** Upper-bound cost in US dollars (`formatUsd`); "0.00" when no priced model was reached. */
   readonly estimatedCost: string;
   readonly checks: readonly DecisionCheck[];
+  /** Every budget on the key's chain with its limit, use and remainder (empty when no key was found). */
+  readonly budgets: readonly SimulatedBudget[];
 }
 
 /** A refused report that never reached a decision (bad request, node cannot record usage, ...). */
 export function refusedSimulationReport(code: string, status: number, message: string, checks: readonly DecisionCheck[]): SimulationReport {
-  return { allowed: false, status, error: openAIErrorBody(code, message).error, route: null, estimatedCost: formatUsd(0n), checks };
+  return { allowed: false, status, error: openAIErrorBody(code, message).error, route: null, estimatedCost: formatUsd(0n), checks, budgets: [] };
 }
 
 /** The report of a dry-run decision of `shape`; `checks` are the checks to list (the decision's, maybe with more). */
-export function simulationReportOf(index: PolicyIndex, decision: Decision, shape: RequestShape, checks: readonly DecisionCheck[]): SimulationReport {
+export function simulationReportOf(
+  index: PolicyIndex,
+  decision: Decision,
+  shape: RequestShape,
+  checks: readonly DecisionCheck[],
+  budgets: readonly SimulatedBudget[] = [],
+): SimulationReport {
   const estimatedCost = formatUsd(estimateDecisionCost(index, decision, shape));
   const route = decision.model === null ? null : routeOf(index, decision.model);
-  if (decision.allow) return { allowed: true, status: 200, error: null, route, estimatedCost, checks };
-  return { ...refusedSimulationReport(decision.code, REFUSAL_STATUS[decision.code], decision.message, checks), route, estimatedCost };
+  if (decision.allow) return { allowed: true, status: 200, error: null, route, estimatedCost, checks, budgets };
+  return { ...refusedSimulationReport(decision.code, REFUSAL_STATUS[decision.code], decision.message, checks), route, estimatedCost, budgets };
 }
 
 function routeOf(index: PolicyIndex, model: ModelPolicy): SimulatedRoute | null {

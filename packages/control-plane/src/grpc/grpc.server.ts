@@ -1,11 +1,13 @@
 /**
- * The gRPC server of the control plane: PolicyService (Subscribe, AcquireGrants, ReleaseGrants)
- * and UsageService (ReportUsage). Every call must carry the node token.
+ * The gRPC server of the control plane: PolicyService (Subscribe, AcquireGrants, ReleaseGrants,
+ * GetBudgetUsage) and UsageService (ReportUsage). Every call must carry the node token.
  */
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import {
   AcquireGrantsResponseSchema,
+  BudgetUsageResponseSchema,
+  BudgetWindowUsageSchema,
   GrantSchema,
   Outcome,
   ReleaseGrantsResponseSchema,
@@ -21,7 +23,8 @@ import {
 import type { Logger } from "pino";
 import { MASKED_MESSAGE, toGrpcStatus } from "../error-map.js";
 import { badInput, findAppError } from "../errors.js";
-import type { LedgerService, UsageIn } from "../services/ledger.service.js";
+import { readBudgetUsage } from "../services/budget-usage.service.js";
+import { GRANT_RECLAIM_GRACE_MS, type LedgerService, type UsageIn } from "../services/ledger.service.js";
 import { serveSubscription, type PolicyStreamDeps } from "./policy-stream.server.js";
 
 /** Dependencies of the gRPC server. */
@@ -31,6 +34,8 @@ export interface GrpcServerDeps extends PolicyStreamDeps {
   readonly logger: Logger;
   /** Counts ingested usage records (metrics). */
   readonly onUsage?: (accepted: number, duplicates: number) => void;
+  /** How long expired grants still count as outstanding in usage views (the ledger's reclaim grace). */
+  readonly reclaimGraceMs?: number;
   /**
    * Fault injection for tests only: runs after a usage batch committed and before its ACK is sent
    * (`TOLLGATE_FAULT_INJECTION=crash-after-usage-commit` makes it kill the process).
@@ -114,6 +119,15 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
             budgetId: a.budgetId, windowStartMs: BigInt(a.windowStartMs), grantedTotal: a.grantedTotal, expiresAtMs: BigInt(a.expiresAtMs), exhausted: a.exhausted,
             generation: a.generation, heldElsewhere: a.heldElsewhere,
           })),
+        })))
+        .catch((e: unknown) => callback(toServiceError(e, logger)));
+    },
+    getBudgetUsage: (call, callback) => {
+      if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
+      const asks = call.request.budgets.map((b) => ({ budgetId: b.budgetId, windowStartMs: Number(b.windowStartMs) }));
+      readBudgetUsage(deps.db, asks, deps.now(), deps.reclaimGraceMs ?? GRANT_RECLAIM_GRACE_MS)
+        .then((rows) => callback(null, create(BudgetUsageResponseSchema, {
+          usages: rows.map((r) => create(BudgetWindowUsageSchema, { budgetId: r.budgetId, windowStartMs: BigInt(r.windowStartMs), used: r.used, held: r.held })),
         })))
         .catch((e: unknown) => callback(toServiceError(e, logger)));
     },

@@ -22,11 +22,22 @@ import {
   type DecisionCheck,
   type PolicyIndex,
 } from "@tollgate/policy";
-import { isSimulatedPath, parseInboundRequest, refusedSimulationReport, SIMULATED_PATHS, simulationReportOf, type SimulationReport } from "@tollgate/providers";
+import {
+  budgetWindowsOfKey,
+  isSimulatedPath,
+  parseInboundRequest,
+  refusedSimulationReport,
+  SIMULATED_PATHS,
+  simulatedBudgetOf,
+  simulationReportOf,
+  type SimulatedBudget,
+  type SimulationReport,
+} from "@tollgate/providers";
 import type { Database } from "../db/database.js";
 import { badInput } from "../errors.js";
 import { verifyVirtualKeyToken } from "../security/virtual-key-token.js";
 import { readWindowState } from "../repositories/grant.repository.js";
+import { readBudgetUsage } from "./budget-usage.service.js";
 import { hmacSecret } from "../security/crypto.js";
 import { GRANT_RECLAIM_GRACE_MS } from "./ledger.service.js";
 import type { SnapshotEntry } from "../snapshot/policy-feed.js";
@@ -88,7 +99,14 @@ export class SimulationService {
     const ledger = await this.ledgerFor(index, match.key, nowMs);
     const { decision } = simulateDecision(index, ledger, new RateLimiter(), { keyHmac, request: parsed.shape, now: nowMs, grantsReachable: true }, 1);
     const checks = [requestCheck, ...decision.checks.filter((c) => c.name !== "budget_grant")];
-    return simulationReportOf(index, decision, parsed.shape, checks);
+    return simulationReportOf(index, decision, parsed.shape, checks, await this.budgetsOf(index, match.key, nowMs));
+  }
+
+  /** Every budget of the key's chain with its settled use (the control plane holds no grants itself). */
+  private async budgetsOf(index: PolicyIndex, key: Parameters<PolicyIndex["scopeChainOf"]>[0], nowMs: number): Promise<SimulatedBudget[]> {
+    const refs = budgetWindowsOfKey(index, key, nowMs);
+    const usage = await readBudgetUsage(this.db, refs.map((r) => ({ budgetId: r.budget.id, windowStartMs: r.windowStart })), nowMs, this.reclaimGraceMs);
+    return refs.map((ref, i) => simulatedBudgetOf(ref, usage[i]?.used ?? null, null));
   }
 
   /** A ledger holding, for each HARD budget of the key's chain, what is free in its current window. */

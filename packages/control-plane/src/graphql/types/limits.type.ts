@@ -1,10 +1,10 @@
 /** GraphQL object types of model access, guardrails, budget alerts and the Simulator's answer. */
-import { formatUsd, type BudgetUnit, type BudgetWindow, type GuardrailKind, type Scope } from "@tollgate/policy";
+import { formatUsd, type BudgetMode, type BudgetUnit, type BudgetWindow, type GuardrailKind, type Scope } from "@tollgate/policy";
 import type { SimulationReport } from "@tollgate/providers";
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import type { BudgetAlertView } from "../../services/budget-alert.service.js";
 import type { GuardrailsView, ModelAccessView } from "../../services/limits.service.js";
-import { BudgetUnitEnum, BudgetWindowEnum, ScopeEnum } from "../enums.js";
+import { BudgetModeEnum, BudgetUnitEnum, BudgetWindowEnum, ScopeEnum } from "../enums.js";
 import { DateTimeScalar } from "../scalars.js";
 
 /** Guardrail rule kinds. */
@@ -86,6 +86,22 @@ export class SimulationCheck {
   @Field(() => String) detail: string;
 }
 
+/** One budget of the simulated key's chain. */
+@ObjectType({ description: "A budget on the key's chain: what the admin set, what is used and what remains in the current window. Amounts are US dollars for USD, whole counts otherwise." })
+export class SimulatedBudget {
+  @Field(() => ID) id: string;
+  @Field(() => String, { description: 'For example `monthly USD budget of team "search"`.' }) name: string;
+  @Field(() => ScopeEnum) scope: Scope;
+  @Field(() => BudgetUnitEnum) unit: BudgetUnit;
+  @Field(() => BudgetWindowEnum) window: BudgetWindow;
+  @Field(() => BudgetModeEnum) mode: BudgetMode;
+  @Field(() => String) limit: string;
+  @Field(() => String, { nullable: true, description: "Settled use in the current window; null when it could not be learned." }) used: string | null;
+  @Field(() => String, { nullable: true }) remaining: string | null;
+  @Field(() => DateTimeScalar, { nullable: true, description: "Next reset; null for TOTAL budgets." }) resetsAt: Date | null;
+  @Field(() => String, { nullable: true, description: "What the answering data-plane node holds of it in grants; null on the control plane." }) heldByThisNode: string | null;
+}
+
 /** The Simulator's answer. */
 @ObjectType({ description: "What the data plane would answer to the request: the same decision code, nothing consumed." })
 export class Simulation {
@@ -95,6 +111,7 @@ export class Simulation {
   @Field(() => SimulatedRoute, { nullable: true }) route: SimulatedRoute | null;
   @Field(() => String, { description: 'Upper-bound cost in US dollars ("0.000123").' }) estimatedCost: string;
   @Field(() => [SimulationCheck]) checks: SimulationCheck[];
+  @Field(() => [SimulatedBudget], { description: "Every budget on the key's chain with its limit, use and remainder." }) budgets: SimulatedBudget[];
 }
 
 /** Maps a model access view. */
@@ -131,5 +148,6 @@ export function toSimulation(r: SimulationReport): Simulation {
   return {
     allowed: r.allowed, status: r.status, error: r.error === null ? null : { ...r.error }, route: r.route === null ? null : { ...r.route },
     estimatedCost: r.estimatedCost, checks: r.checks.map((c) => ({ ...c })),
+    budgets: r.budgets.map((b) => ({ ...b, resetsAt: b.resetsAt === null ? null : new Date(b.resetsAt) })),
   };
 }
