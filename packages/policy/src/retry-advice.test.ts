@@ -33,6 +33,8 @@ describe("withResetTime", () => {
   it("appends the reset instant in ISO form", () => {
     const now = Date.UTC(2026, 11, 7, 22, 0, 0);
     expect(withResetTime("budget exhausted", now, 3_600_000)).toBe("budget exhausted; resets at 2026-12-07T23:00:00.000Z");
+    // Measured a few ms before `now`: still the window's whole second.
+    expect(withResetTime("budget exhausted", now + 7, 3_600_000 - 3)).toBe("budget exhausted; resets at 2026-12-07T23:00:00.000Z");
   });
 
   it("leaves the message alone without a reset or with an impossible one", () => {

@@ -33,8 +33,10 @@ export function adviseRetry(retryClass: RetryClass, resetInMs: number | null): R
 /** The largest epoch-ms a `Date` holds. */
 const MAX_DATE_MS = 8.64e15;
 
-/** `message` with the reset time appended as an ISO instant (`...; resets at 2027-01-01T00:00:00.000Z`); unchanged without one. */
+/** `message` with the reset time appended as an ISO instant, rounded to the second (`...; resets at 2027-01-01T00:00:00.000Z`); unchanged without one. */
 export function withResetTime(message: string, nowMs: number, resetInMs: number | null): string {
   if (resetInMs === null || !(Math.abs(nowMs + resetInMs) <= MAX_DATE_MS)) return message;
-  return `${message}; resets at ${new Date(nowMs + Math.max(0, resetInMs)).toISOString()}`;
+  // Windows reset on whole seconds; `resetInMs` was measured at a slightly earlier `now`.
+  const resetAt = Math.round((nowMs + Math.max(0, resetInMs)) / 1000) * 1000;
+  return `${message}; resets at ${new Date(resetAt).toISOString()}`;
 }
