@@ -2,7 +2,9 @@
  * The upstream leg shared by every route, after `sendRouted` (upstream-routing.ts) got a response:
  * read it, and turn each way it can fail into the usage record it owes and the `GatewayError` to
  * answer with. A request that never got a usable answer is released (nothing charged); one whose
- * answer was cut is settled on what was counted.
+ * answer was cut is settled on what was counted. Every upstream error status becomes its answer in
+ * `upstreamStatusError`, the one place an upstream's error text is read (and scrubbed of the
+ * request's credentials) before it reaches a client.
  */
 import type { Admission } from "@tollgate/policy";
 import type { ChatProtocol, CredentialScrubber } from "@tollgate/providers";

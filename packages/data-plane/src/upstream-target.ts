@@ -3,7 +3,8 @@
  * chat, count and embeddings endpoints, and its credential header. OPENAI and OPENAI_COMPATIBLE
  * use `Authorization: Bearer` under the base URL (ending in `/v1`); AZURE_OPENAI addresses a
  * deployment (the upstream model) under the resource endpoint with `api-key` and `api-version`;
- * ANTHROPIC uses `x-api-key` + `anthropic-version`; GOOGLE uses `x-goog-api-key`.
+ * ANTHROPIC uses `x-api-key` + `anthropic-version`; GOOGLE uses `x-goog-api-key`. Also what of
+ * such a request is secret (to scrub from what the upstream sends back) and how its errors map.
  */
 import { assertNever, type ProviderAccountPolicy, type ProviderKind } from "@tollgate/policy";
 import {
