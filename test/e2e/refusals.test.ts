@@ -208,16 +208,16 @@ describe("403 model_not_priced", () => {
 describe("429 budget_exceeded and rate_limit_exceeded", () => {
   let teamKey: TestKey;
 
-  it("a team's monthly USD budget: refused with the team named and Retry-After until the month resets", async () => {
+  it("a team's monthly USD budget: refused with the team named, the reset instant, and x-should-retry false (no Retry-After an SDK would sleep on)", async () => {
     const teamId = await createTeam(stack.gql, tenant.orgId, "search");
     await mutate("setBudget", "SetBudgetInput", { scope: "TEAM", scopeId: teamId, unit: "USD", window: "MONTH", limit: "0.00001", mode: "HARD" }, "budget { id }");
     teamKey = await newKey("search-bot", { teamId });
     const err = expectOpenAIError(await failureOf(sdkChat(sdk(teamKey.secret), tenant.model)), OpenAI.RateLimitError, 429, "budget_exceeded");
-    expect(bodyMessage(err)).toBe(`monthly USD budget of team "search" is exhausted`);
     const now = new Date();
-    const nextMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
-    const retryAfter = Number(err.headers?.get("retry-after"));
-    expect(Math.abs(retryAfter - (nextMonth - Date.now()) / 1000)).toBeLessThan(5);
+    const nextMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString();
+    expect(bodyMessage(err)).toBe(`monthly USD budget of team "search" is exhausted; resets at ${nextMonth}`);
+    expect(err.headers?.get("x-should-retry")).toBe("false");
+    expect(err.headers?.get("retry-after")).toBeNull();
   });
 
   it("the Anthropic SDK gets the same refusal as its RateLimitError in Anthropic's error shape", async () => {
@@ -226,11 +226,11 @@ describe("429 budget_exceeded and rate_limit_exceeded", () => {
     expect(err).toBeInstanceOf(Anthropic.RateLimitError);
     const e = err as InstanceType<typeof Anthropic.APIError>;
     expect(e.status).toBe(429);
-    expect(e.error).toEqual({ type: "error", error: { type: "rate_limit_error", message: `monthly USD budget of team "search" is exhausted` } });
-    expect(Number(e.headers?.get("retry-after"))).toBeGreaterThan(0);
+    expect(e.error).toMatchObject({ type: "error", error: { type: "rate_limit_error", message: expect.stringMatching(/^monthly USD budget of team "search" is exhausted; resets at \S+Z$/) } });
+    expect(e.headers?.get("x-should-retry")).toBe("false");
   });
 
-  it("a key's request rate limit: x-ratelimit-* headers on every answer, then 429 with Retry-After", async () => {
+  it("a key's request rate limit: x-ratelimit-* headers on every answer, then 429 (a 31-day window: the reset in the message and headers, x-should-retry false)", async () => {
     const key = await newKey("rate-limited", { rateLimits: [{ unit: "REQUESTS", limit: 4, windowSeconds: LONG_WINDOW_S }] });
     // Each of the two connected nodes enforces its share, ceil(4 / 2) = 2.
     const remaining: string[] = [];
@@ -242,15 +242,14 @@ describe("429 budget_exceeded and rate_limit_exceeded", () => {
     }
     expect(remaining).toEqual(["1", "0"]);
     const err = expectOpenAIError(await failureOf(sdkChat(sdk(key.secret), tenant.model, "hi", 5)), OpenAI.RateLimitError, 429, "rate_limit_exceeded");
-    expect(bodyMessage(err)).toBe(`request rate limit of virtual key "rate-limited" exceeded (4 per ${LONG_WINDOW_S}s)`);
+    const windowEnd = Math.ceil(Date.now() / (LONG_WINDOW_S * 1000)) * LONG_WINDOW_S * 1000;
+    expect(bodyMessage(err)).toBe(`request rate limit of virtual key "rate-limited" exceeded (4 per ${LONG_WINDOW_S}s); resets at ${new Date(windowEnd).toISOString()}`);
     expect(err.headers?.get("x-ratelimit-limit-requests")).toBe("2");
     expect(err.headers?.get("x-ratelimit-remaining-requests")).toBe("0");
     const reset = Number(/^(\d+)s$/.exec(err.headers?.get("x-ratelimit-reset-requests") ?? "")?.[1]);
-    const retryAfter = Number(err.headers?.get("retry-after"));
-    const windowLeft = (LONG_WINDOW_S * 1000 - (Date.now() % (LONG_WINDOW_S * 1000))) / 1000;
-    expect(retryAfter).toBeGreaterThan(0);
-    expect(Math.abs(retryAfter - windowLeft)).toBeLessThan(5);
-    expect(Math.abs(reset - retryAfter)).toBeLessThanOrEqual(1);
+    expect(Math.abs(reset - (windowEnd - Date.now()) / 1000)).toBeLessThan(5);
+    expect(err.headers?.get("x-should-retry")).toBe("false");
+    expect(err.headers?.get("retry-after")).toBeNull();
     // The other node still has its own share.
     expect(await sdkChat(sdk(key.secret, 1), tenant.model, "hi", 5)).not.toBe("");
   });

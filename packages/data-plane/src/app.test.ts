@@ -154,12 +154,15 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     expect(record.charges).toEqual([expect.objectContaining({ budgetId: "bgt_usd", amount: record.costMicros })]);
   });
 
-  it("refuses with 429 budget_exceeded and Retry-After once a hard budget is spent", async () => {
+  it("refuses with 429 budget_exceeded, x-should-retry: false and the reset time once a hard budget is spent", async () => {
     for (let i = 0; i < 2; i++) expect((await chat(bearer("requestBudget"), hello())).statusCode).toBe(200);
     const res = await chat(bearer("requestBudget"), hello());
     expect(res.statusCode).toBe(429);
     expect(res.json().error.code).toBe("budget_exceeded");
-    expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
+    // The window resets hours away: no Retry-After an SDK would sleep on.
+    expect(res.headers["x-should-retry"]).toBe("false");
+    expect(res.headers["retry-after"]).toBeUndefined();
+    expect(res.json().error.message).toMatch(/; resets at \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z$/);
     expect(mock.requests()).toHaveLength(2);
   });
 

@@ -20,9 +20,8 @@ import { GatewayError } from "./gateway-error.js";
 import { shapeChatRequest } from "./inbound-request.js";
 import type { RequestHeaders } from "./key-auth.js";
 import { admitRequest, beginRequest, finish, rateLimitHeaders, type RequestContext } from "./request-context.js";
-import { isSuccessStatus, readUpstreamJsonText, rejectUpstreamStatus, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { isSuccessStatus, readUpstreamJsonText, rejectUpstreamStatus, type ScrubbedExchange, type UpstreamPathDeps } from "./upstream-exchange.js";
 import { sendRouted, type AttemptPlan } from "./upstream-routing.js";
-import type { UpstreamExchange } from "./upstream.client.js";
 import { chatTargetOf, protocolOfProvider } from "./upstream-target.js";
 import { Outcome } from "./usage-record.js";
 import { relayStream, type RelayTransform } from "./stream-relay.js";
@@ -90,7 +89,7 @@ function relayOpenAIStream(
   ctx: RequestContext,
   admission: Admission,
   parsed: ParsedChatRequest,
-  exchange: UpstreamExchange,
+  exchange: ScrubbedExchange,
   end: { firstByteMs: number; stream: boolean; publicModel: string; operation: "chat" },
 ): AsyncGenerator<Uint8Array> {
   const tap = createOpenAIStreamTap({ clientWantsUsage: parsed.includeUsage });

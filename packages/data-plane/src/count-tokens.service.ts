@@ -16,8 +16,8 @@ import { countInboundPromptTokens } from "./chat-counting.js";
 import { GatewayError } from "./gateway-error.js";
 import type { RequestHeaders } from "./key-auth.js";
 import { beginRequest } from "./request-context.js";
-import type { UpstreamPathDeps } from "./upstream-exchange.js";
-import { countTargetOf, mapUpstreamError, protocolOfProvider } from "./upstream-target.js";
+import { safeJson, upstreamStatusError, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { countTargetOf, protocolOfProvider, scrubberOfRequest } from "./upstream-target.js";
 import { UpstreamCallError } from "./upstream.client.js";
 
 /** Narrows to a plain JSON object. */
@@ -75,19 +75,19 @@ async function countUpstream(deps: UpstreamPathDeps, input: CountTokensInput, ur
     const timeout = err instanceof UpstreamCallError && err.failure === "timeout";
     throw new GatewayError(timeout ? "upstream_timeout" : "upstream_error", timeout ? "the upstream provider timed out" : "the upstream provider could not be reached");
   }
-  let json: unknown = null;
+  let text = "";
   try {
     const chunks: Buffer[] = [];
     for await (const chunk of exchange.body) chunks.push(Buffer.from(chunk));
-    json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    text = Buffer.concat(chunks).toString("utf8");
   } catch {
-    json = null;
+    text = "";
   } finally {
     exchange.finish();
   }
+  const json = safeJson(text);
   if (exchange.status < 200 || exchange.status >= 300) {
-    const { mapped, message } = mapUpstreamError(input.protocol, exchange.status, json);
-    throw new GatewayError(mapped.code, message ?? `the upstream provider answered ${exchange.status}`);
+    throw upstreamStatusError(input.protocol, exchange, text, scrubberOfRequest({ url, headers }));
   }
   const count = readCount(input.protocol, json);
   if (count === null) throw new GatewayError("upstream_error", "the upstream provider sent a malformed response");

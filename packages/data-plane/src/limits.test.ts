@@ -118,8 +118,9 @@ describe("limits on the data plane (buildApp + inject, real mock provider)", () 
       expect((await t.post(CHAT, "denyGpt4o", say("hi"))).headers["x-ratelimit-remaining-requests"]).toBe("0");
       const refused = await t.post(CHAT, "active", say("hi"));
       expect(refused.statusCode).toBe(429);
-      expect(refused.json().error).toMatchObject({ code: "rate_limit_exceeded", message: 'request rate limit of team "search" exceeded (2 per 60s)', type: "rate_limit_error" });
+      expect(refused.json().error).toMatchObject({ code: "rate_limit_exceeded", message: 'request rate limit of team "search" exceeded (2 per 60s); resets at 2025-01-15T12:31:00.000Z', type: "rate_limit_error" });
       expect(refused.headers["retry-after"]).toBe("60");
+      expect(refused.headers["x-should-retry"]).toBe("true");
       expect(refused.headers["x-ratelimit-limit-requests"]).toBe("2");
       expect(refused.headers["x-ratelimit-remaining-requests"]).toBe("0");
       expect(refused.headers["x-ratelimit-reset-requests"]).toBe("60s");
@@ -135,7 +136,7 @@ describe("limits on the data plane (buildApp + inject, real mock provider)", () 
       applyPolicy({ rateLimits: [limit("rl_org_tokens", "ORGANIZATION", "org_1", "TOKENS", 200, 60, 'organization "acme"')] });
       const res = await t.post(CHAT, "active", say("hello", { max_tokens: 500 }));
       expect(res.statusCode).toBe(429);
-      expect(res.json().error.message).toBe('token rate limit of organization "acme" exceeded (200 per 60s)');
+      expect(res.json().error.message).toBe('token rate limit of organization "acme" exceeded (200 per 60s); resets at 2025-01-15T12:31:00.000Z');
       expect(res.headers["x-ratelimit-limit-tokens"]).toBe("200");
       expect(res.headers["x-ratelimit-remaining-tokens"]).toBe("200");
       expect(res.headers["retry-after"]).toBe("60");

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { protocolErrorBody, protocolOfPath, streamErrorEvent } from "./protocol-error.js";
 import { MODEL_OF, buildProtocolTestApp, chatBody, chatUrl, type ProtocolTestApp } from "./protocols.fixture.js";
 import { parseGeminiTarget } from "./gemini.route.js";
-import { mapUpstreamError } from "./upstream-target.js";
+import { mapUpstreamError, scrubberOfRequest } from "./upstream-target.js";
 import { createUpstreamClient, type UpstreamClient } from "./upstream.client.js";
 
 describe("refusals and failures in each protocol's error shape", () => {
@@ -52,12 +52,13 @@ describe("refusals and failures in each protocol's error shape", () => {
     expect([malformed.statusCode, malformed.json().type, malformed.json().error.type]).toEqual([400, "error", "invalid_request_error"]);
   });
 
-  it("Anthropic: budget and rate-limit refusals are rate_limit_error with Retry-After, and recorded", async () => {
+  it("Anthropic: budget and rate-limit refusals are rate_limit_error (an hour away: x-should-retry false, the reset in the message), and recorded", async () => {
     for (let i = 0; i < 2; i++) expect((await anthropic(t.keyHeaders("anthropic", "rateLimited"), chatBody("anthropic", "gpt-4o-mini", "hi"))).statusCode).toBe(200);
     const limited = await anthropic(t.keyHeaders("anthropic", "rateLimited"), chatBody("anthropic", "gpt-4o-mini", "hi"));
     expect(limited.statusCode).toBe(429);
     expect(limited.json().error.type).toBe("rate_limit_error");
-    expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
+    expect([limited.headers["x-should-retry"], limited.headers["retry-after"]]).toEqual(["false", undefined]);
+    expect(limited.json().error.message).toMatch(/; resets at \S+Z$/);
     expect(t.sink.records.at(-1)).toMatchObject({ outcome: Outcome.REFUSED, errorCode: "rate_limit_exceeded", route: "/v1/messages" });
   });
 
@@ -100,9 +101,10 @@ describe("refusals and failures in each protocol's error shape", () => {
   });
 
   it("an upstream 400 passes its own message through, read in the upstream's protocol", () => {
-    expect(mapUpstreamError("anthropic", 400, { type: "error", error: { type: "invalid_request_error", message: "bad thing" } })).toEqual({ mapped: { status: 400, code: "invalid_request" }, message: "bad thing" });
-    expect(mapUpstreamError("google", 400, { error: { code: 400, message: "API key not valid.", status: "INVALID_ARGUMENT" } }).mapped).toEqual({ status: 502, code: "upstream_error" });
-    expect(mapUpstreamError("google", 504, null)).toEqual({ mapped: { status: 504, code: "upstream_timeout" }, message: null });
+    const scrubber = scrubberOfRequest({ url: "http://up/v1/messages", headers: { "x-api-key": "sk-ant-secret-0123456789" } });
+    expect(mapUpstreamError("anthropic", 400, { type: "error", error: { type: "invalid_request_error", message: "bad thing" } }, scrubber)).toEqual({ mapped: { status: 400, code: "invalid_request" }, message: "bad thing" });
+    expect(mapUpstreamError("google", 400, { error: { code: 400, message: "API key not valid.", status: "INVALID_ARGUMENT" } }, scrubber).mapped).toEqual({ status: 502, code: "upstream_error" });
+    expect(mapUpstreamError("google", 504, null, scrubber)).toEqual({ mapped: { status: 504, code: "upstream_timeout" }, message: "the upstream provider answered 504" });
   });
 
   it("helpers: path protocols, Gemini targets, stream error events", () => {

@@ -9,6 +9,7 @@ import {
   releaseAdmission,
   settleRequest,
   tightestRateLimits,
+  withResetTime,
   type ActualUsage,
   type Admission,
   type BudgetLedger,
@@ -141,9 +142,10 @@ export function rateLimitHeaders(limits: readonly RateLimitStatus[], hit?: RateL
   return out;
 }
 
-/** Records a refusal (when its key was resolved) and returns the error to answer with. */
+/** Records a refusal (when its key was resolved) and returns the error to answer with (its message ends with the reset time, when there is one). */
 export async function refuse(deps: RequestPathDeps, ctx: RequestContext, refusal: Refusal, publicModel: string, stream: boolean): Promise<GatewayError> {
-  const error = new GatewayError(refusal.code, refusal.message, refusal.retryAfterMs, rateLimitHeaders(refusal.rateLimits ?? [], refusal.rateLimit));
+  const message = withResetTime(refusal.message, deps.now(), refusal.retryAfterMs);
+  const error = new GatewayError(refusal.code, message, refusal.retryAfterMs, rateLimitHeaders(refusal.rateLimits ?? [], refusal.rateLimit));
   if (refusal.key) {
     const record = deps.records.build({
       requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: 0,

@@ -8,8 +8,7 @@ import { createSseSplitter, createStreamTranslator, type StreamTranslator, type 
 import { countedUsageOf } from "./chat-counting.js";
 import { streamErrorEvent } from "./protocol-error.js";
 import { finish, type RequestContext, type RequestEnd } from "./request-context.js";
-import type { UpstreamPathDeps } from "./upstream-exchange.js";
-import type { UpstreamExchange } from "./upstream.client.js";
+import type { ScrubbedExchange, UpstreamPathDeps } from "./upstream-exchange.js";
 import { Outcome } from "./usage-record.js";
 
 /** What the relay needs of a stream transform: a protocol translator, or the OpenAI usage tap. */
@@ -30,7 +29,7 @@ export function relayTranslatedStream(
   deps: UpstreamPathDeps,
   ctx: RequestContext,
   admission: Admission,
-  exchange: UpstreamExchange,
+  exchange: ScrubbedExchange,
   translation: StreamTranslatorOptions,
   end: RelayEnd,
 ): AsyncGenerator<Uint8Array> {
@@ -39,7 +38,9 @@ export function relayTranslatedStream(
 }
 
 /**
- * Streams the upstream's body through `translator` (any `RelayTransform`) to the client; `errorEvent` renders a failure
+ * Streams the upstream's body through `translator` (any `RelayTransform`) to the client, every
+ * complete event through the exchange's credential scrubber (an upstream's mid-stream error may
+ * echo the credential; forwarded and translated events alike); `errorEvent` renders a failure
  * after the 200 went out (code, message, HTTP status) in the client's stream shape. Settles once,
  * with the provider's usage when it reported one, else the prompt (as the provider reported it,
  * else counted) and the text received so far counted.
@@ -48,7 +49,7 @@ export async function* relayStream(
   deps: UpstreamPathDeps,
   ctx: RequestContext,
   admission: Admission,
-  exchange: UpstreamExchange,
+  exchange: ScrubbedExchange,
   translator: RelayTransform,
   errorEvent: (code: string, message: string, status: number) => string,
   end: RelayEnd,
@@ -57,13 +58,14 @@ export async function* relayStream(
   let status = 200;
   let errorCode = "";
   try {
+    const { scrubber } = exchange;
     for await (const chunk of exchange.body) {
       const out = translator.push(chunk);
-      if (out.length > 0) yield out;
+      if (out.length > 0) yield scrubber.scrubSseChunk(out);
     }
     const tail = translator.end();
     outcome = Outcome.SUCCESS;
-    if (tail.length > 0) yield tail;
+    if (tail.length > 0) yield scrubber.scrubSseChunk(tail);
   } catch (err) {
     const failure = exchange.classify(err);
     if (failure !== "client_aborted") {

@@ -2,16 +2,23 @@
  * The upstream leg shared by every route, after `sendRouted` (upstream-routing.ts) got a response:
  * read it, and turn each way it can fail into the usage record it owes and the `GatewayError` to
  * answer with. A request that never got a usable answer is released (nothing charged); one whose
- * answer was cut is settled on what was counted.
+ * answer was cut is settled on what was counted. Every upstream error status becomes its answer in
+ * `upstreamStatusError`, the one place an upstream's error text is read (and scrubbed of the
+ * request's credentials) before it reaches a client.
  */
 import type { Admission } from "@tollgate/policy";
-import type { ChatProtocol } from "@tollgate/providers";
-import { GatewayError } from "./gateway-error.js";
+import type { ChatProtocol, CredentialScrubber } from "@tollgate/providers";
+import { GatewayError, GATEWAY_ERROR_RETRY } from "./gateway-error.js";
 import { abandon, finish, type RequestContext, type RequestEnd, type RequestPathDeps } from "./request-context.js";
 import { mapUpstreamError } from "./upstream-target.js";
 import type { UpstreamExchange, UpstreamSend } from "./upstream.client.js";
 import type { UpstreamRouting } from "./upstream-routing.js";
 import { Outcome } from "./usage-record.js";
+
+/** An exchange that is relayed, with the scrubber of every credential its request carried. */
+export interface ScrubbedExchange extends UpstreamExchange {
+  readonly scrubber: CredentialScrubber;
+}
 
 /** The request path plus the upstream sender and the node's routing state (breakers, retry budget). */
 export interface UpstreamPathDeps extends RequestPathDeps {
@@ -29,24 +36,50 @@ export function isSuccessStatus(exchange: UpstreamExchange): boolean {
   return exchange.status >= 200 && exchange.status < 300;
 }
 
+/** Seconds or milliseconds an upstream asked to wait (`retry-after-ms`, `retry-after` seconds); null when absent or unreadable. */
+function upstreamRetryAfterMs(headers: UpstreamExchange["headers"]): number | null {
+  const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+  const ms = Number(first(headers["retry-after-ms"]) ?? Number.NaN);
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const seconds = Number(first(headers["retry-after"]) ?? Number.NaN);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : null;
+}
+
 /**
- * Answers an upstream error status: abandons the admission and throws the mapped error (the
- * upstream's own message only for 400/413, which describe the caller's request), reading the
- * error body in the upstream's protocol (default OpenAI).
+ * The error to answer for an upstream error status — the one place every upstream error body goes
+ * through before it reaches a client: only its `error.message` is read, scrubbed of every
+ * credential the request carried (`mapUpstreamError`). An upstream's 429/5xx is transient (its own
+ * `Retry-After` is passed on when within a minute); its 4xx about the request are not.
+ */
+export function upstreamStatusError(
+  protocol: ChatProtocol,
+  exchange: Pick<UpstreamExchange, "status" | "headers">,
+  text: string,
+  scrubber: CredentialScrubber,
+): GatewayError {
+  const { mapped, message } = mapUpstreamError(protocol, exchange.status, safeJson(text), scrubber);
+  const transient = exchange.status === 429 || exchange.status >= 500;
+  const retryClass = transient ? "transient" : GATEWAY_ERROR_RETRY[mapped.code];
+  return new GatewayError(mapped.code, message, transient ? upstreamRetryAfterMs(exchange.headers) : null, {}, retryClass);
+}
+
+/**
+ * Answers an upstream error status: abandons the admission and throws the mapped error
+ * (`upstreamStatusError`), reading the error body in the upstream's protocol (default OpenAI).
  */
 export async function rejectUpstreamStatus(
   deps: UpstreamPathDeps,
   ctx: RequestContext,
   admission: Admission,
-  exchange: UpstreamExchange,
+  exchange: ScrubbedExchange,
   facts: ExchangeFacts & { readonly firstByteMs: number },
   upstreamProtocol: ChatProtocol = "openai",
 ): Promise<never> {
   const text = await readText(exchange, MAX_ERROR_BODY_BYTES).catch(() => "");
   exchange.finish();
-  const { mapped, message: upstreamMessage } = mapUpstreamError(upstreamProtocol, exchange.status, safeJson(text));
-  await abandon(deps, ctx, admission, { ...facts, outcome: Outcome.UPSTREAM_ERROR, status: mapped.status, errorCode: mapped.code });
-  throw new GatewayError(mapped.code, upstreamMessage ?? `the upstream provider answered ${exchange.status}`);
+  const error = upstreamStatusError(upstreamProtocol, exchange, text, exchange.scrubber);
+  await abandon(deps, ctx, admission, { ...facts, outcome: Outcome.UPSTREAM_ERROR, status: error.status, errorCode: error.code });
+  throw error;
 }
 
 /**
@@ -103,7 +136,8 @@ async function readText(exchange: UpstreamExchange, limit: number): Promise<stri
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function safeJson(text: string): unknown {
+/** The JSON value of `text`; null when it is not JSON. */
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

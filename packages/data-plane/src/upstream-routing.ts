@@ -13,8 +13,8 @@ import { CircuitBreakers, type CircuitBreakerOptions } from "./circuit-breaker.j
 import { GatewayError, type GatewayErrorCode } from "./gateway-error.js";
 import { abandon, type RequestContext } from "./request-context.js";
 import { RetryBudget, type RetryBudgetOptions } from "./retry-budget.js";
-import type { ExchangeFacts, UpstreamPathDeps } from "./upstream-exchange.js";
-import { mapUpstreamError, protocolOfProvider } from "./upstream-target.js";
+import { upstreamStatusError, type ExchangeFacts, type ScrubbedExchange, type UpstreamPathDeps } from "./upstream-exchange.js";
+import { protocolOfProvider, scrubberOfRequest } from "./upstream-target.js";
 import { UpstreamCallError, type UpstreamExchange, type UpstreamFailure, type UpstreamRequest } from "./upstream.client.js";
 import { Outcome } from "./usage-record.js";
 
@@ -43,14 +43,15 @@ export type AttemptPlan = UpstreamRequest | { readonly skip: string };
 
 /** The response that will be relayed, and the admission as seen through the account that sent it. */
 export interface RoutedExchange {
-  readonly exchange: UpstreamExchange;
+  /** With the scrubber of the credentials its request carried: nothing upstream sent is relayed without it. */
+  readonly exchange: ScrubbedExchange;
   /** Settle and record with this (its model, account and price are the answering candidate's). */
   readonly admission: Admission;
 }
 
 type LastFailure =
   | { readonly kind: "call"; readonly failure: Exclude<UpstreamFailure, "client_aborted">; readonly via: Admission }
-  | { readonly kind: "status"; readonly status: number; readonly text: string; readonly via: Admission }
+  | { readonly kind: "status"; readonly exchange: Pick<UpstreamExchange, "status" | "headers">; readonly text: string; readonly request: UpstreamRequest; readonly via: Admission }
   | { readonly kind: "skip"; readonly message: string; readonly via: Admission }
   | { readonly kind: "open"; readonly via: Admission };
 
@@ -77,14 +78,6 @@ async function drainErrorText(exchange: UpstreamExchange): Promise<string> {
     exchange.finish();
   }
   return Buffer.concat(chunks).toString("utf8");
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -151,13 +144,13 @@ export async function sendRouted(
       note(provider, exchange.status === 429 ? "status_429" : "status_5xx");
       const text = await drainErrorText(exchange);
       deps.logger.warn({ requestId: ctx.requestId, attempt, account: account.name, status: exchange.status, ms: Math.round(performance.now() - started) }, "upstream attempt failed");
-      last = { kind: "status", status: exchange.status, text, via };
+      last = { kind: "status", exchange: { status: exchange.status, headers: exchange.headers }, text, request, via };
       continue;
     }
     breakers.recordSuccess(account.id);
     note(provider, "ok");
     if (attempt > 1) deps.logger.info({ requestId: ctx.requestId, attempt, account: account.name, status: exchange.status }, "upstream attempt succeeded after a fallback");
-    return { exchange, admission: via };
+    return { exchange: { ...exchange, scrubber: scrubberOfRequest(request) }, admission: via };
   }
   throw await failRoute(deps, ctx, admission, last, facts);
 }
@@ -181,8 +174,9 @@ async function failRoute(deps: UpstreamPathDeps, ctx: RequestContext, admission:
       return fail(timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_error", Outcome.UPSTREAM_ERROR, timeout ? "the upstream provider timed out" : "the upstream provider could not be reached");
     }
     case "status": {
-      const { mapped, message } = mapUpstreamError(protocolOfProvider(via.account.provider), last.status, safeJson(last.text));
-      return fail(mapped.status, mapped.code, Outcome.UPSTREAM_ERROR, message ?? `the upstream provider answered ${last.status}`);
+      const error = upstreamStatusError(protocolOfProvider(via.account.provider), last.exchange, last.text, scrubberOfRequest(last.request));
+      await abandon(deps, ctx, via, { ...facts, firstByteMs, outcome: Outcome.UPSTREAM_ERROR, status: error.status, errorCode: error.code });
+      return error;
     }
     default: {
       const never: never = last;

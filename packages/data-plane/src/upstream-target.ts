@@ -3,7 +3,8 @@
  * chat, count and embeddings endpoints, and its credential header. OPENAI and OPENAI_COMPATIBLE
  * use `Authorization: Bearer` under the base URL (ending in `/v1`); AZURE_OPENAI addresses a
  * deployment (the upstream model) under the resource endpoint with `api-key` and `api-version`;
- * ANTHROPIC uses `x-api-key` + `anthropic-version`; GOOGLE uses `x-goog-api-key`.
+ * ANTHROPIC uses `x-api-key` + `anthropic-version`; GOOGLE uses `x-goog-api-key`. Also what of
+ * such a request is secret (to scrub from what the upstream sends back) and how its errors map.
  */
 import { assertNever, type ProviderAccountPolicy, type ProviderKind } from "@tollgate/policy";
 import {
@@ -21,7 +22,9 @@ import {
   openAIAuthHeaders,
   openAIChatUrl,
   openAIEmbeddingsUrl,
+  createCredentialScrubber,
   type ChatProtocol,
+  type CredentialScrubber,
   type MappedUpstreamError,
 } from "@tollgate/providers";
 
@@ -125,16 +128,51 @@ export function extractUpstreamErrorMessage(protocol: ChatProtocol, json: unknow
   }
 }
 
+/** Longest upstream reason relayed to a client (after scrubbing). */
+export const MAX_UPSTREAM_MESSAGE_CHARS = 1_000;
+
 /**
- * The gateway's answer to an upstream error status of a `protocol` upstream (`mapUpstreamStatus`),
- * with the upstream's own message only where it describes the caller's request (400/413). Gemini
+ * The gateway's answer to an upstream error status of a `protocol` upstream (`mapUpstreamStatus`)
+ * and its public message: the upstream's own reason with every credential `scrubber` knows removed
+ * (bounded); for statuses that are not about the caller's request (400/413) prefixed with the
+ * upstream's status. Only `error.message` is ever read, never the body's other fields. Gemini
  * answers a bad credential with 400 `API_KEY_INVALID`: that is the gateway's fault, so 502.
  */
-export function mapUpstreamError(protocol: ChatProtocol, status: number, json: unknown): { readonly mapped: MappedUpstreamError; readonly message: string | null } {
-  const message = extractUpstreamErrorMessage(protocol, json);
-  if (protocol === "google" && status === 400 && (JSON.stringify(json ?? null).includes("API_KEY_INVALID") || /api key/i.test(message ?? ""))) {
-    return { mapped: { status: 502, code: "upstream_error" }, message: null };
+export function mapUpstreamError(protocol: ChatProtocol, status: number, json: unknown, scrubber: CredentialScrubber): { readonly mapped: MappedUpstreamError; readonly message: string } {
+  const raw = extractUpstreamErrorMessage(protocol, json);
+  const reason = raw === null ? null : scrubber.scrubText(raw).slice(0, MAX_UPSTREAM_MESSAGE_CHARS);
+  const badCredential = protocol === "google" && status === 400 && (JSON.stringify(json ?? null).includes("API_KEY_INVALID") || /api key/i.test(raw ?? ""));
+  const mapped: MappedUpstreamError = badCredential ? { status: 502, code: "upstream_error" } : mapUpstreamStatus(status);
+  const callers = mapped.status === 400 || mapped.status === 413;
+  if (reason === null || reason.trim() === "") return { mapped, message: `the upstream provider answered ${status}` };
+  return { mapped, message: callers ? reason : `the upstream provider answered ${status}: ${reason}` };
+}
+
+/** Headers the gateway sends upstream that carry no secret. */
+const PUBLIC_UPSTREAM_HEADERS: ReadonlySet<string> = new Set(["content-type", "accept", "anthropic-version", "anthropic-beta", "user-agent"]);
+
+/**
+ * Every value of an upstream request that may be a credential: each header value but the public
+ * ones (also without an auth scheme such as `Bearer `) and the URL's user name and password.
+ */
+export function upstreamSecretsOf(url: string, headers: Readonly<Record<string, string>>): string[] {
+  const secrets: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (PUBLIC_UPSTREAM_HEADERS.has(name.toLowerCase())) continue;
+    secrets.push(value);
+    const scheme = /^[A-Za-z]+ +(.+)$/.exec(value);
+    if (scheme?.[1] !== undefined) secrets.push(scheme[1]);
   }
-  const mapped = mapUpstreamStatus(status);
-  return { mapped, message: mapped.status === 400 || mapped.status === 413 ? message : null };
+  try {
+    const u = new URL(url);
+    for (const part of [u.username, u.password]) if (part !== "") secrets.push(decodeURIComponent(part));
+  } catch {
+    // An unparsable URL was never sent.
+  }
+  return secrets;
+}
+
+/** The scrubber of everything secret an upstream request carried (see `upstreamSecretsOf`). */
+export function scrubberOfRequest(req: { readonly url: string; readonly headers: Readonly<Record<string, string>> }): CredentialScrubber {
+  return createCredentialScrubber(upstreamSecretsOf(req.url, req.headers));
 }

@@ -2,7 +2,8 @@
  * Behaviour directives written inside a request's own text, so tests going through a gateway can
  * steer the mock: `[[mock:completion_tokens=7]]`, `[[mock:prompt_tokens=123]]`,
  * `[[mock:cached_tokens=5]]`, `[[mock:status=500]]`, `[[mock:latency_ms=200]]`, `[[mock:hang]]`,
- * `[[mock:reset_after=3]]`, `[[mock:chunk_delay_ms=50]]`. Unknown or malformed directives are ignored.
+ * `[[mock:reset_after=3]]`, `[[mock:chunk_delay_ms=50]]`, `[[mock:echo_key=401]]`. Unknown or malformed
+ * directives are ignored.
  */
 
 /** The directives found in a request. */
@@ -19,6 +20,12 @@ export interface MockDirectives {
   readonly resetAfter: number | null;
   /** Delay between stream chunks for this request (overrides the server's `chunkDelayMs`). */
   readonly chunkDelayMs: number | null;
+  /**
+   * Echo the credential the request carried (a careless upstream): answer this status with an
+   * error body whose message and other fields repeat it; 200 on a stream = an error event echoing
+   * it after the first content event.
+   */
+  readonly echoKey: number | null;
 }
 
 /** No directive at all. */
@@ -31,6 +38,7 @@ export const NO_DIRECTIVES: MockDirectives = {
   hang: false,
   resetAfter: null,
   chunkDelayMs: null,
+  echoKey: null,
 };
 
 const MARKER = "[[mock:";
@@ -67,6 +75,9 @@ export function parseDirectives(texts: readonly string[]): MockDirectives {
           break;
         case "chunk_delay_ms":
           found.chunkDelayMs = value;
+          break;
+        case "echo_key":
+          found.echoKey = value !== null && value >= 200 && value <= 599 ? value : null;
           break;
         default:
           break;

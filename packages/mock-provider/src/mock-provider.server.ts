@@ -5,9 +5,9 @@ import { countPromptTokensOf, findResetIndex, isObject, planCompletion, type Com
 import { NO_DIRECTIVES, parseDirectives, type MockDirectives } from "./directives.js";
 import { buildEmbeddingsResponse, embedItem, normaliseEmbeddingInput } from "./embeddings.js";
 import { buildGeminiStreamArray } from "./gemini-content.js";
-import { CHAT_ADAPTERS, isAuthorized, matchRoute, protocolOfPath, type MockRoute } from "./mock-routes.js";
+import { CHAT_ADAPTERS, isAuthorized, matchRoute, protocolOfPath, receivedCredential, type MockRoute } from "./mock-routes.js";
 import { buildErrorBody, describeStatus } from "./openai-error.js";
-import { buildProtocolError, type MockProtocol } from "./protocol-error.js";
+import { buildEchoError, buildEchoStreamEvent, buildProtocolError, type MockProtocol } from "./protocol-error.js";
 
 /** Options of `startMockProvider`. */
 export interface MockProviderOptions {
@@ -136,7 +136,8 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
       timers.add(timer);
     });
 
-  const writeStream = async (res: ServerResponse, events: readonly StreamEvent[], directives: MockDirectives, requestId: string): Promise<void> => {
+  /** Writes SSE events; `echo` (an error event) goes out after the first content event instead of the rest. */
+  const writeStream = async (res: ServerResponse, events: readonly StreamEvent[], directives: MockDirectives, requestId: string, echo: string | null = null): Promise<void> => {
     const { resetAfter } = directives;
     const delayMs = directives.chunkDelayMs ?? chunkDelayMs;
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-request-id": requestId });
@@ -144,6 +145,10 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       if (event === undefined || res.destroyed) return;
+      if (echo !== null && event.isContent) {
+        res.end(event.data + echo);
+        return;
+      }
       if (i === destroyAfter) {
         const socket = res.socket;
         res.write(event.data, () => socket?.destroy());
@@ -160,12 +165,13 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
   };
 
   /** Chat in any protocol, after directives: plan the answer, then JSON, SSE, or a JSON array (Google without alt=sse). */
-  const handleChat = async (res: ServerResponse, route: Extract<MockRoute, { kind: "chat" }>, input: CompletionInput, directives: MockDirectives, requestId: string, body: Record<string, unknown>): Promise<void> => {
+  const handleChat = async (res: ServerResponse, route: Extract<MockRoute, { kind: "chat" }>, input: CompletionInput, directives: MockDirectives, requestId: string, body: Record<string, unknown>, credential: string | null): Promise<void> => {
     const adapter = CHAT_ADAPTERS[route.protocol];
     const plan = planCompletion(input, directives, { id: `${adapter.idPrefix}${counter}`, created: Math.floor(now() / 1000), defaultCompletionTokens: defaultTokens });
     const stream = route.stream ?? body["stream"] === true;
     if (stream && route.sse) {
-      await writeStream(res, adapter.buildStream(plan), directives, requestId);
+      const echo = directives.echoKey === 200 && credential !== null ? buildEchoStreamEvent(route.protocol, credential) : null;
+      await writeStream(res, adapter.buildStream(plan), directives, requestId, echo);
       return;
     }
     if (directives.resetAfter !== null) {
@@ -175,11 +181,15 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     sendJson(res, 200, stream ? buildGeminiStreamArray(plan) : adapter.buildJson(plan), requestId);
   };
 
-  /** Latency, hang and scripted status, shared by every POST route; false = nothing more to answer. */
-  const applyDirectives = async (res: ServerResponse, protocol: MockProtocol, directives: MockDirectives, requestId: string): Promise<boolean> => {
+  /** Latency, hang, an echoed credential and scripted status, shared by every POST route; false = nothing more to answer. */
+  const applyDirectives = async (res: ServerResponse, protocol: MockProtocol, directives: MockDirectives, requestId: string, credential: string | null): Promise<boolean> => {
     const latency = directives.latencyMs ?? opts.latencyMs ?? 0;
     if (latency > 0) await sleep(latency);
     if (directives.hang || res.destroyed) return false;
+    if (directives.echoKey !== null && directives.echoKey !== 200 && credential !== null) {
+      sendJson(res, directives.echoKey, buildEchoError(protocol, directives.echoKey, credential), requestId);
+      return false;
+    }
     if (directives.status !== null) {
       sendError(res, protocol, directives.status, describeStatus(directives.status), requestId);
       return false;
@@ -188,19 +198,19 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
   };
 
   /** OpenAI embeddings, Gemini embedContent and batchEmbedContents. */
-  const handleEmbeddings = async (res: ServerResponse, route: Extract<MockRoute, { kind: "embeddings" | "embed_content" }>, body: Record<string, unknown>, requestId: string): Promise<void> => {
+  const handleEmbeddings = async (res: ServerResponse, route: Extract<MockRoute, { kind: "embeddings" | "embed_content" }>, body: Record<string, unknown>, requestId: string, credential: string | null): Promise<void> => {
     if (route.kind === "embeddings") {
       const input = normaliseEmbeddingInput(body["input"]);
       const texts = (input ?? []).filter((x): x is string => typeof x === "string");
       const directives = scripted(texts.length > 0 ? parseDirectives(texts) : NO_DIRECTIVES);
-      if (!(await applyDirectives(res, "openai", directives, requestId))) return;
+      if (!(await applyDirectives(res, "openai", directives, requestId, credential))) return;
       if (input === null) sendError(res, "openai", 400, "'input' must be a string, an array of strings or an array of token arrays.", requestId);
       else sendJson(res, 200, buildEmbeddingsResponse(body, input, directives), requestId);
       return;
     }
     const items = readGeminiEmbedItems(body, route.batch);
     const directives = scripted(items === null ? NO_DIRECTIVES : parseDirectives(items.flat()));
-    if (!(await applyDirectives(res, "google", directives, requestId))) return;
+    if (!(await applyDirectives(res, "google", directives, requestId, credential))) return;
     if (items === null) sendError(res, "google", 400, "* EmbedContentRequest.content: contents is not specified", requestId);
     else if (route.batch) sendJson(res, 200, { embeddings: items.map((t) => ({ values: embedItem(t.join("")) })) }, requestId);
     else sendJson(res, 200, { embedding: { values: embedItem((items[0] ?? []).join("")) } }, requestId);
@@ -244,13 +254,14 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
       return;
     }
     const body = parsed.value;
+    const credential = receivedCredential(req.headers, path);
     if (route.kind === "embeddings" || route.kind === "embed_content") {
-      await handleEmbeddings(res, route, body, requestId);
+      await handleEmbeddings(res, route, body, requestId, credential);
       return;
     }
     const input = CHAT_ADAPTERS[route.protocol].read(body, route.model, route.kind === "count_tokens");
     const directives = scripted("error" in input || input.texts.length === 0 ? NO_DIRECTIVES : parseDirectives(input.texts));
-    if (!(await applyDirectives(res, protocol, directives, requestId))) return;
+    if (!(await applyDirectives(res, protocol, directives, requestId, credential))) return;
     if ("error" in input) {
       sendError(res, protocol, 400, input.error, requestId);
       return;
@@ -260,7 +271,7 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
       sendJson(res, 200, route.protocol === "anthropic" ? { input_tokens: promptTokens } : { totalTokens: promptTokens }, requestId);
       return;
     }
-    await handleChat(res, route, input, directives, requestId, body);
+    await handleChat(res, route, input, directives, requestId, body, credential);
   };
 
   const server = createServer((req, res) => {

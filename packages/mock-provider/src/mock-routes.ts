@@ -84,6 +84,13 @@ export function isAuthorized(protocol: MockProtocol, headers: IncomingHttpHeader
   }
 }
 
+/** The credential a request carried the way its protocol sends it (the first found), null when none. */
+export function receivedCredential(headers: IncomingHttpHeaders, path: string): string | null {
+  const bearer = /^Bearer +(.+)$/.exec(headers.authorization ?? "")?.[1];
+  const single = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+  return bearer ?? single(headers["api-key"]) ?? single(headers["x-api-key"]) ?? single(headers["x-goog-api-key"]) ?? new URL(path, "http://mock").searchParams.get("key");
+}
+
 /** What an OpenAI chat body asks of the mock; an error message when `messages` is missing. */
 function readOpenAIInput(body: Record<string, unknown>, deployment: string | null): CompletionInput | { readonly error: string } {
   const messages = body["messages"];

@@ -19,5 +19,6 @@ export * from "./key-authentication.js";
 export * from "./simulation.js";
 export * from "./guardrails.js";
 export * from "./refusal-status.js";
+export * from "./retry-advice.js";
 export * from "./lease.js";
 export * from "./output-limit.js";

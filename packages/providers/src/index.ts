@@ -1,6 +1,7 @@
 /** @tollgate/providers: pure protocol adapters (request/response transforms, streams, usage, errors). */
 export { countTokens, warmTokenizer } from "./token-count.js";
 export { createSseSplitter, parseSseEvent, type SseEvent, type SseSplitter } from "./sse.js";
+export { MIN_FRAGMENT_LENGTH, MIN_SECRET_LENGTH, REDACTED, createCredentialScrubber, type CredentialScrubber } from "./credential-scrubber.js";
 export {
   IMAGE_PART_TOKENS,
   MESSAGE_OVERHEAD_TOKENS,
