@@ -99,16 +99,18 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   });
   const authenticatedHandler = handlerFor(authenticated);
   const anonymousHandler = handlerFor(anonymous);
-  app.post("/graphql", { onRequest: gate.onRequest, preParsing: gate.preParsing }, function handleGraphQL(req, reply) {
-    return (gate.actorOf(req) !== null ? authenticatedHandler : anonymousHandler).call(this, req, reply);
-  });
-  // Refusals before Apollo (body too large, not JSON) keep GraphQL's error shape.
-  app.setErrorHandler((error, req, reply) => {
-    const status = statusCodeOf(error);
-    if (status >= 500) deps.logger.error({ err: error instanceof Error ? error.message : String(error), url: req.url }, "unexpected HTTP error");
-    const code = status === 413 ? "PAYLOAD_TOO_LARGE" : status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST";
-    const message = status >= 500 ? MASKED_MESSAGE : error instanceof Error ? error.message : String(error);
-    return sendGraphQLError(reply, status, code, message);
+  await app.register(async (scope) => {
+    // Refusals before Apollo (body too large, not JSON) keep GraphQL's error shape on this route.
+    scope.setErrorHandler((error, req, reply) => {
+      const status = statusCodeOf(error);
+      if (status >= 500) deps.logger.error({ err: error instanceof Error ? error.message : String(error), url: req.url }, "unexpected HTTP error");
+      const code = status === 413 ? "PAYLOAD_TOO_LARGE" : status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST";
+      const message = status >= 500 ? MASKED_MESSAGE : error instanceof Error ? error.message : String(error);
+      return sendGraphQLError(reply, status, code, message);
+    });
+    scope.post("/graphql", { onRequest: gate.onRequest, preParsing: gate.preParsing }, function handleGraphQL(req, reply) {
+      return (gate.actorOf(req) !== null ? authenticatedHandler : anonymousHandler).call(this, req, reply);
+    });
   });
   registerGraphiQLRoute(app, "/graphql");
   app.get("/healthz", async () => ({ status: "ok" }));
