@@ -14,6 +14,7 @@ import { isMigrated } from "../db/migrate.js";
 import { MASKED_MESSAGE, toGraphQLCode } from "../error-map.js";
 import { findAppError } from "../errors.js";
 import type { GraphQLContext, GraphQLServices } from "../graphql/context.js";
+import { nameLiteralInputErrorsPlugin } from "../graphql/input-errors.plugin.js";
 import { ANONYMOUS_LIMITS, ANONYMOUS_MAX_BODY_BYTES, buildOperationProtection, type OperationLimits } from "../graphql/operation-limits.js";
 import type { Actor } from "../services/actor.js";
 import { AuthFailureThrottle, DEFAULT_THROTTLE_ADDRESSES } from "./auth-throttle.js";
@@ -78,7 +79,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
       schema: deps.schema,
       includeStacktraceInErrorResponses: false,
       formatError: (formatted, error) => formatGraphQLError(formatted, error, deps.logger),
-      plugins: [ApolloServerPluginLandingPageDisabled(), countingPlugin(deps.metrics), ...protection.plugins],
+      plugins: [ApolloServerPluginLandingPageDisabled(), countingPlugin(deps.metrics), nameLiteralInputErrorsPlugin(), ...protection.plugins],
     });
     await apollo.start();
     return apollo;
