@@ -149,7 +149,7 @@ describe("input validation", () => {
   });
   const CREATE_KEY = `mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { virtualKey { id } } }`;
 
-  it("answers a NUL character in a name, a list or JSON metadata with BAD_USER_INPUT naming the field", async () => {
+  it("answers a NUL character in a name, a list or JSON metadata, or metadata nested 5,000 deep, with BAD_USER_INPUT naming the field", async () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ name: "bad\u0000name" }, "input.name"],
       [{ name: "ok", allowedModels: ["gpt-4o", "x\u0000y"] }, "input.allowedModels[1]"],
@@ -161,6 +161,10 @@ describe("input validation", () => {
       expect(codeOf(r), field).toBe("BAD_USER_INPUT");
       expect(messageOf(r)).toContain(field);
     }
+    const deep = `{"a":`.repeat(5_000) + `"x"` + "}".repeat(5_000);
+    const nested = await post(`{"query":${JSON.stringify(CREATE_KEY)},"variables":{"i":{"organizationId":"${orgId}","name":"deep","kind":"SERVICE","metadata":${deep}}}}`, { token: adminToken });
+    expect(codeOf(nested)).toBe("BAD_USER_INPUT");
+    expect(messageOf(nested)).toMatch(/^input\.metadata\.a\.a.* is nested deeper than 40 levels/);
     const team = await gql(`mutation { createTeam(input: { organizationId: "${orgId}", name: "nul\\u0000team", slug: "nul-team" }) { team { id } } }`);
     expect(codeOf(team)).toBe("BAD_USER_INPUT");
     expect(messageOf(team)).toContain("input.name");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findUnstorableString, unstorableReason } from "./input-guard.js";
+import { findUnstorableString, MAX_INPUT_DEPTH, unstorableReason } from "./input-guard.js";
 
 describe("unstorableReason", () => {
   it.each([
@@ -30,11 +30,14 @@ describe("findUnstorableString", () => {
     expect(findUnstorableString({ input: { limit: 5_000_000n, at: new Date(0), n: 3, none: null, ok: [true, "fine"] } }, "")).toBeNull();
   });
 
-  it("walks very deep JSON without recursion", () => {
-    let deep: unknown = "end\u0000";
+  it("refuses JSON nested deeper than the limit, without recursing through it", () => {
+    let deep: unknown = "end";
     for (let i = 0; i < 100_000; i++) deep = { d: deep };
-    const found = findUnstorableString({ m: deep }, "");
-    expect(found?.reason).toContain("NUL");
-    expect(found?.path.startsWith("m.d.d.d")).toBe(true);
+    const found = findUnstorableString({ input: { metadata: deep } }, "");
+    expect(found?.reason).toBe(`is nested deeper than ${MAX_INPUT_DEPTH} levels`);
+    expect(found?.path).toBe(`input.metadata${".d".repeat(MAX_INPUT_DEPTH - 2)}`);
+    let fits: unknown = "end";
+    for (let i = 0; i < MAX_INPUT_DEPTH - 3; i++) fits = [fits];
+    expect(findUnstorableString({ input: { metadata: { list: fits } } }, "")).toBeNull();
   });
 });
