@@ -62,6 +62,11 @@ export interface AdminApiLimits {
   readonly authFailureWindowMs: number;
   /** How long an address over the limit is answered 429 (`TOLLGATE_AUTH_LOCKOUT_MS`, default 5 min). */
   readonly authLockoutMs: number;
+  /**
+   * Which proxies may name the client address in X-Forwarded-For (`CONTROL_PLANE_TRUST_PROXY`):
+   * false (default: the socket's address), a hop count, or proxy addresses/CIDRs.
+   */
+  readonly trustProxy: false | number | readonly string[];
 }
 
 /** Faults a test can ask for: `crash-after-usage-commit` kills the process after a usage batch commits, before its ACK. */
@@ -81,6 +86,18 @@ function readInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return Number(raw);
 }
 
+const PROXY_ENTRY = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(?:\/\d{1,3})?$/;
+
+function readTrustProxy(raw: string | undefined): false | number | readonly string[] {
+  if (raw === undefined || raw === "" || raw === "false") return false;
+  if (/^\d+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 10) return Number(raw);
+  const entries = raw.split(",").map((e) => e.trim()).filter((e) => e !== "");
+  if (entries.length === 0 || !entries.every((e) => PROXY_ENTRY.test(e))) {
+    throw new ConfigError(`CONTROL_PLANE_TRUST_PROXY: must be false, a hop count 1-10, or comma-separated proxy addresses/CIDRs, got "${raw}"`);
+  }
+  return Object.freeze(entries);
+}
+
 function readAdminApiLimits(env: NodeJS.ProcessEnv): AdminApiLimits {
   return Object.freeze({
     maxBodyBytes: readInt(env, "TOLLGATE_GRAPHQL_MAX_BODY_BYTES", 2 * 1024 * 1024, 16 * 1024, 64 * 1024 * 1024),
@@ -92,6 +109,7 @@ function readAdminApiLimits(env: NodeJS.ProcessEnv): AdminApiLimits {
     authFailureLimit: readInt(env, "TOLLGATE_AUTH_FAILURE_LIMIT", 20, 1, 1_000_000),
     authFailureWindowMs: readMs(env, "TOLLGATE_AUTH_FAILURE_WINDOW_MS", 60_000, 1_000),
     authLockoutMs: readMs(env, "TOLLGATE_AUTH_LOCKOUT_MS", 5 * 60_000, 1_000),
+    trustProxy: readTrustProxy(env.CONTROL_PLANE_TRUST_PROXY),
   });
 }
 

@@ -71,7 +71,9 @@ function statusCodeOf(error: unknown): number {
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const { limits } = deps;
-  const app = Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }), bodyLimit: limits.maxBodyBytes });
+  const hops = limits.trustProxy;
+  const trustProxy = hops === false ? false : typeof hops === "number" ? (_address: string, hop: number) => hop < hops : [...hops];
+  const app = Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }), bodyLimit: limits.maxBodyBytes, trustProxy });
   const startApollo = async (operationLimits: OperationLimits): Promise<ApolloServer<GraphQLContext>> => {
     const protection = buildOperationProtection(operationLimits);
     const apollo = new ApolloServer<GraphQLContext>({
