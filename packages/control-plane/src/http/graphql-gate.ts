@@ -1,7 +1,8 @@
 /**
  * The admin API's front door, run on the HTTP request before its body is read or any GraphQL is
  * parsed: throttled addresses get 429, a bearer token is resolved once (a wrong one is 401 at
- * once and counts against the address), and a request without a token may send only a small body.
+ * once and counts against the address; a malformed header is 401 without counting, as it can
+ * never succeed), and a request without a token may send only a small body.
  * Every refusal is a GraphQL-shaped body with `extensions.code`.
  */
 import { Transform, type TransformCallback } from "node:stream";
@@ -77,14 +78,16 @@ export function createGraphQLGate(deps: GraphQLGateDeps): GraphQLGate {
         if (Number.isFinite(declared) && declared > deps.anonymousMaxBodyBytes) return sendGraphQLError(reply, 413, "PAYLOAD_TOO_LARGE", tooLarge(deps.anonymousMaxBodyBytes).message);
         return undefined;
       }
-      const actor = token === null ? null : await deps.authenticate(token);
+      // A malformed header can never succeed, so it tells a guesser nothing: refused, not counted.
+      if (token === null) return sendGraphQLError(reply, 401, "UNAUTHENTICATED", "malformed Authorization header (expected: Bearer <token>)");
+      const actor = await deps.authenticate(token);
       if (actor !== null) {
         actors.set(req, actor);
         return undefined;
       }
       const lockout = deps.throttle.recordFailure(req.ip);
       deps.onAuthFailure?.(lockout > 0);
-      return sendGraphQLError(reply, 401, "UNAUTHENTICATED", token === null ? "malformed Authorization header (expected: Bearer <token>)" : "missing or invalid bearer token");
+      return sendGraphQLError(reply, 401, "UNAUTHENTICATED", "missing or invalid bearer token");
     },
 
     async preParsing(req, _reply, payload) {
