@@ -12,14 +12,14 @@ import type { AdminApiLimits } from "../config.js";
 import type { Database } from "../db/database.js";
 import { isMigrated } from "../db/migrate.js";
 import { MASKED_MESSAGE, toGraphQLCode } from "../error-map.js";
-import { findAppError } from "../errors.js";
+import { findAppError, payloadTooLarge } from "../errors.js";
 import type { GraphQLContext, GraphQLServices } from "../graphql/context.js";
 import { nameLiteralInputErrorsPlugin } from "../graphql/input-errors.plugin.js";
 import { ANONYMOUS_LIMITS, ANONYMOUS_MAX_BODY_BYTES, buildOperationProtection, type OperationLimits } from "../graphql/operation-limits.js";
 import type { Actor } from "../services/actor.js";
 import { AuthFailureThrottle, DEFAULT_THROTTLE_ADDRESSES } from "./auth-throttle.js";
 import { registerGraphiQLRoute } from "./graphiql.route.js";
-import { createGraphQLGate, sendGraphQLError } from "./graphql-gate.js";
+import { createGraphQLGate, sendGraphQLError, sendRefusal } from "./graphql-gate.js";
 import type { ControlPlaneMetrics } from "./metrics.js";
 
 /** Dependencies of the HTTP app. */
@@ -36,7 +36,7 @@ export interface HttpAppDeps {
   readonly limits: AdminApiLimits;
 }
 
-const PASS_THROUGH_CODES = new Set(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT", "BAD_REQUEST", "PAYLOAD_TOO_LARGE", "RATE_LIMITED", "OPERATION_RESOLUTION_FAILURE", "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"]);
+const PASS_THROUGH_CODES = new Set(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT", "BAD_REQUEST", "OPERATION_RESOLUTION_FAILURE", "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"]);
 
 /** Maps an error to what the client sees: our codes from the error family, unknown errors masked. */
 export function formatGraphQLError(formatted: GraphQLFormattedError, error: unknown, logger: Logger): GraphQLFormattedError {
@@ -106,10 +106,11 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     // Refusals before Apollo (body too large, not JSON) keep GraphQL's error shape on this route.
     scope.setErrorHandler((error, req, reply) => {
       const status = statusCodeOf(error);
-      if (status >= 500) deps.logger.error({ err: error instanceof Error ? error.message : String(error), url: req.url }, "unexpected HTTP error");
-      const code = status === 413 ? "PAYLOAD_TOO_LARGE" : status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST";
-      const message = status >= 500 ? MASKED_MESSAGE : error instanceof Error ? error.message : String(error);
-      return sendGraphQLError(reply, status, code, message);
+      const message = error instanceof Error ? error.message : String(error);
+      if (status === 413) return sendRefusal(reply, payloadTooLarge(message));
+      if (status < 500) return sendGraphQLError(reply, status, "BAD_REQUEST", message);
+      deps.logger.error({ err: message, url: req.url }, "unexpected HTTP error");
+      return sendGraphQLError(reply, status, "INTERNAL_SERVER_ERROR", MASKED_MESSAGE);
     });
     scope.post("/graphql", { onRequest: gate.onRequest, preParsing: gate.preParsing }, function handleGraphQL(req, reply) {
       return (gate.actorOf(req) !== null ? authenticatedHandler : anonymousHandler).call(this, req, reply);

@@ -7,6 +7,8 @@
  */
 import { Transform, type TransformCallback } from "node:stream";
 import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler, onRequestAsyncHookHandler } from "fastify";
+import { toGraphQLCode, toHttpStatus } from "../error-map.js";
+import { payloadTooLarge, rateLimited, unauthenticated, type AppError } from "../errors.js";
 import type { Actor } from "../services/actor.js";
 import type { AuthFailureThrottle } from "./auth-throttle.js";
 
@@ -34,6 +36,11 @@ export function sendGraphQLError(reply: FastifyReply, status: number, code: stri
   return reply.code(status).header("content-type", "application/json; charset=utf-8").send({ errors: [{ message, extensions: { code } }] });
 }
 
+/** Answers an expected refusal in GraphQL's shape, with its HTTP status and code from `error-map.ts`. */
+export function sendRefusal(reply: FastifyReply, error: AppError): FastifyReply {
+  return sendGraphQLError(reply, toHttpStatus(error.code), toGraphQLCode(error.code), error.publicMessage);
+}
+
 /** Reads `Authorization: Bearer <token>`: undefined without the header, null when it is malformed. */
 export function bearerTokenOf(header: string | undefined): string | null | undefined {
   if (header === undefined) return undefined;
@@ -41,8 +48,12 @@ export function bearerTokenOf(header: string | undefined): string | null | undef
   return m?.[1] ?? null;
 }
 
+function tooLargeMessage(limit: number): string {
+  return `request body larger than ${limit} bytes (the limit without a bearer token)`;
+}
+
 function tooLarge(limit: number): Error & { statusCode: number; code: string } {
-  return Object.assign(new Error(`request body larger than ${limit} bytes (the limit without a bearer token)`), { statusCode: 413, code: "FST_ERR_CTP_BODY_TOO_LARGE" });
+  return Object.assign(new Error(tooLargeMessage(limit)), { statusCode: 413, code: "FST_ERR_CTP_BODY_TOO_LARGE" });
 }
 
 /** Counts bytes and fails the stream with a 413 past `limit`. */
@@ -68,18 +79,19 @@ export function createGraphQLGate(deps: GraphQLGateDeps): GraphQLGate {
     async onRequest(req, reply) {
       const lockedMs = deps.throttle.retryAfterMs(req.ip);
       if (lockedMs > 0) {
-        reply.header("retry-after", String(Math.ceil(lockedMs / 1000)));
-        return sendGraphQLError(reply, 429, "RATE_LIMITED", `too many failed bearer tokens from this address; retry in ${Math.ceil(lockedMs / 1000)} s`);
+        const seconds = Math.ceil(lockedMs / 1000);
+        reply.header("retry-after", String(seconds));
+        return sendRefusal(reply, rateLimited(`too many failed bearer tokens from this address; retry in ${seconds} s`));
       }
       const header = req.headers.authorization;
       const token = bearerTokenOf(header);
       if (token === undefined) {
         const declared = Number(req.headers["content-length"]);
-        if (Number.isFinite(declared) && declared > deps.anonymousMaxBodyBytes) return sendGraphQLError(reply, 413, "PAYLOAD_TOO_LARGE", tooLarge(deps.anonymousMaxBodyBytes).message);
+        if (Number.isFinite(declared) && declared > deps.anonymousMaxBodyBytes) return sendRefusal(reply, payloadTooLarge(tooLargeMessage(deps.anonymousMaxBodyBytes)));
         return undefined;
       }
       // A malformed header can never succeed, so it tells a guesser nothing: refused, not counted.
-      if (token === null) return sendGraphQLError(reply, 401, "UNAUTHENTICATED", "malformed Authorization header (expected: Bearer <token>)");
+      if (token === null) return sendRefusal(reply, unauthenticated("malformed Authorization header (expected: Bearer <token>)"));
       const actor = await deps.authenticate(token);
       if (actor !== null) {
         actors.set(req, actor);
@@ -87,7 +99,7 @@ export function createGraphQLGate(deps: GraphQLGateDeps): GraphQLGate {
       }
       const lockout = deps.throttle.recordFailure(req.ip);
       deps.onAuthFailure?.(lockout > 0);
-      return sendGraphQLError(reply, 401, "UNAUTHENTICATED", "missing or invalid bearer token");
+      return sendRefusal(reply, unauthenticated());
     },
 
     async preParsing(req, _reply, payload) {
