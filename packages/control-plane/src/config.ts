@@ -34,6 +34,39 @@ export interface ControlPlaneConfig {
   readonly grantReclaimGraceMs: number;
   /** Test-only fault (`TOLLGATE_FAULT_INJECTION`); null in production. */
   readonly faultInjection: FaultInjection | null;
+  /** Bounds of the admin API (GraphQL work and failed-token throttling). */
+  readonly adminApi: AdminApiLimits;
+}
+
+/**
+ * What the admin API accepts from an authenticated caller before doing any work, and how failed
+ * bearer tokens are throttled per client address. Anonymous callers get fixed, tighter limits
+ * (`graphql/operation-limits.ts`).
+ */
+export interface AdminApiLimits {
+  /** Largest request body of an authenticated caller (`TOLLGATE_GRAPHQL_MAX_BODY_BYTES`, default 2 MiB). */
+  readonly maxBodyBytes: number;
+  /** Lexical tokens per document; parsing stops past it (`TOLLGATE_GRAPHQL_MAX_TOKENS`, default 10,000). */
+  readonly maxTokens: number;
+  /** Aliases per operation (`TOLLGATE_GRAPHQL_MAX_ALIASES`, default 50). */
+  readonly maxAliases: number;
+  /** Selection depth (`TOLLGATE_GRAPHQL_MAX_DEPTH`, default 12). */
+  readonly maxDepth: number;
+  /** Directives per operation (`TOLLGATE_GRAPHQL_MAX_DIRECTIVES`, default 20). */
+  readonly maxDirectives: number;
+  /** graphql-armor cost (objects 2, scalars 1, x1.5 per level) per operation (`TOLLGATE_GRAPHQL_MAX_COST`, default 100,000: one full page of 500 keys costs 62,500). */
+  readonly maxCost: number;
+  /** Failed bearer tokens from one address within the window before it is refused (`TOLLGATE_AUTH_FAILURE_LIMIT`, default 20). */
+  readonly authFailureLimit: number;
+  /** The window those failures are counted in (`TOLLGATE_AUTH_FAILURE_WINDOW_MS`, default 60 s). */
+  readonly authFailureWindowMs: number;
+  /** How long an address over the limit is answered 429 (`TOLLGATE_AUTH_LOCKOUT_MS`, default 5 min). */
+  readonly authLockoutMs: number;
+  /**
+   * Which proxies may name the client address in X-Forwarded-For (`CONTROL_PLANE_TRUST_PROXY`):
+   * false (default: the socket's address), a hop count, or proxy addresses/CIDRs.
+   */
+  readonly trustProxy: false | number | readonly string[];
 }
 
 /** Faults a test can ask for: `crash-after-usage-commit` kills the process after a usage batch commits, before its ACK. */
@@ -44,6 +77,40 @@ function readMs(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
   if (raw === undefined || raw === "") return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > 7 * 86_400_000) throw new ConfigError(`${name}: must be milliseconds between ${min} and ${7 * 86_400_000}, got "${raw}"`);
   return Number(raw);
+}
+
+function readInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new ConfigError(`${name}: must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return Number(raw);
+}
+
+const PROXY_ENTRY = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(?:\/\d{1,3})?$/;
+
+function readTrustProxy(raw: string | undefined): false | number | readonly string[] {
+  if (raw === undefined || raw === "" || raw === "false") return false;
+  if (/^\d+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 10) return Number(raw);
+  const entries = raw.split(",").map((e) => e.trim()).filter((e) => e !== "");
+  if (entries.length === 0 || !entries.every((e) => PROXY_ENTRY.test(e))) {
+    throw new ConfigError(`CONTROL_PLANE_TRUST_PROXY: must be false, a hop count 1-10, or comma-separated proxy addresses/CIDRs, got "${raw}"`);
+  }
+  return Object.freeze(entries);
+}
+
+function readAdminApiLimits(env: NodeJS.ProcessEnv): AdminApiLimits {
+  return Object.freeze({
+    maxBodyBytes: readInt(env, "TOLLGATE_GRAPHQL_MAX_BODY_BYTES", 2 * 1024 * 1024, 16 * 1024, 64 * 1024 * 1024),
+    maxTokens: readInt(env, "TOLLGATE_GRAPHQL_MAX_TOKENS", 10_000, 500, 1_000_000),
+    maxAliases: readInt(env, "TOLLGATE_GRAPHQL_MAX_ALIASES", 50, 1, 10_000),
+    maxDepth: readInt(env, "TOLLGATE_GRAPHQL_MAX_DEPTH", 12, 4, 100),
+    maxDirectives: readInt(env, "TOLLGATE_GRAPHQL_MAX_DIRECTIVES", 20, 1, 1_000),
+    maxCost: readInt(env, "TOLLGATE_GRAPHQL_MAX_COST", 100_000, 100, 10_000_000),
+    authFailureLimit: readInt(env, "TOLLGATE_AUTH_FAILURE_LIMIT", 20, 1, 1_000_000),
+    authFailureWindowMs: readMs(env, "TOLLGATE_AUTH_FAILURE_WINDOW_MS", 60_000, 1_000),
+    authLockoutMs: readMs(env, "TOLLGATE_AUTH_LOCKOUT_MS", 5 * 60_000, 1_000),
+    trustProxy: readTrustProxy(env.CONTROL_PLANE_TRUST_PROXY),
+  });
 }
 
 function readFaultInjection(raw: string | undefined): FaultInjection | null {
@@ -115,5 +182,6 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv): ControlPlaneConf
     grantTtlMs: readMs(env, "TOLLGATE_GRANT_TTL_MS", 5 * 60_000, 1_000),
     grantReclaimGraceMs: readMs(env, "TOLLGATE_GRANT_RECLAIM_GRACE_MS", 15 * 60_000, 0),
     faultInjection: readFaultInjection(env.TOLLGATE_FAULT_INJECTION),
+    adminApi: readAdminApiLimits(env),
   });
 }

@@ -1,5 +1,6 @@
 /**
- * The one table mapping the error family to each edge: GraphQL `extensions.code` and gRPC status.
+ * The one table mapping the error family to each edge: GraphQL `extensions.code`, the HTTP status
+ * of a refusal made before GraphQL runs, and gRPC status.
  */
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { ErrorCode } from "./errors.js";
@@ -10,6 +11,18 @@ const GRAPHQL_CODES: Readonly<Record<ErrorCode, string>> = {
   NOT_FOUND: "NOT_FOUND",
   BAD_USER_INPUT: "BAD_USER_INPUT",
   CONFLICT: "CONFLICT",
+  RATE_LIMITED: "RATE_LIMITED",
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+};
+
+const HTTP_STATUSES: Readonly<Record<ErrorCode, number>> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  BAD_USER_INPUT: 400,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  PAYLOAD_TOO_LARGE: 413,
 };
 
 const GRPC_CODES: Readonly<Record<ErrorCode, GrpcStatus>> = {
@@ -18,11 +31,18 @@ const GRPC_CODES: Readonly<Record<ErrorCode, GrpcStatus>> = {
   NOT_FOUND: GrpcStatus.NOT_FOUND,
   BAD_USER_INPUT: GrpcStatus.INVALID_ARGUMENT,
   CONFLICT: GrpcStatus.ALREADY_EXISTS,
+  RATE_LIMITED: GrpcStatus.RESOURCE_EXHAUSTED,
+  PAYLOAD_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
 };
 
 /** GraphQL `extensions.code` of an error code. */
 export function toGraphQLCode(code: ErrorCode): string {
   return GRAPHQL_CODES[code];
+}
+
+/** HTTP status of a refusal made on the HTTP request, before GraphQL runs (the admin API's gate). */
+export function toHttpStatus(code: ErrorCode): number {
+  return HTTP_STATUSES[code];
 }
 
 /** gRPC status of an error code. */

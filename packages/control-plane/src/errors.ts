@@ -4,7 +4,7 @@
  */
 
 /** Codes a caller may see. */
-export type ErrorCode = "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "BAD_USER_INPUT" | "CONFLICT";
+export type ErrorCode = "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "BAD_USER_INPUT" | "CONFLICT" | "RATE_LIMITED" | "PAYLOAD_TOO_LARGE";
 
 /** An expected failure with a message safe to show to the caller. */
 export class AppError extends Error {
@@ -34,8 +34,18 @@ export function conflict(message: string, cause?: unknown): AppError {
 }
 
 /** Missing or wrong credentials. */
-export function unauthenticated(): AppError {
-  return new AppError("UNAUTHENTICATED", "missing or invalid bearer token");
+export function unauthenticated(message = "missing or invalid bearer token"): AppError {
+  return new AppError("UNAUTHENTICATED", message);
+}
+
+/** Too many failed attempts from one client. */
+export function rateLimited(message: string): AppError {
+  return new AppError("RATE_LIMITED", message);
+}
+
+/** A request body over the caller's limit. */
+export function payloadTooLarge(message: string): AppError {
+  return new AppError("PAYLOAD_TOO_LARGE", message);
 }
 
 /** Finds the AppError in `e` or in its `originalError`/`cause` chain. */

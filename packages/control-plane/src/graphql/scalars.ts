@@ -4,13 +4,42 @@ import { GraphQLScalarType, Kind, type ValueNode } from "graphql";
 import { DateTimeResolver, JSONObjectResolver } from "graphql-scalars";
 import { badInput } from "../errors.js";
 
-function parseDecimal(v: unknown): bigint {
+/**
+ * The largest Decimal accepted: $1,000,000,000,000 (10^18 micro-units), inside the `bigint`
+ * micro-dollar columns (at most 9.2 * 10^18) with room for sums. Larger values are BAD_USER_INPUT.
+ */
+export const MAX_DECIMAL = 1_000_000_000_000n;
+
+const MAX_DECIMAL_MICROS = MAX_DECIMAL * 1_000_000n;
+
+/** Significant digits a JSON number keeps exactly through a double (DBL_DIG). */
+const EXACT_NUMBER_DIGITS = 15;
+
+function significantDigits(v: number): number {
+  const mantissa = Math.abs(v).toExponential().split("e")[0] ?? "";
+  return mantissa.replace(".", "").replace(/0+$/, "").length;
+}
+
+function rejectInexactNumber(v: number): void {
+  if (!Number.isFinite(v)) throw badInput(`invalid Decimal ${String(v)}: not a finite amount`);
+  if (Math.abs(v) > Number.MAX_SAFE_INTEGER || significantDigits(v) > EXACT_NUMBER_DIGITS) {
+    throw badInput(`invalid Decimal ${String(v)}: a JSON number with more than ${EXACT_NUMBER_DIGITS} significant digits or beyond 2^53 is not exact; send the amount as a string`);
+  }
+}
+
+/** Parses a Decimal input to micro-units; BAD_USER_INPUT for anything not exact, negative or out of range. */
+export function parseDecimal(v: unknown): bigint {
   if (typeof v !== "string" && typeof v !== "number") throw badInput(`Decimal must be a string or a number, got ${typeof v}`);
+  if (typeof v === "number") rejectInexactNumber(v);
+  if (typeof v === "string" && v.length > 64) throw badInput(`invalid Decimal: longer than 64 characters`);
+  let micros: bigint;
   try {
-    return parseUsd(v);
+    micros = parseUsd(v);
   } catch (e) {
     throw badInput(`invalid Decimal ${JSON.stringify(v)}: ${e instanceof Error ? e.message : "not an amount"}`, e);
   }
+  if (micros > MAX_DECIMAL_MICROS) throw badInput(`invalid Decimal ${JSON.stringify(v)}: out of range (at most ${MAX_DECIMAL.toString()})`);
+  return micros;
 }
 
 /** Money: serialized as a string of US dollars ("12.50"); accepts a string or a number; micro-dollars (bigint) inside. */

@@ -2,6 +2,7 @@
 import "reflect-metadata";
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
 import { buildSchema } from "type-graphql";
+import { rejectUnstorableStrings } from "./input-guard.js";
 import { IdentityResolver } from "./resolvers/identity.resolver.js";
 import { LimitsResolver, OrganizationLimitsResolver, TeamLimitsResolver, UserLimitsResolver } from "./resolvers/limits.resolver.js";
 import { OrganizationResolver } from "./resolvers/tenancy.resolver.js";
@@ -18,6 +19,7 @@ export async function buildControlPlaneSchema(): Promise<GraphQLSchema> {
       LimitsResolver, OrganizationLimitsResolver, TeamLimitsResolver, UserLimitsResolver,
       PropagationResolver, DataPlaneNodeStatusResolver, ...PAYLOAD_PROPAGATION_RESOLVERS],
     validate: false,
+    globalMiddlewares: [rejectUnstorableStrings],
     emitSchemaFile: false,
   });
 }

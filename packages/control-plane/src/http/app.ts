@@ -8,13 +8,18 @@ import { fastifyApolloHandler } from "@as-integrations/fastify";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { GraphQLFormattedError, GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
+import type { AdminApiLimits } from "../config.js";
 import type { Database } from "../db/database.js";
 import { isMigrated } from "../db/migrate.js";
 import { MASKED_MESSAGE, toGraphQLCode } from "../error-map.js";
-import { findAppError } from "../errors.js";
+import { findAppError, payloadTooLarge } from "../errors.js";
 import type { GraphQLContext, GraphQLServices } from "../graphql/context.js";
+import { nameLiteralInputErrorsPlugin } from "../graphql/input-errors.plugin.js";
+import { ANONYMOUS_LIMITS, ANONYMOUS_MAX_BODY_BYTES, buildOperationProtection, type OperationLimits } from "../graphql/operation-limits.js";
 import type { Actor } from "../services/actor.js";
+import { AuthFailureThrottle, DEFAULT_THROTTLE_ADDRESSES } from "./auth-throttle.js";
 import { registerGraphiQLRoute } from "./graphiql.route.js";
+import { createGraphQLGate, sendGraphQLError, sendRefusal } from "./graphql-gate.js";
 import type { ControlPlaneMetrics } from "./metrics.js";
 
 /** Dependencies of the HTTP app. */
@@ -27,6 +32,8 @@ export interface HttpAppDeps {
   readonly now: () => number;
   /** Resolves a bearer token to its actor; null when unknown. */
   readonly authenticate: (token: string) => Promise<Actor | null>;
+  /** Bounds of the admin API (from `config.ts`). */
+  readonly limits: AdminApiLimits;
 }
 
 const PASS_THROUGH_CODES = new Set(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT", "BAD_REQUEST", "OPERATION_RESOLUTION_FAILURE", "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"]);
@@ -55,27 +62,60 @@ function countingPlugin(metrics: ControlPlaneMetrics): ApolloServerPlugin<GraphQ
   };
 }
 
-/** Builds (does not listen) the Fastify app with Apollo started. */
+function statusCodeOf(error: unknown): number {
+  const code = (error as { statusCode?: unknown }).statusCode;
+  return typeof code === "number" && code >= 400 && code < 600 ? code : 500;
+}
+
+/** Builds (does not listen) the Fastify app with Apollo started: one server per class of caller. */
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = deps.logger;
-  const app = Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 2 * 1024 * 1024 });
-  const apollo = new ApolloServer<GraphQLContext>({
-    schema: deps.schema,
-    introspection: true,
-    includeStacktraceInErrorResponses: false,
-    formatError: (formatted, error) => formatGraphQLError(formatted, error, deps.logger),
-    plugins: [ApolloServerPluginLandingPageDisabled(), countingPlugin(deps.metrics)],
+  const { limits } = deps;
+  const hops = limits.trustProxy;
+  const trustProxy = hops === false ? false : typeof hops === "number" ? (_address: string, hop: number) => hop < hops : [...hops];
+  const app = Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }), bodyLimit: limits.maxBodyBytes, trustProxy });
+  const startApollo = async (operationLimits: OperationLimits): Promise<ApolloServer<GraphQLContext>> => {
+    const protection = buildOperationProtection(operationLimits);
+    const apollo = new ApolloServer<GraphQLContext>({
+      ...protection,
+      schema: deps.schema,
+      includeStacktraceInErrorResponses: false,
+      formatError: (formatted, error) => formatGraphQLError(formatted, error, deps.logger),
+      plugins: [ApolloServerPluginLandingPageDisabled(), countingPlugin(deps.metrics), nameLiteralInputErrorsPlugin(), ...protection.plugins],
+    });
+    await apollo.start();
+    return apollo;
+  };
+  const authenticated = await startApollo({ ...limits, revealSchema: true });
+  const anonymous = await startApollo(ANONYMOUS_LIMITS);
+  app.addHook("onClose", async () => {
+    await Promise.all([authenticated.stop(), anonymous.stop()]);
   });
-  await apollo.start();
 
-  app.post("/graphql", fastifyApolloHandler(apollo, {
-    context: async (req): Promise<GraphQLContext> => {
-      const header = req.headers.authorization;
-      const token = typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7).trim() : null;
-      const actor = token ? await deps.authenticate(token) : null;
-      return { actor, services: deps.services, now: deps.now };
-    },
-  }));
+  const throttle = new AuthFailureThrottle({ limit: limits.authFailureLimit, windowMs: limits.authFailureWindowMs, lockoutMs: limits.authLockoutMs, maxAddresses: DEFAULT_THROTTLE_ADDRESSES, now: deps.now });
+  const gate = createGraphQLGate({
+    authenticate: deps.authenticate, throttle, anonymousMaxBodyBytes: ANONYMOUS_MAX_BODY_BYTES,
+    onAuthFailure: (lockedOut) => deps.metrics.adminAuthFailures.inc({ outcome: lockedOut ? "locked_out" : "refused" }),
+  });
+  const handlerFor = (apollo: ApolloServer<GraphQLContext>) => fastifyApolloHandler(apollo, {
+    context: async (req): Promise<GraphQLContext> => ({ actor: gate.actorOf(req), services: deps.services, now: deps.now }),
+  });
+  const authenticatedHandler = handlerFor(authenticated);
+  const anonymousHandler = handlerFor(anonymous);
+  await app.register(async (scope) => {
+    // Refusals before Apollo (body too large, not JSON) keep GraphQL's error shape on this route.
+    scope.setErrorHandler((error, req, reply) => {
+      const status = statusCodeOf(error);
+      const message = error instanceof Error ? error.message : String(error);
+      if (status === 413) return sendRefusal(reply, payloadTooLarge(message));
+      if (status < 500) return sendGraphQLError(reply, status, "BAD_REQUEST", message);
+      deps.logger.error({ err: message, url: req.url }, "unexpected HTTP error");
+      return sendGraphQLError(reply, status, "INTERNAL_SERVER_ERROR", MASKED_MESSAGE);
+    });
+    scope.post("/graphql", { onRequest: gate.onRequest, preParsing: gate.preParsing }, function handleGraphQL(req, reply) {
+      return (gate.actorOf(req) !== null ? authenticatedHandler : anonymousHandler).call(this, req, reply);
+    });
+  });
   registerGraphiQLRoute(app, "/graphql");
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
@@ -89,9 +129,6 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   app.get("/metrics", async (_req, reply) => {
     reply.header("content-type", deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
-  });
-  app.addHook("onClose", async () => {
-    await apollo.stop();
   });
   return app;
 }

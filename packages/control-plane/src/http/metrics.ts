@@ -8,6 +8,8 @@ export interface ControlPlaneMetrics {
   readonly policyStreams: Gauge;
   readonly policyRevision: Gauge;
   readonly usageRecords: Counter<"result">;
+  /** Failed admin-API bearer tokens; `locked_out` when the failure locked its address out. */
+  readonly adminAuthFailures: Counter<"outcome">;
 }
 
 /** Creates the registry and metrics. */
@@ -20,5 +22,6 @@ export function createControlPlaneMetrics(): ControlPlaneMetrics {
     policyStreams: new Gauge({ name: "tollgate_policy_streams", help: "Open policy subscription streams", registers: [registry] }),
     policyRevision: new Gauge({ name: "tollgate_policy_revision", help: "Latest policy revision built into a snapshot", registers: [registry] }),
     usageRecords: new Counter({ name: "tollgate_usage_records_total", help: "Usage records received, by result", labelNames: ["result"], registers: [registry] }),
+    adminAuthFailures: new Counter({ name: "tollgate_admin_auth_failures_total", help: "Failed admin-API bearer tokens, by outcome (refused, locked_out)", labelNames: ["outcome"], registers: [registry] }),
   };
 }
