@@ -27,6 +27,8 @@ import { UsageRecordFactory } from "./usage-record.js";
 /** A usage sink that can also say how much it holds (for metrics). */
 export interface CountingUsageSink extends UsageSink {
   readonly recordCount: number;
+  /** Records set aside as undeliverable since start (absent = 0). */
+  readonly quarantinedRecords?: number;
 }
 
 /** Everything `buildApp` needs. */
@@ -85,6 +87,7 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
     createDataPlaneMetrics({
       policyVersion: () => deps.store.heldVersion(),
       spoolRecords: () => deps.usage.recordCount,
+      spoolQuarantined: () => deps.usage.quarantinedRecords ?? 0,
       controlPlaneConnected: () => deps.store.connected(),
     });
   const app = Fastify({
