@@ -51,7 +51,7 @@ export function usageRecordDefect(r: UsageRecord): { reason: DeadLetterReason; d
 }
 
 /** The ingest record of a record that passed `usageRecordDefect` (node and boot ids already filled in). */
-function toUsageIn(r: UsageRecord, received: Uint8Array): UsageIn {
+function toUsageIn(r: UsageRecord, received: () => Uint8Array): UsageIn {
   return {
     requestId: r.requestId, nodeId: r.nodeId, bootId: r.bootId, sequence: r.sequence, startedAtMs: r.startedAtMs,
     durationMs: r.durationMs, firstByteMs: r.firstByteMs, organizationId: r.organizationId, virtualKeyId: r.virtualKeyId, userId: r.userId,
@@ -69,8 +69,9 @@ export function checkUsageBatch(batch: UsageBatch): UsageIntake {
   const records: UsageIn[] = [];
   const rejected: DeadLetterIn[] = [];
   for (const sent of batch.records) {
-    // The record as received (protobuf-es keeps unknown fields, so these are the bytes the node sent).
-    const received = toBinary(UsageRecordSchema, sent);
+    // The record as received (protobuf-es keeps unknown fields, so these are the bytes the node sent),
+    // encoded only when it is dead-lettered.
+    const received = (): Uint8Array => toBinary(UsageRecordSchema, sent);
     // Empty node and boot ids of a record are the batch's.
     const r: UsageRecord = { ...sent, nodeId: sent.nodeId || batch.nodeId, bootId: sent.bootId || batch.bootId };
     const defect = usageRecordDefect(r);
@@ -83,7 +84,7 @@ export function checkUsageBatch(batch: UsageBatch): UsageIntake {
       nodeId: boundUsageText(r.nodeId, USAGE_TEXT_LIMITS.nodeId),
       requestId: boundUsageText(r.requestId, USAGE_TEXT_LIMITS.requestId),
       organizationId: boundUsageText(r.organizationId, USAGE_TEXT_LIMITS.organizationId),
-      received,
+      received: received(),
     });
   }
   return { records, rejected };

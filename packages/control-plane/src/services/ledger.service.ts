@@ -57,8 +57,8 @@ export interface GrantGiveBack { readonly budgetId: string; readonly windowStart
 /** A charge of a usage record. */
 export interface ChargeIn { readonly budgetId: string; readonly windowStartMs: number; readonly amount: bigint }
 
-/** A usage record to ingest; `received` (its bytes as received) is what a dead letter keeps if the database refuses it. */
-export interface UsageIn extends Omit<UsageRecordRow, "charges"> { readonly charges: readonly ChargeIn[]; readonly received?: Uint8Array }
+/** A usage record to ingest; `received` gives its bytes as received, what a dead letter keeps if the database refuses it. */
+export interface UsageIn extends Omit<UsageRecordRow, "charges"> { readonly charges: readonly ChargeIn[]; readonly received?: () => Uint8Array }
 
 /** Every reason a usage record can be dead-lettered for (a fixed list: the `reason` label of the metric). */
 export const DEAD_LETTER_REASONS = ["missing_field", "invalid_text", "too_long", "out_of_range", "store_failed"] as const;
@@ -223,7 +223,7 @@ export class LedgerService {
           await tx.query("ROLLBACK TO SAVEPOINT usage_record");
           letters.push({
             reason: "store_failed", detail: boundUsageText(`${sqlStateOf(e) ?? "error"}: ${e instanceof Error ? e.message : String(e)}`, 512),
-            nodeId: r.nodeId, requestId: r.requestId, organizationId: r.organizationId, received: r.received ?? new Uint8Array(),
+            nodeId: r.nodeId, requestId: r.requestId, organizationId: r.organizationId, received: r.received?.() ?? new Uint8Array(),
           });
           continue;
         }
