@@ -34,7 +34,8 @@ export interface DeadLetterRecord {
 
 /** Writes a dead letter unless the same bytes were dead-lettered before; resolves true when written now. */
 export async function insertDeadLetter(q: Queryable, d: DeadLetterWrite, nowMs: number): Promise<boolean> {
-  const fingerprint = createHash("sha256").update(d.received).digest();
+  // The same record dead-lettered for the same reason (a replayed batch) is one row.
+  const fingerprint = createHash("sha256").update(`${d.reason}\u0000${d.requestId}\u0000`).update(d.received).digest();
   const kept = Buffer.from(d.received.buffer, d.received.byteOffset, Math.min(d.received.byteLength, DEAD_LETTER_MAX_RECORD_BYTES));
   const rows = await q.query<{ id: string }>(
     `INSERT INTO usage_dead_letters (id, fingerprint, reason, detail, node_id, request_id, organization_id, record, record_bytes, received_at)
