@@ -35,6 +35,8 @@ const LONE_SURROGATE_SOURCE = "[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD8
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE_SOURCE, "g");
 const HAS_LONE_SURROGATE = new RegExp(LONE_SURROGATE_SOURCE);
 const REPLACEMENT = "\uFFFD";
+/** A NUL or any surrogate (paired or not): the only characters that may need replacing. */
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
 
 /** Bytes of `s` in UTF-8 (lone surrogates count 3, as they are encoded as U+FFFD). */
 export function utf8Length(s: string): number {
@@ -46,6 +48,8 @@ export function utf8Length(s: string): number {
  * boundary to at most `maxBytes` UTF-8 bytes. A string that already follows the rules is returned as is.
  */
 export function boundUsageText(s: string, maxBytes: number): string {
+  // Fast path (almost every string): nothing to replace and surely within the limit.
+  if (!SUSPECT.test(s) && s.length * 3 <= maxBytes) return s;
   const out = s.replace(NUL, REPLACEMENT).replace(LONE_SURROGATES, REPLACEMENT);
   if (out.length * 3 <= maxBytes || utf8Length(out) <= maxBytes) return out;
   // Each UTF-16 unit is at most 3 UTF-8 bytes: keep a prefix that surely fits, then grow it by code points.
