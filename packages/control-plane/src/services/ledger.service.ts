@@ -195,44 +195,11 @@ export class LedgerService {
 
   private async ingestIn(tx: Queryable, records: readonly UsageIn[], rejected: readonly DeadLetterIn[], isolate: boolean): Promise<IngestResult> {
     const nowMs = this.now();
+    const letters: DeadLetterIn[] = [...rejected];
+    const fresh = isolate ? await this.storeIsolated(tx, records, nowMs, letters) : await this.storeStraight(tx, records, nowMs);
     const used = new Map<string, { budgetId: string; windowStartMs: number; amount: bigint }>();
     const consumed = new Map<string, { budgetId: string; windowStartMs: number; holder: string; amount: bigint }>();
-    const letters: DeadLetterIn[] = [...rejected];
-    const hourOf = (r: UsageIn): number => Math.floor(Number(r.startedAtMs) / 3_600_000) * 3_600_000;
-    const rollupKey = (r: UsageIn): string => [r.organizationId, hourOf(r), r.virtualKeyId, r.userId, r.teamId, r.model, r.providerAccountId].join("\u0000");
-    // Rollup rows are locked in one order by every batch (no deadlock between concurrent batches).
-    const ordered = [...records].sort((a, b) => (rollupKey(a) < rollupKey(b) ? -1 : rollupKey(a) > rollupKey(b) ? 1 : 0));
-    let accepted = 0;
-    let duplicates = 0;
-    for (const r of ordered) {
-      const store = async (): Promise<boolean> => {
-        const row: UsageRecordRow = { ...r, charges: r.charges.map((c) => ({ budgetId: c.budgetId, windowStartMs: String(c.windowStartMs), amount: c.amount.toString() })) };
-        if (!(await insertUsageRecord(tx, row, nowMs))) return false;
-        await addToHourlyRollup(tx, { ...row, charges: [] }, hourOf(r), r.outcome === "REFUSED");
-        return true;
-      };
-      let fresh: boolean;
-      if (!isolate) fresh = await store();
-      else {
-        await tx.query("SAVEPOINT usage_record");
-        try {
-          fresh = await store();
-          await tx.query("RELEASE SAVEPOINT usage_record");
-        } catch (e) {
-          if (!isRecordFault(e)) throw e;
-          await tx.query("ROLLBACK TO SAVEPOINT usage_record");
-          letters.push({
-            reason: "store_failed", detail: boundUsageText(`${sqlStateOf(e) ?? "error"}: ${e instanceof Error ? e.message : String(e)}`, 512),
-            nodeId: r.nodeId, requestId: r.requestId, organizationId: r.organizationId, received: r.received?.() ?? new Uint8Array(),
-          });
-          continue;
-        }
-      }
-      if (!fresh) {
-        duplicates++;
-        continue;
-      }
-      accepted++;
+    for (const r of fresh) {
       const holder = holderKey(r);
       for (const c of r.charges) {
         if (c.amount === 0n) continue;
@@ -257,6 +224,51 @@ export class LedgerService {
     for (const d of letters) {
       if (await insertDeadLetter(tx, { ...d, id: this.newId("dlq") }, nowMs)) deadLettered.push(d.reason);
     }
-    return { accepted, duplicates, deadLettered };
+    return { accepted: fresh.length, duplicates: records.length - fresh.length - (letters.length - rejected.length), deadLettered };
   }
+
+  /** Inserts the records (in batch order), then adds the new ones to their rollup rows (in one order for every batch); resolves to the new ones. */
+  private async storeStraight(tx: Queryable, records: readonly UsageIn[], nowMs: number): Promise<UsageIn[]> {
+    const fresh: UsageIn[] = [];
+    for (const r of records) if (await insertUsageRecord(tx, rowOf(r), nowMs)) fresh.push(r);
+    for (const r of byRollupRow(fresh)) await addToHourlyRollup(tx, rowOf(r), hourOf(r), r.outcome === "REFUSED");
+    return fresh;
+  }
+
+  /** Stores each record with its rollup inside a savepoint; one the database refuses is added to `letters`. Resolves to the new ones. */
+  private async storeIsolated(tx: Queryable, records: readonly UsageIn[], nowMs: number, letters: DeadLetterIn[]): Promise<UsageIn[]> {
+    const fresh: UsageIn[] = [];
+    for (const r of byRollupRow(records)) {
+      await tx.query("SAVEPOINT usage_record");
+      try {
+        if (await insertUsageRecord(tx, rowOf(r), nowMs)) {
+          await addToHourlyRollup(tx, rowOf(r), hourOf(r), r.outcome === "REFUSED");
+          fresh.push(r);
+        }
+        await tx.query("RELEASE SAVEPOINT usage_record");
+      } catch (e) {
+        if (!isRecordFault(e)) throw e;
+        await tx.query("ROLLBACK TO SAVEPOINT usage_record");
+        letters.push({
+          reason: "store_failed", detail: boundUsageText(`${sqlStateOf(e) ?? "error"}: ${e instanceof Error ? e.message : String(e)}`, 512),
+          nodeId: r.nodeId, requestId: r.requestId, organizationId: r.organizationId, received: r.received?.() ?? new Uint8Array(),
+        });
+      }
+    }
+    return fresh;
+  }
+}
+
+function hourOf(r: UsageIn): number {
+  return Math.floor(Number(r.startedAtMs) / 3_600_000) * 3_600_000;
+}
+
+function rowOf(r: UsageIn): UsageRecordRow {
+  return { ...r, charges: r.charges.map((c) => ({ budgetId: c.budgetId, windowStartMs: String(c.windowStartMs), amount: c.amount.toString() })) };
+}
+
+/** The records sorted by rollup row, then request id: every batch locks rollup rows in one order (no deadlock between batches). */
+function byRollupRow(records: readonly UsageIn[]): UsageIn[] {
+  const key = (r: UsageIn): string => [r.organizationId, hourOf(r), r.virtualKeyId, r.userId, r.teamId, r.model, r.providerAccountId, r.requestId].join("\u0000");
+  return records.map((r) => [key(r), r] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
 }
