@@ -102,6 +102,11 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("usage ingest with 
     for (const [, sent] of POISON) expect(decoded).toContainEqual(sent);
     for (const l of letters) expect({ nodeId: l.nodeId, recordBytes: l.recordBytes }).toEqual({ nodeId: "node-a", recordBytes: l.record.length });
     expect(letters.find((l) => l.requestId === "req_nul")?.detail).toBe("model contains NUL");
+    // Pages, newest first, follow each other without overlap.
+    const page1 = await listDeadLetters(tdb.db, null, 3);
+    const page2 = await listDeadLetters(tdb.db, page1.at(-1)?.id ?? null, 100);
+    expect([...page1, ...page2].map((l) => l.id)).toEqual(letters.map((l) => l.id));
+    expect(letters.map((l) => l.id)).toEqual([...letters.map((l) => l.id)].sort().reverse());
 
     // The node sends the same batch again (its ACK was lost): nothing is stored or dead-lettered twice.
     const again = checkUsageBatch(batch);
