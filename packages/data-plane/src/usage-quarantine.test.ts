@@ -27,6 +27,8 @@ const frame = (body: Uint8Array): Buffer => {
 };
 /** Field 1 with wire type 7: no protobuf decoder accepts it. */
 const UNDECODABLE = Buffer.from([0x0f, 0x01, 0x02]);
+/** `model` (field 12) holding bytes that are not UTF-8: refused by the decoder too. */
+const NOT_UTF8 = Buffer.from([0x62, 0x02, 0xff, 0xfe]);
 
 /** A usage service that refuses (with `code`) every batch holding a request id of `poisoned`, and answers UNAVAILABLE while `down`. */
 function refusingService(poisoned: ReadonlySet<string>, code: grpc.status) {
@@ -73,22 +75,22 @@ describe("usage reporter with an undeliverable spool", () => {
 
   it("quarantines undecodable and oversized frames, delivers the rest, deletes the segment and goes idle", async () => {
     const oversized = Buffer.alloc(MAX_RECORD_BYTES + 1, 0x41);
-    const segment = Buffer.concat([frame(toBinary(UsageRecordSchema, record("req_1"))), frame(UNDECODABLE), frame(oversized), frame(toBinary(UsageRecordSchema, record("req_2")))]);
+    const segment = Buffer.concat([frame(toBinary(UsageRecordSchema, record("req_1"))), frame(UNDECODABLE), frame(oversized), frame(NOT_UTF8), frame(toBinary(UsageRecordSchema, record("req_2")))]);
     const { dir, spool, reporter, service } = await setUp(segment, new Set());
-    expect(spool.recordCount).toBe(4);
+    expect(spool.recordCount).toBe(5);
     reporter.start();
     await waitFor(() => spool.recordCount === 0);
     expect(service.stored).toEqual(["req_1", "req_2"]);
-    expect(spool.quarantinedRecords).toBe(2);
+    expect(spool.quarantinedRecords).toBe(3);
     const kept = splitSegment(await readFile(join(dir, "quarantine", "seg-000000000001.bad")));
-    expect(kept.map((f) => f.length)).toEqual([UNDECODABLE.length, oversized.length]);
+    expect(kept.map((f) => f.length).sort((a, b) => a - b)).toEqual([UNDECODABLE.length, NOT_UTF8.length, oversized.length]);
     expect((await readdir(dir)).filter((f) => f.endsWith(".log"))).toEqual([]);
     const calls = service.calls;
     await new Promise((r) => setTimeout(r, 300));
     expect(service.calls).toBe(calls);
 
     const metrics = createDataPlaneMetrics({ policyVersion: () => 0n, spoolRecords: () => spool.recordCount, spoolQuarantined: () => spool.quarantinedRecords, controlPlaneConnected: () => true });
-    expect(await metrics.registry.metrics()).toContain("tollgate_usage_quarantined_records_total 2");
+    expect(await metrics.registry.metrics()).toContain("tollgate_usage_quarantined_records_total 3");
   });
 
   it("isolates a record the control plane refuses, quarantines it after bounded tries and delivers the others exactly once", async () => {
