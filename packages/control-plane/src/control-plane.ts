@@ -154,6 +154,9 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
         metrics.usageRecords.inc({ result: "accepted" }, accepted);
         metrics.usageRecords.inc({ result: "duplicate" }, duplicates);
       },
+      onDeadLetters: (reasons) => {
+        for (const reason of reasons) metrics.usageDeadLetters.inc({ reason });
+      },
     });
     cleanups.push(() => grpc.close());
 

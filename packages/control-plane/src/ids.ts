@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
 /** Prefixes of every id the control plane mints. */
-export type IdPrefix = "org" | "team" | "usr" | "pa" | "mdl" | "vk" | "bgt" | "rl" | "aud" | "tok" | "sig" | "grd" | "alrt" | "whd";
+export type IdPrefix = "org" | "team" | "usr" | "pa" | "mdl" | "vk" | "bgt" | "rl" | "aud" | "tok" | "sig" | "grd" | "alrt" | "whd" | "dlq";
 
 /** Makes a new id with a prefix. */
 export type IdSource = (prefix: IdPrefix) => string;

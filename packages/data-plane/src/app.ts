@@ -28,6 +28,8 @@ import { unknownBudgetUsage, type BudgetUsageSource } from "./budget-usage.clien
 /** A usage sink that can also say how much it holds (for metrics). */
 export interface CountingUsageSink extends UsageSink {
   readonly recordCount: number;
+  /** Records set aside as undeliverable since start (absent = 0). */
+  readonly quarantinedRecords?: number;
 }
 
 /** Everything `buildApp` needs. */
@@ -88,6 +90,7 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
     createDataPlaneMetrics({
       policyVersion: () => deps.store.heldVersion(),
       spoolRecords: () => deps.usage.recordCount,
+      spoolQuarantined: () => deps.usage.quarantinedRecords ?? 0,
       controlPlaneConnected: () => deps.store.connected(),
     });
   const app = Fastify({

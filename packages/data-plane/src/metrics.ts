@@ -9,6 +9,8 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 export interface MetricsProbes {
   policyVersion(): bigint;
   spoolRecords(): number;
+  /** Usage records quarantined since start (they can never be delivered); absent = 0. */
+  spoolQuarantined?(): number;
   controlPlaneConnected(): boolean;
 }
 
@@ -76,6 +78,16 @@ export function createDataPlaneMetrics(probes: MetricsProbes): DataPlaneMetrics 
     registers: [registry],
     collect() {
       this.set(probes.spoolRecords());
+    },
+  });
+  new Counter({
+    name: "tollgate_usage_quarantined_records_total",
+    help: "Usage records moved to the spool's quarantine because they can never be delivered (undecodable, oversized, refused)",
+    registers: [registry],
+    collect() {
+      // The spool keeps the count; the counter shows it (it only grows).
+      this.reset();
+      this.inc(probes.spoolQuarantined?.() ?? 0);
     },
   });
   new Gauge({

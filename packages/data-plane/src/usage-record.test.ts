@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { BudgetChargeSchema, UsageRecordSchema } from "@tollgate/proto";
+import { BudgetChargeSchema, USAGE_TEXT_LIMITS, UsageRecordSchema, usageRecordTextProblem } from "@tollgate/proto";
 import { buildPolicyFixture } from "./policy.fixture.js";
 import { decodeSegment, encodeSpoolFrame } from "./usage-spool.js";
 import { Outcome, UsageRecordFactory, UsageSource } from "./usage-record.js";
@@ -32,5 +32,25 @@ describe("UsageRecordFactory", () => {
     expect(frame.readUInt32BE(0)).toBe(frame.length - 4);
     expect(Buffer.from(frame.subarray(4)).equals(Buffer.from(toBinary(UsageRecordSchema, expected)))).toBe(true);
     expect(decodeSegment(Buffer.concat([frame, encodeSpoolFrame(second)]))).toEqual([expected, { ...expected, requestId: "req_2", sequence: 2n, charges: [] }]);
+  });
+});
+
+describe("UsageRecordFactory with hostile text", () => {
+  it("makes every string of the record storable: no NUL, well-formed, within its limit", () => {
+    const { snapshot } = buildPolicyFixture("http://127.0.0.1:1/v1");
+    const key = snapshot.virtualKeys[0];
+    if (!key) throw new Error("fixture");
+    const factory = new UsageRecordFactory("node-1", "boot_1");
+    const base = {
+      requestId: "req_1", startedAt: 1_700_000_000_000, durationMs: 1, firstByteMs: 0, key, model: null, route: "/v1/chat/completions", stream: false, usage: null,
+      usageSource: UsageSource.NONE, costMicros: 0n, outcome: Outcome.REFUSED, status: 404, errorCode: "model_not_found", charges: [],
+    };
+    for (const publicModel of ["gpt-4o-mini\u0000x", "m".repeat(20_000), "\uD800".repeat(300), "😀".repeat(5_000)]) {
+      const record = factory.build({ ...base, publicModel });
+      expect(usageRecordTextProblem(record)).toBeNull();
+      expect(Buffer.byteLength(record.model, "utf8")).toBeLessThanOrEqual(USAGE_TEXT_LIMITS.model);
+      expect(record.model.includes("\u0000")).toBe(false);
+    }
+    expect(factory.build({ ...base, publicModel: "gpt-4o-mini\u0000x" }).model).toBe("gpt-4o-mini\uFFFDx");
   });
 });

@@ -1,9 +1,12 @@
 /**
  * Building the usage records a node sends back: one per answered request whose key was resolved
  * (successes, upstream failures, client aborts and refusals), with a per-boot monotonic sequence.
+ * Every string is made storable here (`boundUsageText`: no NUL, well-formed, within its byte limit),
+ * whatever the caller sent: a model name is the caller's text, and one unstorable record must never
+ * hold up the node's usage.
  */
 import type { ActualUsage, BudgetCharge, ModelPolicy, VirtualKeyPolicy } from "@tollgate/policy";
-import { Outcome, UsageSource, type BudgetCharge as WireBudgetCharge, type UsageRecord } from "@tollgate/proto";
+import { boundUsageText, Outcome, USAGE_TEXT_LIMITS as L, UsageSource, type BudgetCharge as WireBudgetCharge, type UsageRecord } from "@tollgate/proto";
 
 export { Outcome, UsageSource };
 
@@ -38,10 +41,13 @@ export class UsageRecordFactory {
   private sequence = 0n;
 
   /** `nodeId` and `bootId` are stamped on every record. */
-  constructor(
-    private readonly nodeId: string,
-    private readonly bootId: string,
-  ) {}
+  private readonly nodeId: string;
+  private readonly bootId: string;
+
+  constructor(nodeId: string, bootId: string) {
+    this.nodeId = boundUsageText(nodeId, L.nodeId);
+    this.bootId = boundUsageText(bootId, L.bootId);
+  }
 
   /**
    * The record of one request (the next sequence number). Written as a complete message literal
@@ -52,25 +58,25 @@ export class UsageRecordFactory {
   build(f: UsageFacts): UsageRecord {
     this.sequence += 1n;
     const charges: WireBudgetCharge[] = [];
-    for (const c of f.charges) charges.push({ $typeName: "tollgate.v1.BudgetCharge", budgetId: c.budgetId, windowStartMs: BigInt(c.windowStart), amount: c.amount });
+    for (const c of f.charges) charges.push({ $typeName: "tollgate.v1.BudgetCharge", budgetId: boundUsageText(c.budgetId, L.budgetId), windowStartMs: BigInt(c.windowStart), amount: c.amount });
     return {
       $typeName: "tollgate.v1.UsageRecord",
-      requestId: f.requestId,
+      requestId: boundUsageText(f.requestId, L.requestId),
       nodeId: this.nodeId,
       bootId: this.bootId,
       sequence: this.sequence,
       startedAtMs: BigInt(f.startedAt),
       durationMs: clampU32(f.durationMs),
       firstByteMs: clampU32(f.firstByteMs),
-      organizationId: f.key.organizationId,
-      virtualKeyId: f.key.id,
-      userId: f.key.userId ?? "",
-      teamId: f.key.teamId ?? "",
-      model: f.publicModel,
-      modelId: f.model?.id ?? "",
-      providerAccountId: f.model?.providerAccountId ?? "",
-      upstreamModel: f.model?.upstreamModel ?? "",
-      route: f.route,
+      organizationId: boundUsageText(f.key.organizationId, L.organizationId),
+      virtualKeyId: boundUsageText(f.key.id, L.virtualKeyId),
+      userId: boundUsageText(f.key.userId ?? "", L.userId),
+      teamId: boundUsageText(f.key.teamId ?? "", L.teamId),
+      model: boundUsageText(f.publicModel, L.model),
+      modelId: boundUsageText(f.model?.id ?? "", L.modelId),
+      providerAccountId: boundUsageText(f.model?.providerAccountId ?? "", L.providerAccountId),
+      upstreamModel: boundUsageText(f.model?.upstreamModel ?? "", L.upstreamModel),
+      route: boundUsageText(f.route, L.route),
       stream: f.stream,
       inputTokens: clampU32(f.usage?.inputTokens ?? 0),
       cachedInputTokens: clampU32(f.usage?.cachedInputTokens ?? 0),
@@ -79,7 +85,7 @@ export class UsageRecordFactory {
       costMicros: f.costMicros,
       outcome: f.outcome,
       status: f.status,
-      errorCode: f.errorCode,
+      errorCode: boundUsageText(f.errorCode, L.errorCode),
       attempts: clampU32(f.attempts ?? 0),
       charges,
     };

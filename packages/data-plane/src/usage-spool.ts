@@ -5,7 +5,7 @@
  * the reporter and deleted once every record in them was acknowledged. Leftover segments from an
  * earlier run are closed at open and replayed. Past `maxBytes` the spool is full.
  */
-import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from "node:fs/promises";
+import { appendFile, mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { createMessageEncoder, UsageRecordSchema, type UsageRecord } from "@tollgate/proto";
@@ -42,6 +42,11 @@ interface PendingWrite {
   readonly done: (err: Error | null) => void;
 }
 
+/** Bytes the quarantine directory may hold; past that, quarantined records are dropped (and logged by the caller). */
+export const QUARANTINE_MAX_BYTES = 16 * 1024 * 1024;
+/** Largest frame a node sends (its own records are a few KiB: every string is bounded); larger ones are quarantined. */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
 /** After a failed write, the spool reports itself full for this long (then tries again). */
 const WRITE_FAILURE_HOLD_MS = 5_000;
 const SEGMENT_RE = /^seg-(\d{12})\.log$/;
@@ -75,7 +80,11 @@ const encodeUsageRecord = createMessageEncoder(UsageRecordSchema);
 
 /** Encodes one record as a length-prefixed frame. */
 export function encodeSpoolFrame(record: UsageRecord): Buffer {
-  const body = encodeUsageRecord(record);
+  return frameOf(encodeUsageRecord(record));
+}
+
+/** `u32be length | body`. */
+function frameOf(body: Uint8Array): Buffer {
   const frame = Buffer.allocUnsafe(4 + body.length);
   frame.writeUInt32BE(body.length, 0);
   frame.set(body, 4);
@@ -96,6 +105,9 @@ export class UsageSpool {
   private heldBytes = 0;
   private heldRecords = 0;
   private unavailableUntil = 0;
+  private quarantineBytes: number | null = null;
+  /** Records moved to quarantine since start (kept on disk or dropped past the cap). */
+  quarantinedRecords = 0;
 
   /** Use `openUsageSpool`. */
   constructor(
@@ -178,6 +190,27 @@ export class UsageSpool {
     });
   }
 
+  /**
+   * Moves undeliverable records of segment `id` aside: appended (framed like a segment) to
+   * `quarantine/seg-<id>.bad`, unless the quarantine holds `QUARANTINE_MAX_BYTES` already.
+   * Resolves to true when kept on disk, false when dropped. Counts them either way.
+   */
+  async quarantine(id: number, frames: readonly Uint8Array[]): Promise<boolean> {
+    this.quarantinedRecords += frames.length;
+    const dir = join(this.options.dir, "quarantine");
+    await mkdir(dir, { recursive: true });
+    if (this.quarantineBytes === null) {
+      let total = 0;
+      for (const name of await readdir(dir)) total += (await stat(join(dir, name))).size;
+      this.quarantineBytes = total;
+    }
+    const bytes = Buffer.concat(frames.map(frameOf));
+    if (this.quarantineBytes + bytes.length > QUARANTINE_MAX_BYTES) return false;
+    await appendFile(join(dir, `${segmentName(id).replace(/\.log$/, "")}.bad`), bytes, { mode: 0o600 });
+    this.quarantineBytes += bytes.length;
+    return true;
+  }
+
   /** Closes the active segment now (after pending appends) so its records become reportable. */
   async roll(): Promise<void> {
     while (this.flushing) await this.flushing;
@@ -253,7 +286,8 @@ export async function openUsageSpool(options: UsageSpoolOptions): Promise<UsageS
     if (!m?.[1]) continue;
     const path = join(options.dir, name);
     const bytes = (await stat(path)).size;
-    const records = bytes === 0 ? 0 : decodeSegment(await readFile(path)).length;
+    // Counted, not decoded: a frame that does not decode is the reporter's to quarantine, never a reason not to start.
+    const records = bytes === 0 ? 0 : splitSegment(await readFile(path)).length;
     if (records === 0) {
       await unlink(path);
       continue;

@@ -9,10 +9,8 @@ import {
   BudgetUsageResponseSchema,
   BudgetWindowUsageSchema,
   GrantSchema,
-  Outcome,
   ReleaseGrantsResponseSchema,
   UsageAckSchema,
-  UsageSource,
   hasNodeToken,
   policyServiceDefinition,
   usageServiceDefinition,
@@ -22,9 +20,10 @@ import {
 } from "@tollgate/proto";
 import type { Logger } from "pino";
 import { MASKED_MESSAGE, toGrpcStatus } from "../error-map.js";
-import { badInput, findAppError } from "../errors.js";
+import { findAppError } from "../errors.js";
 import { readBudgetUsage } from "../services/budget-usage.service.js";
-import { GRANT_RECLAIM_GRACE_MS, type LedgerService, type UsageIn } from "../services/ledger.service.js";
+import { GRANT_RECLAIM_GRACE_MS, type DeadLetterReason, type LedgerService, type UsageIn } from "../services/ledger.service.js";
+import { checkUsageBatch, type UsageIntake } from "./usage-intake.js";
 import { serveSubscription, type PolicyStreamDeps } from "./policy-stream.server.js";
 
 /** Dependencies of the gRPC server. */
@@ -36,6 +35,8 @@ export interface GrpcServerDeps extends PolicyStreamDeps {
   readonly onUsage?: (accepted: number, duplicates: number) => void;
   /** How long expired grants still count as outstanding in usage views (the ledger's reclaim grace). */
   readonly reclaimGraceMs?: number;
+  /** Counts usage records dead-lettered now, one reason each (metrics). */
+  readonly onDeadLetters?: (reasons: readonly DeadLetterReason[]) => void;
   /**
    * Fault injection for tests only: runs after a usage batch committed and before its ACK is sent
    * (`TOLLGATE_FAULT_INJECTION=crash-after-usage-commit` makes it kill the process).
@@ -58,26 +59,9 @@ function toServiceError(e: unknown, logger: Logger): Partial<grpc.StatusObject> 
 
 const unauthenticated: Partial<grpc.StatusObject> = { code: grpc.status.UNAUTHENTICATED, details: "missing or invalid node token" };
 
-function enumName(table: Record<number, string>, value: number, prefix: string): string {
-  const name = table[value];
-  return typeof name === "string" ? name.replace(prefix, "") : "UNSPECIFIED";
-}
-
-/** Converts a wire usage batch to ingest records; BAD_USER_INPUT when a record lacks its ids. */
+/** Converts a wire usage batch to ingest records, leaving out records that cannot be stored (see `checkUsageBatch`). */
 export function toUsageRecords(batch: UsageBatch): UsageIn[] {
-  return batch.records.map((r) => {
-    if (r.requestId === "") throw badInput("usage record without request_id");
-    if (r.organizationId === "") throw badInput(`usage record ${r.requestId} without organization_id`);
-    return {
-      requestId: r.requestId, nodeId: r.nodeId || batch.nodeId, bootId: r.bootId || batch.bootId, sequence: r.sequence, startedAtMs: r.startedAtMs,
-      durationMs: r.durationMs, firstByteMs: r.firstByteMs, organizationId: r.organizationId, virtualKeyId: r.virtualKeyId, userId: r.userId,
-      teamId: r.teamId, model: r.model, modelId: r.modelId, providerAccountId: r.providerAccountId, upstreamModel: r.upstreamModel, route: r.route,
-      stream: r.stream, inputTokens: r.inputTokens, cachedInputTokens: r.cachedInputTokens, outputTokens: r.outputTokens,
-      usageSource: enumName(UsageSource, r.usageSource, "USAGE_SOURCE_"), costMicros: r.costMicros,
-      outcome: enumName(Outcome, r.outcome, "OUTCOME_"), status: r.status, errorCode: r.errorCode, attempts: r.attempts,
-      charges: r.charges.map((c) => ({ budgetId: c.budgetId, windowStartMs: Number(c.windowStartMs), amount: c.amount })),
-    };
-  });
+  return checkUsageBatch(batch).records;
 }
 
 /** Starts the gRPC server on host:port (port 0 = any free port). */
@@ -136,13 +120,18 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
   const usage: UsageServiceHandlers = {
     reportUsage: (call, callback) => {
       if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
-      let records: UsageIn[] = [];
+      let intake: UsageIntake = { records: [], rejected: [] };
       Promise.resolve()
-        .then(() => ledger.ingestUsage((records = toUsageRecords(call.request))))
+        .then(() => ledger.ingestUsage((intake = checkUsageBatch(call.request)).records, intake.rejected))
         .then((r) => {
-          deps.rateShares?.recordUsage(records);
+          deps.rateShares?.recordUsage(intake.records);
           deps.afterUsageCommit?.();
           deps.onUsage?.(r.accepted, r.duplicates);
+          if (r.deadLettered.length > 0) {
+            deps.onDeadLetters?.(r.deadLettered);
+            logger.warn({ nodeId: call.request.nodeId.slice(0, 128), deadLettered: r.deadLettered.length, reasons: [...new Set(r.deadLettered)] }, "usage records dead-lettered");
+          }
+          // A dead-lettered record is acknowledged: the node must not send it again.
           callback(null, create(UsageAckSchema, { accepted: r.accepted, duplicates: r.duplicates }));
         })
         .catch((e: unknown) => callback(toServiceError(e, logger)));

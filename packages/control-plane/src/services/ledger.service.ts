@@ -6,9 +6,12 @@
  * written in docs/reliability.md).
  */
 import { countedOutstanding, sizeGrant, windowStartOf } from "@tollgate/policy";
-import type { Database } from "../db/database.js";
+import { boundUsageText } from "@tollgate/proto";
+import type { Database, Queryable } from "../db/database.js";
+import { createIdSource, type IdSource } from "../ids.js";
 import { findBudget } from "../repositories/budget.repository.js";
 import { addBudgetUsed, addGrantConsumed, addToGrant, findGrant, readWindowState, releaseGrant } from "../repositories/grant.repository.js";
+import { insertDeadLetter } from "../repositories/usage-dead-letter.repository.js";
 import { addToHourlyRollup, insertUsageRecord, type UsageRecordRow } from "../repositories/usage.repository.js";
 import type { UsageHook } from "./budget-alert.service.js";
 
@@ -54,8 +57,42 @@ export interface GrantGiveBack { readonly budgetId: string; readonly windowStart
 /** A charge of a usage record. */
 export interface ChargeIn { readonly budgetId: string; readonly windowStartMs: number; readonly amount: bigint }
 
-/** A usage record to ingest. */
-export interface UsageIn extends Omit<UsageRecordRow, "charges"> { readonly charges: readonly ChargeIn[] }
+/** A usage record to ingest; `received` gives its bytes as received, what a dead letter keeps if the database refuses it. */
+export interface UsageIn extends Omit<UsageRecordRow, "charges"> { readonly charges: readonly ChargeIn[]; readonly received?: () => Uint8Array }
+
+/** Every reason a usage record can be dead-lettered for (a fixed list: the `reason` label of the metric). */
+export const DEAD_LETTER_REASONS = ["missing_field", "invalid_text", "too_long", "out_of_range", "store_failed"] as const;
+
+/** Why a usage record was dead-lettered. */
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+
+/** A usage record set aside: the reason, a bounded detail, storable ids, and the record's bytes as received. */
+export interface DeadLetterIn {
+  readonly reason: DeadLetterReason; readonly detail: string; readonly nodeId: string; readonly requestId: string; readonly organizationId: string;
+  readonly received: Uint8Array;
+}
+
+/** What one ingest did: records stored now, replays, and the reasons of records dead-lettered now. */
+export interface IngestResult { readonly accepted: number; readonly duplicates: number; readonly deadLettered: readonly DeadLetterReason[] }
+
+/** SQLSTATE classes a single record can cause: data exception, integrity violation, program limit (e.g. an index row too large). */
+const RECORD_FAULT_CLASSES = new Set(["22", "23", "54"]);
+
+function sqlStateOf(e: unknown): string | null {
+  const code = typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : null;
+}
+
+/**
+ * True when `e` comes from the record being stored rather than from the database being unwell:
+ * a data or limit error, or an error of the code itself (deterministic for that record).
+ * Connection loss, lock and resource errors fail the batch so the node sends it again.
+ */
+function isRecordFault(e: unknown): boolean {
+  const state = sqlStateOf(e);
+  if (state !== null) return RECORD_FAULT_CLASSES.has(state.slice(0, 2));
+  return e instanceof TypeError || e instanceof RangeError;
+}
 
 /** The holder key stored in `budget_grants`. */
 export function holderKey(h: Holder): string {
@@ -65,6 +102,7 @@ export function holderKey(h: Holder): string {
 /** Grants, releases and usage ingest. */
 export class LedgerService {
   private readonly timing: LeaseTiming;
+  private readonly newId: IdSource;
 
   /** `onBudgetUsed` runs in the ingest transaction after `used` grew (budget threshold alerts). */
   constructor(
@@ -73,6 +111,7 @@ export class LedgerService {
     timing: Partial<LeaseTiming> = {},
     private readonly onBudgetUsed: UsageHook | null = null,
   ) {
+    this.newId = createIdSource(now);
     this.timing = { grantTtlMs: timing.grantTtlMs ?? GRANT_TTL_MS, reclaimGraceMs: timing.reclaimGraceMs ?? GRANT_RECLAIM_GRACE_MS };
   }
 
@@ -138,43 +177,98 @@ export class LedgerService {
     });
   }
 
-  /** Stores a batch exactly once per request_id and updates ledger and rollup for new records only. */
-  ingestUsage(records: readonly UsageIn[]): Promise<{ accepted: number; duplicates: number }> {
-    return this.db.transaction(async (tx) => {
-      const nowMs = this.now();
-      const used = new Map<string, { budgetId: string; windowStartMs: number; amount: bigint }>();
-      const consumed = new Map<string, { budgetId: string; windowStartMs: number; holder: string; amount: bigint }>();
-      const fresh: UsageIn[] = [];
-      for (const r of records) {
-        const row: UsageRecordRow = { ...r, charges: r.charges.map((c) => ({ budgetId: c.budgetId, windowStartMs: String(c.windowStartMs), amount: c.amount.toString() })) };
-        if (!(await insertUsageRecord(tx, row, nowMs))) continue;
-        fresh.push(r);
-        const holder = holderKey(r);
-        for (const c of r.charges) {
-          if (c.amount === 0n) continue;
-          const uk = `${c.budgetId}\u0000${c.windowStartMs}`;
-          const u = used.get(uk) ?? { budgetId: c.budgetId, windowStartMs: c.windowStartMs, amount: 0n };
-          used.set(uk, { ...u, amount: u.amount + c.amount });
-          const ck = `${uk}\u0000${holder}`;
-          const g = consumed.get(ck) ?? { budgetId: c.budgetId, windowStartMs: c.windowStartMs, holder, amount: 0n };
-          consumed.set(ck, { ...g, amount: g.amount + c.amount });
-        }
-      }
-      for (const k of [...used.keys()].sort()) {
-        const u = used.get(k);
-        if (u) await addBudgetUsed(tx, u.budgetId, u.windowStartMs, u.amount);
-      }
-      if (this.onBudgetUsed !== null && used.size > 0) await this.onBudgetUsed(tx, [...used.keys()].sort().map((k) => used.get(k)).filter((u) => u !== undefined), nowMs);
-      for (const k of [...consumed.keys()].sort()) {
-        const g = consumed.get(k);
-        if (g) await addGrantConsumed(tx, g.budgetId, g.windowStartMs, g.holder, g.amount);
-      }
-      const hourOf = (r: UsageIn): number => Math.floor(Number(r.startedAtMs) / 3_600_000) * 3_600_000;
-      const rollupKey = (r: UsageIn): string => [r.organizationId, hourOf(r), r.virtualKeyId, r.userId, r.teamId, r.model, r.providerAccountId].join("\u0000");
-      for (const r of [...fresh].sort((a, b) => (rollupKey(a) < rollupKey(b) ? -1 : rollupKey(a) > rollupKey(b) ? 1 : 0))) {
-        await addToHourlyRollup(tx, { ...r, charges: [] }, hourOf(r), r.outcome === "REFUSED");
-      }
-      return { accepted: fresh.length, duplicates: records.length - fresh.length };
-    });
+  /**
+   * Stores a batch exactly once per request_id and updates ledger and rollup for new records only;
+   * `rejected` records (and any record the database refuses) go to the dead-letter table in the
+   * same transaction, once per distinct record. A batch first runs straight through; when one of its
+   * records makes the database fail it runs again with each record inside a savepoint, so the
+   * others are stored exactly once. Only a failure of the database itself fails the batch.
+   */
+  async ingestUsage(records: readonly UsageIn[], rejected: readonly DeadLetterIn[] = []): Promise<IngestResult> {
+    try {
+      return await this.db.transaction((tx) => this.ingestIn(tx, records, rejected, false));
+    } catch (e) {
+      if (!isRecordFault(e)) throw e;
+      return this.db.transaction((tx) => this.ingestIn(tx, records, rejected, true));
+    }
   }
+
+  private async ingestIn(tx: Queryable, records: readonly UsageIn[], rejected: readonly DeadLetterIn[], isolate: boolean): Promise<IngestResult> {
+    const nowMs = this.now();
+    const letters: DeadLetterIn[] = [...rejected];
+    const fresh = isolate ? await this.storeIsolated(tx, records, nowMs, letters) : await this.storeStraight(tx, records, nowMs);
+    const used = new Map<string, { budgetId: string; windowStartMs: number; amount: bigint }>();
+    const consumed = new Map<string, { budgetId: string; windowStartMs: number; holder: string; amount: bigint }>();
+    for (const r of fresh) {
+      const holder = holderKey(r);
+      for (const c of r.charges) {
+        if (c.amount === 0n) continue;
+        const uk = `${c.budgetId}\u0000${c.windowStartMs}`;
+        const u = used.get(uk) ?? { budgetId: c.budgetId, windowStartMs: c.windowStartMs, amount: 0n };
+        used.set(uk, { ...u, amount: u.amount + c.amount });
+        const ck = `${uk}\u0000${holder}`;
+        const g = consumed.get(ck) ?? { budgetId: c.budgetId, windowStartMs: c.windowStartMs, holder, amount: 0n };
+        consumed.set(ck, { ...g, amount: g.amount + c.amount });
+      }
+    }
+    for (const k of [...used.keys()].sort()) {
+      const u = used.get(k);
+      if (u) await addBudgetUsed(tx, u.budgetId, u.windowStartMs, u.amount);
+    }
+    if (this.onBudgetUsed !== null && used.size > 0) await this.onBudgetUsed(tx, [...used.keys()].sort().map((k) => used.get(k)).filter((u) => u !== undefined), nowMs);
+    for (const k of [...consumed.keys()].sort()) {
+      const g = consumed.get(k);
+      if (g) await addGrantConsumed(tx, g.budgetId, g.windowStartMs, g.holder, g.amount);
+    }
+    const deadLettered: DeadLetterReason[] = [];
+    for (const d of letters) {
+      if (await insertDeadLetter(tx, { ...d, id: this.newId("dlq") }, nowMs)) deadLettered.push(d.reason);
+    }
+    return { accepted: fresh.length, duplicates: records.length - fresh.length - (letters.length - rejected.length), deadLettered };
+  }
+
+  /** Inserts the records (in batch order), then adds the new ones to their rollup rows (in one order for every batch); resolves to the new ones. */
+  private async storeStraight(tx: Queryable, records: readonly UsageIn[], nowMs: number): Promise<UsageIn[]> {
+    const fresh: UsageIn[] = [];
+    for (const r of records) if (await insertUsageRecord(tx, rowOf(r), nowMs)) fresh.push(r);
+    for (const r of byRollupRow(fresh)) await addToHourlyRollup(tx, rowOf(r), hourOf(r), r.outcome === "REFUSED");
+    return fresh;
+  }
+
+  /** Stores each record with its rollup inside a savepoint; one the database refuses is added to `letters`. Resolves to the new ones. */
+  private async storeIsolated(tx: Queryable, records: readonly UsageIn[], nowMs: number, letters: DeadLetterIn[]): Promise<UsageIn[]> {
+    const fresh: UsageIn[] = [];
+    for (const r of byRollupRow(records)) {
+      await tx.query("SAVEPOINT usage_record");
+      try {
+        if (await insertUsageRecord(tx, rowOf(r), nowMs)) {
+          await addToHourlyRollup(tx, rowOf(r), hourOf(r), r.outcome === "REFUSED");
+          fresh.push(r);
+        }
+        await tx.query("RELEASE SAVEPOINT usage_record");
+      } catch (e) {
+        if (!isRecordFault(e)) throw e;
+        await tx.query("ROLLBACK TO SAVEPOINT usage_record");
+        letters.push({
+          reason: "store_failed", detail: boundUsageText(`${sqlStateOf(e) ?? "error"}: ${e instanceof Error ? e.message : String(e)}`, 512),
+          nodeId: r.nodeId, requestId: r.requestId, organizationId: r.organizationId, received: r.received?.() ?? new Uint8Array(),
+        });
+      }
+    }
+    return fresh;
+  }
+}
+
+function hourOf(r: UsageIn): number {
+  return Math.floor(Number(r.startedAtMs) / 3_600_000) * 3_600_000;
+}
+
+function rowOf(r: UsageIn): UsageRecordRow {
+  return { ...r, charges: r.charges.map((c) => ({ budgetId: c.budgetId, windowStartMs: String(c.windowStartMs), amount: c.amount.toString() })) };
+}
+
+/** The records sorted by rollup row, then request id: every batch locks rollup rows in one order (no deadlock between batches). */
+function byRollupRow(records: readonly UsageIn[]): UsageIn[] {
+  const key = (r: UsageIn): string => [r.organizationId, hourOf(r), r.virtualKeyId, r.userId, r.teamId, r.model, r.providerAccountId, r.requestId].join("\u0000");
+  return records.map((r) => [key(r), r] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
 }

@@ -6,6 +6,7 @@ import type { AuditRecord, NodeRecord } from "../records.js";
 import { listAudit } from "../repositories/audit.repository.js";
 import { listNodes } from "../repositories/node.repository.js";
 import { getPolicyRevision } from "../repositories/settings.repository.js";
+import { listDeadLetters, type DeadLetterRecord } from "../repositories/usage-dead-letter.repository.js";
 import { queryUsage, type UsageAggregate, type UsageQuery } from "../repositories/usage.repository.js";
 import { assertCanSee, assertInTenancy, assertPlatformAdmin, canManageOrganization, forbidden, memberUserId, type Actor } from "./actor.js";
 import { requireInt } from "./validate.js";
@@ -48,6 +49,14 @@ export class ReportingService {
     assertCanSee(actor, organizationId);
     requireInt("first", first, 1, 500);
     const rows = await listAudit(this.db, organizationId, afterId, first + 1);
+    return { entries: rows.slice(0, first), hasNextPage: rows.length > first };
+  }
+
+  /** A page of usage dead letters, newest first, after the row `afterId` (platform admin only; 1-100 a page). */
+  async usageDeadLetters(actor: Actor, first: number, afterId: string | null): Promise<{ entries: DeadLetterRecord[]; hasNextPage: boolean }> {
+    assertPlatformAdmin(actor);
+    requireInt("first", first, 1, 100);
+    const rows = await listDeadLetters(this.db, afterId, first + 1);
     return { entries: rows.slice(0, first), hasNextPage: rows.length > first };
   }
 

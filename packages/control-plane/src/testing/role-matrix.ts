@@ -5,7 +5,7 @@
  * A = allowed, F = FORBIDDEN, N = NOT_FOUND. Rules (CONTRACT §3): the platform admin does
  * everything; an organization ADMIN only inside their organization (another organization's ids
  * answer NOT_FOUND); a MEMBER only `me`, their own personal keys and their own usage; organizations,
- * data-plane nodes and signing keys are the platform admin's.
+ * data-plane nodes, signing keys and usage dead letters are the platform admin's.
  */
 import type { Tenant } from "./tenant-fixtures.js";
 
@@ -116,6 +116,7 @@ export const ROLE_MATRIX: Readonly<Record<string, readonly MatrixCase[]>> = {
   auditLog: [one("audit log of A", ORG_ADMIN, async (c) => ({ query: "query($o: ID!) { auditLog(organizationId: $o, first: 5) { edges { node { id } } } }", variables: { o: c.a.orgId } }))],
   apiTokens: [one("tokens of A", ORG_ADMIN, async (c) => ({ query: "query($o: ID!) { apiTokens(organizationId: $o) { id prefix } }", variables: { o: c.a.orgId } }))],
   dataPlaneNodes: [one("nodes", PLATFORM_ONLY, async () => ({ query: "{ dataPlaneNodes { id } }", variables: {} }))],
+  usageDeadLetters: [one("dead letters", PLATFORM_ONLY, async () => ({ query: "{ usageDeadLetters(first: 5) { edges { node { id reason record } } pageInfo { hasNextPage } } }", variables: {} }))],
   policyRevision: [one("revision", "AAAA", async () => ({ query: "{ policyRevision }", variables: {} }))],
   signingKeys: [one("signing keys", PLATFORM_ONLY, async () => ({ query: "{ signingKeys { kid } }", variables: {} }))],
 

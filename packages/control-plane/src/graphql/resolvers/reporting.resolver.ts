@@ -1,13 +1,30 @@
 /** Resolvers of budgets (setBudget/removeBudget), usage, the audit log, nodes and the policy revision. */
+import { fromBinary, toJson } from "@bufbuild/protobuf";
+import { UsageRecordSchema } from "@tollgate/proto";
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import { badInput } from "../../errors.js";
+import type { DeadLetterRecord } from "../../repositories/usage-dead-letter.repository.js";
 import type { UsageDimension } from "../../repositories/usage.repository.js";
 import { actorOf, type GraphQLContext } from "../context.js";
 import { UsageGroupByEnum } from "../enums.js";
 import { DateTimeScalar } from "../scalars.js";
-import { AuditLogConnection, DataPlaneNode, UsageRow } from "../types/reporting.type.js";
+import { AuditLogConnection, DataPlaneNode, UsageDeadLetter, UsageDeadLetterConnection, UsageRow } from "../types/reporting.type.js";
 import { RemoveBudgetInput, RemoveBudgetPayload, SetBudgetInput, SetBudgetPayload, UsageFilter } from "../types/virtual-key.input.js";
 import { decodeCursor, encodeCursor, toBudget } from "../types/virtual-key.type.js";
+
+/** The API view of a dead letter: the bytes kept, and their decoded form when they decode. */
+function toDeadLetter(e: DeadLetterRecord): UsageDeadLetter {
+  let record: Record<string, unknown> | null = null;
+  try {
+    record = toJson(UsageRecordSchema, fromBinary(UsageRecordSchema, e.record)) as Record<string, unknown>;
+  } catch {
+    record = null;
+  }
+  return {
+    id: e.id, reason: e.reason, detail: e.detail, nodeId: e.nodeId, requestId: e.requestId, organizationId: e.organizationId,
+    receivedAt: new Date(e.receivedAt), recordBytes: e.recordBytes, recordBase64: e.record.toString("base64"), record,
+  };
+}
 
 /** Budget mutations and reporting queries. */
 @Resolver()
@@ -57,6 +74,19 @@ export class ReportingResolver {
     if (after && afterId === null) throw badInput("after is not a valid cursor");
     const page = await ctx.services.reporting.auditLog(actorOf(ctx), organizationId, first ?? 50, afterId);
     const edges = page.entries.map((e) => ({ cursor: encodeCursor(e.id), node: { ...e, createdAt: new Date(e.createdAt) } }));
+    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+  }
+
+  @Query(() => UsageDeadLetterConnection, { description: "Usage records the control plane could not store, newest first (platform admins only)." })
+  async usageDeadLetters(
+    @Arg("first", () => Int, { nullable: true, description: "Page size, 1-100 (default 20)." }) first: number | null,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<UsageDeadLetterConnection> {
+    const afterId = after ? decodeCursor(after) : null;
+    if (after && afterId === null) throw badInput("after is not a valid cursor");
+    const page = await ctx.services.reporting.usageDeadLetters(actorOf(ctx), first ?? 20, afterId);
+    const edges = page.entries.map((e) => ({ cursor: encodeCursor(e.id), node: toDeadLetter(e) }));
     return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
   }
 

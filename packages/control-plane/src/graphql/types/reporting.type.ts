@@ -1,5 +1,5 @@
 /** GraphQL object types of usage rows, the audit log and data-plane nodes. */
-import { Field, Float, ID, ObjectType } from "type-graphql";
+import { Field, Float, ID, Int, ObjectType } from "type-graphql";
 import { DateTimeScalar, DecimalScalar, JSONObjectScalar } from "../scalars.js";
 import { PageInfo } from "./virtual-key.type.js";
 
@@ -64,4 +64,33 @@ export class DataPlaneNode {
   @Field(() => DateTimeScalar, { nullable: true }) appliedAt: Date | null;
   @Field(() => DateTimeScalar) lastSeenAt: Date;
   @Field(() => String) address: string;
+}
+
+/** A usage record the control plane could not store. */
+@ObjectType({ description: "A usage record the control plane could not store, set aside with the reason (platform admins only)." })
+export class UsageDeadLetter {
+  @Field(() => ID) id: string;
+  @Field(() => String, { description: "missing_field, invalid_text, too_long, out_of_range or store_failed." }) reason: string;
+  @Field(() => String, { description: 'What was wrong ("model contains NUL").' }) detail: string;
+  @Field(() => String, { description: "The node that sent it." }) nodeId: string;
+  @Field(() => String, { description: "Its request id, made storable (empty when it had none)." }) requestId: string;
+  @Field(() => String, { description: "Its organization id, made storable (empty when it had none)." }) organizationId: string;
+  @Field(() => DateTimeScalar) receivedAt: Date;
+  @Field(() => Int, { description: "Size of the record as received, in bytes." }) recordBytes: number;
+  @Field(() => String, { description: "The record as received (protobuf tollgate.v1.UsageRecord), base64; at most its first 256 KiB." }) recordBase64: string;
+  @Field(() => JSONObjectScalar, { nullable: true, description: "The record decoded (protobuf JSON form); null when the bytes kept do not decode." }) record: Record<string, unknown> | null;
+}
+
+/** An edge of the dead-letter connection. */
+@ObjectType()
+export class UsageDeadLetterEdge {
+  @Field(() => String) cursor: string;
+  @Field(() => UsageDeadLetter) node: UsageDeadLetter;
+}
+
+/** A page of dead letters, newest first. */
+@ObjectType()
+export class UsageDeadLetterConnection {
+  @Field(() => [UsageDeadLetterEdge]) edges: UsageDeadLetterEdge[];
+  @Field(() => PageInfo) pageInfo: PageInfo;
 }
