@@ -20,3 +20,4 @@ export * from "./simulation.js";
 export * from "./guardrails.js";
 export * from "./refusal-status.js";
 export * from "./lease.js";
+export * from "./outbound-address.js";
