@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkOutboundUrl, findBlockedAddress, isLinkLocalAddress, parseIpv4, parseIpv6 } from "./outbound-address.js";
+import { checkOutboundUrl, findBlockedAddress, guardLookup, isLinkLocalAddress, OutboundAddressError, parseIpv4, parseIpv6, type LookupLike, type ResolvedAddress } from "./outbound-address.js";
 
 /** Every way a caller may spell the AWS/GCP/Azure metadata endpoint (or another link-local host). */
 const DISGUISED_METADATA_URLS = [
@@ -116,5 +116,45 @@ describe("address classification (resolver answers, raw host strings)", () => {
     expect(parseIpv6("::ffff:300.1.1.1")).toBeNull();
     expect(parseIpv6("12345::")).toBeNull();
     expect(parseIpv6("169.254.169.254")).toBeNull();
+  });
+});
+
+describe("guardLookup (connect-time DNS check)", () => {
+  const resolver = (answers: Record<string, ResolvedAddress[]>): LookupLike => (hostname, options, callback) => {
+    const all = answers[hostname];
+    if (all === undefined) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), "");
+    if (options.all) return callback(null, all);
+    callback(null, all[0]?.address ?? "", all[0]?.family);
+  };
+  const dns = resolver({
+    "rebind.test": [{ address: "169.254.169.254", family: 4 }],
+    "mixed.test": [{ address: "10.0.0.7", family: 4 }, { address: "fe80::1", family: 6 }],
+    "mapped.test": [{ address: "::ffff:169.254.169.254", family: 6 }],
+    "vllm.test": [{ address: "10.0.0.7", family: 4 }, { address: "fd12::7", family: 6 }],
+  });
+  const run = (lookup: LookupLike, host: string, all: boolean) =>
+    new Promise<{ err: Error | null; address: string | ResolvedAddress[]; family?: number }>((resolve) =>
+      lookup(host, { all }, (err, address, family) => resolve({ err, address, family })),
+    );
+
+  it.each([["rebind.test", "169.254.169.254"], ["mixed.test", "fe80::1"], ["mapped.test", "::ffff:169.254.169.254"]])(
+    "refuses %s (resolves to %s) whether one or all answers are asked for",
+    async (host, address) => {
+      for (const all of [false, true]) {
+        const r = await run(guardLookup(dns, false), host, all);
+        expect(r.err).toBeInstanceOf(OutboundAddressError);
+        expect(r.err).toMatchObject({ code: "ERR_OUTBOUND_ADDRESS_BLOCKED", host, address });
+      }
+    },
+  );
+
+  it("passes private answers through unchanged, one or all", async () => {
+    expect(await run(guardLookup(dns, false), "vllm.test", false)).toEqual({ err: null, address: "10.0.0.7", family: 4 });
+    expect(await run(guardLookup(dns, false), "vllm.test", true)).toMatchObject({ err: null, address: [{ address: "10.0.0.7", family: 4 }, { address: "fd12::7", family: 6 }] });
+  });
+
+  it("passes resolver errors through, and allows everything when the operator allows link-local", async () => {
+    expect((await run(guardLookup(dns, false), "nowhere.test", false)).err).toMatchObject({ code: "ENOTFOUND" });
+    expect(await run(guardLookup(dns, true), "rebind.test", false)).toEqual({ err: null, address: "169.254.169.254", family: 4 });
   });
 });

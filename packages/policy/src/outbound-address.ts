@@ -137,3 +137,56 @@ export function checkOutboundUrl(raw: string, allowLinkLocal: boolean): Outbound
   }
   return { ok: true, url };
 }
+
+/** One resolver answer. */
+export interface ResolvedAddress {
+  readonly address: string;
+  readonly family: number;
+}
+
+/** Options a socket passes to its lookup function (`all` under Happy Eyeballs). */
+export interface LookupOptions {
+  readonly all?: boolean;
+  readonly family?: number | string;
+  readonly hints?: number;
+}
+
+/** The callback of a `dns.lookup`-shaped function: one address, or all of them with `all`. */
+export type LookupCallback = (err: Error | null, address: string | ResolvedAddress[], family?: number) => void;
+
+/** A `dns.lookup`-shaped function, as `net.connect({ lookup })` calls it. */
+export type LookupLike = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
+
+/** The error of a connection refused because its host resolved to a blocked address. */
+export class OutboundAddressError extends Error {
+  override readonly name = "OutboundAddressError";
+  readonly code = "ERR_OUTBOUND_ADDRESS_BLOCKED";
+  /** `host` resolved to (or is) `address`, a link-local / cloud-metadata address. */
+  constructor(
+    readonly host: string,
+    readonly address: string,
+  ) {
+    super(`refused to connect to ${host}: it resolves to the link-local or cloud-metadata address ${address}`);
+  }
+}
+
+/**
+ * Wraps a resolver so a connection never starts towards a link-local / metadata address (DNS
+ * rebinding): every address the name resolves to is checked (all of them, so a mixed answer
+ * cannot slip one through), and the caller receives exactly the answer that was checked.
+ */
+export function guardLookup(base: LookupLike, allowLinkLocal: boolean): LookupLike {
+  if (allowLinkLocal) return base;
+  return (hostname, options, callback) => {
+    base(hostname, { ...options, all: true }, (err, answer) => {
+      if (err) return callback(err, options.all ? [] : "");
+      const all = typeof answer === "string" ? [{ address: answer, family: answer.includes(":") ? 6 : 4 }] : answer;
+      const blocked = findBlockedAddress(all.map((a) => a.address), false);
+      if (blocked !== null) return callback(new OutboundAddressError(hostname, blocked), options.all ? [] : "");
+      if (options.all) return callback(null, all);
+      const first = all[0];
+      if (first === undefined) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" }), "");
+      callback(null, first.address, first.family);
+    });
+  };
+}
