@@ -9,6 +9,7 @@ import { BudgetLedger, RateLimiter } from "@tollgate/policy";
 import type { Logger } from "pino";
 import { buildApp } from "./app.js";
 import type { DataPlaneConfig } from "./config.js";
+import { createControlPlaneClient } from "@tollgate/proto";
 import { createControlPlaneLink, type ControlPlaneClientFactory } from "./control-plane-link.js";
 import { GrantManager } from "./grant-manager.js";
 import { createDataPlaneLogger } from "./logger.js";
@@ -86,7 +87,7 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
     cache.save(store.toFullUpdate()).catch((err: Error) => logger.error({ err: { message: err.message } }, "could not write the snapshot cache"));
   });
 
-  const link = createControlPlaneLink(config.controlPlaneAddresses, config.nodeToken, overrides.clientFactory);
+  const link = createControlPlaneLink(config.controlPlaneAddresses, config.nodeToken, overrides.clientFactory ?? ((a) => createControlPlaneClient(a, config.nodeToken, config.grpcTls)));
   const spool = await openUsageSpool({ dir: paths.spool, maxBytes: config.spoolMaxBytes, now });
   const ledger = new BudgetLedger();
   const limiter = new RateLimiter();
@@ -94,7 +95,7 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
   const grants = new GrantManager({ ...common, ledger, store, now, timeoutMs: config.grantTimeoutMs, logger: logger.child({ component: "grants" }) });
   const reporter = new UsageReporter({ ...common, spool, random, logger: logger.child({ component: "usage-reporter" }) });
   const subscriber = new PolicySubscriber({ ...common, store, random, logger: logger.child({ component: "policy" }) });
-  const upstreamClient = overrides.upstream ? null : createUpstreamClient(config.upstream);
+  const upstreamClient = overrides.upstream ? null : createUpstreamClient(config.upstream, { allowLinkLocal: config.allowLinkLocalOutbound });
   const upstream = overrides.upstream ?? (upstreamClient as NonNullable<typeof upstreamClient>).send;
 
   const app = buildApp({ nodeId: config.nodeId, bootId, store, ledger, limiter, grants, usage: spool, upstream, logger, now, bodyLimitBytes: config.bodyLimitBytes });

@@ -21,13 +21,21 @@ const systemLookup: LookupLike = (hostname, options, callback) =>
   dnsLookup(hostname, { all: options.all === true, family: options.family as number | undefined, hints: options.hints }, (err, address, family) =>
     callback(err, address as string | LookupAddress[], family));
 
-/** An undici connector that enforces `rules` before connecting (connect timeout `timeoutMs`). */
-export function buildGuardedConnector(timeoutMs: number, rules: OutboundRules): buildConnector.connector {
-  const connect = buildConnector({ timeout: timeoutMs, lookup: guardLookup(rules.lookup ?? systemLookup, rules.allowLinkLocal) as unknown as LookupFunction });
+/**
+ * Wraps `inner` (the connector that opens sockets) so an IP-literal link-local / metadata host is
+ * refused without calling it: no socket, no packet.
+ */
+export function guardConnector(inner: buildConnector.connector, allowLinkLocal: boolean): buildConnector.connector {
   return (options, callback) => {
     const host = options.hostname.replace(/^\[|\]$/g, "");
-    const blocked = isIP(host) !== 0 ? findBlockedAddress([host], rules.allowLinkLocal) : null;
+    const blocked = isIP(host) !== 0 ? findBlockedAddress([host], allowLinkLocal) : null;
     if (blocked !== null) return callback(new OutboundAddressError(host, blocked), null);
-    return connect(options, callback);
+    return inner(options, callback);
   };
+}
+
+/** An undici connector that enforces `rules` before connecting (connect timeout `timeoutMs`): literal hosts here, resolved names in the lookup. */
+export function buildGuardedConnector(timeoutMs: number, rules: OutboundRules): buildConnector.connector {
+  const lookup = guardLookup(rules.lookup ?? systemLookup, rules.allowLinkLocal) as unknown as LookupFunction;
+  return guardConnector(buildConnector({ timeout: timeoutMs, lookup }), rules.allowLinkLocal);
 }

@@ -3,3 +3,4 @@ export * from "./grpc-bridge.js";
 export * from "./clients.js";
 export * from "./codecs.js";
 export * from "./message-encoder.js";
+export * from "./channel-tls.js";

@@ -1,6 +1,7 @@
 /**
  * The gRPC server of the control plane: PolicyService (Subscribe, AcquireGrants, ReleaseGrants)
- * and UsageService (ReportUsage). Every call must carry the node token.
+ * and UsageService (ReportUsage). Every call must carry the node token. Plaintext by default (a
+ * warning when bound beyond loopback); TLS, optionally mutual, when `tls` is given.
  */
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -15,6 +16,7 @@ import {
   policyServiceDefinition,
   usageServiceDefinition,
   type PolicyServiceHandlers,
+  type ServerTlsSettings,
   type UsageBatch,
   type UsageServiceHandlers,
 } from "@tollgate/proto";
@@ -22,6 +24,7 @@ import type { Logger } from "pino";
 import { MASKED_MESSAGE, toGrpcStatus } from "../error-map.js";
 import { badInput, findAppError } from "../errors.js";
 import type { LedgerService, UsageIn } from "../services/ledger.service.js";
+import { listenGrpcTls, type GrpcTlsListener } from "./grpc-tls.server.js";
 import { serveSubscription, type PolicyStreamDeps } from "./policy-stream.server.js";
 
 /** Dependencies of the gRPC server. */
@@ -29,6 +32,8 @@ export interface GrpcServerDeps extends PolicyStreamDeps {
   readonly ledger: LedgerService;
   readonly nodeToken: string;
   readonly logger: Logger;
+  /** TLS (mutual when it has a client CA); null or absent = plaintext. */
+  readonly tls?: ServerTlsSettings | null;
   /** Counts ingested usage records (metrics). */
   readonly onUsage?: (accepted: number, duplicates: number) => void;
   /**
@@ -73,6 +78,11 @@ export function toUsageRecords(batch: UsageBatch): UsageIn[] {
       charges: r.charges.map((c) => ({ budgetId: c.budgetId, windowStartMs: Number(c.windowStartMs), amount: c.amount })),
     };
   });
+}
+
+/** True for an interface only this machine reaches (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Starts the gRPC server on host:port (port 0 = any free port). */
@@ -137,18 +147,30 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
 
   server.addService(policyServiceDefinition, policy);
   server.addService(usageServiceDefinition, usage);
-  const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
-  });
+  let tlsListener: GrpcTlsListener | null = null;
+  let bound: number;
+  if (deps.tls) {
+    tlsListener = await listenGrpcTls(server, host, port, deps.tls, logger);
+    bound = tlsListener.port;
+    logger.info({ mutualTls: deps.tls.clientCa !== null }, "gRPC server uses TLS");
+  } else {
+    bound = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+    if (!isLoopbackHost(host)) logger.warn({ host }, "gRPC server is plaintext on a non-loopback interface: provider credentials cross the network unencrypted (set TOLLGATE_GRPC_TLS_CERT and TOLLGATE_GRPC_TLS_KEY)");
+  }
+  const hostForAddress = host.includes(":") ? `[${host}]` : host;
   return {
-    address: `${host}:${bound}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    address: `${hostForAddress}:${bound}`,
+    close: async () => {
+      await new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.forceShutdown(), 300);
         server.tryShutdown(() => {
           clearTimeout(timer);
           resolve();
         });
-      }),
+      });
+      await tlsListener?.close();
+    },
   };
 }

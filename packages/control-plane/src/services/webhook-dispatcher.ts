@@ -68,17 +68,23 @@ export function signWebhook(secret: string, eventId: string, nowMs: number, body
   };
 }
 
-/** The undici agent of webhook deliveries: IP-literal and resolved addresses are checked before connecting. */
+/**
+ * Wraps `inner` (the connector that opens sockets) so an IP-literal link-local / metadata host is
+ * refused without calling it: no socket, no packet.
+ */
+export function guardConnector(inner: buildConnector.connector, allowLinkLocal: boolean): buildConnector.connector {
+  return (options, callback) => {
+    const host = options.hostname.replace(/^\[|\]$/g, "");
+    const blocked = isIP(host) !== 0 ? findBlockedAddress([host], allowLinkLocal) : null;
+    if (blocked !== null) return callback(new OutboundAddressError(host, blocked), null);
+    return inner(options, callback);
+  };
+}
+
+/** The undici agent of webhook deliveries: literal hosts checked before connecting, resolved names in the lookup. */
 export function createGuardedAgent(allowLinkLocal: boolean, lookup: LookupLike, connectTimeoutMs: number): Agent {
-  const connect = buildConnector({ timeout: connectTimeoutMs, lookup: guardLookup(lookup, allowLinkLocal) as unknown as LookupFunction });
-  return new Agent({
-    connect: (options, callback) => {
-      const host = options.hostname.replace(/^\[|\]$/g, "");
-      const blocked = isIP(host) !== 0 ? findBlockedAddress([host], allowLinkLocal) : null;
-      if (blocked !== null) return callback(new OutboundAddressError(host, blocked), null);
-      return connect(options, callback);
-    },
-  });
+  const guarded = guardLookup(lookup, allowLinkLocal) as unknown as LookupFunction;
+  return new Agent({ connect: guardConnector(buildConnector({ timeout: connectTimeoutMs, lookup: guarded }), allowLinkLocal) });
 }
 
 const defaultLookup: LookupLike = (hostname, options, callback) =>
