@@ -108,6 +108,29 @@ describe("the policy channel under mutual TLS", () => {
   });
 });
 
+describe("TLS settings are checked at start", () => {
+  const token = "t".repeat(32);
+  const cases: Array<{ command: string; env: (p: TestPki) => Record<string, string>; names: string }> = [
+    { command: "control-plane", env: () => ({ TOLLGATE_GRPC_TLS_CERT: "/nonexistent/server.crt", TOLLGATE_GRPC_TLS_KEY: "/nonexistent/server.key" }), names: "TOLLGATE_GRPC_TLS_CERT" },
+    { command: "control-plane", env: (p) => ({ TOLLGATE_GRPC_TLS_CERT: p.serverKey, TOLLGATE_GRPC_TLS_KEY: p.serverKey }), names: "TOLLGATE_GRPC_TLS_CERT" },
+    { command: "control-plane", env: (p) => ({ TOLLGATE_GRPC_TLS_CERT: p.serverCert, TOLLGATE_GRPC_TLS_KEY: p.clientKey }), names: "TOLLGATE_GRPC_TLS_KEY" },
+    { command: "control-plane", env: (p) => ({ TOLLGATE_GRPC_TLS_CERT: p.serverCert, TOLLGATE_GRPC_TLS_KEY: p.serverKey, TOLLGATE_GRPC_MTLS: "true" }), names: "TOLLGATE_GRPC_TLS_CA" },
+    { command: "control-plane", env: () => ({ TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND: "yes please" }), names: "TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND" },
+    { command: "data-plane", env: (p) => ({ TOLLGATE_GRPC_TLS_CLIENT_CERT: p.clientCert }), names: "TOLLGATE_GRPC_TLS_CLIENT_KEY" },
+    { command: "data-plane", env: (p) => ({ TOLLGATE_GRPC_TLS_CA: p.dir }), names: "TOLLGATE_GRPC_TLS_CA" },
+    { command: "data-plane", env: () => ({ TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND: "2" }), names: "TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND" },
+  ];
+  it.each(cases)("$command with a bad $names exits 1 with one line naming it", async ({ command, env, names }) => {
+    const proc = spawnTollgate(command, command, { TOLLGATE_DATA_DIR: path.join(scratch, "config"), TOLLGATE_NODE_TOKEN: token, PORT: "0", CONTROL_PLANE_HTTP_PORT: "0", CONTROL_PLANE_GRPC_PORT: "0", ...env(pki) });
+    const code = await new Promise<number | null>((resolve) => proc.child.once("exit", (c) => resolve(c)));
+    const lines = proc.output().trim().split("\n").filter((l) => l.trim() !== "");
+    expect(code).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(names);
+    expect(proc.output()).not.toMatch(/\n\s+at /);
+  });
+});
+
 describe("outbound addresses", () => {
   const createAccount = `mutation($input: CreateProviderAccountInput!) { createProviderAccount(input: $input) { providerAccount { id } } }`;
   const upsertAccount = `mutation($input: UpsertProviderAccountInput!) { upsertProviderAccount(input: $input) { providerAccount { id } } }`;

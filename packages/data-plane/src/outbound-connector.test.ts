@@ -60,8 +60,8 @@ describe("upstream connections are checked at connect time", () => {
     let refused: unknown = null;
     guardConnector(() => {
       opened += 1;
-    }, false)({ hostname, host: hostname, protocol: "https:", port: "443" }, (err) => {
-      refused = err;
+    }, false)({ hostname, host: hostname, protocol: "https:", port: "443" }, (...args) => {
+      refused = args[0];
     });
     expect(refused).toBeInstanceOf(OutboundAddressError);
     expect(opened).toBe(0);

@@ -39,7 +39,7 @@ function refusalLogger(logger: Logger, mutual: boolean): (err: Error & { code?: 
     }
     logged += 1;
     logger.warn(
-      { remote: socket.remoteAddress ?? null, reason: err.code ?? err.message, detail: err.message, mutualTls: mutual, suppressedBefore: suppressed },
+      { remote: socket.remoteAddress ?? null, reason: err.code ?? "TLS_HANDSHAKE_FAILED", detail: err.message.trim(), mutualTls: mutual, suppressedBefore: suppressed },
       mutual ? "refused a gRPC connection: TLS handshake failed (a node must present a client certificate signed by TOLLGATE_GRPC_TLS_CA)" : "refused a gRPC connection: TLS handshake failed",
     );
     suppressed = 0;

@@ -46,9 +46,10 @@ export interface WebhookDispatcherDeps {
 const CANONICAL_SECRET = /^whsec_[A-Za-z0-9+/_-]+={0,2}$/;
 
 /**
- * The HMAC key of a webhook secret: the base64 body of a `whsec_` secret (standard or, for
- * secrets generated before Standard Webhooks, base64url), else the UTF-8 bytes of an older
- * admin-chosen secret, so secrets already stored keep signing with the same key.
+ * The HMAC key of a webhook secret: the base64 body of a `whsec_` secret (standard, or base64url
+ * as generated before Standard Webhooks), else the UTF-8 bytes of an older admin-chosen secret,
+ * so every stored secret keeps working without being entered again (docs/security/network.md
+ * says which `whsec_` value a receiver uses for each).
  */
 export function webhookSigningKey(secret: string): Buffer {
   if (CANONICAL_SECRET.test(secret)) {
