@@ -186,10 +186,13 @@ describe("budget-alert webhooks", () => {
       `mutation($i: UpdateOrganizationInput!) { updateOrganization(input: $i) { webhookSecret } }`, { i: { id: tenant.orgId, webhookUrl: receiverUrl } });
     const secret = set.updateOrganization.webhookSecret;
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
-    const key = await createKey(stack.gql, tenant.orgId, "alerting");
-    await stack.gql(`mutation($i: SetBudgetInput!) { setBudget(input: $i) { budget { id } } }`, {
+    // The budget comes with the key (so the node charges it from the first request); setBudget then adds the alert threshold to it.
+    const key = await createKey(stack.gql, tenant.orgId, "alerting", { budgets: [{ unit: "REQUESTS", window: "DAY", limit: 1, mode: "SOFT" }] });
+    const budget = await stack.gql<{ setBudget: { budget: { id: string } } }>(`mutation($i: SetBudgetInput!) { setBudget(input: $i) { budget { id } } }`, {
       i: { scope: "VIRTUAL_KEY", scopeId: key.id, unit: "REQUESTS", window: "DAY", limit: 1, mode: "SOFT", alertThresholds: [1.0] },
     });
+    const listed = await stack.gql<{ virtualKey: { budgets: Array<{ id: string }> } }>(`query($id: ID!) { virtualKey(id: $id) { budgets { id } } }`, { id: key.id });
+    expect(listed.virtualKey.budgets.map((b) => b.id)).toEqual([budget.setBudget.budget.id]);
     await eventually(async () => ((await chat(stack.nodeUrls[0] as string, key.secret, "spend")).status === 200 ? true : undefined), 20_000, "a request on the alerting key");
     const delivery = await eventually(async () => deliveries[0], 30_000, "the budget alert webhook");
     const event = new Webhook(secret).verify(delivery.body, delivery.headers as Record<string, string>) as { type: string; id: string };
@@ -198,5 +201,5 @@ describe("budget-alert webhooks", () => {
     const old = String(Math.floor(Date.now() / 1000) - 600);
     expect(() => new Webhook(secret).verify(delivery.body, { ...(delivery.headers as Record<string, string>), "webhook-timestamp": old })).toThrow();
     expect(delivery.headers["x-tollgate-signature"]).toBeUndefined();
-  });
+  }, 90_000);
 });
