@@ -5,8 +5,8 @@
  * refused before any packet is sent. The cost is one check per new connection, none per request.
  */
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { isIP, type LookupFunction } from "node:net";
-import { findBlockedAddress, guardLookup, OutboundAddressError, type LookupLike } from "@tollgate/policy";
+import type { LookupFunction } from "node:net";
+import { guardLookup, refuseLiteralHost, type LookupLike } from "@tollgate/policy";
 import { buildConnector } from "undici";
 
 /** What upstream connections may reach. */
@@ -27,9 +27,8 @@ const systemLookup: LookupLike = (hostname, options, callback) =>
  */
 export function guardConnector(inner: buildConnector.connector, allowLinkLocal: boolean): buildConnector.connector {
   return (options, callback) => {
-    const host = options.hostname.replace(/^\[|\]$/g, "");
-    const blocked = isIP(host) !== 0 ? findBlockedAddress([host], allowLinkLocal) : null;
-    if (blocked !== null) return callback(new OutboundAddressError(host, blocked), null);
+    const refused = refuseLiteralHost(options.hostname, allowLinkLocal);
+    if (refused !== null) return callback(refused, null);
     return inner(options, callback);
   };
 }

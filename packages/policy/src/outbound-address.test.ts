@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkOutboundUrl, findBlockedAddress, guardLookup, isLinkLocalAddress, OutboundAddressError, parseIpv4, parseIpv6, type LookupLike, type ResolvedAddress } from "./outbound-address.js";
+import { checkOutboundUrl, findBlockedAddress, guardLookup, isLinkLocalAddress, OutboundAddressError, parseIpv4, parseIpv6, refuseLiteralHost, type LookupLike, type ResolvedAddress } from "./outbound-address.js";
 
 /** Every way a caller may spell the AWS/GCP/Azure metadata endpoint (or another link-local host). */
 const DISGUISED_METADATA_URLS = [
@@ -156,5 +156,15 @@ describe("guardLookup (connect-time DNS check)", () => {
   it("passes resolver errors through, and allows everything when the operator allows link-local", async () => {
     expect((await run(guardLookup(dns, false), "nowhere.test", false)).err).toMatchObject({ code: "ENOTFOUND" });
     expect(await run(guardLookup(dns, true), "rebind.test", false)).toEqual({ err: null, address: "169.254.169.254", family: 4 });
+  });
+});
+
+describe("refuseLiteralHost (connect-time check of the URL's host)", () => {
+  it.each(["169.254.169.254", "[fe80::1]", "[::ffff:a9fe:a9fe]", "[fd00:ec2::254]"])("refuses %s", (host) => {
+    expect(refuseLiteralHost(host, false)).toBeInstanceOf(OutboundAddressError);
+    expect(refuseLiteralHost(host, true)).toBeNull();
+  });
+  it.each(["127.0.0.1", "[::1]", "10.0.0.1", "api.openai.com", "169.254.example.com"])("lets %s through", (host) => {
+    expect(refuseLiteralHost(host, false)).toBeNull();
   });
 });

@@ -190,3 +190,14 @@ export function guardLookup(base: LookupLike, allowLinkLocal: boolean): LookupLi
     });
   };
 }
+
+/**
+ * The refusal of a connection to `hostname` as a URL gives it (an IPv6 literal in brackets) when
+ * it is itself a link-local / metadata address; null for allowed addresses and for host names
+ * (their answers are checked by `guardLookup`).
+ */
+export function refuseLiteralHost(hostname: string, allowLinkLocal: boolean): OutboundAddressError | null {
+  const host = hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
+  const blocked = findBlockedAddress([host], allowLinkLocal);
+  return blocked === null ? null : new OutboundAddressError(host, blocked);
+}

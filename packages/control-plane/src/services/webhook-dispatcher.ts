@@ -10,8 +10,8 @@
  * cloud-metadata address is refused before any packet is sent (unless the operator allows it).
  */
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { isIP, type LookupFunction } from "node:net";
-import { findBlockedAddress, guardLookup, OutboundAddressError, type LookupLike } from "@tollgate/policy";
+import type { LookupFunction } from "node:net";
+import { guardLookup, OutboundAddressError, refuseLiteralHost, type LookupLike } from "@tollgate/policy";
 import type { Logger } from "pino";
 import { Webhook } from "standardwebhooks";
 import { Agent, buildConnector } from "undici";
@@ -75,9 +75,8 @@ export function signWebhook(secret: string, eventId: string, nowMs: number, body
  */
 export function guardConnector(inner: buildConnector.connector, allowLinkLocal: boolean): buildConnector.connector {
   return (options, callback) => {
-    const host = options.hostname.replace(/^\[|\]$/g, "");
-    const blocked = isIP(host) !== 0 ? findBlockedAddress([host], allowLinkLocal) : null;
-    if (blocked !== null) return callback(new OutboundAddressError(host, blocked), null);
+    const refused = refuseLiteralHost(options.hostname, allowLinkLocal);
+    if (refused !== null) return callback(refused, null);
     return inner(options, callback);
   };
 }
