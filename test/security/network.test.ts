@@ -203,3 +203,31 @@ describe("budget-alert webhooks", () => {
     expect(delivery.headers["x-tollgate-signature"]).toBeUndefined();
   }, 90_000);
 });
+
+describe("each process applies its own outbound setting", () => {
+  it("a link-local base URL allowed by the control plane's operator is still refused by a node that does not allow it, before connecting", async () => {
+    await stack.restartControlPlane({ TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND: "true" });
+    // fe80::1 without an interface: Linux refuses a link-local connect without a scope, so not even a regression could send a packet.
+    const account = await stack.gql<{ createProviderAccount: { providerAccount: { id: string } } }>(
+      `mutation($input: CreateProviderAccountInput!) { createProviderAccount(input: $input) { providerAccount { id } } }`,
+      { input: { organizationId: tenant.orgId, name: "link-local", provider: "OPENAI_COMPATIBLE", baseUrl: "http://[fe80::1]:9/v1", apiKey: "sk-link-local-0123456789" } },
+    );
+    await stack.gql(`mutation($input: CreateModelInput!) { createModel(input: $input) { model { id } } }`, {
+      input: { providerAccountId: account.createProviderAccount.providerAccount.id, name: "link-local-model", inputPricePerMillion: "1.00", outputPricePerMillion: "2.00", maxOutputTokens: 100 },
+    });
+    const key = await createKey(stack.gql, tenant.orgId, "link-local-key");
+    const answer = await eventually(async () => {
+      const res = await fetch(`${stack.nodeUrls[0]}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key.secret}` },
+        body: JSON.stringify({ model: "link-local-model", messages: [{ role: "user", content: "hi" }], max_tokens: 5 }),
+      });
+      const body = (await res.json()) as { error?: { code?: string } };
+      return res.status === 401 || res.status === 404 ? undefined : { status: res.status, code: body.error?.code };
+    }, 30_000, "the node to know the key and the model");
+    expect(answer).toEqual({ status: 502, code: "upstream_error" });
+    const attempts = (stack.nodes[0]?.output() ?? "").split("\n").filter((l) => l.includes("upstream attempt failed") && l.includes('"account":"link-local"'));
+    expect(attempts.length).toBeGreaterThan(0);
+    for (const line of attempts) expect(line).toContain("upstream request failed: ERR_OUTBOUND_ADDRESS_BLOCKED");
+  }, 90_000);
+});
