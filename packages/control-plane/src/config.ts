@@ -2,6 +2,7 @@
  * The control plane's configuration: the only module that reads the environment.
  */
 import { resolve } from "node:path";
+import { assertKeyMatchesCertificate, readCertificateFile, readPrivateKeyFile, TlsFileError, type ServerTlsSettings } from "@tollgate/proto";
 
 /** A bad or missing setting; the message is one line naming the variable. */
 export class ConfigError extends Error {
@@ -36,6 +37,10 @@ export interface ControlPlaneConfig {
   readonly faultInjection: FaultInjection | null;
   /** Bounds of the admin API (GraphQL work and failed-token throttling). */
   readonly adminApi: AdminApiLimits;
+  /** Provider base URLs and webhooks may target link-local / cloud-metadata addresses (`TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND`, default false). */
+  readonly allowLinkLocalOutbound: boolean;
+  /** TLS of the gRPC server (`TOLLGATE_GRPC_TLS_CERT`/`_KEY`, mutual with `TOLLGATE_GRPC_MTLS=true` + `TOLLGATE_GRPC_TLS_CA`); null = plaintext. */
+  readonly grpcTls: ServerTlsSettings | null;
 }
 
 /**
@@ -119,6 +124,46 @@ function readFaultInjection(raw: string | undefined): FaultInjection | null {
   throw new ConfigError(`TOLLGATE_FAULT_INJECTION: unknown fault "${raw}" (known: crash-after-usage-commit)`);
 }
 
+function readBool(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === "" || raw === "false" || raw === "0") return false;
+  if (raw === "true" || raw === "1") return true;
+  throw new ConfigError(`${name}: must be true or false, got "${env[name]}"`);
+}
+
+function readTlsFile(env: NodeJS.ProcessEnv, name: string, read: (path: string) => Buffer): Buffer | null {
+  const path = env[name]?.trim();
+  if (path === undefined || path === "") return null;
+  try {
+    return read(path);
+  } catch (e) {
+    if (e instanceof TlsFileError) throw new ConfigError(`${name}: ${e.message}`);
+    throw e;
+  }
+}
+
+function readGrpcTls(env: NodeJS.ProcessEnv): ServerTlsSettings | null {
+  const cert = readTlsFile(env, "TOLLGATE_GRPC_TLS_CERT", readCertificateFile);
+  const key = readTlsFile(env, "TOLLGATE_GRPC_TLS_KEY", readPrivateKeyFile);
+  const mtls = readBool(env, "TOLLGATE_GRPC_MTLS");
+  // The same CA setting verifies the server on a node; here it is used only for mutual TLS.
+  const ca = mtls ? readTlsFile(env, "TOLLGATE_GRPC_TLS_CA", readCertificateFile) : null;
+  if (cert === null && key === null) {
+    if (mtls) throw new ConfigError("TOLLGATE_GRPC_MTLS: mutual TLS needs TOLLGATE_GRPC_TLS_CERT and TOLLGATE_GRPC_TLS_KEY (the server's certificate and key)");
+    return null;
+  }
+  if (cert === null) throw new ConfigError("TOLLGATE_GRPC_TLS_CERT: required with TOLLGATE_GRPC_TLS_KEY (PEM certificate file)");
+  if (key === null) throw new ConfigError("TOLLGATE_GRPC_TLS_KEY: required with TOLLGATE_GRPC_TLS_CERT (PEM private key file)");
+  try {
+    assertKeyMatchesCertificate(cert, key);
+  } catch (e) {
+    if (e instanceof TlsFileError) throw new ConfigError(`TOLLGATE_GRPC_TLS_KEY: ${e.message} in TOLLGATE_GRPC_TLS_CERT`);
+    throw e;
+  }
+  if (mtls && ca === null) throw new ConfigError("TOLLGATE_GRPC_TLS_CA: required with TOLLGATE_GRPC_MTLS=true (the CA that signs the nodes' client certificates)");
+  return Object.freeze({ cert, key, clientCa: ca });
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 function readPort(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -183,5 +228,7 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv): ControlPlaneConf
     grantReclaimGraceMs: readMs(env, "TOLLGATE_GRANT_RECLAIM_GRACE_MS", 15 * 60_000, 0),
     faultInjection: readFaultInjection(env.TOLLGATE_FAULT_INJECTION),
     adminApi: readAdminApiLimits(env),
+    allowLinkLocalOutbound: readBool(env, "TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND"),
+    grpcTls: readGrpcTls(env),
   });
 }

@@ -63,7 +63,7 @@ export interface ControlPlaneDeps {
   /** Poll period of the policy revision safety net (default 1000 ms). */
   readonly policyPollMs?: number;
   /** Webhook delivery settings (tests: a short poll and retry base). */
-  readonly webhooks?: Pick<WebhookDispatcherDeps, "fetch" | "pollMs" | "retryBaseMs" | "retryMaxMs" | "maxAttempts" | "timeoutMs">;
+  readonly webhooks?: Pick<WebhookDispatcherDeps, "lookup" | "pollMs" | "retryBaseMs" | "retryMaxMs" | "maxAttempts" | "timeoutMs">;
 }
 
 /** A running control plane. */
@@ -111,10 +111,10 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     await signingKeys.ensureActiveKey();
     const virtualKeys = new VirtualKeyService(db, runner, pepper, now, signingKeys);
     const apiTokens = new ApiTokenService(db, runner, pepper, now);
-    const organizationSettings = new OrganizationSettingsService(db, runner, masterKey);
+    const organizationSettings = new OrganizationSettingsService(db, runner, masterKey, config.allowLinkLocalOutbound);
     const services = {
       organizations: new OrganizationService(db, runner),
-      providers: new ProviderService(db, runner, masterKey),
+      providers: new ProviderService(db, runner, masterKey, config.allowLinkLocalOutbound),
       virtualKeys,
       apiTokens,
       memberships: new MembershipService(runner),
@@ -144,7 +144,7 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     const httpPort = typeof address === "object" && address !== null ? address.port : config.httpPort;
 
     const grpc = await startGrpcServer(config.host, config.grpcPort, {
-      db, feed, now, logger: logger.child({ component: "grpc" }), ledger: new LedgerService(db, now, { grantTtlMs: config.grantTtlMs, reclaimGraceMs: config.grantReclaimGraceMs }, createThresholdAlertHook(newId)), nodeToken,
+      db, feed, now, logger: logger.child({ component: "grpc" }), tls: config.grpcTls, ledger: new LedgerService(db, now, { grantTtlMs: config.grantTtlMs, reclaimGraceMs: config.grantReclaimGraceMs }, createThresholdAlertHook(newId)), nodeToken,
       reclaimGraceMs: config.grantReclaimGraceMs,
       replicaId: `cpr_${randomBytes(6).toString("hex")}`,
       rateShares: new RateShareService({ now }),
@@ -160,7 +160,7 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     });
     cleanups.push(() => grpc.close());
 
-    const webhooks = new WebhookDispatcher({ ...deps.webhooks, db, now, logger: logger.child({ component: "webhooks" }), webhookOf: (id) => organizationSettings.webhookOf(id) });
+    const webhooks = new WebhookDispatcher({ ...deps.webhooks, allowLinkLocal: config.allowLinkLocalOutbound, db, now, logger: logger.child({ component: "webhooks" }), webhookOf: (id) => organizationSettings.webhookOf(id) });
     webhooks.start();
     cleanups.push(() => webhooks.stop());
 

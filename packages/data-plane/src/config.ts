@@ -4,6 +4,7 @@
  * one line naming the variable.
  */
 import { hostname } from "node:os";
+import { readCertificateFile, readPrivateKeyFile, assertKeyMatchesCertificate, TlsFileError, type ClientTlsSettings } from "@tollgate/proto";
 
 /** A configuration mistake: `message` is one line naming the variable (no stack trace is shown). */
 export class ConfigError extends Error {
@@ -40,6 +41,10 @@ export interface DataPlaneConfig {
   /** Bound of a graceful close's wait for requests in flight. */
   readonly shutdownGraceMs: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Upstream hosts may be (or resolve to) link-local / cloud-metadata addresses (`TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND`, default false). */
+  readonly allowLinkLocalOutbound: boolean;
+  /** TLS of the channel to the control plane; null = plaintext (the default, for loopback). */
+  readonly grpcTls: ClientTlsSettings | null;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -63,6 +68,57 @@ function readAddresses(env: Env): string[] {
     }
   }
   return addresses;
+}
+
+function readBool(env: Env, name: string): boolean | null {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === "") return null;
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw new ConfigError(`${name} must be true or false (got "${env[name]}")`);
+}
+
+function readTlsFile(env: Env, name: string, read: (path: string) => Buffer): Buffer | null {
+  const path = env[name]?.trim();
+  if (path === undefined || path === "") return null;
+  try {
+    return read(path);
+  } catch (e) {
+    if (e instanceof TlsFileError) throw new ConfigError(`${name}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * TLS to the control plane: on with TOLLGATE_GRPC_TLS=true, or when a CA or client certificate is
+ * set; TOLLGATE_GRPC_TLS_CA verifies the server (unset: system roots), the client certificate and
+ * key (both or neither) are presented for mutual TLS.
+ */
+function readGrpcTls(env: Env): ClientTlsSettings | null {
+  const enabled = readBool(env, "TOLLGATE_GRPC_TLS");
+  const ca = readTlsFile(env, "TOLLGATE_GRPC_TLS_CA", readCertificateFile);
+  const cert = readTlsFile(env, "TOLLGATE_GRPC_TLS_CLIENT_CERT", readCertificateFile);
+  const key = readTlsFile(env, "TOLLGATE_GRPC_TLS_CLIENT_KEY", readPrivateKeyFile);
+  const serverName = env.TOLLGATE_GRPC_TLS_SERVER_NAME?.trim() || null;
+  if (serverName !== null && !/^[A-Za-z0-9.-]{1,253}$/.test(serverName)) throw new ConfigError(`TOLLGATE_GRPC_TLS_SERVER_NAME must be a host name (got "${serverName}")`);
+  const anySet = ca !== null || cert !== null || key !== null || serverName !== null;
+  if (enabled === false) {
+    if (anySet) throw new ConfigError("TOLLGATE_GRPC_TLS is false but a TOLLGATE_GRPC_TLS_* file or name is set: remove one of them");
+    return null;
+  }
+  if (enabled !== true && !anySet) return null;
+  if ((cert === null) !== (key === null)) {
+    throw new ConfigError(cert === null ? "TOLLGATE_GRPC_TLS_CLIENT_CERT is required with TOLLGATE_GRPC_TLS_CLIENT_KEY" : "TOLLGATE_GRPC_TLS_CLIENT_KEY is required with TOLLGATE_GRPC_TLS_CLIENT_CERT");
+  }
+  if (cert !== null && key !== null) {
+    try {
+      assertKeyMatchesCertificate(cert, key);
+    } catch (e) {
+      if (e instanceof TlsFileError) throw new ConfigError(`TOLLGATE_GRPC_TLS_CLIENT_KEY: ${e.message} in TOLLGATE_GRPC_TLS_CLIENT_CERT`);
+      throw e;
+    }
+  }
+  return Object.freeze({ ca, cert, key, serverName });
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -100,6 +156,8 @@ export function loadDataPlaneConfig(env: Env): DataPlaneConfig {
     grantTimeoutMs: readInt(env, "GRANT_TIMEOUT_MS", 2_000, 10, 60_000),
     shutdownGraceMs: readInt(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     logLevel: readLogLevel(env),
+    allowLinkLocalOutbound: readBool(env, "TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND") ?? false,
+    grpcTls: readGrpcTls(env),
   };
   return Object.freeze(config);
 }

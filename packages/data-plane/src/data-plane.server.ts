@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { createBudgetUsageSource } from "./budget-usage.client.js";
 import { buildApp } from "./app.js";
 import type { DataPlaneConfig } from "./config.js";
+import { createControlPlaneClient } from "@tollgate/proto";
 import { createControlPlaneLink, type ControlPlaneClientFactory } from "./control-plane-link.js";
 import { GrantManager } from "./grant-manager.js";
 import { createDataPlaneLogger } from "./logger.js";
@@ -87,7 +88,7 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
     cache.save(store.toFullUpdate()).catch((err: Error) => logger.error({ err: { message: err.message } }, "could not write the snapshot cache"));
   });
 
-  const link = createControlPlaneLink(config.controlPlaneAddresses, config.nodeToken, overrides.clientFactory);
+  const link = createControlPlaneLink(config.controlPlaneAddresses, config.nodeToken, overrides.clientFactory ?? ((a) => createControlPlaneClient(a, config.nodeToken, config.grpcTls)));
   const spool = await openUsageSpool({ dir: paths.spool, maxBytes: config.spoolMaxBytes, now });
   const ledger = new BudgetLedger();
   const limiter = new RateLimiter();
@@ -95,7 +96,7 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
   const grants = new GrantManager({ ...common, ledger, store, now, timeoutMs: config.grantTimeoutMs, logger: logger.child({ component: "grants" }) });
   const reporter = new UsageReporter({ ...common, spool, random, logger: logger.child({ component: "usage-reporter" }) });
   const subscriber = new PolicySubscriber({ ...common, store, random, logger: logger.child({ component: "policy" }) });
-  const upstreamClient = overrides.upstream ? null : createUpstreamClient(config.upstream);
+  const upstreamClient = overrides.upstream ? null : createUpstreamClient(config.upstream, { allowLinkLocal: config.allowLinkLocalOutbound });
   const upstream = overrides.upstream ?? (upstreamClient as NonNullable<typeof upstreamClient>).send;
 
   const budgetUsage = createBudgetUsageSource(link, config.grantTimeoutMs);

@@ -5,6 +5,7 @@
  */
 import { Agent } from "undici";
 import type { UpstreamTimeouts } from "./config.js";
+import { buildGuardedConnector, type OutboundRules } from "./outbound-connector.js";
 
 /** Why an upstream exchange failed. */
 export type UpstreamFailure = "timeout" | "connection" | "client_aborted";
@@ -113,8 +114,11 @@ function guardIdle(body: AsyncIterable<Uint8Array>, idleMs: number, onIdle: () =
 /** Most distinct upstream URLs whose parsed origin and path are kept (one per account endpoint in practice). */
 const PARSED_URL_CACHE_ENTRIES = 1024;
 
-/** Creates an undici-backed upstream client with the given timeouts. */
-export function createUpstreamClient(timeouts: UpstreamTimeouts): UpstreamClient {
+/**
+ * Creates an undici-backed upstream client with the given timeouts; connections to link-local /
+ * cloud-metadata addresses are refused unless `outbound.allowLinkLocal`.
+ */
+export function createUpstreamClient(timeouts: UpstreamTimeouts, outbound: OutboundRules = { allowLinkLocal: false }): UpstreamClient {
   // Upstream URLs repeat (an account's endpoint): parse each once instead of on every request.
   const parsedUrls = new Map<string, { readonly origin: string; readonly path: string }>();
   const originAndPath = (url: string): { readonly origin: string; readonly path: string } => {
@@ -128,7 +132,7 @@ export function createUpstreamClient(timeouts: UpstreamTimeouts): UpstreamClient
     return parsed;
   };
   const agent = new Agent({
-    connect: { timeout: timeouts.connectMs },
+    connect: buildGuardedConnector(timeouts.connectMs, outbound),
     headersTimeout: timeouts.firstByteMs,
     bodyTimeout: timeouts.idleMs,
     keepAliveTimeout: 30_000,

@@ -22,3 +22,4 @@ export * from "./refusal-status.js";
 export * from "./retry-advice.js";
 export * from "./lease.js";
 export * from "./output-limit.js";
+export * from "./outbound-address.js";

@@ -3,6 +3,7 @@
  */
 import { timingSafeEqual, createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
+import type { ClientTlsSettings } from "./channel-tls.js";
 import { makeGrpcClientConstructor, toGrpcServiceDefinition } from "./grpc-bridge.js";
 import {
   PolicyService,
@@ -83,10 +84,15 @@ function unary<Req, Res>(method: UnaryMethod<Req, Res>, self: grpc.Client, metad
     });
 }
 
-/** Creates a client for a control plane at `address` (host:port), authenticating with the node token. */
-export function createControlPlaneClient(address: string, nodeToken: string): ControlPlaneClient {
-  const credentials = grpc.credentials.createInsecure();
+/**
+ * Creates a client for a control plane at `address` (host:port), authenticating with the node
+ * token; over TLS (verifying the server, presenting a client certificate when given) when `tls`
+ * is set, plaintext otherwise.
+ */
+export function createControlPlaneClient(address: string, nodeToken: string, tls: ClientTlsSettings | null = null): ControlPlaneClient {
+  const credentials = tls === null ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(tls.ca, tls.key, tls.cert);
   const options: grpc.ChannelOptions = {
+    ...(tls?.serverName ? { "grpc.ssl_target_name_override": tls.serverName, "grpc.default_authority": tls.serverName } : {}),
     "grpc.keepalive_time_ms": 10_000,
     "grpc.keepalive_timeout_ms": 5_000,
     "grpc.keepalive_permit_without_calls": 1,

@@ -4,3 +4,4 @@ export * from "./clients.js";
 export * from "./codecs.js";
 export * from "./message-encoder.js";
 export * from "./usage-text.js";
+export * from "./channel-tls.js";

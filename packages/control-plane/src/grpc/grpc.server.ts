@@ -1,6 +1,7 @@
 /**
  * The gRPC server of the control plane: PolicyService (Subscribe, AcquireGrants, ReleaseGrants,
- * GetBudgetUsage) and UsageService (ReportUsage). Every call must carry the node token.
+ * GetBudgetUsage) and UsageService (ReportUsage). Every call must carry the node token. Plaintext
+ * by default (a warning when bound beyond loopback); TLS, optionally mutual, when `tls` is given.
  */
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -15,6 +16,7 @@ import {
   policyServiceDefinition,
   usageServiceDefinition,
   type PolicyServiceHandlers,
+  type ServerTlsSettings,
   type UsageBatch,
   type UsageServiceHandlers,
 } from "@tollgate/proto";
@@ -23,6 +25,7 @@ import { MASKED_MESSAGE, toGrpcStatus } from "../error-map.js";
 import { findAppError } from "../errors.js";
 import { readBudgetUsage } from "../services/budget-usage.service.js";
 import { GRANT_RECLAIM_GRACE_MS, type DeadLetterReason, type LedgerService, type UsageIn } from "../services/ledger.service.js";
+import { listenGrpcTls, type GrpcTlsListener } from "./grpc-tls.server.js";
 import { checkUsageBatch, type UsageIntake } from "./usage-intake.js";
 import { serveSubscription, type PolicyStreamDeps } from "./policy-stream.server.js";
 
@@ -31,6 +34,8 @@ export interface GrpcServerDeps extends PolicyStreamDeps {
   readonly ledger: LedgerService;
   readonly nodeToken: string;
   readonly logger: Logger;
+  /** TLS (mutual when it has a client CA); null or absent = plaintext. */
+  readonly tls?: ServerTlsSettings | null;
   /** Counts ingested usage records (metrics). */
   readonly onUsage?: (accepted: number, duplicates: number) => void;
   /** How long expired grants still count as outstanding in usage views (the ledger's reclaim grace). */
@@ -62,6 +67,11 @@ const unauthenticated: Partial<grpc.StatusObject> = { code: grpc.status.UNAUTHEN
 /** Converts a wire usage batch to ingest records, leaving out records that cannot be stored (see `checkUsageBatch`). */
 export function toUsageRecords(batch: UsageBatch): UsageIn[] {
   return checkUsageBatch(batch).records;
+}
+
+/** True for an interface only this machine reaches (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Starts the gRPC server on host:port (port 0 = any free port). */
@@ -140,18 +150,30 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
 
   server.addService(policyServiceDefinition, policy);
   server.addService(usageServiceDefinition, usage);
-  const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
-  });
+  let tlsListener: GrpcTlsListener | null = null;
+  let bound: number;
+  if (deps.tls) {
+    tlsListener = await listenGrpcTls(server, host, port, deps.tls, logger);
+    bound = tlsListener.port;
+    logger.info({ mutualTls: deps.tls.clientCa !== null }, "gRPC server uses TLS");
+  } else {
+    bound = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+    if (!isLoopbackHost(host)) logger.warn({ host }, "gRPC server is plaintext on a non-loopback interface: provider credentials cross the network unencrypted (set TOLLGATE_GRPC_TLS_CERT and TOLLGATE_GRPC_TLS_KEY)");
+  }
+  const hostForAddress = host.includes(":") ? `[${host}]` : host;
   return {
-    address: `${host}:${bound}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    address: `${hostForAddress}:${bound}`,
+    close: async () => {
+      await new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.forceShutdown(), 300);
         server.tryShutdown(() => {
           clearTimeout(timer);
           resolve();
         });
-      }),
+      });
+      await tlsListener?.close();
+    },
   };
 }

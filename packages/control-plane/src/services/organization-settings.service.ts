@@ -11,14 +11,14 @@ import type { OrganizationSettingsRecord } from "../repositories/organization-se
 import { openSecret, sealSecret } from "../security/crypto.js";
 import { assertCanManage, assertCanSee, type Actor } from "./actor.js";
 import type { MutationRunner } from "./mutation-runner.js";
-import { requireName } from "./validate.js";
+import { requireName, requireOutboundUrl } from "./validate.js";
 
 /** Fields of updateOrganization; undefined = unchanged, null = cleared. */
 export interface OrganizationUpdate {
   name?: string | null;
   /** http(s) URL budget alerts are POSTed to; null removes the webhook (and its secret). */
   webhookUrl?: string | null;
-  /** The signing secret to use; omitted with a webhook and none stored: one is generated. */
+  /** The signing secret to use (`whsec_` + base64); omitted with a webhook and none stored: one is generated. */
   webhookSecret?: string | null;
   /** Micro-dollars per million tokens; both set or both null. */
   fallbackInputPricePerMillion?: bigint | null;
@@ -46,21 +46,24 @@ export function webhookSecretAssociatedData(organizationId: string): string {
   return `${organizationId}/webhook`;
 }
 
-/** A new webhook signing secret: `whsec_` + 32 random bytes in base64url. */
+/** A new webhook signing secret in the Standard Webhooks form: `whsec_` + 32 random bytes in base64. */
 export function generateWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString("base64url")}`;
+  return `whsec_${randomBytes(32).toString("base64")}`;
 }
 
-function requireWebhookUrl(v: string): string {
-  let url: URL;
-  try {
-    url = new URL(v);
-  } catch {
-    throw badInput(`webhookUrl is not a URL: "${v}"`);
+/** A Standard Webhooks secret an admin chose: `whsec_` + base64 of 24 to 64 bytes (BAD_USER_INPUT otherwise). */
+export function requireWebhookSecret(v: string): string {
+  const body = v.startsWith("whsec_") ? v.slice(6) : null;
+  const key = body !== null && /^[A-Za-z0-9+/]+={0,2}$/.test(body) ? Buffer.from(body, "base64") : null;
+  if (key === null || key.toString("base64") !== body || key.length < 24 || key.length > 64) {
+    throw badInput("webhookSecret must be whsec_ followed by the base64 of 24 to 64 random bytes (e.g. `echo whsec_$(openssl rand -base64 32)`)");
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw badInput("webhookUrl must be http:// or https://");
+  return v;
+}
+
+function requireWebhookUrl(v: string, allowLinkLocal: boolean): string {
+  const url = requireOutboundUrl("webhookUrl", v, allowLinkLocal);
   if (url.username !== "" || url.password !== "") throw badInput("webhookUrl must not carry credentials; the body is signed with the webhook secret");
-  if (v.length > 2000) throw badInput("webhookUrl is longer than 2000 characters");
   return v;
 }
 
@@ -73,15 +76,14 @@ function viewOf(r: OrganizationSettingsRecord): OrganizationSettingsView {
 
 /** Organization settings operations. */
 export class OrganizationSettingsService {
-  constructor(private readonly db: Database, private readonly runner: MutationRunner, private readonly masterKey: Buffer) {}
+  /** `allowLinkLocalOutbound`: webhook URLs may target link-local / cloud-metadata addresses (operator setting). */
+  constructor(private readonly db: Database, private readonly runner: MutationRunner, private readonly masterKey: Buffer, private readonly allowLinkLocalOutbound = false) {}
 
   /** Updates the given settings of an organization (platform admin or its ADMIN). */
   updateOrganization(actor: Actor, id: string, input: OrganizationUpdate): Promise<OrganizationUpdated> {
     assertCanManage(actor, id);
-    const webhookUrl = input.webhookUrl === undefined || input.webhookUrl === null ? input.webhookUrl : requireWebhookUrl(input.webhookUrl);
-    if (input.webhookSecret !== undefined && input.webhookSecret !== null && (input.webhookSecret.length < 16 || input.webhookSecret.length > 200)) {
-      throw badInput("webhookSecret must be 16-200 characters");
-    }
+    const webhookUrl = input.webhookUrl === undefined || input.webhookUrl === null ? input.webhookUrl : requireWebhookUrl(input.webhookUrl, this.allowLinkLocalOutbound);
+    if (input.webhookSecret !== undefined && input.webhookSecret !== null) requireWebhookSecret(input.webhookSecret);
     return this.runner.run(actor, true, async (m) => {
       const before = await repo.findOrganizationSettings(m.tx, id, true);
       if (!before) throw notFound("organization", id);

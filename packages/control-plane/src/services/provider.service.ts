@@ -40,7 +40,8 @@ export interface ModelInput {
 
 /** Provider account and model operations. */
 export class ProviderService {
-  constructor(private readonly db: Database, private readonly runner: MutationRunner, private readonly masterKey: Buffer) {}
+  /** `allowLinkLocalOutbound`: base URLs may target link-local / cloud-metadata addresses (operator setting). */
+  constructor(private readonly db: Database, private readonly runner: MutationRunner, private readonly masterKey: Buffer, private readonly allowLinkLocalOutbound = false) {}
 
   /** Creates an account; CONFLICT when the name exists in the organization. */
   createProviderAccount(actor: Actor, input: ProviderAccountInput): Promise<ProviderAccountRecord> {
@@ -57,7 +58,7 @@ export class ProviderService {
     const name = requireName("name", input.name);
     const given = input.baseUrl ?? defaultBaseUrl(input.provider);
     if (given === null) throw badInput(`baseUrl is required for provider ${input.provider}`);
-    const baseUrl = requireBaseUrl(given);
+    const baseUrl = requireBaseUrl(given, this.allowLinkLocalOutbound);
     const apiKey = input.apiKey.trim();
     if (apiKey.length === 0) throw badInput("apiKey must not be empty");
     return this.runner.run(actor, true, async (m) => {

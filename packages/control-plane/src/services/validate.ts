@@ -1,4 +1,5 @@
 /** Input rules shared by services; each failure is BAD_USER_INPUT with a message naming the field. */
+import { checkOutboundUrl } from "@tollgate/policy";
 import { badInput } from "../errors.js";
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
@@ -38,15 +39,20 @@ export function requireModelPatterns(field: string, v: readonly string[]): strin
   return [...new Set(v)];
 }
 
-/** An http(s) URL without trailing slash. */
-export function requireBaseUrl(v: string): string {
-  let url: URL;
-  try {
-    url = new URL(v);
-  } catch {
-    throw badInput(`baseUrl is not a URL: "${v}"`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw badInput("baseUrl must be http:// or https://");
+/**
+ * An http(s) URL the gateway will call: not longer than 2000 characters and, unless
+ * `allowLinkLocal` (TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND), not at a link-local or cloud-metadata address.
+ */
+export function requireOutboundUrl(field: string, v: string, allowLinkLocal: boolean): URL {
+  if (v.length > 2000) throw badInput(`${field} is longer than 2000 characters`);
+  const checked = checkOutboundUrl(v, allowLinkLocal);
+  if (!checked.ok) throw badInput(checked.reason === "is not a URL" ? `${field} is not a URL: "${v}"` : `${field} ${checked.reason}`);
+  return checked.url;
+}
+
+/** A provider base URL (see `requireOutboundUrl`) without trailing slash. */
+export function requireBaseUrl(v: string, allowLinkLocal: boolean): string {
+  requireOutboundUrl("baseUrl", v, allowLinkLocal);
   return v.replace(/\/+$/, "");
 }
 

@@ -73,7 +73,7 @@ export class UpdateOrganizationInput {
   @Field(() => ID) id: string;
   @Field(() => String, { nullable: true }) name?: string | null;
   @Field(() => String, { nullable: true, description: "http(s) URL budget alerts are POSTed to (signed); null removes the webhook." }) webhookUrl?: string | null;
-  @Field(() => String, { nullable: true, description: "Write-only signing secret (16-200 characters); generated when a webhook is set without one." }) webhookSecret?: string | null;
+  @Field(() => String, { nullable: true, description: "Write-only Standard Webhooks signing secret (whsec_ + base64 of 24-64 bytes); generated when a webhook is set without one." }) webhookSecret?: string | null;
   @Field(() => DecimalScalar, { nullable: true, description: "US dollars per million input tokens charged for unpriced models; set with the output price." }) fallbackInputPricePerMillion?: bigint | null;
   @Field(() => DecimalScalar, { nullable: true }) fallbackOutputPricePerMillion?: bigint | null;
 }
