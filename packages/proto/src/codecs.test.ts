@@ -51,5 +51,7 @@ describe("snapshot codecs", () => {
     expect(() => decodeResource(badBudget)).toThrow(/negative budget limit/);
     const badRegex = encodeResource({ kind: "guardrails", value: { ...snapshot.guardrails[0]!, rules: [{ name: "broken", kind: "BLOCK_REGEX", pattern: "(", flags: "", keywords: [], limit: 0 }] } });
     expect(() => decodeResource(badRegex)).toThrow(/invalid regular expression/);
+    const lookahead = encodeResource({ kind: "guardrails", value: { ...snapshot.guardrails[0]!, rules: [{ name: "js-only", kind: "BLOCK_REGEX", pattern: "a(?=b)", flags: "", keywords: [], limit: 0 }] } });
+    expect(() => decodeResource(lookahead)).toThrow(/guardrail "js-only" has an invalid regular expression: lookahead/);
   });
 });

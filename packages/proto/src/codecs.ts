@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
+import { compileGuardrailMatcher } from "@tollgate/policy";
 import type * as policy from "@tollgate/policy";
 import * as pb from "./gen/tollgate/v1/policy_pb.js";
 
@@ -254,14 +255,10 @@ export function decodeResource(r: pb.Resource): PolicyResource {
           scope: fromWireEnum(pb.Scope, v.scope, SCOPES), scopeId: need(v.scopeId, "guardrails scope id"), scopeLabel: v.scopeLabel,
           rules: v.rules.map((rule) => {
             const kind = fromWireEnum(pb.GuardrailKind, rule.kind, ["BLOCK_REGEX", "BLOCK_KEYWORDS", "MAX_INPUT_TOKENS"] as const);
-            if (kind === "BLOCK_REGEX") {
-              try {
-                new RegExp(rule.pattern, rule.flags);
-              } catch {
-                throw new ResourceDecodeError(`guardrail "${rule.name}" has an invalid regular expression`);
-              }
-            }
-            return { name: rule.name, kind, pattern: rule.pattern, flags: rule.flags, keywords: rule.keywords, limit: rule.limit };
+            const decoded = { name: rule.name, kind, pattern: rule.pattern, flags: rule.flags, keywords: rule.keywords, limit: rule.limit };
+            const { error } = kind === "BLOCK_REGEX" ? compileGuardrailMatcher(decoded) : { error: null };
+            if (error !== null) throw new ResourceDecodeError(`guardrail "${rule.name}" has an invalid regular expression: ${error}`);
+            return decoded;
           }),
         },
       };
