@@ -9,8 +9,9 @@ import { findTeam, findUser } from "../repositories/organization.repository.js";
 import * as repo from "../repositories/virtual-key.repository.js";
 import { hmacSecret } from "../security/crypto.js";
 import { assertCanManageKey, type Actor, type KeyOwnership } from "./actor.js";
-import { checkBudgetSpecs, writeBudget, type BudgetSpec } from "./budget.service.js";
+import { budgetTerms, checkBudgetSpecs, writeBudget, type BudgetSpec } from "./budget.service.js";
 import { assertMayCreateKey, assertModelsWithinMemberAccess, scopeKeyFilter } from "./key-rights.js";
+import { assertMemberTightens, budgetsLoosening, costCapLoosening, expiryLoosening, modelAccessLoosening, rateLimitsLoosening } from "./member-limits.js";
 import type { MutationContext, MutationRunner } from "./mutation-runner.js";
 import type { TokenSubject, VirtualKeyTokenSigner } from "./signing-key.service.js";
 import { requireOrganization } from "./organization.service.js";
@@ -149,6 +150,7 @@ export class VirtualKeyService {
     checkCost(input.maxCostPerRequest);
     return this.runner.run(actor, true, async (m) => {
       const before = await this.loadForUpdate(m, actor, id);
+      await this.assertLimitsOnlyTighten(m, actor, before, input, { allow: allowed ?? before.allowedModels, deny: denied ?? before.deniedModels });
       const teamId = input.teamId === undefined ? before.teamId : input.teamId;
       if (teamId !== before.teamId) assertMayCreateKey(actor, { ...before, teamId });
       if (allowed !== undefined) await assertModelsWithinMemberAccess(m.tx, actor, before.organizationId, allowed);
@@ -166,6 +168,17 @@ export class VirtualKeyService {
       await m.audit({ organizationId: key.organizationId, action: "virtual_key.update", target: id, before: { name: before.name }, after: { name: key.name } });
       return key;
     });
+  }
+
+  /** The member rule (`member-limits.ts`) over every limit an update can change. */
+  private async assertLimitsOnlyTighten(m: MutationContext, actor: Actor, before: VirtualKeyRecord, input: UpdateKeyInput, access: { allow: readonly string[]; deny: readonly string[] }): Promise<void> {
+    assertMemberTightens(actor, [
+      modelAccessLoosening({ allow: before.allowedModels, deny: before.deniedModels }, access),
+      input.maxCostPerRequest === undefined ? null : costCapLoosening(before.maxCostPerRequest, input.maxCostPerRequest),
+      input.expiresAt === undefined ? null : expiryLoosening(before.expiresAt, input.expiresAt),
+      input.budgets ? budgetsLoosening(await listBudgetsOf(m.tx, "VIRTUAL_KEY", before.id), input.budgets.map(budgetTerms)) : null,
+      input.rateLimits ? rateLimitsLoosening(await listRateLimitsOf(m.tx, "VIRTUAL_KEY", before.id), input.rateLimits) : null,
+    ]);
   }
 
   private async loadForUpdate(m: MutationContext, actor: Actor, id: string): Promise<VirtualKeyRecord> {
