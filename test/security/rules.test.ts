@@ -5,8 +5,8 @@
  *   organization's requests on the same node keep their latency meanwhile; the control plane's
  *   `simulate` answers the same pattern at once.
  * - A MEMBER's attempts to lift each limit an admin set on their own personal key (budget, rate
- *   limit, cost cap, expiry, deny list, guardrails) are FORBIDDEN, the limits are unchanged, and
- *   the gateway still enforces them.
+ *   limit, cost cap, expiry, deny list, guardrails, an admin's pause) are FORBIDDEN, the limits are
+ *   unchanged, and the gateway still enforces them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createModel, policyApplied } from "../support/admin.js";
@@ -192,6 +192,19 @@ describe("row 5: a MEMBER cannot lift what an admin set on their own personal ke
     for (let i = 0; i < 3; i++) expect(await send(key.secret, `hi ${i}`)).toMatchObject({ status: 200 });
     expect(await send(key.secret, "one more")).toMatchObject({ status: 429, code: "budget_exceeded" });
   }, 60_000);
+
+  it("a key an admin paused stays paused: the member's resume is FORBIDDEN and the node keeps refusing it", async () => {
+    const pause = `mutation($i: PauseVirtualKeyInput!) { pauseVirtualKey(input: $i) { virtualKey { status } } }`;
+    const resume = `mutation($i: ResumeVirtualKeyInput!) { resumeVirtualKey(input: $i) { virtualKey { status } } }`;
+    await acmeAdmin(pause, { i: { id: key.id } });
+    const err = await acmeMember(resume, { i: { id: key.id } }).then(() => null, (e: unknown) => e);
+    expect(err instanceof GraphQLRequestError ? [err.code, err.message] : err).toEqual(["FORBIDDEN", expect.stringContaining("resumes a key an admin paused")]);
+    await policyApplied(stack.gql, 1);
+    expect(await send(key.secret, "hi")).toMatchObject({ code: "key_paused" });
+    await acmeAdmin(`mutation($i: ResumeVirtualKeyInput!) { resumeVirtualKey(input: $i) { virtualKey { status } } }`, { i: { id: key.id } });
+    await acmeMember(pause, { i: { id: key.id } });
+    expect(await acmeMember<{ resumeVirtualKey: { virtualKey: { status: string } } }>(resume, { i: { id: key.id } })).toEqual({ resumeVirtualKey: { virtualKey: { status: "ACTIVE" } } });
+  });
 
   it("still lets the member tighten: a lower cap and one more guardrail rule", async () => {
     await acmeMember(`mutation($i: UpdateVirtualKeyInput!) { updateVirtualKey(input: $i) { virtualKey { id } } }`, { i: { id: key.id, maxCostPerRequest: "0.25" } });

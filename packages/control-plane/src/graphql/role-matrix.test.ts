@@ -94,6 +94,9 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("role matrix on $na
       a, b, unique,
       fresh: {
         user, team, limitedPersonalKey,
+        pauseKey: async (id, by) => {
+          await gql(cp.url, by === "admin" ? a.adminToken : a.memberToken, `mutation($i: PauseVirtualKeyInput!) { pauseVirtualKey(input: $i) { virtualKey { id } } }`, { i: { id } });
+        },
         keySecret,
         teamRateLimit: async () => (await root<{ setRateLimit: { rateLimit: { id: string } } }>(`mutation($i: SetRateLimitInput!) { setRateLimit(input: $i) { rateLimit { id } } }`,
           { i: { scope: "TEAM", scopeId: await team(), unit: "TOKENS", limit: 1000, windowSeconds: 60 } })).setRateLimit.rateLimit.id,
@@ -189,7 +192,7 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("role matrix on $na
       const inputFields = inputType && isInputObjectType(inputType) ? Object.keys(inputType.getFields()) : [];
       const payload = getNamedType(field.type);
       const payloadTypes = isObjectType(payload) ? Object.values(payload.getFields()).map((f) => getNamedType(f.type).name) : [];
-      return isLimitBearing(inputFields, payloadTypes);
+      return isLimitBearing(field.name, inputFields, payloadTypes);
     }).map(([name]) => name);
     expect(bearing).toEqual(expect.arrayContaining(["createVirtualKey", "updateVirtualKey", "upsertVirtualKey", "setBudget", "removeBudget", "setRateLimit", "removeRateLimit", "setModelAccess", "setGuardrails"]));
     expect(bearing.filter((op) => !(op in MEMBER_LIMIT_MATRIX)), "limit-bearing mutations without a member rule").toEqual([]);
@@ -204,7 +207,7 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("role matrix on $na
         for (const role of ["memberA", "adminA"] as const) {
           const where = `${op} (${c.label}) as ${role}`;
           const key = await ctx.fresh.limitedPersonalKey();
-          const call = c.call(ctx, key);
+          const call = await c.call(ctx, key);
           const before = await limitsOf(key.id);
           const audits = await auditCount();
           const res = await postGraphQL(cp.url, tokens[role], call.query, call.variables);

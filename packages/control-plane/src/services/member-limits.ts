@@ -3,7 +3,9 @@
  * limits, the per-request cost cap, guardrails, allow/deny lists, expiry): a MEMBER's change may
  * only tighten. Adding a limit, lowering one, adding deny entries or guardrail rules, narrowing a
  * non-empty allow list, shortening an expiry: allowed. Raising, removing or loosening anything that
- * exists (whoever set it): FORBIDDEN, and nothing is written. Admins are not restricted here.
+ * exists (whoever set it): FORBIDDEN, and nothing is written. Pausing is tightening too: a key an
+ * admin paused is resumed only by an admin (the member may pause, and resume their own pause).
+ * Admins are not restricted here.
  *
  * Each `*Loosening` function is pure: it compares what exists with what is asked and answers how
  * the change loosens (a phrase for the error), or null when it only keeps or tightens. Services

@@ -8,7 +8,7 @@ import { deleteBudget, listBudgetsOf, listRateLimitsOf, replaceRateLimits } from
 import { findTeam, findUser } from "../repositories/organization.repository.js";
 import * as repo from "../repositories/virtual-key.repository.js";
 import { hmacSecret } from "../security/crypto.js";
-import { assertCanManageKey, type Actor, type KeyOwnership } from "./actor.js";
+import { assertCanManageKey, memberUserId, type Actor, type KeyOwnership } from "./actor.js";
 import { budgetTerms, checkBudgetSpecs, writeBudget, type BudgetSpec } from "./budget.service.js";
 import { assertMayCreateKey, assertModelsWithinMemberAccess, scopeKeyFilter } from "./key-rights.js";
 import { assertMemberTightens, budgetsLoosening, costCapLoosening, expiryLoosening, modelAccessLoosening, rateLimitsLoosening } from "./member-limits.js";
@@ -193,7 +193,8 @@ export class VirtualKeyService {
       const before = await this.loadForUpdate(m, actor, id);
       if (before.status === "REVOKED" && action !== "revoke") throw badInput(`virtual key ${id} is revoked`);
       const next = action === "pause" ? "PAUSED" : action === "resume" ? "ACTIVE" : "REVOKED";
-      const key = before.status === next ? before : await repo.setVirtualKeyStatus(m.tx, id, next, m.nowMs);
+      if (action === "resume" && before.status === "PAUSED") assertMemberTightens(actor, [(await repo.isPausedByAdmin(m.tx, id)) ? "resumes a key an admin paused" : null]);
+      const key = before.status === next ? before : await repo.setVirtualKeyStatus(m.tx, id, next, m.nowMs, action === "pause" && memberUserId(actor) === null);
       if (action === "revoke") await repo.endKeySecrets(m.tx, id, m.nowMs);
       await m.audit({ organizationId: key.organizationId, action: `virtual_key.${action}`, target: id, before: { status: before.status }, after: { status: key.status } });
       return key;

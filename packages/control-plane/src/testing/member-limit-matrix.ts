@@ -17,9 +17,12 @@ export const LIMIT_INPUT_FIELDS: readonly string[] = [
 /** Output types that are limits: a mutation answering one changes one. */
 export const LIMIT_TYPES: readonly string[] = ["Budget", "RateLimit", "Guardrails", "ModelAccess"];
 
-/** Whether a mutation is limit-bearing, from its input's field names and its payload's field types. */
-export function isLimitBearing(inputFields: readonly string[], payloadFieldTypes: readonly string[]): boolean {
-  return inputFields.some((f) => LIMIT_INPUT_FIELDS.includes(f)) || payloadFieldTypes.some((t) => LIMIT_TYPES.includes(t));
+/** Mutations that change whether a key serves at all (a pause is a limit too). */
+export const KEY_STATUS_MUTATIONS: readonly string[] = ["pauseVirtualKey", "resumeVirtualKey"];
+
+/** Whether a mutation is limit-bearing, from its name, its input's field names and its payload's field types. */
+export function isLimitBearing(name: string, inputFields: readonly string[], payloadFieldTypes: readonly string[]): boolean {
+  return KEY_STATUS_MUTATIONS.includes(name) || inputFields.some((f) => LIMIT_INPUT_FIELDS.includes(f)) || payloadFieldTypes.some((t) => LIMIT_TYPES.includes(t));
 }
 
 /** The member's personal key with limits of every kind set by the platform admin. */
@@ -48,7 +51,7 @@ export const ADMIN_KEY_EXPIRY_MS = 30 * 24 * 3600 * 1000;
 export interface MemberLimitCase {
   readonly label: string;
   readonly expect: "FORBIDDEN" | "allowed";
-  call(ctx: MatrixContext, key: LimitedKey): SampleCall;
+  call(ctx: MatrixContext, key: LimitedKey): SampleCall | Promise<SampleCall>;
 }
 
 const upper = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
@@ -104,6 +107,17 @@ export const MEMBER_LIMIT_MATRIX: Readonly<Record<string, readonly MemberLimitCa
     tighten("a lower limit", setBudget(usdDay("2"))),
     tighten("STRICT enforcement", setBudget(usdDay("5", { enforcement: "STRICT" }))),
     tighten("a new budget", setBudget({ unit: "TOKENS", window: "MONTH", limit: "1000" })),
+  ],
+  pauseVirtualKey: [tighten("the limited key", (_, k) => mutation("pauseVirtualKey", "virtualKey { status }", { id: k.id }))],
+  resumeVirtualKey: [
+    loosen("the limited key, paused by an admin", async (c, k) => {
+      await c.fresh.pauseKey(k.id, "admin");
+      return mutation("resumeVirtualKey", "virtualKey { status }", { id: k.id });
+    }),
+    tighten("the limited key, paused by the member", async (c, k) => {
+      await c.fresh.pauseKey(k.id, "member");
+      return mutation("resumeVirtualKey", "virtualKey { status }", { id: k.id });
+    }),
   ],
   removeBudget: [loosen("the admin's budget", (_, k) => mutation("removeBudget", "budget { id }", { id: k.budgetId }))],
   setRateLimit: [

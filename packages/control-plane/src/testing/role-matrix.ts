@@ -28,6 +28,8 @@ export interface FreshObjects {
   teamRateLimit(): Promise<string>;
   /** A personal key of the member with limits of every kind set by an admin (member-limit-matrix.ts). */
   limitedPersonalKey(): Promise<LimitedKey>;
+  /** Pauses a key of A as the ADMIN or the MEMBER of A. */
+  pauseKey(id: string, by: "admin" | "member"): Promise<void>;
   /** The secret of a new key of A (PERSONAL: the member's), once the simulator's snapshot knows it. */
   keySecret(kind: "PERSONAL" | "SERVICE"): Promise<string>;
 }
