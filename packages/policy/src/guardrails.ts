@@ -16,7 +16,7 @@
  */
 import type { DecisionCheck, RequestShape } from "./decision.js";
 import type { GuardrailRule, GuardrailsPolicy, Scope } from "./model.js";
-import { compileTextPattern, maxScannedChars, quotePattern, type TextMatcher } from "./text-pattern.js";
+import { compileTextPattern, compileTextSet, maxScannedChars, quotePattern, type TextMatcher, type TextSetMatcher } from "./text-pattern.js";
 import { assertNever } from "./windows.js";
 
 /** Flags a BLOCK_REGEX rule may carry. */
@@ -39,6 +39,8 @@ export interface CompiledGuardrails {
   readonly rules: readonly CompiledGuardrailRule[];
   /** The longest prompt (in UTF-16 code units) the scope's text rules check. */
   readonly maxTextChars: number;
+  /** The scope's text rules as one set: the indices (into `rules`) of those matching a text. */
+  textMatches(text: string): ReadonlySet<number>;
 }
 
 /** The outcome of evaluating guardrails: the checks run and, when blocked, the refusal message. */
@@ -82,8 +84,11 @@ export function compileGuardrailMatcher(rule: GuardrailRule): MatcherBuild {
 /** Compiles every rule of one scope's guardrails. */
 export function compileGuardrails(policy: GuardrailsPolicy): CompiledGuardrails {
   const rules = policy.rules.map((rule) => ({ rule, ...compileGuardrailMatcher(rule) }));
-  const instructions = rules.reduce((sum, r) => sum + (r.matcher?.instructions ?? 0), 0);
-  return { scope: policy.scope, scopeId: policy.scopeId, scopeLabel: policy.scopeLabel, rules, maxTextChars: maxScannedChars(instructions) };
+  const text = rules.flatMap((r, index) => (r.matcher === null ? [] : [{ index, matcher: r.matcher }]));
+  const instructions = text.reduce((sum, r) => sum + r.matcher.instructions, 0);
+  const set: TextSetMatcher | null = text.length === 0 ? null : compileTextSet(text.map((r) => r.matcher.source));
+  const textMatches = (prompt: string): ReadonlySet<number> => new Set([...(set?.matching(prompt) ?? [])].map((i) => text[i]?.index ?? -1));
+  return { scope: policy.scope, scopeId: policy.scopeId, scopeLabel: policy.scopeLabel, rules, maxTextChars: maxScannedChars(instructions), textMatches };
 }
 
 /** `blocked by guardrail "no-ssn" of organization "acme"`. */
@@ -92,17 +97,16 @@ export function guardrailMessage(ruleName: string, scopeLabel: string): string {
 }
 
 /** Why one rule blocks the request, or null when it lets it pass. */
-function blockReason(compiled: CompiledGuardrailRule, request: RequestShape, maxTextChars: number): string | null {
+function blockReason(compiled: CompiledGuardrailRule, request: RequestShape, maxTextChars: number, isMatched: () => boolean): string | null {
   const { rule } = compiled;
   if (compiled.error !== null) return `the rule is invalid (${compiled.error})`;
   switch (rule.kind) {
     case "BLOCK_REGEX":
     case "BLOCK_KEYWORDS": {
-      const text = request.promptText ?? "";
-      if (text.length > maxTextChars) return `the prompt has ${text.length} characters, more than the ${maxTextChars} these text guardrails check`;
-      return compiled.matcher !== null && compiled.matcher.test(text)
-        ? rule.kind === "BLOCK_REGEX" ? "the prompt matches its pattern" : "the prompt contains a blocked keyword"
-        : null;
+      const length = request.promptText?.length ?? 0;
+      if (length > maxTextChars) return `the prompt has ${length} characters, more than the ${maxTextChars} these text guardrails check`;
+      if (!isMatched()) return null;
+      return rule.kind === "BLOCK_REGEX" ? "the prompt matches its pattern" : "the prompt contains a blocked keyword";
     }
     case "MAX_INPUT_TOKENS": {
       const tokens = Math.max(0, Math.ceil(request.inputTokensUpperBound));
@@ -117,8 +121,10 @@ function blockReason(compiled: CompiledGuardrailRule, request: RequestShape, max
 export function evaluateGuardrails(sets: readonly CompiledGuardrails[], request: RequestShape, explain = true): GuardrailEvaluation {
   const checks: DecisionCheck[] = [];
   for (const set of sets) {
-    for (const compiled of set.rules) {
-      const reason = blockReason(compiled, request, set.maxTextChars);
+    let matched: ReadonlySet<number> | null = null;
+    for (const [index, compiled] of set.rules.entries()) {
+      const isMatched = (): boolean => (matched ??= set.textMatches(request.promptText ?? "")).has(index);
+      const reason = blockReason(compiled, request, set.maxTextChars, isMatched);
       const label = (): string => `guardrail "${compiled.rule.name}" of ${set.scopeLabel}`;
       if (reason !== null) {
         checks.push({ name: "guardrail", level: set.scope, passed: false, detail: `${label()}: ${reason}` });
