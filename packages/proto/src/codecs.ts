@@ -5,7 +5,6 @@
  */
 import { createHash } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { compileGuardrailMatcher } from "@tollgate/policy";
 import type * as policy from "@tollgate/policy";
 import * as pb from "./gen/tollgate/v1/policy_pb.js";
 
@@ -255,10 +254,10 @@ export function decodeResource(r: pb.Resource): PolicyResource {
           scope: fromWireEnum(pb.Scope, v.scope, SCOPES), scopeId: need(v.scopeId, "guardrails scope id"), scopeLabel: v.scopeLabel,
           rules: v.rules.map((rule) => {
             const kind = fromWireEnum(pb.GuardrailKind, rule.kind, ["BLOCK_REGEX", "BLOCK_KEYWORDS", "MAX_INPUT_TOKENS"] as const);
-            const decoded = { name: rule.name, kind, pattern: rule.pattern, flags: rule.flags, keywords: rule.keywords, limit: rule.limit };
-            const { error } = kind === "BLOCK_REGEX" ? compileGuardrailMatcher(decoded) : { error: null };
-            if (error !== null) throw new ResourceDecodeError(`guardrail "${rule.name}" has an invalid regular expression: ${error}`);
-            return decoded;
+            // A pattern the engine cannot compile is kept: the policy index turns it into a rule
+            // that blocks every request of its scope (fail closed), where refusing the resource
+            // would leave a node that never had it with no guardrails at all.
+            return { name: rule.name, kind, pattern: rule.pattern, flags: rule.flags, keywords: rule.keywords, limit: rule.limit };
           }),
         },
       };
