@@ -18,6 +18,7 @@ export * from "./settlement.js";
 export * from "./key-authentication.js";
 export * from "./simulation.js";
 export * from "./guardrails.js";
+export * from "./text-pattern.js";
 export * from "./refusal-status.js";
 export * from "./retry-advice.js";
 export * from "./lease.js";

@@ -42,3 +42,14 @@ describe("isModelAllowed", () => {
     expect(isModelAllowed({ allow, deny }, names)).toBe(expected);
   });
 });
+
+describe("model patterns are admin input: matching is O(pattern x name), never exponential", () => {
+  it("a hostile 200-character pattern against a 20,000-character name answers in milliseconds", () => {
+    const pattern = `${"*a".repeat(99)}*b`;
+    const name = "a".repeat(20_000);
+    const started = performance.now();
+    expect(matchesModelPattern(pattern, name)).toBe(false);
+    expect(matchesModelPattern(pattern, `${name}b`)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+});

@@ -161,7 +161,7 @@ export type GuardrailKind = "BLOCK_REGEX" | "BLOCK_KEYWORDS" | "MAX_INPUT_TOKENS
 export interface GuardrailRule {
   readonly name: string;
   readonly kind: GuardrailKind;
-  /** BLOCK_REGEX: a JavaScript regular expression source, with `flags`. */
+  /** BLOCK_REGEX: a regular expression in RE2 syntax (run in linear time), with `flags`. */
   readonly pattern: string;
   readonly flags: string;
   /** BLOCK_KEYWORDS: case-insensitive whole words. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
-import type { PolicySnapshot } from "@tollgate/policy";
+import { compileGuardrails, evaluateGuardrails, type PolicySnapshot } from "@tollgate/policy";
 import { assembleSnapshot, decodeResource, encodeResource, encodeSnapshotResources, listResources, ResourceDecodeError } from "./codecs.js";
 import { ResourceSchema, BudgetSchema, VirtualKeySchema } from "./gen/tollgate/v1/policy_pb.js";
 
@@ -49,7 +49,15 @@ describe("snapshot codecs", () => {
     expect(() => decodeResource(badKey)).toThrow(/enum value 0/);
     const badBudget = create(ResourceSchema, { key: "budget/b", body: { case: "budget", value: create(BudgetSchema, { id: "b", organizationId: "o", scope: 1, scopeId: "o", unit: 1, window: 1, mode: 1, enforcement: 1, limit: -1n }) } });
     expect(() => decodeResource(badBudget)).toThrow(/negative budget limit/);
-    const badRegex = encodeResource({ kind: "guardrails", value: { ...snapshot.guardrails[0]!, rules: [{ name: "broken", kind: "BLOCK_REGEX", pattern: "(", flags: "", keywords: [], limit: 0 }] } });
-    expect(() => decodeResource(badRegex)).toThrow(/invalid regular expression/);
+  });
+
+  it("keeps a guardrail whose pattern the engine cannot compile, so the node fails closed on it", () => {
+    const rules = [{ name: "js-only", kind: "BLOCK_REGEX" as const, pattern: "a(?=b)", flags: "", keywords: [], limit: 0 }];
+    const decoded = decodeResource(encodeResource({ kind: "guardrails", value: { ...snapshot.guardrails[0]!, rules } }));
+    expect(decoded).toMatchObject({ kind: "guardrails", value: { rules } });
+    const compiled = compileGuardrails({ ...snapshot.guardrails[0]!, rules });
+    const verdict = evaluateGuardrails([compiled], { model: "m", inputTokensUpperBound: 1, requestedMaxOutputTokens: null, operation: "chat", promptText: "anything" });
+    expect(verdict).toMatchObject({ ok: false });
+    expect(verdict.checks[0]?.detail).toContain("the rule is invalid (lookahead and lookbehind");
   });
 });

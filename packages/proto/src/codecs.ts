@@ -254,13 +254,9 @@ export function decodeResource(r: pb.Resource): PolicyResource {
           scope: fromWireEnum(pb.Scope, v.scope, SCOPES), scopeId: need(v.scopeId, "guardrails scope id"), scopeLabel: v.scopeLabel,
           rules: v.rules.map((rule) => {
             const kind = fromWireEnum(pb.GuardrailKind, rule.kind, ["BLOCK_REGEX", "BLOCK_KEYWORDS", "MAX_INPUT_TOKENS"] as const);
-            if (kind === "BLOCK_REGEX") {
-              try {
-                new RegExp(rule.pattern, rule.flags);
-              } catch {
-                throw new ResourceDecodeError(`guardrail "${rule.name}" has an invalid regular expression`);
-              }
-            }
+            // A pattern the engine cannot compile is kept: the policy index turns it into a rule
+            // that blocks every request of its scope (fail closed), where refusing the resource
+            // would leave a node that never had it with no guardrails at all.
             return { name: rule.name, kind, pattern: rule.pattern, flags: rule.flags, keywords: rule.keywords, limit: rule.limit };
           }),
         },

@@ -6,10 +6,14 @@
  * answer (code and message) given for ids that do not exist.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ADMIN_KEY_EXPIRY_MS, ADMIN_KEY_GUARDRAILS, ADMIN_KEY_LIMITS, isLimitBearing, KEY_LIMITS_QUERY, MEMBER_LIMIT_MATRIX, type LimitedKey,
+} from "../testing/member-limit-matrix.js";
 import { ORG_ADMIN, ROLE_MATRIX, ROLES, SIMULATE, parseExpectation, type MatrixContext, type Role, type SampleCall } from "../testing/role-matrix.js";
 import { errorCode, gql, postGraphQL, type GraphQLResponse } from "../testing/graphql-client.js";
 import { seedTenant, startTestControlPlane, type Tenant, type TestControlPlane } from "../testing/tenant-fixtures.js";
 import { testDatabaseTargets, type TestDatabase } from "../testing/test-databases.js";
+import { getNamedType, isInputObjectType, isObjectType } from "graphql";
 import { buildControlPlaneSchema } from "./schema.js";
 
 const ID_SHAPE = /^([a-z]+)_[0-9a-z]{26}$/;
@@ -77,10 +81,22 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("role matrix on $na
     const team = async (): Promise<string> =>
       (await root<{ createTeam: { team: { id: string } } }>(`mutation($i: CreateTeamInput!) { createTeam(input: $i) { team { id } } }`,
         { i: { organizationId: a.orgId, name: "Fresh", slug: `fresh-${unique()}` } })).createTeam.team.id;
+    const limitedPersonalKey = async (): Promise<LimitedKey> => {
+      const name = `limited-${unique()}`;
+      const created = await root<{ createVirtualKey: { virtualKey: { id: string; budgets: Array<{ id: string }>; rateLimits: Array<{ id: string }> } } }>(
+        `mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { virtualKey { id budgets { id } rateLimits { id } } } }`,
+        { i: { organizationId: a.orgId, name, kind: "PERSONAL", userId: a.memberUserId, ...ADMIN_KEY_LIMITS, expiresAt: new Date(Date.now() + ADMIN_KEY_EXPIRY_MS).toISOString() } });
+      const key = created.createVirtualKey.virtualKey;
+      await root(`mutation($i: SetGuardrailsInput!) { setGuardrails(input: $i) { guardrails { scopeId } } }`, { i: { scope: "VIRTUAL_KEY", scopeId: key.id, rules: ADMIN_KEY_GUARDRAILS } });
+      return { id: key.id, name, budgetId: key.budgets[0]?.id ?? "", rateLimitId: key.rateLimits[0]?.id ?? "" };
+    };
     ctx = {
       a, b, unique,
       fresh: {
-        user, team,
+        user, team, limitedPersonalKey,
+        pauseKey: async (id, by) => {
+          await gql(cp.url, by === "admin" ? a.adminToken : a.memberToken, `mutation($i: PauseVirtualKeyInput!) { pauseVirtualKey(input: $i) { virtualKey { id } } }`, { i: { id } });
+        },
         keySecret,
         teamRateLimit: async () => (await root<{ setRateLimit: { rateLimit: { id: string } } }>(`mutation($i: SetRateLimitInput!) { setRateLimit(input: $i) { rateLimit { id } } }`,
           { i: { scope: "TEAM", scopeId: await team(), unit: "TOKENS", limit: 1000, windowSeconds: 60 } })).setRateLimit.rateLimit.id,
@@ -166,5 +182,50 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("role matrix on $na
     expect(secrets.size).toBeGreaterThan(10);
     const audit = JSON.stringify(await tdb.db.query("SELECT * FROM audit_log"));
     expect([...secrets].filter((secret) => audit.includes(secret)), "secrets found in the audit log").toEqual([]);
+  }, 240_000);
+
+  it("has a member rule for every mutation that takes or answers a limit", async () => {
+    const schema = await buildControlPlaneSchema();
+    const bearing = Object.entries(schema.getMutationType()?.getFields() ?? {}).filter(([, field]) => {
+      const input = field.args.find((arg) => arg.name === "input");
+      const inputType = input ? getNamedType(input.type) : null;
+      const inputFields = inputType && isInputObjectType(inputType) ? Object.keys(inputType.getFields()) : [];
+      const payload = getNamedType(field.type);
+      const payloadTypes = isObjectType(payload) ? Object.values(payload.getFields()).map((f) => getNamedType(f.type).name) : [];
+      return isLimitBearing(field.name, inputFields, payloadTypes);
+    }).map(([name]) => name);
+    expect(bearing).toEqual(expect.arrayContaining(["createVirtualKey", "updateVirtualKey", "upsertVirtualKey", "setBudget", "removeBudget", "setRateLimit", "removeRateLimit", "setModelAccess", "setGuardrails"]));
+    expect(bearing.filter((op) => !(op in MEMBER_LIMIT_MATRIX)), "limit-bearing mutations without a member rule").toEqual([]);
+    for (const op of Object.keys(MEMBER_LIMIT_MATRIX)) expect(bearing, `${op} is not limit-bearing`).toContain(op);
+  });
+
+  it("lets a MEMBER only tighten the limits an admin set on their own key; refused calls change nothing", async () => {
+    const failures: string[] = [];
+    const limitsOf = async (id: string): Promise<string> => JSON.stringify(await root(KEY_LIMITS_QUERY, { id }));
+    for (const [op, cases] of Object.entries(MEMBER_LIMIT_MATRIX)) {
+      for (const c of cases) {
+        for (const role of ["memberA", "adminA"] as const) {
+          const where = `${op} (${c.label}) as ${role}`;
+          const key = await ctx.fresh.limitedPersonalKey();
+          const call = await c.call(ctx, key);
+          const before = await limitsOf(key.id);
+          const audits = await auditCount();
+          const res = await postGraphQL(cp.url, tokens[role], call.query, call.variables);
+          const got = res.errors?.length ? (errorCode(res) ?? "?") : "allowed";
+          const want = role === "adminA" ? "allowed" : c.expect;
+          if (got !== want) {
+            failures.push(`${where}: expected ${want}, got ${got}${res.errors?.[0] ? ` (${res.errors[0].message})` : ""}`);
+            continue;
+          }
+          const after = await limitsOf(key.id);
+          if (got === "FORBIDDEN") {
+            if (!res.errors?.[0]?.message.includes("members may only tighten limits")) failures.push(`${where}: refused with "${res.errors?.[0]?.message}"`);
+            if (after !== before) failures.push(`${where}: a refused call changed the key's limits`);
+            if ((await auditCount()) !== audits) failures.push(`${where}: a refused call wrote an audit row`);
+          } else if (op !== "createVirtualKey" && after === before) failures.push(`${where}: an allowed call changed nothing`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
   }, 240_000);
 });

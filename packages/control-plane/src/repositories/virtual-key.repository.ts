@@ -58,9 +58,15 @@ export async function updateVirtualKeyRow(q: Queryable, id: string, u: KeyUpdate
 }
 
 /** Sets a key's status (and its display prefix/last4 after a rotation when given). */
-export async function setVirtualKeyStatus(q: Queryable, id: string, status: Exclude<KeyStatus, "EXPIRED">, nowMs: number): Promise<VirtualKeyRecord> {
-  const rows = await q.query<KeyRow>(`UPDATE virtual_keys SET status = $2, updated_at = $3 WHERE id = $1 RETURNING ${COLUMNS}`, [id, status, isoOf(nowMs)]);
+export async function setVirtualKeyStatus(q: Queryable, id: string, status: Exclude<KeyStatus, "EXPIRED">, nowMs: number, pausedByAdmin = false): Promise<VirtualKeyRecord> {
+  const rows = await q.query<KeyRow>(`UPDATE virtual_keys SET status = $2, updated_at = $3, paused_by_admin = $4 WHERE id = $1 RETURNING ${COLUMNS}`, [id, status, isoOf(nowMs), pausedByAdmin]);
   return toKey(rows[0] as KeyRow);
+}
+
+/** Whether the key's current pause was set by an admin (members may not resume it). */
+export async function isPausedByAdmin(q: Queryable, id: string): Promise<boolean> {
+  const rows = await q.query<{ paused_by_admin: boolean }>("SELECT paused_by_admin FROM virtual_keys WHERE id = $1", [id]);
+  return rows[0]?.paused_by_admin === true;
 }
 
 /** Records a rotated secret's display prefix and last 4. */

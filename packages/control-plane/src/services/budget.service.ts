@@ -8,6 +8,7 @@ import { findOrganization, findTeam, findUser } from "../repositories/organizati
 import { findVirtualKey } from "../repositories/virtual-key.repository.js";
 import { assertInTenancy, type Actor } from "./actor.js";
 import { assertCanManageScope } from "./key-rights.js";
+import { assertMemberTightens, budgetLoosening, type BudgetTerms } from "./member-limits.js";
 import type { MutationContext, MutationRunner } from "./mutation-runner.js";
 
 const MICROS = 1_000_000n;
@@ -73,12 +74,17 @@ export async function resolveScopeOrganization(q: Queryable, scope: Scope, scope
   return found.organizationId;
 }
 
+/** A spec as it would be stored: the limit in the budget's unit and the defaults applied. */
+export function budgetTerms(spec: BudgetSpec): BudgetTerms {
+  return {
+    unit: spec.unit, window: spec.window, limit: limitInUnit(spec.unit, spec.limitDecimal),
+    mode: spec.mode ?? "HARD", enforcement: spec.enforcement ?? "CAP_OUTPUT", alertThresholds: requireThresholds(spec.alertThresholds),
+  };
+}
+
 /** Writes the budget of a spec at a scope inside a mutation (insert or update by natural key). */
 export async function writeBudget(m: MutationContext, organizationId: string, scope: Scope, scopeId: string, spec: BudgetSpec): Promise<BudgetRecord> {
-  return repo.upsertBudget(m.tx, {
-    id: m.newId("bgt"), organizationId, scope, scopeId, unit: spec.unit, window: spec.window, limit: limitInUnit(spec.unit, spec.limitDecimal),
-    mode: spec.mode ?? "HARD", enforcement: spec.enforcement ?? "CAP_OUTPUT", alertThresholds: requireThresholds(spec.alertThresholds),
-  }, m.nowMs);
+  return repo.upsertBudget(m.tx, { id: m.newId("bgt"), organizationId, scope, scopeId, ...budgetTerms(spec) }, m.nowMs);
 }
 
 /** Checks a list of specs for duplicate (unit, window) pairs and bad values before any write. */
@@ -103,6 +109,8 @@ export class BudgetService {
     return this.runner.run(actor, true, async (m) => {
       const organizationId = await resolveScopeOrganization(m.tx, scope, scopeId);
       await assertCanManageScope(m.tx, actor, organizationId, scope, scopeId);
+      const existing = (await repo.listBudgetsOf(m.tx, scope, scopeId)).find((b) => b.unit === spec.unit && b.window === spec.window);
+      if (existing) assertMemberTightens(actor, [budgetLoosening(existing, budgetTerms(spec))]);
       const budget = await writeBudget(m, organizationId, scope, scopeId, spec);
       await m.audit({ organizationId, action: "budget.set", target: budget.id, after: { scope, scopeId, unit: budget.unit, window: budget.window, limit: budget.limit.toString(), mode: budget.mode } });
       return this.viewOf(m.tx, budget, m.nowMs);
@@ -116,6 +124,7 @@ export class BudgetService {
       if (!budget) throw notFound("budget", id);
       assertInTenancy(actor, budget.organizationId, "budget", id);
       await assertCanManageScope(m.tx, actor, budget.organizationId, budget.scope, budget.scopeId);
+      assertMemberTightens(actor, [budgetLoosening(budget, null)]);
       const view = await this.viewOf(m.tx, budget, m.nowMs);
       await repo.deleteBudget(m.tx, id);
       await m.audit({ organizationId: budget.organizationId, action: "budget.remove", target: id, before: { unit: budget.unit, window: budget.window, limit: budget.limit.toString() } });

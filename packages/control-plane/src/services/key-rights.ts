@@ -59,11 +59,12 @@ export function scopeKeyFilter<F extends { userId?: string | null }>(actor: Acto
 /**
  * Throws unless the actor may change (or, with `read`, read) the limits attached to a scope object
  * of the organization: a key's limits follow the key's rights (its MEMBER owner included); every
- * other scope is for organization admins.
+ * other scope is for organization admins. A change locks the key's row, so a MEMBER's "only
+ * tighten" comparison (`member-limits.ts`) and an admin's concurrent change are serialized.
  */
 export async function assertCanManageScope(q: Queryable, actor: Actor, organizationId: string, scope: Scope, scopeId: string, read = false): Promise<void> {
   if (scope === "VIRTUAL_KEY") {
-    const key = await findVirtualKey(q, scopeId);
+    const key = await findVirtualKey(q, scopeId, !read);
     if (!key) throw notFound("virtual key", scopeId);
     assertCanManageKey(actor, key);
     return;

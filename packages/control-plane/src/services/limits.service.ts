@@ -12,6 +12,7 @@ import { listRateLimitsOf } from "../repositories/budget.repository.js";
 import { assertInTenancy, type Actor } from "./actor.js";
 import { resolveScopeOrganization } from "./budget.service.js";
 import { assertCanManageScope, assertModelsWithinMemberAccess } from "./key-rights.js";
+import { assertMemberTightens, guardrailsLoosening, modelAccessLoosening, rateLimitLoosening } from "./member-limits.js";
 import type { MutationRunner } from "./mutation-runner.js";
 import { requireInt, requireModelPatterns, requireName } from "./validate.js";
 
@@ -76,6 +77,7 @@ export class LimitsService {
       await assertCanManageScope(m.tx, actor, organizationId, scope, scopeId);
       if (scope === "VIRTUAL_KEY") await assertModelsWithinMemberAccess(m.tx, actor, organizationId, access.allow);
       const before = await repo.readModelAccess(m.tx, scope, scopeId);
+      if (before !== null) assertMemberTightens(actor, [modelAccessLoosening(before, access)]);
       if (!(await repo.writeModelAccess(m.tx, scope, scopeId, access, m.nowMs))) throw notFound(scope.toLowerCase().replace("_", " "), scopeId);
       await m.audit({ organizationId, action: "model_access.set", target: scopeId, before: before === null ? null : { scope, ...before }, after: { scope, ...access } });
       return { scope, scopeId, ...access };
@@ -98,6 +100,8 @@ export class LimitsService {
     return this.runner.run(actor, true, async (m) => {
       const organizationId = await resolveScopeOrganization(m.tx, input.scope, input.scopeId);
       await assertCanManageScope(m.tx, actor, organizationId, input.scope, input.scopeId);
+      const existing = (await listRateLimitsOf(m.tx, input.scope, input.scopeId)).find((r) => r.unit === input.unit && r.windowSeconds === input.windowSeconds);
+      if (existing) assertMemberTightens(actor, [rateLimitLoosening(existing, input)]);
       const rate = await repo.upsertRateLimit(m.tx, { id: m.newId("rl"), organizationId, ...input }, m.nowMs);
       await m.audit({ organizationId, action: "rate_limit.set", target: rate.id, after: { ...input } });
       return rate;
@@ -111,6 +115,7 @@ export class LimitsService {
       if (!rate) throw notFound("rate limit", id);
       assertInTenancy(actor, rate.organizationId, "rate limit", id);
       await assertCanManageScope(m.tx, actor, rate.organizationId, rate.scope, rate.scopeId);
+      assertMemberTightens(actor, [rateLimitLoosening(rate, null)]);
       await repo.deleteRateLimit(m.tx, id);
       await m.audit({ organizationId: rate.organizationId, action: "rate_limit.remove", target: id, before: { scope: rate.scope, scopeId: rate.scopeId, unit: rate.unit, limit: rate.limit, windowSeconds: rate.windowSeconds } });
       return rate;
@@ -132,6 +137,7 @@ export class LimitsService {
       const organizationId = await resolveScopeOrganization(m.tx, scope, scopeId);
       await assertCanManageScope(m.tx, actor, organizationId, scope, scopeId);
       const before = await repo.findGuardrails(m.tx, scope, scopeId);
+      assertMemberTightens(actor, [guardrailsLoosening(before?.rules ?? [], valid)]);
       const stored = await repo.replaceGuardrails(m.tx, { id: m.newId("grd"), organizationId, scope, scopeId, rules: valid }, m.nowMs);
       await m.audit({
         organizationId, action: "guardrails.set", target: scopeId,

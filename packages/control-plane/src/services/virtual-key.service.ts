@@ -8,9 +8,10 @@ import { deleteBudget, listBudgetsOf, listRateLimitsOf, replaceRateLimits } from
 import { findTeam, findUser } from "../repositories/organization.repository.js";
 import * as repo from "../repositories/virtual-key.repository.js";
 import { hmacSecret } from "../security/crypto.js";
-import { assertCanManageKey, type Actor, type KeyOwnership } from "./actor.js";
-import { checkBudgetSpecs, writeBudget, type BudgetSpec } from "./budget.service.js";
+import { assertCanManageKey, memberUserId, type Actor, type KeyOwnership } from "./actor.js";
+import { budgetTerms, checkBudgetSpecs, writeBudget, type BudgetSpec } from "./budget.service.js";
 import { assertMayCreateKey, assertModelsWithinMemberAccess, scopeKeyFilter } from "./key-rights.js";
+import { assertMemberTightens, budgetsLoosening, costCapLoosening, expiryLoosening, modelAccessLoosening, rateLimitsLoosening } from "./member-limits.js";
 import type { MutationContext, MutationRunner } from "./mutation-runner.js";
 import type { TokenSubject, VirtualKeyTokenSigner } from "./signing-key.service.js";
 import { requireOrganization } from "./organization.service.js";
@@ -149,6 +150,7 @@ export class VirtualKeyService {
     checkCost(input.maxCostPerRequest);
     return this.runner.run(actor, true, async (m) => {
       const before = await this.loadForUpdate(m, actor, id);
+      await this.assertLimitsOnlyTighten(m, actor, before, input, { allow: allowed ?? before.allowedModels, deny: denied ?? before.deniedModels });
       const teamId = input.teamId === undefined ? before.teamId : input.teamId;
       if (teamId !== before.teamId) assertMayCreateKey(actor, { ...before, teamId });
       if (allowed !== undefined) await assertModelsWithinMemberAccess(m.tx, actor, before.organizationId, allowed);
@@ -168,6 +170,17 @@ export class VirtualKeyService {
     });
   }
 
+  /** The member rule (`member-limits.ts`) over every limit an update can change. */
+  private async assertLimitsOnlyTighten(m: MutationContext, actor: Actor, before: VirtualKeyRecord, input: UpdateKeyInput, access: { allow: readonly string[]; deny: readonly string[] }): Promise<void> {
+    assertMemberTightens(actor, [
+      modelAccessLoosening({ allow: before.allowedModels, deny: before.deniedModels }, access),
+      input.maxCostPerRequest === undefined ? null : costCapLoosening(before.maxCostPerRequest, input.maxCostPerRequest),
+      input.expiresAt === undefined ? null : expiryLoosening(before.expiresAt, input.expiresAt),
+      input.budgets ? budgetsLoosening(await listBudgetsOf(m.tx, "VIRTUAL_KEY", before.id), input.budgets.map(budgetTerms)) : null,
+      input.rateLimits ? rateLimitsLoosening(await listRateLimitsOf(m.tx, "VIRTUAL_KEY", before.id), input.rateLimits) : null,
+    ]);
+  }
+
   private async loadForUpdate(m: MutationContext, actor: Actor, id: string): Promise<VirtualKeyRecord> {
     const key = await repo.findVirtualKey(m.tx, id, true);
     if (!key) throw notFound("virtual key", id);
@@ -180,7 +193,8 @@ export class VirtualKeyService {
       const before = await this.loadForUpdate(m, actor, id);
       if (before.status === "REVOKED" && action !== "revoke") throw badInput(`virtual key ${id} is revoked`);
       const next = action === "pause" ? "PAUSED" : action === "resume" ? "ACTIVE" : "REVOKED";
-      const key = before.status === next ? before : await repo.setVirtualKeyStatus(m.tx, id, next, m.nowMs);
+      if (action === "resume" && before.status === "PAUSED") assertMemberTightens(actor, [(await repo.isPausedByAdmin(m.tx, id)) ? "resumes a key an admin paused" : null]);
+      const key = before.status === next ? before : await repo.setVirtualKeyStatus(m.tx, id, next, m.nowMs, action === "pause" && memberUserId(actor) === null);
       if (action === "revoke") await repo.endKeySecrets(m.tx, id, m.nowMs);
       await m.audit({ organizationId: key.organizationId, action: `virtual_key.${action}`, target: id, before: { status: before.status }, after: { status: key.status } });
       return key;

@@ -7,6 +7,7 @@
  * answer NOT_FOUND); a MEMBER only `me`, their own personal keys and their own usage; organizations,
  * data-plane nodes, signing keys and usage dead letters are the platform admin's.
  */
+import type { LimitedKey } from "./member-limit-matrix.js";
 import type { Tenant } from "./tenant-fixtures.js";
 
 /** What a call may answer. */
@@ -25,6 +26,10 @@ export interface FreshObjects {
   apiToken(): Promise<string>;
   teamBudget(): Promise<string>;
   teamRateLimit(): Promise<string>;
+  /** A personal key of the member with limits of every kind set by an admin (member-limit-matrix.ts). */
+  limitedPersonalKey(): Promise<LimitedKey>;
+  /** Pauses a key of A as the ADMIN or the MEMBER of A. */
+  pauseKey(id: string, by: "admin" | "member"): Promise<void>;
   /** The secret of a new key of A (PERSONAL: the member's), once the simulator's snapshot knows it. */
   keySecret(kind: "PERSONAL" | "SERVICE"): Promise<string>;
 }

@@ -40,7 +40,7 @@ export class LimitsResolver {
     return (await ctx.services.limits.listRateLimits(actorOf(ctx), scope, scopeId)).map(toRateLimit);
   }
 
-  @Mutation(() => SetGuardrailsPayload, { description: "Replaces the guardrails of an organization or a key (regular expressions are validated)." })
+  @Mutation(() => SetGuardrailsPayload, { description: "Replaces the guardrails of an organization or a key (patterns are validated for the linear-time RE2 engine)." })
   async setGuardrails(@Arg("input", () => SetGuardrailsInput) input: SetGuardrailsInput, @Ctx() ctx: GraphQLContext): Promise<SetGuardrailsPayload> {
     return { guardrails: toGuardrails(await ctx.services.limits.setGuardrails(actorOf(ctx), input.scope, input.scopeId, input.rules)) };
   }

@@ -49,7 +49,7 @@ export class RemoveRateLimitPayload extends SetRateLimitPayload {}
 export class GuardrailRuleInput {
   @Field(() => String, { description: "Unique within the set; named in refusals." }) name: string;
   @Field(() => GuardrailKindEnum) kind: GuardrailKind;
-  @Field(() => String, { nullable: true, description: "BLOCK_REGEX: a JavaScript regular expression." }) pattern?: string | null;
+  @Field(() => String, { nullable: true, description: "BLOCK_REGEX: a regular expression in RE2 syntax (linear time: no backreferences or lookaround; at most 1000 compiled instructions)." }) pattern?: string | null;
   @Field(() => String, { nullable: true, description: "BLOCK_REGEX: any of i, m, s, u." }) flags?: string | null;
   @Field(() => [String], { nullable: true, description: "BLOCK_KEYWORDS: whole words, case-insensitive." }) keywords?: string[] | null;
   @Field(() => Int, { nullable: true, description: "MAX_INPUT_TOKENS: the largest prompt token upper bound allowed." }) limit?: number | null;

@@ -11,7 +11,7 @@ import { DateTimeScalar } from "../scalars.js";
 export const GuardrailKindEnum = { BLOCK_REGEX: "BLOCK_REGEX", BLOCK_KEYWORDS: "BLOCK_KEYWORDS", MAX_INPUT_TOKENS: "MAX_INPUT_TOKENS" } as const;
 registerEnumType(GuardrailKindEnum, {
   name: "GuardrailKind",
-  description: "BLOCK_REGEX: a JavaScript regular expression (flags i, m, s, u) matched against the prompt text; BLOCK_KEYWORDS: case-insensitive whole words; MAX_INPUT_TOKENS: a ceiling on the prompt's token upper bound.",
+  description: "BLOCK_REGEX: a regular expression in RE2 syntax (linear time; flags i, m, s, u) matched against the prompt text; BLOCK_KEYWORDS: case-insensitive whole words; MAX_INPUT_TOKENS: a ceiling on the prompt's token upper bound.",
 });
 
 /** Allow and deny lists of one scope object. */

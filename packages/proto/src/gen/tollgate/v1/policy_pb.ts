@@ -1756,7 +1756,7 @@ export enum GuardrailKind {
   UNSPECIFIED = 0,
 
   /**
-   * Refuse when the prompt matches `pattern` (a JavaScript regular expression, flags in `flags`).
+   * Refuse when the prompt matches `pattern` (RE2 syntax, run in linear time; flags in `flags`).
    *
    * @generated from enum value: GUARDRAIL_KIND_BLOCK_REGEX = 1;
    */
