@@ -24,6 +24,7 @@ import type { Actor } from "./services/actor.js";
 import { ApiTokenService } from "./services/api-token.service.js";
 import { BudgetService } from "./services/budget.service.js";
 import { LedgerService } from "./services/ledger.service.js";
+import { RateAllocationService } from "./services/rate-allocation.service.js";
 import { RateShareService } from "./services/rate-share.service.js";
 import { MembershipService } from "./services/membership.service.js";
 import { MutationRunner } from "./services/mutation-runner.js";
@@ -147,6 +148,7 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
       db, feed, now, logger: logger.child({ component: "grpc" }), ledger: new LedgerService(db, now, { grantTtlMs: config.grantTtlMs, reclaimGraceMs: config.grantReclaimGraceMs }, createThresholdAlertHook(newId)), nodeToken,
       replicaId: `cpr_${randomBytes(6).toString("hex")}`,
       rateShares: new RateShareService({ now }),
+      rateAllocations: new RateAllocationService(db, now),
       afterUsageCommit: config.faultInjection === "crash-after-usage-commit" ? crashAfterUsageCommit(logger) : undefined,
       onStreamCount: (d) => metrics.policyStreams.inc(d),
       onUsage: (accepted, duplicates) => {

@@ -6,6 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import {
   AcquireGrantsResponseSchema,
+  AcquireRateUnitsResponseSchema,
   ReleaseGrantsResponseSchema,
   UsageAckSchema,
   policyServiceDefinition,
@@ -77,12 +78,13 @@ export function addUsageService(server: grpc.Server, fake: FakeUsageService): vo
   server.addService(usageServiceDefinition, fake.handlers);
 }
 
-/** Adds a PolicyService whose `subscribe` is given; grants answer empty. */
+/** Adds a PolicyService whose `subscribe` is given; grants and rate units answer empty. */
 export function addPolicyService(server: grpc.Server, subscribe: PolicyServiceHandlers["subscribe"]): void {
   const handlers: PolicyServiceHandlers = {
     subscribe,
     acquireGrants: (_call, callback) => callback(null, create(AcquireGrantsResponseSchema, {})),
     releaseGrants: (_call, callback) => callback(null, create(ReleaseGrantsResponseSchema, {})),
+    acquireRateUnits: (_call, callback) => callback(null, create(AcquireRateUnitsResponseSchema, {})),
   };
   server.addService(policyServiceDefinition, handlers);
 }

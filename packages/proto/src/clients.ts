@@ -9,6 +9,8 @@ import {
   UsageService,
   type AcquireGrantsRequest,
   type AcquireGrantsResponse,
+  type AcquireRateUnitsRequest,
+  type AcquireRateUnitsResponse,
   type PolicyUpdate,
   type ReleaseGrantsRequest,
   type ReleaseGrantsResponse,
@@ -27,6 +29,7 @@ export interface PolicyServiceHandlers extends grpc.UntypedServiceImplementation
   subscribe: grpc.handleBidiStreamingCall<SubscribeRequest, PolicyUpdate>;
   acquireGrants: grpc.handleUnaryCall<AcquireGrantsRequest, AcquireGrantsResponse>;
   releaseGrants: grpc.handleUnaryCall<ReleaseGrantsRequest, ReleaseGrantsResponse>;
+  acquireRateUnits: grpc.handleUnaryCall<AcquireRateUnitsRequest, AcquireRateUnitsResponse>;
 }
 
 /** Handlers a control plane implements for `UsageService`. */
@@ -48,6 +51,7 @@ interface RawPolicyClient extends grpc.Client {
   subscribe(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<SubscribeRequest, PolicyUpdate>;
   acquireGrants: UnaryMethod<AcquireGrantsRequest, AcquireGrantsResponse>;
   releaseGrants: UnaryMethod<ReleaseGrantsRequest, ReleaseGrantsResponse>;
+  acquireRateUnits: UnaryMethod<AcquireRateUnitsRequest, AcquireRateUnitsResponse>;
 }
 
 interface RawUsageClient extends grpc.Client {
@@ -62,6 +66,7 @@ export interface ControlPlaneClient {
   subscribe(): grpc.ClientDuplexStream<SubscribeRequest, PolicyUpdate>;
   acquireGrants(req: AcquireGrantsRequest, timeoutMs: number): Promise<AcquireGrantsResponse>;
   releaseGrants(req: ReleaseGrantsRequest, timeoutMs: number): Promise<ReleaseGrantsResponse>;
+  acquireRateUnits(req: AcquireRateUnitsRequest, timeoutMs: number): Promise<AcquireRateUnitsResponse>;
   reportUsage(batch: UsageBatch, timeoutMs: number): Promise<UsageAck>;
   /** Closes the channel; open calls are cancelled. */
   close(): void;
@@ -101,6 +106,7 @@ export function createControlPlaneClient(address: string, nodeToken: string): Co
     subscribe: () => policy.subscribe(metadata()),
     acquireGrants: unary(policy.acquireGrants, policy, metadata),
     releaseGrants: unary(policy.releaseGrants, policy, metadata),
+    acquireRateUnits: unary(policy.acquireRateUnits, policy, metadata),
     reportUsage: unary(usage.reportUsage, usage, metadata),
     close: () => {
       policy.close();

@@ -1,12 +1,14 @@
 /**
- * The gRPC server of the control plane: PolicyService (Subscribe, AcquireGrants, ReleaseGrants)
+ * The gRPC server of the control plane: PolicyService (Subscribe, AcquireGrants, ReleaseGrants, AcquireRateUnits)
  * and UsageService (ReportUsage). Every call must carry the node token.
  */
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import {
   AcquireGrantsResponseSchema,
+  AcquireRateUnitsResponseSchema,
   GrantSchema,
+  RateUnitGrantSchema,
   Outcome,
   ReleaseGrantsResponseSchema,
   UsageAckSchema,
@@ -22,11 +24,14 @@ import type { Logger } from "pino";
 import { MASKED_MESSAGE, toGrpcStatus } from "../error-map.js";
 import { badInput, findAppError } from "../errors.js";
 import type { LedgerService, UsageIn } from "../services/ledger.service.js";
+import type { RateAllocationService } from "../services/rate-allocation.service.js";
 import { serveSubscription, type PolicyStreamDeps } from "./policy-stream.server.js";
 
 /** Dependencies of the gRPC server. */
 export interface GrpcServerDeps extends PolicyStreamDeps {
   readonly ledger: LedgerService;
+  /** Rate-limit units (AcquireRateUnits); absent = UNIMPLEMENTED (nodes keep their shares). */
+  readonly rateAllocations?: RateAllocationService;
   readonly nodeToken: string;
   readonly logger: Logger;
   /** Counts ingested usage records (metrics). */
@@ -113,6 +118,20 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
           grants: r.rows.map((a) => create(GrantSchema, {
             budgetId: a.budgetId, windowStartMs: BigInt(a.windowStartMs), grantedTotal: a.grantedTotal, expiresAtMs: BigInt(a.expiresAtMs), exhausted: a.exhausted,
             generation: a.generation, heldElsewhere: a.heldElsewhere,
+          })),
+        })))
+        .catch((e: unknown) => callback(toServiceError(e, logger)));
+    },
+    acquireRateUnits: (call, callback) => {
+      if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
+      const allocations = deps.rateAllocations;
+      if (!allocations) return callback({ code: grpc.status.UNIMPLEMENTED, details: "rate-limit units are not served here" });
+      const req = call.request;
+      allocations
+        .acquire(req.requests.map((r) => ({ rateLimitId: r.rateLimitId, windowStartMs: Number(r.windowStartMs), needed: r.needed, want: r.want })), req.connectedNodes)
+        .then((answers) => callback(null, create(AcquireRateUnitsResponseSchema, {
+          grants: answers.map((a, i) => create(RateUnitGrantSchema, {
+            rateLimitId: req.requests[i]?.rateLimitId ?? "", windowStartMs: req.requests[i]?.windowStartMs ?? 0n, granted: a.granted, allocated: a.allocated, limit: a.limit,
           })),
         })))
         .catch((e: unknown) => callback(toServiceError(e, logger)));
