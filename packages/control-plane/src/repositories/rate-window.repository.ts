@@ -34,9 +34,9 @@ export async function claimRateUnits(q: Queryable, claim: RateClaimRow, nodes: n
   const { rateLimitId, windowStartMs, needed, want } = claim;
   await q.query(
     `INSERT INTO rate_limit_windows (rate_limit_id, window_start_ms, window_end_ms)
-     SELECT id, $2::bigint, $2::bigint + window_seconds * 1000 FROM rate_limits
-     WHERE id = $1 AND $2::bigint % (window_seconds * 1000) = 0
-       AND $2::bigint <= $3::bigint + $4::bigint AND $2::bigint + window_seconds * 1000 + $4::bigint > $3::bigint
+     SELECT id, $2::bigint, $2::bigint + window_seconds::bigint * 1000 FROM rate_limits
+     WHERE id = $1 AND $2::bigint % (window_seconds::bigint * 1000) = 0
+       AND $2::bigint <= $3::bigint + $4::bigint AND $2::bigint + window_seconds::bigint * 1000 + $4::bigint > $3::bigint
      ON CONFLICT (rate_limit_id, window_start_ms) DO NOTHING`,
     [rateLimitId, windowStartMs, nowMs, skewMs],
   );
@@ -44,7 +44,7 @@ export async function claimRateUnits(q: Queryable, claim: RateClaimRow, nodes: n
     `UPDATE rate_limit_windows AS w SET allocated = w.allocated + ${GRANT}, last_granted = ${GRANT}
      FROM rate_limits AS r
      WHERE w.rate_limit_id = $1 AND w.window_start_ms = $2 AND r.id = w.rate_limit_id
-       AND w.window_end_ms - w.window_start_ms = r.window_seconds * 1000
+       AND w.window_end_ms - w.window_start_ms = r.window_seconds::bigint * 1000
        AND w.window_start_ms <= $6::bigint + $7::bigint AND w.window_end_ms + $7::bigint > $6::bigint
        AND ${FREE} >= $3::bigint
      RETURNING w.allocated, w.last_granted, r.limit_amount`,

@@ -113,12 +113,19 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("rate-limit units o
     expect(await service.acquire([claim, claim], 1)).toEqual([{ granted: 4, allocated: 12, limit: 12 }, { granted: 0, allocated: 12, limit: 12 }]);
   });
 
+  it("serves windows longer than 2^31 ms (a 31-day window)", async () => {
+    await addLimit("rl_month", 4, 2_678_400);
+    const start = Math.floor(T0 / 2_678_400_000) * 2_678_400_000;
+    expect(await service.acquire([{ rateLimitId: "rl_month", windowStartMs: start, needed: 1, want: 1 }], 2)).toEqual([{ granted: 1, allocated: 1, limit: 4 }]);
+  });
+
   it("deletes the rows of windows that ended more than a minute ago", async () => {
     now = W0 + 130_000;
     expect(await service.acquire([{ rateLimitId: "rl_big", windowStartMs: W0 + 120_000, needed: 1, want: 1 }], 1)).toEqual([expect.objectContaining({ granted: 1 })]);
     now = W0 + 200_000;
     expect(await service.acquire([{ rateLimitId: "rl_big", windowStartMs: W0 + 180_000, needed: 1, want: 1 }], 1)).toEqual([expect.objectContaining({ granted: 1 })]);
-    const left = await tdb.db.query<{ w: string }>("SELECT window_start_ms::text AS w FROM rate_limit_windows ORDER BY window_start_ms");
-    expect(left.map((r) => Number(r.w))).toEqual([W0 + 120_000, W0 + 180_000]);
+    const left = await tdb.db.query<{ id: string; w: string }>("SELECT rate_limit_id AS id, window_start_ms::text AS w FROM rate_limit_windows ORDER BY window_start_ms");
+    // the minute windows that ended before W0 + 140 s are gone; the month-long one is still open
+    expect(left.map((r) => [r.id, Number(r.w)])).toEqual([["rl_month", Math.floor(T0 / 2_678_400_000) * 2_678_400_000], ["rl_big", W0 + 120_000], ["rl_big", W0 + 180_000]]);
   });
 });
