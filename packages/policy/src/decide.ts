@@ -127,7 +127,8 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
 
   // Rate limits at every level (checked with the starting cap, counted with the final one).
   const rateLimits = rateLimitsOfChain(index, chain);
-  const rateMode = input.dryRun ? "estimate" : (input.rateAllocation ?? "fallback");
+  // A dry run borrows nothing: it estimates from what the node knows, or uses the last share when the control plane is out of reach.
+  const rateMode = input.dryRun ? (input.rateAllocation === "fallback" ? "fallback" : "estimate") : (input.rateAllocation ?? "fallback");
   const rate = limiter.check(rateLimits, { requests: 1, tokens: inputTokens + startCap }, now, connectedNodes, rateMode);
   if (!rate.ok) {
     const { policy } = rate;

@@ -183,7 +183,7 @@ export interface DecideInput {
   /**
    * How rate limits are enforced (see rate-limiter.ts): `held` when the control plane can be
    * asked for units (a shortfall is returned to borrow), `fallback` (default) when it cannot. A
-   * dry run always estimates from the node's best knowledge.
+   * dry run with `held` (or unset) estimates from the node's best knowledge of the cluster's remainder.
    */
   readonly rateAllocation?: "held" | "fallback";
   /** A uniform random number in [0, 1) for the weighted choice among route candidates (default 0). */
