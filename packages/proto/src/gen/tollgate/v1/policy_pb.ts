@@ -211,8 +211,9 @@ export type PolicyUpdate = Message<"tollgate.v1.PolicyUpdate"> & {
 
   /**
    * This node's share of each rate limit with recent demand, by rate-limit id (split by demand;
-   * a limit not named here is split evenly: ceil(limit / connected_nodes)). Carried by every update
-   * and replaced as a whole.
+   * a limit not named here is split evenly: ceil(limit / connected_nodes)). The node admits on it
+   * only while the control plane cannot be reached (otherwise it borrows AcquireRateUnits). Carried
+   * by every update and replaced as a whole.
    *
    * @generated from field: map<string, uint32> rate_limit_shares = 9;
    */
