@@ -21,6 +21,7 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("AcquireRateUnits o
   let client: ControlPlaneClient;
   let dataDir: string;
   let rateLimitId: string;
+  let keyId: string;
 
   beforeAll(async () => {
     tdb = await target.open();
@@ -32,7 +33,7 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("AcquireRateUnits o
     cp = await startControlPlane(config, { database: tdb.db, logger: pino({ level: "silent" }) });
     client = createControlPlaneClient(cp.grpcAddress, NODE_TOKEN);
     const orgId = (await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, ADMIN, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`)).createOrganization.organization.id;
-    const keyId = (await gql<{ createVirtualKey: { virtualKey: { id: string } } }>(cp.httpUrl, ADMIN,
+    keyId = (await gql<{ createVirtualKey: { virtualKey: { id: string } } }>(cp.httpUrl, ADMIN,
       `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "ci", kind: SERVICE, rateLimits: [{unit: REQUESTS, limit: 3, windowSeconds: 60}]}) { virtualKey { id } } }`,
     )).createVirtualKey.virtualKey.id;
     const rows = await tdb.db.query<{ id: string }>("SELECT id FROM rate_limits WHERE scope = 'VIRTUAL_KEY' AND scope_id = $1", [keyId]);
@@ -68,5 +69,25 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("AcquireRateUnits o
     } finally {
       bad.close();
     }
+  });
+
+  it("a key's limits updated mid-window keep their id: the window's allocation carries over under the new amount", async () => {
+    const windowStart = Math.floor(Date.now() / 60_000) * 60_000;
+    const update = (limits: string) =>
+      gql(cp.httpUrl, ADMIN, `mutation { updateVirtualKey(input: {id: "${keyId}", rateLimits: [${limits}]}) { virtualKey { id } } }`);
+    await update("{unit: REQUESTS, limit: 5, windowSeconds: 60}, {unit: TOKENS, limit: 1000, windowSeconds: 60}");
+    const rows = await tdb.db.query<{ id: string; unit: string; limit_amount: number }>("SELECT id, unit, limit_amount FROM rate_limits WHERE scope_id = $1 ORDER BY unit", [keyId]);
+    expect(rows.map((r) => [r.id === rateLimitId, r.unit, Number(r.limit_amount)])).toEqual([[true, "REQUESTS", 5], [false, "TOKENS", 1000]]);
+    // The first test handed out 3 in this window (unless a minute boundary fell between them): the rest of 5, then none.
+    const before = Number((await tdb.db.query<{ allocated: string }>("SELECT allocated FROM rate_limit_windows WHERE rate_limit_id = $1 AND window_start_ms = $2", [rateLimitId, windowStart]))[0]?.allocated ?? 0);
+    const answers = [];
+    for (let i = before; i <= 5; i++) answers.push(...(await claim(client, "node-a", windowStart)).grants);
+    expect(answers.map((g) => g.limit)).toEqual(answers.map(() => 5));
+    expect(answers.map((g) => g.granted).reduce((a, b) => a + b, 0)).toBe(5 - before);
+    expect(answers.at(-1)).toMatchObject({ granted: 0, allocated: 5 });
+    await update("{unit: TOKENS, limit: 1000, windowSeconds: 60}");
+    const left = await tdb.db.query<{ id: string }>("SELECT id FROM rate_limits WHERE scope_id = $1", [keyId]);
+    expect(left.map((r) => r.id)).toEqual([rows[1]?.id]);
+    expect(await tdb.db.query("SELECT 1 FROM rate_limit_windows WHERE rate_limit_id = $1", [rateLimitId])).toEqual([]);
   });
 });
