@@ -116,14 +116,19 @@ export async function decideWithGrants(deps: RequestPathDeps, ctx: RequestContex
   // explain: false — a served request records only a failed check (no detail strings for what passed).
   const base = { keyHmac: ctx.keyHmac, request, dryRun: false, routeRandom: (deps.random ?? Math.random)(), explain: false };
   let rateAllocation: "held" | "fallback" = deps.rates?.reachable() ? "held" : "fallback";
-  let first = decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial: false, grantsUnavailable: false, rateAllocation }, connectedNodes);
-  for (let round = 0; round < 2 && deps.rates && !first.allow && (first.rateShortfalls?.length ?? 0) > 0; round++) {
-    if (!(await deps.rates.acquire(first.rateShortfalls ?? []))) rateAllocation = "fallback";
-    first = decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial: false, grantsUnavailable: false, rateAllocation }, connectedNodes);
-  }
+  const decideWithUnits = async (allowPartial: boolean, grantsUnavailable: boolean): Promise<Decision> => {
+    const once = () => decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial, grantsUnavailable, rateAllocation }, connectedNodes);
+    let decision = once();
+    for (let round = 0; round < 2 && deps.rates && !decision.allow && (decision.rateShortfalls?.length ?? 0) > 0; round++) {
+      if (!(await deps.rates.acquire(decision.rateShortfalls ?? []))) rateAllocation = "fallback";
+      decision = once();
+    }
+    return decision;
+  };
+  const first = await decideWithUnits(false, false);
   if (first.allow || first.shortfalls.length === 0) return first;
   const granted = deps.grants.reachable() ? await deps.grants.acquire(first.shortfalls) : false;
-  return decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial: true, grantsUnavailable: !granted, rateAllocation }, connectedNodes);
+  return decideWithUnits(true, !granted);
 }
 
 /**
