@@ -158,8 +158,8 @@ describe("the control plane down", () => {
       const answers: Answer[] = [];
       for (let i = 0; i < 4; i++) answers.push(await call(url, key.secret));
       perNode.push(answers.filter((x) => x.status === 200).length);
-      expect(answers.filter((x) => x.status !== 200).map((x) => [x.status, x.code, x.limit])).toEqual(
-        Array.from({ length: 4 - (perNode.at(-1) ?? 0) }, () => [429, "rate_limit_exceeded", "4"]),
+      expect(answers.filter((x) => x.status !== 200).map((x) => [x.status, x.code, x.limit, x.remaining])).toEqual(
+        Array.from({ length: 4 - (perNode.at(-1) ?? 0) }, () => [429, "rate_limit_exceeded", "4", "0"]),
       );
     }
     const elapsed = Date.now() - started;

@@ -141,7 +141,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
       {
         retryAfterMs: rate.retryAfterMs,
         rateLimit: { rateLimitId: rate.rateLimitId, unit: rate.unit, limit: rate.limit, remaining: rate.remaining, resetMs: rate.resetMs },
-        rateLimits: rateLimits.map((r) => limiter.status(r, now)),
+        rateLimits: rateLimits.map((r) => limiter.status(r, now, rateMode, connectedNodes)),
         rateShortfalls: rate.shortfalls,
       },
     );
@@ -162,7 +162,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   });
   checks.push(...evaluation.checks);
   if (!evaluation.ok) {
-    const rateLimitStates = rateLimits.map((r) => limiter.status(r, now));
+    const rateLimitStates = rateLimits.map((r) => limiter.status(r, now, rateMode, connectedNodes));
     return {
       allow: false, code: evaluation.code, message: evaluation.message, retryAfterMs: evaluation.retryAfterMs, shortfalls: evaluation.shortfalls, key, model, checks,
       rateLimits: rateLimitStates,
@@ -182,7 +182,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
     reservation = { id: reserved.id, holds: reserved.holds };
     rateLimitCharges = limiter.consume(rateLimits, amounts, now);
   }
-  const rateStatuses: RateLimitStatus[] = rateLimits.map((r) => limiter.status(r, now));
+  const rateStatuses: RateLimitStatus[] = rateLimits.map((r) => limiter.status(r, now, rateMode, connectedNodes));
   return {
     allow: true,
     key,

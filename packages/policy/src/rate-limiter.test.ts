@@ -81,7 +81,10 @@ describe("RateLimiter", () => {
     const limiter = new RateLimiter();
     limiter.consume([perMinute], one, 0);
     limiter.consume([perMinute], one, 1);
-    expect(limiter.check([perMinute], one, 2, 2, "fallback")).toMatchObject({ ok: false, limit: 3 });
+    expect(limiter.check([perMinute], one, 2, 2, "fallback")).toMatchObject({ ok: false, limit: 3, remaining: 0 });
+    // the headers never promise more than the node can admit on its own: 1 cluster-wide, 0 here
+    expect(limiter.status(perMinute, 2, "held")).toMatchObject({ limit: 3, remaining: 1 });
+    expect(limiter.status(perMinute, 2, "fallback", 2)).toMatchObject({ limit: 3, remaining: 0 });
     expect(limiter.check([perMinute], one, 2, 1, "fallback")).toEqual({ ok: true });
     const granted = new RateLimiter();
     granted.applyAllocation(perMinute, 0, 3, 3, 0);

@@ -92,15 +92,20 @@ export class RateLimiter {
     return { windowStart, used: 0, granted: 0, allocatedKnown: 0 };
   }
 
-  /** The node's view of one limit at `now`: the key's limit and the best-known cluster remainder. */
-  status(policy: RateLimitPolicy, now: number): RateLimitStatus {
+  /**
+   * The node's view of one limit at `now`: the key's limit and the best-known cluster remainder
+   * (in mode `fallback`, no more than the node may still admit on its own).
+   */
+  status(policy: RateLimitPolicy, now: number, mode: RateAllocationMode = "held", connectedNodes = 1): RateLimitStatus {
     const c = this.#counterOf(policy, now);
     const elsewhere = Math.max(0, c.allocatedKnown - c.granted);
+    const cluster = policy.limit - elsewhere - c.used;
+    const own = mode === "fallback" ? outageAllowance(c.granted, this.shareOf(policy, connectedNodes)) - c.used : cluster;
     return {
       rateLimitId: policy.id,
       unit: policy.unit,
       limit: policy.limit,
-      remaining: Math.max(0, policy.limit - elsewhere - c.used),
+      remaining: Math.max(0, Math.min(cluster, own)),
       resetMs: c.windowStart + rateWindowMsOf(policy.windowSeconds) - now,
     };
   }
@@ -126,7 +131,7 @@ export class RateLimiter {
       if (amount <= 0) continue;
       const available = this.available(policy, now, mode, connectedNodes);
       if (amount <= available) continue;
-      const status = this.status(policy, now);
+      const status = this.status(policy, now, mode, connectedNodes);
       first ??= { ok: false, policy, retryAfterMs: status.resetMs, ...status };
       if (mode !== "held") break;
       const c = this.#counterOf(policy, now);
