@@ -33,7 +33,7 @@ interface PoolServer {
 }
 
 /** A PolicyService whose AcquireRateUnits allocates from one pool per window (limit 2, the fixture's `rl_requests`). */
-async function startPoolServer(behaviour: { delayMs?: number; fail?: boolean } = {}): Promise<PoolServer> {
+async function startPoolServer(behaviour: { delayMs?: number; fail?: boolean; unserved?: boolean } = {}): Promise<PoolServer> {
   const pool = new Map<string, number>();
   const calls: AcquireRateUnitsRequest[] = [];
   const server = await startLoopbackServer((s) =>
@@ -45,6 +45,7 @@ async function startPoolServer(behaviour: { delayMs?: number; fail?: boolean } =
         const grants = call.request.requests.map((r) => {
           const key = `${r.rateLimitId}@${r.windowStartMs}`;
           const before = pool.get(key) ?? 0;
+          if (behaviour.unserved) return create(RateUnitGrantSchema, { rateLimitId: r.rateLimitId, windowStartMs: r.windowStartMs, granted: 0, allocated: 0, limit: 0 });
           const granted = grantRateUnits(2, before, r.needed, r.want, call.request.connectedNodes);
           pool.set(key, before + granted);
           return create(RateUnitGrantSchema, { rateLimitId: r.rateLimitId, windowStartMs: r.windowStartMs, granted, allocated: before + granted, limit: 2 });
@@ -130,8 +131,8 @@ describe("rate limits over two nodes (real allocator, loopback control plane)", 
     expect(server.calls.length).toBeLessThanOrEqual(3);
   });
 
-  it("a control plane that fails or is too slow: the node's last share applies (ceil(2 / 2) = 1), within the short deadline", async () => {
-    for (const behaviour of [{ fail: true }, { delayMs: 1_000 }]) {
+  it("a control plane that fails, is too slow, or does not serve the window: the node's last share applies (ceil(2 / 2) = 1), within the short deadline", async () => {
+    for (const behaviour of [{ fail: true }, { delayMs: 1_000 }, { unserved: true }]) {
       const server = await startPoolServer(behaviour);
       cleanups.push(() => server.close());
       const [a] = await twoNodes(server, 100);

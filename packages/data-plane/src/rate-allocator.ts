@@ -4,7 +4,9 @@
  * synchronously and with a short deadline: one call in flight at a time, the shortfalls that
  * arrive meanwhile joined into the next call (needed = the largest single need, want = the sum),
  * so a burst costs two round trips, not one each.
- * When the call fails the request is decided on the node's last share (`fallback`).
+ * When the call fails, or the control plane does not serve a window (answered with limit 0: a
+ * clock too far off its own, or a limit it does not know), the request is decided on the node's
+ * last share (`fallback`).
  */
 import { create } from "@bufbuild/protobuf";
 import type { RateLimiter, RateShortfall } from "@tollgate/policy";
@@ -93,11 +95,14 @@ export class RateAllocator implements RateUnitSource {
       const response = await link.current().acquireRateUnits(create(AcquireRateUnitsRequestSchema, { nodeId, bootId, requests, connectedNodes }), timeoutMs);
       const index = store.current()?.index;
       const now = this.options.now();
+      let served = true;
       for (const g of response.grants) {
         const policy = index?.rateLimit(g.rateLimitId) ?? null;
-        if (policy !== null) limiter.applyAllocation(policy, Number(g.windowStartMs), g.granted, g.allocated, now);
+        if (g.limit === 0) served = false;
+        else if (policy !== null) limiter.applyAllocation(policy, Number(g.windowStartMs), g.granted, g.allocated, now);
       }
-      return true;
+      if (!served) logger.warn("the control plane does not serve a rate-limit window (clock skew, or a limit it does not know): deciding on the node's last share");
+      return served;
     } catch (err) {
       logger.warn({ err: { message: (err as Error).message } }, "AcquireRateUnits failed: deciding on the node's last share");
       return false;

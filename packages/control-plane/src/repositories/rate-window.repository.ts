@@ -14,7 +14,10 @@ export interface RateClaimRow {
   readonly want: number;
 }
 
-/** The answer to a claim: units granted now, the window's allocation after it, the limit checked. */
+/**
+ * The answer to a claim: units granted now, the window's allocation after it, the limit checked
+ * (0 = the window is not served: unknown limit, misaligned start, or not current within the skew).
+ */
 export interface RateClaimResult {
   readonly granted: number;
   readonly allocated: number;
@@ -28,7 +31,7 @@ const GRANT = `LEAST(${FREE}, GREATEST($3::bigint, LEAST($4::bigint, (${FREE} + 
 /**
  * Claims units of a window (created on first claim when `windowStartMs` is aligned to the limit's
  * window and the window is current within `skewMs` of `nowMs`). Nothing is granted for an unknown
- * limit, a window out of range, or when fewer than `needed` units are free.
+ * limit or a window out of range (answered with limit 0), or when fewer than `needed` units are free.
  */
 export async function claimRateUnits(q: Queryable, claim: RateClaimRow, nodes: number, nowMs: number, skewMs: number): Promise<RateClaimResult> {
   const { rateLimitId, windowStartMs, needed, want } = claim;
@@ -52,12 +55,17 @@ export async function claimRateUnits(q: Queryable, claim: RateClaimRow, nodes: n
   );
   const row = rows[0];
   if (row) return { granted: Number(toBigInt(row.last_granted)), allocated: Number(toBigInt(row.allocated)), limit: Number(toBigInt(row.limit_amount)) };
-  const state = await q.query<{ allocated: string | null; limit_amount: string | null }>(
-    `SELECT (SELECT allocated FROM rate_limit_windows WHERE rate_limit_id = $1 AND window_start_ms = $2) AS allocated,
-            (SELECT limit_amount FROM rate_limits WHERE id = $1) AS limit_amount`,
-    [rateLimitId, windowStartMs],
+  const state = await q.query<{ allocated: string | null; limit_amount: string; served: boolean }>(
+    `SELECT w.allocated, r.limit_amount,
+            ($2::bigint % (r.window_seconds::bigint * 1000) = 0 AND $2::bigint <= $3::bigint + $4::bigint
+             AND $2::bigint + r.window_seconds::bigint * 1000 + $4::bigint > $3::bigint) AS served
+     FROM rate_limits AS r LEFT JOIN rate_limit_windows AS w ON w.rate_limit_id = r.id AND w.window_start_ms = $2
+     WHERE r.id = $1`,
+    [rateLimitId, windowStartMs, nowMs, skewMs],
   );
-  return { granted: 0, allocated: Number(toBigInt(state[0]?.allocated)), limit: Number(toBigInt(state[0]?.limit_amount)) };
+  const row2 = state[0];
+  if (row2 === undefined || !row2.served) return { granted: 0, allocated: 0, limit: 0 };
+  return { granted: 0, allocated: Number(toBigInt(row2.allocated)), limit: Number(toBigInt(row2.limit_amount)) };
 }
 
 /** Deletes the rows of windows that ended before `cutoffMs`; resolves to how many. */

@@ -17,7 +17,7 @@ export interface RateUnitClaim {
 
 /** Options of the service. */
 export interface RateAllocationOptions {
-  /** Clock skew tolerated between a node and the control plane when placing a window (default 5 s). */
+  /** Clock skew tolerated between a node and the control plane when placing a window (default 30 s). */
   readonly skewMs?: number;
   /** How long ended windows are kept (default 60 s). */
   readonly keepMs?: number;
@@ -36,7 +36,7 @@ export class RateAllocationService {
   readonly #keepMs: number;
 
   constructor(private readonly db: Queryable, private readonly now: () => number, options: RateAllocationOptions = {}) {
-    this.#skewMs = options.skewMs ?? 5_000;
+    this.#skewMs = options.skewMs ?? 30_000;
     this.#keepMs = options.keepMs ?? 60_000;
   }
 

@@ -1259,7 +1259,8 @@ export type RateUnitGrant = Message<"tollgate.v1.RateUnitGrant"> & {
   allocated: number;
 
   /**
-   * The limit the allocation was checked against.
+   * The limit the allocation was checked against; 0 = this window is not served (unknown limit,
+   * misaligned start, or not current on the control plane's clock): the node decides on its last share.
    *
    * @generated from field: uint32 limit = 5;
    */
