@@ -63,9 +63,9 @@ export async function claimRateUnits(q: Queryable, claim: RateClaimRow, nodes: n
      WHERE r.id = $1`,
     [rateLimitId, windowStartMs, nowMs, skewMs],
   );
-  const row2 = state[0];
-  if (row2 === undefined || !row2.served) return { granted: 0, allocated: 0, limit: 0 };
-  return { granted: 0, allocated: Number(toBigInt(row2.allocated)), limit: Number(toBigInt(row2.limit_amount)) };
+  const info = state[0];
+  if (info === undefined || !info.served) return { granted: 0, allocated: 0, limit: 0 };
+  return { granted: 0, allocated: Number(toBigInt(info.allocated)), limit: Number(toBigInt(info.limit_amount)) };
 }
 
 /** Deletes the rows of windows that ended before `cutoffMs`; resolves to how many. */
