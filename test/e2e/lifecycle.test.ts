@@ -186,7 +186,7 @@ describe("the Simulator", () => {
   it("POST /v1/simulate and the simulate query agree on an allowed request, a budget refusal and an allow-list refusal, and consume nothing", async () => {
     const open = await createKey(stack.gql, tenant.orgId, "sim-open", {
       budgets: [{ unit: "REQUESTS", window: "TOTAL", limit: 1, mode: "HARD" }],
-      rateLimits: [{ unit: "REQUESTS", limit: 2, windowSeconds: 2_678_400 }], // a share of 1 per node
+      rateLimits: [{ unit: "REQUESTS", limit: 2, windowSeconds: 2_678_400 }], // the Simulator counts nothing against it
     });
     const dry = await createKey(stack.gql, tenant.orgId, "sim-dry", { budgets: [{ unit: "REQUESTS", window: "TOTAL", limit: 0, mode: "HARD" }] });
     const narrow = await createKey(stack.gql, tenant.orgId, "sim-narrow", { allowedModels: ["other-*"] });

@@ -232,26 +232,26 @@ describe("429 budget_exceeded and rate_limit_exceeded", () => {
 
   it("a key's request rate limit: x-ratelimit-* headers on every answer, then 429 (a 31-day window: the reset in the message and headers, x-should-retry false)", async () => {
     const key = await newKey("rate-limited", { rateLimits: [{ unit: "REQUESTS", limit: 4, windowSeconds: LONG_WINDOW_S }] });
-    // Each of the two connected nodes enforces its share, ceil(4 / 2) = 2.
+    // The limit is the key's over both connected nodes: one node borrows units until all 4 are used.
     const remaining: string[] = [];
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 4; i++) {
       const { response } = await sdk(key.secret).chat.completions.create({ model: tenant.model, messages: [{ role: "user", content: "hi" }], max_tokens: 5 }).withResponse();
-      expect(response.headers.get("x-ratelimit-limit-requests")).toBe("2");
+      expect(response.headers.get("x-ratelimit-limit-requests")).toBe("4");
       expect(response.headers.get("x-ratelimit-reset-requests")).toMatch(/^\d+s$/);
       remaining.push(response.headers.get("x-ratelimit-remaining-requests") ?? "");
     }
-    expect(remaining).toEqual(["1", "0"]);
+    expect(remaining).toEqual(["3", "2", "1", "0"]);
     const err = expectOpenAIError(await failureOf(sdkChat(sdk(key.secret), tenant.model, "hi", 5)), OpenAI.RateLimitError, 429, "rate_limit_exceeded");
     const windowEnd = Math.ceil(Date.now() / (LONG_WINDOW_S * 1000)) * LONG_WINDOW_S * 1000;
     expect(bodyMessage(err)).toBe(`request rate limit of virtual key "rate-limited" exceeded (4 per ${LONG_WINDOW_S}s); resets at ${new Date(windowEnd).toISOString()}`);
-    expect(err.headers?.get("x-ratelimit-limit-requests")).toBe("2");
+    expect(err.headers?.get("x-ratelimit-limit-requests")).toBe("4");
     expect(err.headers?.get("x-ratelimit-remaining-requests")).toBe("0");
     const reset = Number(/^(\d+)s$/.exec(err.headers?.get("x-ratelimit-reset-requests") ?? "")?.[1]);
     expect(Math.abs(reset - (windowEnd - Date.now()) / 1000)).toBeLessThan(5);
     expect(err.headers?.get("x-should-retry")).toBe("false");
     expect(err.headers?.get("retry-after")).toBeNull();
-    // The other node still has its own share.
-    expect(await sdkChat(sdk(key.secret, 1), tenant.model, "hi", 5)).not.toBe("");
+    // The other node has nothing left to give either: the limit is the key's, not a node's.
+    expectOpenAIError(await failureOf(sdkChat(sdk(key.secret, 1), tenant.model, "hi", 5)), OpenAI.RateLimitError, 429, "rate_limit_exceeded");
   });
 });
 

@@ -24,6 +24,7 @@ import type { Actor } from "./services/actor.js";
 import { ApiTokenService } from "./services/api-token.service.js";
 import { BudgetService } from "./services/budget.service.js";
 import { LedgerService } from "./services/ledger.service.js";
+import { RateAllocationService } from "./services/rate-allocation.service.js";
 import { RateShareService } from "./services/rate-share.service.js";
 import { MembershipService } from "./services/membership.service.js";
 import { MutationRunner } from "./services/mutation-runner.js";
@@ -148,6 +149,7 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
       reclaimGraceMs: config.grantReclaimGraceMs,
       replicaId: `cpr_${randomBytes(6).toString("hex")}`,
       rateShares: new RateShareService({ now }),
+      rateAllocations: new RateAllocationService(db, now),
       afterUsageCommit: config.faultInjection === "crash-after-usage-commit" ? crashAfterUsageCommit(logger) : undefined,
       onStreamCount: (d) => metrics.policyStreams.inc(d),
       onUsage: (accepted, duplicates) => {

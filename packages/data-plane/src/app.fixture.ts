@@ -8,6 +8,7 @@ import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { buildApp } from "./app.js";
 import type { BudgetUsageSource } from "./budget-usage.client.js";
 import type { GrantSource } from "./grant-manager.js";
+import type { RateUnitSource } from "./rate-allocator.js";
 import { silentLogger } from "./grpc.fixture.js";
 import { buildPolicyFixture, createFixtureGrantSource, toFullUpdate, type FixtureKeyName, type PolicyFixture } from "./policy.fixture.js";
 import { PolicyStore } from "./policy-store.js";
@@ -62,12 +63,18 @@ export interface TestAppOptions {
   readonly grants?: GrantSource;
   /** Where the Simulator learns budgets' settled use (default: never known). */
   readonly budgetUsage?: BudgetUsageSource;
+  /** Where rate-limit units are borrowed (absent: the node's share alone). */
+  readonly rates?: (limiter: RateLimiter, store: PolicyStore) => RateUnitSource;
+  /** The policy fixture to serve (default: a fresh one); share one between apps to act as several nodes. */
+  readonly fixture?: PolicyFixture;
+  /** Node id (default "node-t"). */
+  readonly nodeId?: string;
 }
 
 /** Builds an app on a fresh fixture policy, ledger, limiter and sink. Close `app` when done. */
 export function buildTestApp(opts: TestAppOptions): TestApp {
   const now = opts.now ?? Date.now;
-  const fixture = buildPolicyFixture(opts.baseUrl);
+  const fixture = opts.fixture ?? buildPolicyFixture(opts.baseUrl);
   const store = new PolicyStore();
   store.applyUpdate(toFullUpdate(fixture.snapshot));
   const ledger = new BudgetLedger();
@@ -75,7 +82,9 @@ export function buildTestApp(opts: TestAppOptions): TestApp {
   const sink = createMemorySink();
   const fixtureGrants = createFixtureGrantSource(ledger, store, now);
   const grants = opts.grants ? Object.assign(opts.grants, { calls: 0 }) : fixtureGrants;
-  const app = buildApp({ nodeId: "node-t", bootId: "boot-t", store, ledger, limiter, grants, usage: sink, upstream: opts.upstream, logger: silentLogger, now, bodyLimitBytes: 64 * 1024,
+  const rates = opts.rates?.(limiter, store);
+  const app = buildApp({
+    nodeId: opts.nodeId ?? "node-t", bootId: "boot-t", store, ledger, limiter, grants, rates, usage: sink, upstream: opts.upstream, logger: silentLogger, now, bodyLimitBytes: 64 * 1024,
     ...(opts.budgetUsage === undefined ? {} : { budgetUsage: opts.budgetUsage }),
   });
   const post = (url: string, key: FixtureKeyName | null, body: unknown) =>

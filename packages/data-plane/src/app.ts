@@ -12,6 +12,7 @@ import { registerEmbeddingsRoute } from "./embeddings.route.js";
 import { registerOpenAIErrors } from "./errors.plugin.js";
 import { registerGeminiRoutes } from "./gemini.route.js";
 import type { GrantSource } from "./grant-manager.js";
+import type { RateUnitSource } from "./rate-allocator.js";
 import { JwtVerifiers } from "./jwt-verifier.js";
 import { createDataPlaneMetrics, type DataPlaneMetrics } from "./metrics.js";
 import { registerModelsRoute } from "./models.route.js";
@@ -40,6 +41,8 @@ export interface DataPlaneDeps {
   readonly ledger: BudgetLedger;
   readonly limiter: RateLimiter;
   readonly grants: GrantSource;
+  /** Where rate-limit units are borrowed (absent: rate limits are enforced on the node's share alone). */
+  readonly rates?: RateUnitSource;
   readonly usage: CountingUsageSink;
   readonly upstream: UpstreamSend;
   readonly logger: Logger;
@@ -83,7 +86,7 @@ export function createRequestIdSource(): () => string {
 
 /** Builds the node's HTTP application (routes, error shapes, metrics); does not listen. */
 export function buildApp(deps: DataPlaneDeps): FastifyInstance {
-  // The limiter enforces the demand-based shares the control plane sends with each update.
+  // The limiter keeps the demand-based shares the control plane sends with each update (used while it is unreachable).
   deps.store.onShares((shares) => deps.limiter.setShares(shares));
   const metrics =
     deps.metrics ??
@@ -115,6 +118,7 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
     ledger: deps.ledger,
     limiter: deps.limiter,
     grants: deps.grants,
+    rates: deps.rates,
     usage: deps.usage,
     records: new UsageRecordFactory(deps.nodeId, deps.bootId),
     now: deps.now ?? Date.now,

@@ -9,6 +9,7 @@ describe("loadDataPlaneConfig", () => {
     expect(c.controlPlaneAddresses).toEqual(["127.0.0.1:50051"]);
     expect(c.dataDir).toBe("./.tollgate");
     expect(c.nodeId).toMatch(/-\d+$/);
+    expect(c.rateUnitsTimeoutMs).toBe(500);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.controlPlaneAddresses)).toBe(true);
   });
@@ -18,6 +19,7 @@ describe("loadDataPlaneConfig", () => {
     expect(c.controlPlaneAddresses).toEqual(["cp-a:50051", "cp-b:50052"]);
     expect(c.port).toBe(0);
     expect(c.nodeId).toBe("node-a");
+    expect(loadDataPlaneConfig({ TOLLGATE_NODE_TOKEN: "x", RATE_LIMIT_TIMEOUT_MS: "150" }).rateUnitsTimeoutMs).toBe(150);
   });
 
   it.each([
@@ -27,6 +29,8 @@ describe("loadDataPlaneConfig", () => {
     [{ TOLLGATE_NODE_TOKEN: "x", CONTROL_PLANE_URL: "no-port" }, "CONTROL_PLANE_URL"],
     [{ TOLLGATE_NODE_TOKEN: "x", NODE_ID: "bad id/" }, "NODE_ID"],
     [{ TOLLGATE_NODE_TOKEN: "x", USAGE_SPOOL_MAX_BYTES: "-1" }, "USAGE_SPOOL_MAX_BYTES"],
+    [{ TOLLGATE_NODE_TOKEN: "x", RATE_LIMIT_TIMEOUT_MS: "0" }, "RATE_LIMIT_TIMEOUT_MS"],
+    [{ TOLLGATE_NODE_TOKEN: "x", RATE_LIMIT_TIMEOUT_MS: "1s" }, "RATE_LIMIT_TIMEOUT_MS"],
   ])("refuses %o with one line naming %s", (env, variable) => {
     let error: unknown;
     try {

@@ -38,6 +38,8 @@ export interface DataPlaneConfig {
   readonly spoolMaxBytes: number;
   /** Deadline of a synchronous AcquireGrants call on the request path. */
   readonly grantTimeoutMs: number;
+  /** Deadline of a synchronous AcquireRateUnits call on the request path (short: past it the node's last share applies). */
+  readonly rateUnitsTimeoutMs: number;
   /** Bound of a graceful close's wait for requests in flight. */
   readonly shutdownGraceMs: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -154,6 +156,7 @@ export function loadDataPlaneConfig(env: Env): DataPlaneConfig {
     }),
     spoolMaxBytes: readInt(env, "USAGE_SPOOL_MAX_BYTES", 512 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     grantTimeoutMs: readInt(env, "GRANT_TIMEOUT_MS", 2_000, 10, 60_000),
+    rateUnitsTimeoutMs: readInt(env, "RATE_LIMIT_TIMEOUT_MS", 500, 10, 10_000),
     shutdownGraceMs: readInt(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     logLevel: readLogLevel(env),
     allowLinkLocalOutbound: readBool(env, "TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND") ?? false,

@@ -12,6 +12,7 @@ import { buildApp } from "./app.js";
 import type { DataPlaneConfig } from "./config.js";
 import { createControlPlaneClient } from "@tollgate/proto";
 import { createControlPlaneLink, type ControlPlaneClientFactory } from "./control-plane-link.js";
+import { RateAllocator } from "./rate-allocator.js";
 import { GrantManager } from "./grant-manager.js";
 import { createDataPlaneLogger } from "./logger.js";
 import { PolicyStore } from "./policy-store.js";
@@ -94,13 +95,14 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
   const limiter = new RateLimiter();
   const common = { nodeId: config.nodeId, bootId, link, logger };
   const grants = new GrantManager({ ...common, ledger, store, now, timeoutMs: config.grantTimeoutMs, logger: logger.child({ component: "grants" }) });
+  const rates = new RateAllocator({ ...common, limiter, store, now, timeoutMs: config.rateUnitsTimeoutMs, logger: logger.child({ component: "rate-limits" }) });
   const reporter = new UsageReporter({ ...common, spool, random, logger: logger.child({ component: "usage-reporter" }) });
   const subscriber = new PolicySubscriber({ ...common, store, random, logger: logger.child({ component: "policy" }) });
   const upstreamClient = overrides.upstream ? null : createUpstreamClient(config.upstream, { allowLinkLocal: config.allowLinkLocalOutbound });
   const upstream = overrides.upstream ?? (upstreamClient as NonNullable<typeof upstreamClient>).send;
 
   const budgetUsage = createBudgetUsageSource(link, config.grantTimeoutMs);
-  const app = buildApp({ nodeId: config.nodeId, bootId, store, ledger, limiter, grants, usage: spool, upstream, logger, now, bodyLimitBytes: config.bodyLimitBytes, budgetUsage });
+  const app = buildApp({ nodeId: config.nodeId, bootId, store, ledger, limiter, grants, rates, usage: spool, upstream, logger, now, bodyLimitBytes: config.bodyLimitBytes, budgetUsage });
   await app.listen({ port: config.port, host: config.host });
   subscriber.start();
   grants.start();

@@ -7,6 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   AcquireGrantsResponseSchema,
   BudgetUsageResponseSchema,
+  AcquireRateUnitsResponseSchema,
   ReleaseGrantsResponseSchema,
   UsageAckSchema,
   policyServiceDefinition,
@@ -78,13 +79,14 @@ export function addUsageService(server: grpc.Server, fake: FakeUsageService): vo
   server.addService(usageServiceDefinition, fake.handlers);
 }
 
-/** Adds a PolicyService whose `subscribe` is given; grants answer empty. */
+/** Adds a PolicyService whose `subscribe` is given; grants and rate units answer empty. */
 export function addPolicyService(server: grpc.Server, subscribe: PolicyServiceHandlers["subscribe"]): void {
   const handlers: PolicyServiceHandlers = {
     subscribe,
     acquireGrants: (_call, callback) => callback(null, create(AcquireGrantsResponseSchema, {})),
     releaseGrants: (_call, callback) => callback(null, create(ReleaseGrantsResponseSchema, {})),
     getBudgetUsage: (_call, callback) => callback(null, create(BudgetUsageResponseSchema, {})),
+    acquireRateUnits: (_call, callback) => callback(null, create(AcquireRateUnitsResponseSchema, {})),
   };
   server.addService(policyServiceDefinition, handlers);
 }

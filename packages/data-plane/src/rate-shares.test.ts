@@ -52,7 +52,7 @@ describe("demand-based rate-limit shares on the node", () => {
       // a shares_only update for an older version is stale: ignored
       expect(t.store.applyUpdate(create(PolicyUpdateSchema, { version: version - 1n, sharesOnly: true, rateLimitShares: { rl_requests: 0 } })).applied).toBe(false);
       const held = t.store.current()?.index.rateLimit("rl_requests");
-      expect(held && t.limiter.status(held, now, 3).limit).toBe(2);
+      expect(held && t.limiter.shareOf(held, 3)).toBe(2);
 
       // a new policy version without shares: back to the even split ceil(2 / 3) = 1
       const next = toFullUpdate({ ...t.fixture.snapshot, version: version + 1n });
@@ -62,7 +62,7 @@ describe("demand-based rate-limit shares on the node", () => {
       expect(t.store.rateLimitShares().size).toBe(0);
       const rl = t.store.current()?.index.rateLimit("rl_requests");
       expect(rl).not.toBeNull();
-      if (rl) expect(t.limiter.status(rl, now, 3).limit).toBe(1);
+      if (rl) expect(t.limiter.shareOf(rl, 3)).toBe(1);
     } finally {
       await t.app.close();
     }

@@ -23,6 +23,7 @@ import type { UsageRecord } from "@tollgate/proto";
 import type { Logger } from "pino";
 import { GatewayError } from "./gateway-error.js";
 import type { GrantSource } from "./grant-manager.js";
+import type { RateUnitSource } from "./rate-allocator.js";
 import type { JwtVerifiers } from "./jwt-verifier.js";
 import { extractSecret, type RequestHeaders } from "./key-auth.js";
 import type { DataPlaneMetrics, OperationLabels } from "./metrics.js";
@@ -44,6 +45,8 @@ export interface RequestPathDeps {
   readonly ledger: BudgetLedger;
   readonly limiter: RateLimiter;
   readonly grants: GrantSource;
+  /** Where rate-limit units are borrowed; absent = rate limits are enforced on the node's share alone. */
+  readonly rates?: RateUnitSource;
   readonly usage: UsageSink;
   readonly records: UsageRecordFactory;
   readonly now: () => number;
@@ -102,18 +105,31 @@ export function assertUsageRecordable(deps: RequestPathDeps): void {
 }
 
 /**
- * Decides a request: a first pass without partial admission; on a budget shortfall, grants are
- * asked for (when the control plane is reachable) and the request decided again with partial
- * admission allowed (CAP_OUTPUT); without the control plane, hard budgets spend only what is held.
+ * Decides a request. Rate limits first: when the node holds too few units of a window, they are
+ * borrowed from the control plane (at most two rounds) and the request decided again; without the
+ * control plane the node's last share applies. Then budgets: a first pass without partial
+ * admission; on a shortfall, grants are asked for (when the control plane is reachable) and the
+ * request decided again with partial admission allowed (CAP_OUTPUT); without the control plane,
+ * hard budgets spend only what is held.
  */
 export async function decideWithGrants(deps: RequestPathDeps, ctx: RequestContext, request: RequestShape): Promise<Decision> {
   const { index, connectedNodes } = ctx.state;
   // explain: false — a served request records only a failed check (no detail strings for what passed).
   const base = { keyHmac: ctx.keyHmac, request, dryRun: false, routeRandom: (deps.random ?? Math.random)(), explain: false };
-  const first = decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial: false, grantsUnavailable: false }, connectedNodes);
+  let rateAllocation: "held" | "fallback" = deps.rates?.reachable() ? "held" : "fallback";
+  const decideWithUnits = async (allowPartial: boolean, grantsUnavailable: boolean): Promise<Decision> => {
+    const once = () => decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial, grantsUnavailable, rateAllocation }, connectedNodes);
+    let decision = once();
+    for (let round = 0; round < 2 && deps.rates && !decision.allow && (decision.rateShortfalls?.length ?? 0) > 0; round++) {
+      if (!(await deps.rates.acquire(decision.rateShortfalls ?? []))) rateAllocation = "fallback";
+      decision = once();
+    }
+    return decision;
+  };
+  const first = await decideWithUnits(false, false);
   if (first.allow || first.shortfalls.length === 0) return first;
   const granted = deps.grants.reachable() ? await deps.grants.acquire(first.shortfalls) : false;
-  return decide(index, deps.ledger, deps.limiter, { ...base, now: deps.now(), allowPartial: true, grantsUnavailable: !granted }, connectedNodes);
+  return decideWithUnits(true, !granted);
 }
 
 /**

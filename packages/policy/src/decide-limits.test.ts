@@ -160,6 +160,39 @@ describe("decide: rate limits at key, user, team and organization scope", () => 
     expect(tokens.retryAfterMs).toBe(3_600_000 - 61_000);
   });
 
+  it("held allocation: a node without units returns shortfalls to borrow (all short limits at once), then admits on what it was granted", () => {
+    const limiter = new RateLimiter();
+    const input = makeInput({ keyHmac: HMAC.personal, request: { requestedMaxOutputTokens: 200 }, rateAllocation: "held" });
+    const first = refused(decide(index, new BudgetLedger(), limiter, input, 2));
+    expect(first.code).toBe("rate_limit_exceeded");
+    expect(first.rateShortfalls?.map((s) => [s.rateLimitId, s.needed, s.want])).toEqual([
+      ["rl_org", 1, 25],
+      ["rl_team", 1_200, 25_000],
+      ["rl_user", 1, 1],
+      ["rl_key", 1_200, 1_250],
+    ]);
+    expect(first.rateLimit).toMatchObject({ rateLimitId: "rl_org", limit: 100, remaining: 100 });
+    for (const s of first.rateShortfalls ?? []) {
+      const policy = limits.find((l) => l.id === s.rateLimitId);
+      if (policy) limiter.applyAllocation(policy, s.windowStart, s.needed, s.needed, T0);
+    }
+    const admitted = decide(index, new BudgetLedger(), limiter, input, 2);
+    if (!admitted.allow) throw new Error(admitted.message);
+    expect(tightestRateLimits(admitted.rateLimits ?? [])).toEqual([
+      { rateLimitId: "rl_user", unit: "REQUESTS", limit: 3, remaining: 2, resetMs: 60_000 },
+      { rateLimitId: "rl_key", unit: "TOKENS", limit: 5_000, remaining: 3_800, resetMs: 3_600_000 },
+    ]);
+    // The Simulator borrows nothing: it estimates from what the node knows (2 user requests left cluster-wide).
+    const dry = decide(index, new BudgetLedger(), limiter, { ...input, dryRun: true }, 2);
+    expect(dry.allow).toBe(true);
+    // Without the control plane, the last share applies: ceil(3 / 2) = 2 user requests, 1 used.
+    expect(decide(index, new BudgetLedger(), limiter, { ...input, dryRun: true, rateAllocation: "fallback" }, 2).allow).toBe(true);
+    decide(index, new BudgetLedger(), limiter, { ...input, rateAllocation: "fallback" }, 2);
+    const out = refused(decide(index, new BudgetLedger(), limiter, { ...input, dryRun: true, rateAllocation: "fallback" }, 2));
+    expect(out).toMatchObject({ code: "rate_limit_exceeded", rateLimit: { rateLimitId: "rl_user", limit: 3 } });
+    expect(out.rateShortfalls).toEqual([]);
+  });
+
   it("a budget refusal after the rate limits still reports their state", () => {
     const snap = makeSnapshot({ rateLimits: limits, budgets: [budget("bgt_u", "USER", "usr_alice", 1n)] });
     const r = refused(decide(buildPolicyIndex(snap), new BudgetLedger(), new RateLimiter(), makeInput({ keyHmac: HMAC.personal, allowPartial: true }), 1));

@@ -58,7 +58,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
     name: string,
     level: DecisionCheck["level"],
     message: string,
-    extra: Partial<Pick<Refusal, "retryAfterMs" | "shortfalls" | "rateLimit" | "rateLimits">> = {},
+    extra: Partial<Pick<Refusal, "retryAfterMs" | "shortfalls" | "rateLimit" | "rateLimits" | "rateShortfalls">> = {},
   ): Refusal => {
     checks.push({ name, level, passed: false, detail: message });
     return { allow: false, code, message, retryAfterMs: null, shortfalls: [], key, model, checks, ...extra };
@@ -127,7 +127,9 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
 
   // Rate limits at every level (checked with the starting cap, counted with the final one).
   const rateLimits = rateLimitsOfChain(index, chain);
-  const rate = limiter.check(rateLimits, { requests: 1, tokens: inputTokens + startCap }, now, connectedNodes);
+  // A dry run borrows nothing: it estimates from what the node knows, or uses the last share when the control plane is out of reach.
+  const rateMode = input.dryRun ? (input.rateAllocation === "fallback" ? "fallback" : "estimate") : (input.rateAllocation ?? "fallback");
+  const rate = limiter.check(rateLimits, { requests: 1, tokens: inputTokens + startCap }, now, connectedNodes, rateMode);
   if (!rate.ok) {
     const { policy } = rate;
     const unit = policy.unit === "REQUESTS" ? "request" : "token";
@@ -139,7 +141,8 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
       {
         retryAfterMs: rate.retryAfterMs,
         rateLimit: { rateLimitId: rate.rateLimitId, unit: rate.unit, limit: rate.limit, remaining: rate.remaining, resetMs: rate.resetMs },
-        rateLimits: rateLimits.map((r) => limiter.status(r, now, connectedNodes)),
+        rateLimits: rateLimits.map((r) => limiter.status(r, now, rateMode, connectedNodes)),
+        rateShortfalls: rate.shortfalls,
       },
     );
   }
@@ -159,7 +162,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   });
   checks.push(...evaluation.checks);
   if (!evaluation.ok) {
-    const rateLimitStates = rateLimits.map((r) => limiter.status(r, now, connectedNodes));
+    const rateLimitStates = rateLimits.map((r) => limiter.status(r, now, rateMode, connectedNodes));
     return {
       allow: false, code: evaluation.code, message: evaluation.message, retryAfterMs: evaluation.retryAfterMs, shortfalls: evaluation.shortfalls, key, model, checks,
       rateLimits: rateLimitStates,
@@ -179,7 +182,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
     reservation = { id: reserved.id, holds: reserved.holds };
     rateLimitCharges = limiter.consume(rateLimits, amounts, now);
   }
-  const rateStatuses: RateLimitStatus[] = rateLimits.map((r) => limiter.status(r, now, connectedNodes));
+  const rateStatuses: RateLimitStatus[] = rateLimits.map((r) => limiter.status(r, now, rateMode, connectedNodes));
   return {
     allow: true,
     key,

@@ -2,6 +2,7 @@
  * Types of the decision core's inputs and outputs. The functions live in `decide.ts`,
  * `budget-ledger.ts`, `policy-index.ts`, `pricing.ts` and `windows.ts`.
  */
+import type { RateShortfall } from "./rate-limiter.js";
 import type { BudgetMode, BudgetUnit, ModelPolicy, ModelPrice, ProviderAccountPolicy, Scope, VirtualKeyPolicy } from "./model.js";
 
 /** Every refusal code of the data plane's contract that the core can produce. */
@@ -122,12 +123,13 @@ export interface RateLimitCharge {
   readonly amount: number;
 }
 
-/** A rate limit's state as this node sees it (its share), for `x-ratelimit-*` headers. */
+/** A rate limit's state as this node knows it, for `x-ratelimit-*` headers. */
 export interface RateLimitStatus {
   readonly rateLimitId: string;
   readonly unit: "REQUESTS" | "TOKENS";
-  /** This node's share of the limit: ceil(limit / connected nodes). */
+  /** The limit the admin set (cluster-wide, per window). */
   readonly limit: number;
+  /** The node's best knowledge of what remains in the window cluster-wide. */
   readonly remaining: number;
   /** ms until the window resets. */
   readonly resetMs: number;
@@ -147,6 +149,11 @@ export interface Refusal {
   readonly key: VirtualKeyPolicy | null;
   readonly model: ModelPolicy | null;
   readonly checks: readonly DecisionCheck[];
+  /**
+   * For `rate_limit_exceeded` in allocation mode `held`: units to borrow from the control plane
+   * before deciding again (empty: final).
+   */
+  readonly rateShortfalls?: readonly RateShortfall[];
   /** For `rate_limit_exceeded`: the limit that was hit. */
   readonly rateLimit?: RateLimitStatus;
   /** Every applicable rate limit's state, when the decision got as far as the rate limits (headers). */
@@ -173,6 +180,12 @@ export interface DecideInput {
   readonly allowPartial: boolean;
   /** true when the control plane is unreachable: a hard-budget shortfall is `budget_unverifiable`. */
   readonly grantsUnavailable: boolean;
+  /**
+   * How rate limits are enforced (see rate-limiter.ts): `held` when the control plane can be
+   * asked for units (a shortfall is returned to borrow), `fallback` (default) when it cannot. A
+   * dry run with `held` (or unset) estimates from the node's best knowledge of the cluster's remainder.
+   */
+  readonly rateAllocation?: "held" | "fallback";
   /** A uniform random number in [0, 1) for the weighted choice among route candidates (default 0). */
   readonly routeRandom?: number;
   /**

@@ -11,6 +11,7 @@ export * from "./policy-index.js";
 export * from "./routing.js";
 export * from "./budget-ledger.js";
 export * from "./budget-check.js";
+export * from "./rate-allocation.js";
 export * from "./rate-limiter.js";
 export * from "./rate-share.js";
 export * from "./decide.js";

@@ -66,24 +66,24 @@ describe("sharesChanged", () => {
 describe("RateLimiter with demand-based shares", () => {
   const policy: RateLimitPolicy = { id: "rl_1", organizationId: "org_1", scope: "VIRTUAL_KEY", scopeId: "vk_1", unit: "REQUESTS", limit: 60, windowSeconds: 10, scopeLabel: "key" };
 
-  it("enforces the share set for a limit, and the even split for others", () => {
+  it("enforces the share set for a limit while the control plane is unreachable, and the even split for others", () => {
     const limiter = new RateLimiter();
     const now = 1_000_000;
-    expect(limiter.status(policy, now, 3).limit).toBe(20);
+    expect(limiter.shareOf(policy, 3)).toBe(20);
     limiter.setShares(new Map([["rl_1", 47]]));
-    expect(limiter.status(policy, now, 3).limit).toBe(47);
+    expect(limiter.shareOf(policy, 3)).toBe(47);
     for (let i = 0; i < 47; i++) {
       expect(limiter.check([policy], { requests: 1, tokens: 0 }, now, 3).ok).toBe(true);
       limiter.consume([policy], { requests: 1, tokens: 0 }, now);
     }
     expect(limiter.check([policy], { requests: 1, tokens: 0 }, now, 3).ok).toBe(false);
     limiter.setShares(new Map());
-    expect(limiter.status(policy, now, 3).limit).toBe(20);
+    expect(limiter.shareOf(policy, 3)).toBe(20);
   });
 
   it("never uses a share above the limit itself", () => {
     const limiter = new RateLimiter();
     limiter.setShares(new Map([["rl_1", 500]]));
-    expect(limiter.status(policy, 0, 1).limit).toBe(60);
+    expect(limiter.shareOf(policy, 1)).toBe(60);
   });
 });

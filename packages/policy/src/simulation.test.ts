@@ -35,7 +35,7 @@ describe("simulateDecision", () => {
       if (decision.allow) expect(decision.estimatedCost).toBe(750n);
     }
     expect(ledger.entries()).toEqual([expect.objectContaining({ reserved: 0n, spent: 0n, grantedTotal: 1_000n })]);
-    expect(limiter.status(rl, T0, 1).remaining).toBe(1);
+    expect(limiter.status(rl, T0).remaining).toBe(1);
     expect(index.budget("bgt_team")).not.toBeNull();
   });
 

@@ -58,7 +58,9 @@ const windowKey = (budgetId: string, windowStart: number): string => `${budgetId
  * the assumed grant.
  */
 export function simulateDecision(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLimiter, input: SimulationInput, connectedNodes: number): Simulation {
-  const base = { keyHmac: input.keyHmac, request: input.request, now: input.now, dryRun: true };
+  // Rate limits: the node's best knowledge of the cluster's remainder, or its last share without the control plane.
+  const rateAllocation = input.grantsReachable ? "held" : "fallback";
+  const base = { keyHmac: input.keyHmac, request: input.request, now: input.now, dryRun: true, rateAllocation } as const;
   const first = decide(index, ledger, limiter, { ...base, allowPartial: false, grantsUnavailable: false }, connectedNodes);
   if (first.allow || first.shortfalls.length === 0 || first.key === null) return { decision: first, grantNeeds: [] };
 

@@ -12,6 +12,8 @@ import {
   type AcquireGrantsResponse,
   type BudgetUsageRequest,
   type BudgetUsageResponse,
+  type AcquireRateUnitsRequest,
+  type AcquireRateUnitsResponse,
   type PolicyUpdate,
   type ReleaseGrantsRequest,
   type ReleaseGrantsResponse,
@@ -31,6 +33,7 @@ export interface PolicyServiceHandlers extends grpc.UntypedServiceImplementation
   acquireGrants: grpc.handleUnaryCall<AcquireGrantsRequest, AcquireGrantsResponse>;
   releaseGrants: grpc.handleUnaryCall<ReleaseGrantsRequest, ReleaseGrantsResponse>;
   getBudgetUsage: grpc.handleUnaryCall<BudgetUsageRequest, BudgetUsageResponse>;
+  acquireRateUnits: grpc.handleUnaryCall<AcquireRateUnitsRequest, AcquireRateUnitsResponse>;
 }
 
 /** Handlers a control plane implements for `UsageService`. */
@@ -53,6 +56,7 @@ interface RawPolicyClient extends grpc.Client {
   acquireGrants: UnaryMethod<AcquireGrantsRequest, AcquireGrantsResponse>;
   releaseGrants: UnaryMethod<ReleaseGrantsRequest, ReleaseGrantsResponse>;
   getBudgetUsage: UnaryMethod<BudgetUsageRequest, BudgetUsageResponse>;
+  acquireRateUnits: UnaryMethod<AcquireRateUnitsRequest, AcquireRateUnitsResponse>;
 }
 
 interface RawUsageClient extends grpc.Client {
@@ -68,6 +72,7 @@ export interface ControlPlaneClient {
   acquireGrants(req: AcquireGrantsRequest, timeoutMs: number): Promise<AcquireGrantsResponse>;
   releaseGrants(req: ReleaseGrantsRequest, timeoutMs: number): Promise<ReleaseGrantsResponse>;
   getBudgetUsage(req: BudgetUsageRequest, timeoutMs: number): Promise<BudgetUsageResponse>;
+  acquireRateUnits(req: AcquireRateUnitsRequest, timeoutMs: number): Promise<AcquireRateUnitsResponse>;
   reportUsage(batch: UsageBatch, timeoutMs: number): Promise<UsageAck>;
   /** Closes the channel; open calls are cancelled. */
   close(): void;
@@ -113,6 +118,7 @@ export function createControlPlaneClient(address: string, nodeToken: string, tls
     acquireGrants: unary(policy.acquireGrants, policy, metadata),
     releaseGrants: unary(policy.releaseGrants, policy, metadata),
     getBudgetUsage: unary(policy.getBudgetUsage, policy, metadata),
+    acquireRateUnits: unary(policy.acquireRateUnits, policy, metadata),
     reportUsage: unary(usage.reportUsage, usage, metadata),
     close: () => {
       policy.close();

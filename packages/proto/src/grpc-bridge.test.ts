@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { createControlPlaneClient, hasNodeToken, policyServiceDefinition, usageServiceDefinition, type ControlPlaneClient, type PolicyServiceHandlers, type UsageServiceHandlers } from "./clients.js";
-import { PolicyUpdateSchema, SubscribeRequestSchema, UsageAckSchema, UsageBatchSchema, UsageRecordSchema, AcquireGrantsResponseSchema, BudgetUsageResponseSchema, GrantSchema, ReleaseGrantsResponseSchema, type PolicyUpdate } from "./gen/tollgate/v1/policy_pb.js";
+import { PolicyUpdateSchema, SubscribeRequestSchema, UsageAckSchema, UsageBatchSchema, UsageRecordSchema, AcquireGrantsResponseSchema, AcquireRateUnitsResponseSchema, BudgetUsageResponseSchema, GrantSchema, RateUnitGrantSchema, ReleaseGrantsResponseSchema, type PolicyUpdate } from "./gen/tollgate/v1/policy_pb.js";
 
 const TOKEN = "node-token-for-tests";
 let server: grpc.Server;
@@ -30,6 +30,9 @@ beforeAll(async () => {
     },
     getBudgetUsage(_call, cb) {
       cb(null, create(BudgetUsageResponseSchema, {}));
+    },
+    acquireRateUnits(call, cb) {
+      cb(null, create(AcquireRateUnitsResponseSchema, { grants: call.request.requests.map((r) => create(RateUnitGrantSchema, { rateLimitId: r.rateLimitId, windowStartMs: r.windowStartMs, granted: r.needed, allocated: r.want, limit: 3 })) }));
     },
   };
   const usage: UsageServiceHandlers = {
@@ -63,6 +66,8 @@ describe("the grpc-js bridge over protobuf-es", () => {
     expect(ack.accepted).toBe(1);
     const grants = await client.acquireGrants({ $typeName: "tollgate.v1.AcquireGrantsRequest", nodeId: "n", bootId: "b", requests: [{ $typeName: "tollgate.v1.GrantRequest", budgetId: "bgt_1", windowStartMs: 5n, needed: 1n, want: 9_007_199_254_740_993n }] }, 2_000);
     expect(grants.grants[0]?.grantedTotal).toBe(9_007_199_254_740_993n);
+    const units = await client.acquireRateUnits({ $typeName: "tollgate.v1.AcquireRateUnitsRequest", nodeId: "n", bootId: "b", connectedNodes: 2, requests: [{ $typeName: "tollgate.v1.RateUnitRequest", rateLimitId: "rl_1", windowStartMs: 60_000n, needed: 1, want: 2 }] }, 2_000);
+    expect(units.grants).toEqual([expect.objectContaining({ rateLimitId: "rl_1", windowStartMs: 60_000n, granted: 1, allocated: 2, limit: 3 })]);
   });
 
   it("carries a bidirectional stream", async () => {

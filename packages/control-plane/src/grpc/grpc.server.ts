@@ -1,15 +1,18 @@
 /**
  * The gRPC server of the control plane: PolicyService (Subscribe, AcquireGrants, ReleaseGrants,
- * GetBudgetUsage) and UsageService (ReportUsage). Every call must carry the node token. Plaintext
- * by default (a warning when bound beyond loopback); TLS, optionally mutual, when `tls` is given.
+ * GetBudgetUsage, AcquireRateUnits) and UsageService (ReportUsage). Every call must carry the node
+ * token. Plaintext by default (a warning when bound beyond loopback); TLS, optionally mutual, when
+ * `tls` is given.
  */
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import {
   AcquireGrantsResponseSchema,
+  AcquireRateUnitsResponseSchema,
   BudgetUsageResponseSchema,
   BudgetWindowUsageSchema,
   GrantSchema,
+  RateUnitGrantSchema,
   ReleaseGrantsResponseSchema,
   UsageAckSchema,
   hasNodeToken,
@@ -25,6 +28,7 @@ import { MASKED_MESSAGE, toGrpcStatus } from "../error-map.js";
 import { findAppError } from "../errors.js";
 import { readBudgetUsage } from "../services/budget-usage.service.js";
 import { GRANT_RECLAIM_GRACE_MS, type DeadLetterReason, type LedgerService, type UsageIn } from "../services/ledger.service.js";
+import type { RateAllocationService } from "../services/rate-allocation.service.js";
 import { listenGrpcTls, type GrpcTlsListener } from "./grpc-tls.server.js";
 import { checkUsageBatch, type UsageIntake } from "./usage-intake.js";
 import { serveSubscription, type PolicyStreamDeps } from "./policy-stream.server.js";
@@ -32,6 +36,8 @@ import { serveSubscription, type PolicyStreamDeps } from "./policy-stream.server
 /** Dependencies of the gRPC server. */
 export interface GrpcServerDeps extends PolicyStreamDeps {
   readonly ledger: LedgerService;
+  /** Rate-limit units (AcquireRateUnits); absent = UNIMPLEMENTED (nodes keep their shares). */
+  readonly rateAllocations?: RateAllocationService;
   readonly nodeToken: string;
   readonly logger: Logger;
   /** TLS (mutual when it has a client CA); null or absent = plaintext. */
@@ -122,6 +128,20 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
       readBudgetUsage(deps.db, asks, deps.now(), deps.reclaimGraceMs ?? GRANT_RECLAIM_GRACE_MS)
         .then((rows) => callback(null, create(BudgetUsageResponseSchema, {
           usages: rows.map((r) => create(BudgetWindowUsageSchema, { budgetId: r.budgetId, windowStartMs: BigInt(r.windowStartMs), used: r.used, held: r.held })),
+        })))
+        .catch((e: unknown) => callback(toServiceError(e, logger)));
+    },
+    acquireRateUnits: (call, callback) => {
+      if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
+      const allocations = deps.rateAllocations;
+      if (!allocations) return callback({ code: grpc.status.UNIMPLEMENTED, details: "rate-limit units are not served here" });
+      const req = call.request;
+      allocations
+        .acquire(req.requests.map((r) => ({ rateLimitId: r.rateLimitId, windowStartMs: Number(r.windowStartMs), needed: r.needed, want: r.want })), req.connectedNodes)
+        .then((answers) => callback(null, create(AcquireRateUnitsResponseSchema, {
+          grants: answers.map((a, i) => create(RateUnitGrantSchema, {
+            rateLimitId: req.requests[i]?.rateLimitId ?? "", windowStartMs: req.requests[i]?.windowStartMs ?? 0n, granted: a.granted, allocated: a.allocated, limit: a.limit,
+          })),
         })))
         .catch((e: unknown) => callback(toServiceError(e, logger)));
     },

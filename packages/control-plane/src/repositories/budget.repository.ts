@@ -74,15 +74,30 @@ const RATE_COLUMNS = "id, organization_id, scope, scope_id, unit, limit_amount, 
 /** Fields written for a rate limit. */
 export interface RateLimitWrite { id: string; organizationId: string; scope: Scope; scopeId: string; unit: "REQUESTS" | "TOKENS"; limit: number; windowSeconds: number }
 
-/** Replaces the rate limits of one scope object. */
+/**
+ * Replaces the rate limits of one scope object. A limit with the unit and window of an existing
+ * one keeps that row's id (only its amount changes), so its current window's pooled allocation
+ * (`rate_limit_windows`) and the nodes' counters carry over; the others are inserted or deleted.
+ */
 export async function replaceRateLimits(q: Queryable, scope: Scope, scopeId: string, limits: readonly RateLimitWrite[], nowMs: number): Promise<void> {
-  await q.query("DELETE FROM rate_limits WHERE scope = $1 AND scope_id = $2", [scope, scopeId]);
+  const existing = await q.query<{ id: string; unit: string; window_seconds: number }>(
+    "SELECT id, unit, window_seconds FROM rate_limits WHERE scope = $1 AND scope_id = $2",
+    [scope, scopeId],
+  );
+  const kept = new Set<string>();
   for (const r of limits) {
+    const same = existing.find((e) => !kept.has(e.id) && e.unit === r.unit && Number(e.window_seconds) === r.windowSeconds);
+    if (same !== undefined) {
+      kept.add(same.id);
+      await q.query("UPDATE rate_limits SET limit_amount = $2 WHERE id = $1", [same.id, r.limit]);
+      continue;
+    }
     await q.query(
       "INSERT INTO rate_limits (id, organization_id, scope, scope_id, unit, limit_amount, window_seconds, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
       [r.id, r.organizationId, r.scope, r.scopeId, r.unit, r.limit, r.windowSeconds, isoOf(nowMs)],
     );
   }
+  for (const e of existing) if (!kept.has(e.id)) await q.query("DELETE FROM rate_limits WHERE id = $1", [e.id]);
 }
 
 /** Rate limits of one scope object. */

@@ -6,7 +6,9 @@
  * `allocateRateShares` (minimum per node, the rest by demand, Σ = the replica's part exactly).
  * Replicas see only their own nodes' records, so each one splits only its part of the limit:
  * floor(limit * local nodes / all connected nodes), and the parts of all replicas sum to at most
- * the limit. Rate limits without recent demand get no share (nodes use the even split).
+ * the limit. Rate limits without recent demand get no share (nodes use the even split). Nodes
+ * admit on their share only while they cannot reach the control plane; otherwise they borrow
+ * pooled units of each window (rate-allocation.service.ts).
  */
 import { allocateRateShares, defaultMinimumShare, type RateLimitPolicy } from "@tollgate/policy";
 
