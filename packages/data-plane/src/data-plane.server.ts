@@ -1,7 +1,9 @@
 /**
  * A running data-plane node: loads its cached snapshot, subscribes to policy, keeps grants,
- * spools and reports usage, and serves HTTP. `close()` is graceful: stop accepting, let requests
- * in flight finish (bounded), flush the usage reporter once, release grants, close the channel.
+ * spools and reports usage, and serves HTTP. `close()` is graceful: readiness turns false and new
+ * requests are refused, requests in flight may finish within the grace period, streams still open
+ * then end with their protocol's error event and settle, the spooled usage is delivered (bounded;
+ * the rest stays spooled), grants are released and the channel closed.
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -14,6 +16,7 @@ import { GrantManager } from "./grant-manager.js";
 import { createDataPlaneLogger } from "./logger.js";
 import { PolicyStore } from "./policy-store.js";
 import { PolicySubscriber } from "./policy-subscriber.client.js";
+import { ShutdownGate } from "./shutdown-gate.js";
 import { SnapshotCache } from "./snapshot-cache.js";
 import { createUpstreamClient, type UpstreamSend } from "./upstream.client.js";
 import { UsageReporter } from "./usage-reporter.client.js";
@@ -46,6 +49,9 @@ export function nodeDataPaths(dataDir: string, nodeId: string): { snapshot: stri
   const dir = join(dataDir, `node-${nodeId}`);
   return { snapshot: join(dir, "snapshot.bin"), spool: join(dir, "spool") };
 }
+
+/** How long streams ended at the grace deadline get to write their error event and settle. */
+const STREAM_END_MS = 2_000;
 
 async function withDeadline(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -97,7 +103,8 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
   const upstreamClient = overrides.upstream ? null : createUpstreamClient(config.upstream);
   const upstream = overrides.upstream ?? (upstreamClient as NonNullable<typeof upstreamClient>).send;
 
-  const app = buildApp({ nodeId: config.nodeId, bootId, store, ledger, limiter, grants, usage: spool, upstream, logger, now, bodyLimitBytes: config.bodyLimitBytes });
+  const shutdown = new ShutdownGate();
+  const app = buildApp({ shutdown, nodeId: config.nodeId, bootId, store, ledger, limiter, grants, usage: spool, upstream, logger, now, bodyLimitBytes: config.bodyLimitBytes, http: config.http });
   await app.listen({ port: config.port, host: config.host });
   subscriber.start();
   grants.start();
@@ -109,12 +116,18 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      if (!(await withDeadline(app.close(), config.shutdownGraceMs))) {
-        logger.warn("requests still in flight after the grace period; closing their connections");
-        app.server.closeAllConnections();
+      // Readiness turns false and new requests are refused first; requests in flight go on.
+      shutdown.beginDrain();
+      const closed = app.close();
+      if (!(await withDeadline(closed, config.shutdownGraceMs))) {
+        const ended = shutdown.endStreams();
+        logger.warn({ streams: ended }, "grace period over: open streams end with an error event; other requests are cut");
+        if (!(await withDeadline(closed, STREAM_END_MS))) app.server.closeAllConnections();
       }
+      // Every request's usage is spooled before the spool is flushed.
+      if (!(await shutdown.settled(STREAM_END_MS))) logger.warn("some requests had not settled at shutdown");
       await reporter.stop();
-      if (store.connected() && !(await withDeadline(reporter.flushOnce(), 5_000))) logger.warn("usage flush did not finish; the spool keeps the rest");
+      if (!(await reporter.drain(config.shutdownFlushMs))) logger.warn("usage flush did not finish; the spool keeps the rest for the next start");
       await grants.close();
       await subscriber.stop();
       await spool.close();

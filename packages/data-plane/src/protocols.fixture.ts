@@ -6,6 +6,7 @@
 import { BudgetLedger, RateLimiter, type ModelPolicy, type ProviderAccountPolicy } from "@tollgate/policy";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { buildApp } from "./app.js";
+import type { HttpLimits } from "./config.js";
 import { createMemorySink, type MemorySink } from "./app.fixture.js";
 import { silentLogger } from "./grpc.fixture.js";
 import { PROVIDER_API_KEY, buildPolicyFixture, createFixtureGrantSource, toFullUpdate, type FixtureKeyName, type PolicyFixture } from "./policy.fixture.js";
@@ -31,8 +32,8 @@ export interface ProtocolTestApp {
 
 const price = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n, cachedInputPerMillion: 500_000n };
 
-/** Builds the app; `mockUrl` is the mock's root URL, `azureUrl` the Azure resource endpoint. */
-export function buildProtocolTestApp(mockUrl: string, upstream: UpstreamSend, azureUrl = "http://azure.invalid"): ProtocolTestApp {
+/** Builds the app; `mockUrl` is the mock's root URL, `azureUrl` the Azure resource endpoint, `http` HTTP limits. */
+export function buildProtocolTestApp(mockUrl: string, upstream: UpstreamSend, azureUrl = "http://azure.invalid", http: Partial<HttpLimits> = {}): ProtocolTestApp {
   const base = buildPolicyFixture(`${mockUrl}/v1`);
   const accounts: ProviderAccountPolicy[] = [
     ...base.snapshot.providerAccounts.map((a) => (a.provider === "ANTHROPIC" ? { ...a, baseUrl: mockUrl } : a)),
@@ -57,7 +58,7 @@ export function buildProtocolTestApp(mockUrl: string, upstream: UpstreamSend, az
   };
   const app = buildApp({
     nodeId: "node-t", bootId: "boot-t", store, ledger, limiter: new RateLimiter(), grants: createFixtureGrantSource(ledger, store, Date.now),
-    usage: sink, upstream: recording, logger: silentLogger, bodyLimitBytes: 64 * 1024,
+    usage: sink, upstream: recording, logger: silentLogger, http: { bodyLimitBytes: 64 * 1024, ...http },
   });
   const post = (url: string, headers: Record<string, string>, body: unknown) =>
     app.inject({ method: "POST", url, headers: { "content-type": "application/json", ...headers }, payload: typeof body === "string" ? body : JSON.stringify(body) });
