@@ -50,8 +50,10 @@ export function nodeDataPaths(dataDir: string, nodeId: string): { snapshot: stri
   return { snapshot: join(dir, "snapshot.bin"), spool: join(dir, "spool") };
 }
 
-/** How long streams ended at the grace deadline get to write their error event and settle. */
+/** How long streams ended at the grace deadline get to write their error event before connections are closed. */
 const STREAM_END_MS = 2_000;
+/** Bound of the wait for requests' settlements after the HTTP server closed (a cut stream may load the tokenizer first). */
+const SETTLE_MS = 10_000;
 
 async function withDeadline(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -125,7 +127,7 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
         if (!(await withDeadline(closed, STREAM_END_MS))) app.server.closeAllConnections();
       }
       // Every request's usage is spooled before the spool is flushed.
-      if (!(await shutdown.settled(STREAM_END_MS))) logger.warn("some requests had not settled at shutdown");
+      if (!(await shutdown.settled(SETTLE_MS))) logger.warn("some requests had not settled at shutdown");
       await reporter.stop();
       if (!(await reporter.drain(config.shutdownFlushMs))) logger.warn("usage flush did not finish; the spool keeps the rest for the next start");
       await grants.close();

@@ -19,6 +19,9 @@ const STREAM_ENDINGS = {
   shutdown: { code: "overloaded", status: 503, message: "this gateway node is shutting down and ended the stream at its grace deadline; retry the request" },
 } as const;
 
+/** After a stream is ended at the shutdown deadline, the delay before it is settled (its last bytes go out first). */
+const SHUTDOWN_SETTLE_DELAY_MS = 20;
+
 /** What the relay needs of a stream transform: a protocol translator, or the OpenAI usage tap. */
 export type RelayTransform = Pick<StreamTranslator, "push" | "end" | "usage" | "reportedInputTokens" | "completionText">;
 
@@ -91,7 +94,9 @@ export async function* relayStream(
   } finally {
     exchange.finish();
     const { promptTokens, ...facts } = end;
-    await finish(deps, ctx, admission, {
+    // At the shutdown deadline the client's stream ends first: settling may load the tokenizer,
+    // which holds the event loop for a second. The gate tracks the settlement until `closed`.
+    const settled = (cutByShutdown ? new Promise((resolve) => setTimeout(resolve, SHUTDOWN_SETTLE_DELAY_MS)) : Promise.resolve()).then(() => finish(deps, ctx, admission, {
       ...facts,
       usage: translator.usage(),
       // A cut stream bills the prompt as the provider already counted it when it said so, else the tokenizer's count.
@@ -99,8 +104,9 @@ export async function* relayStream(
       outcome,
       status,
       errorCode,
-    });
-    closed?.();
+    })).finally(() => closed?.());
+    if (!cutByShutdown) await settled;
+    else settled.catch((err: unknown) => deps.logger.error({ err }, "a stream ended at shutdown could not be settled"));
   }
 }
 

@@ -1,0 +1,72 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startMockProvider, type MockProvider } from "@tollgate/mock-provider";
+import { Outcome, type SubscribeRequest } from "@tollgate/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadDataPlaneConfig } from "./config.js";
+import { startDataPlane } from "./data-plane.server.js";
+import { addPolicyService, addUsageService, createFakeUsageService, silentLogger, startLoopbackServer, type LoopbackServer } from "./grpc.fixture.js";
+import { buildPolicyFixture, toFullUpdate } from "./policy.fixture.js";
+
+const TOKEN = "node-token-for-tests";
+
+describe("a node's graceful close during a long stream", () => {
+  let mock: MockProvider;
+  let dataDir: string;
+  let cp: LoopbackServer;
+  const usage = createFakeUsageService();
+  let fixture: ReturnType<typeof buildPolicyFixture>;
+
+  beforeAll(async () => {
+    mock = await startMockProvider({ defaultCompletionTokens: 4, apiKey: null });
+    dataDir = await mkdtemp(join(tmpdir(), "tg-shutdown-"));
+    fixture = buildPolicyFixture(mock.baseUrl, 3n);
+    cp = await startLoopbackServer((s) => {
+      addUsageService(s, usage);
+      addPolicyService(s, (call) => {
+        call.on("data", (m: SubscribeRequest) => {
+          if (m.msg.case === "hello") call.write(toFullUpdate(fixture.snapshot, "n1"));
+        });
+        call.on("error", () => undefined);
+      });
+    }, 0);
+  });
+  afterAll(async () => {
+    await cp.close();
+    await mock.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("turns not ready, ends the stream with an error event at the deadline and reports its usage before close() resolves", async () => {
+    const config = loadDataPlaneConfig({
+      TOLLGATE_NODE_TOKEN: TOKEN, CONTROL_PLANE_URL: cp.address, PORT: "0", NODE_ID: "node-s", TOLLGATE_DATA_DIR: dataDir, LOG_LEVEL: "silent", SHUTDOWN_GRACE_MS: "1000",
+    });
+    const node = await startDataPlane(config, { logger: silentLogger });
+    await node.ready;
+    const res = await fetch(`${node.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${fixture.secrets.active}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "[[mock:completion_tokens=100]] [[mock:chunk_delay_ms=100]] long" }] }),
+    });
+    expect(res.status).toBe(200);
+    const text = res.text();
+    const started = Date.now();
+    const closed = node.close().then(() => Date.now() - started);
+    await new Promise((r) => setTimeout(r, 100));
+    const ready = await fetch(`${node.url}/readyz`).then((r) => r.status, () => 0);
+    expect(ready).not.toBe(200);
+    const body = await text;
+    const endedAfter = Date.now() - started;
+    const last = body.trim().split("\n\n").at(-1) ?? "";
+    expect(JSON.parse(last.replace(/^data: /, ""))).toMatchObject({ error: { code: "overloaded" } });
+    expect(endedAfter).toBeGreaterThanOrEqual(900);
+    expect(endedAfter).toBeLessThan(2_500);
+    const closedAfter = await closed;
+    expect(closedAfter).toBeLessThan(6_000);
+    const records = usage.batches.flatMap((b) => b.records);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: Outcome.UPSTREAM_ERROR, errorCode: "overloaded", stream: true });
+    expect(records[0]?.outputTokens).toBeGreaterThan(0);
+  }, 20_000);
+});
