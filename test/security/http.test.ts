@@ -55,11 +55,11 @@ function errorMessage(protocol: Protocol, status: number, body: unknown): string
   return b.error?.message ?? "";
 }
 
-/** Writes `chunks` on a raw connection (`gapMs` apart) and resolves with all the server wrote until it closed. */
-function rawExchange(chunks: readonly string[], gapMs = 0): Promise<{ text: string; ms: number }> {
+/** Writes `chunks` on a raw connection to `port()` (`gapMs` apart) and resolves with all the server wrote until it closed. */
+function rawExchange(chunks: readonly string[], gapMs = 0, to = port()): Promise<{ text: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const socket = connect(port(), "127.0.0.1");
+    const socket = connect(to, "127.0.0.1");
     let text = "";
     const done = (): void => resolve({ text, ms: Date.now() - started });
     socket.on("data", (d) => {
@@ -82,6 +82,7 @@ const bodyOf = (raw: string): unknown => JSON.parse(raw.slice(raw.indexOf("\r\n\
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "tollgate-http-"));
   stack = await startStack(1, {
+    controlPlaneEnv: { CONTROL_PLANE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), CONTROL_PLANE_HEADERS_TIMEOUT_MS: "2000" },
     nodeEnv: () => ({ DATA_PLANE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), DATA_PLANE_HEADERS_TIMEOUT_MS: "2000", SHUTDOWN_GRACE_MS: String(GRACE_MS) }),
   });
   tenant = await setupTenant(stack.gql, stack.mockUrl);
@@ -145,6 +146,13 @@ describe("bad requests are answered in the route's protocol", () => {
     expect(raw.text.startsWith("HTTP/1.1 408 ")).toBe(true);
     expect(errorMessage("anthropic", 408, bodyOf(raw.text))).toBe(`the request body was not received within ${REQUEST_TIMEOUT_MS} ms`);
     expect(raw.ms).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
+    expect(raw.ms).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
+  });
+
+  it("the control plane's GraphQL endpoint cuts off a slow body with a 408 too", async () => {
+    const head = "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n";
+    const raw = await rawExchange([head, ..."{".repeat(200)], 1_000, Number(new URL(stack.graphqlUrl).port));
+    expect(raw.text.startsWith("HTTP/1.1 408 ")).toBe(true);
     expect(raw.ms).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
   });
 

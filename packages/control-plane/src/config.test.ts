@@ -29,6 +29,8 @@ describe("loadControlPlaneConfig", () => {
     [{ TOLLGATE_MASTER_KEY: randomBytes(16).toString("base64") }, "TOLLGATE_MASTER_KEY"],
     [{ TOLLGATE_ADMIN_TOKEN: "short" }, "TOLLGATE_ADMIN_TOKEN"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ CONTROL_PLANE_REQUEST_TIMEOUT_MS: "soon" }, "CONTROL_PLANE_REQUEST_TIMEOUT_MS"],
+    [{ CONTROL_PLANE_REQUEST_TIMEOUT_MS: "1000", CONTROL_PLANE_HEADERS_TIMEOUT_MS: "5000" }, "CONTROL_PLANE_HEADERS_TIMEOUT_MS"],
   ])("rejects %j with one line naming %s", (env, variable) => {
     let error: unknown;
     try {

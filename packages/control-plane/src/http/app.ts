@@ -27,6 +27,8 @@ export interface HttpAppDeps {
   readonly now: () => number;
   /** Resolves a bearer token to its actor; null when unknown. */
   readonly authenticate: (token: string) => Promise<Actor | null>;
+  /** Read timeouts (defaults 30 s for a whole request, 10 s for its headers): a body sent byte by byte is cut off with 408. */
+  readonly timeouts?: { readonly requestMs: number; readonly headersMs: number };
 }
 
 const PASS_THROUGH_CODES = new Set(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT", "BAD_REQUEST", "OPERATION_RESOLUTION_FAILURE", "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"]);
@@ -58,7 +60,14 @@ function countingPlugin(metrics: ControlPlaneMetrics): ApolloServerPlugin<GraphQ
 /** Builds (does not listen) the Fastify app with Apollo started. */
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = deps.logger;
-  const app = Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 2 * 1024 * 1024 });
+  const timeouts = deps.timeouts ?? { requestMs: 30_000, headersMs: 10_000 };
+  const app = Fastify({
+    loggerInstance,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 2 * 1024 * 1024,
+    requestTimeout: timeouts.requestMs,
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: 500 },
+  });
   const apollo = new ApolloServer<GraphQLContext>({
     schema: deps.schema,
     introspection: true,
