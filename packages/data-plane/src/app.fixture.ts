@@ -10,6 +10,7 @@ import type { GrantSource } from "./grant-manager.js";
 import { silentLogger } from "./grpc.fixture.js";
 import { buildPolicyFixture, createFixtureGrantSource, toFullUpdate, type FixtureKeyName, type PolicyFixture } from "./policy.fixture.js";
 import { PolicyStore } from "./policy-store.js";
+import type { ShutdownGate } from "./shutdown-gate.js";
 import type { UpstreamSend } from "./upstream.client.js";
 
 /** An in-memory usage sink whose `full` flag simulates a full spool. */
@@ -59,6 +60,8 @@ export interface TestAppOptions {
   readonly now?: () => number;
   /** Replaces the fixture grant source (e.g. an unreachable control plane). */
   readonly grants?: GrantSource;
+  /** The node's shutdown gate (default: never drained). */
+  readonly shutdown?: ShutdownGate;
 }
 
 /** Builds an app on a fresh fixture policy, ledger, limiter and sink. Close `app` when done. */
@@ -72,7 +75,7 @@ export function buildTestApp(opts: TestAppOptions): TestApp {
   const sink = createMemorySink();
   const fixtureGrants = createFixtureGrantSource(ledger, store, now);
   const grants = opts.grants ? Object.assign(opts.grants, { calls: 0 }) : fixtureGrants;
-  const app = buildApp({ nodeId: "node-t", bootId: "boot-t", store, ledger, limiter, grants, usage: sink, upstream: opts.upstream, logger: silentLogger, now, bodyLimitBytes: 64 * 1024 });
+  const app = buildApp({ nodeId: "node-t", bootId: "boot-t", store, ledger, limiter, grants, usage: sink, upstream: opts.upstream, logger: silentLogger, now, bodyLimitBytes: 64 * 1024, shutdown: opts.shutdown });
   const post = (url: string, key: FixtureKeyName | null, body: unknown) =>
     app.inject({
       method: "POST",

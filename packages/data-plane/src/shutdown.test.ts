@@ -6,8 +6,11 @@ import { Outcome, type SubscribeRequest } from "@tollgate/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadDataPlaneConfig } from "./config.js";
 import { startDataPlane } from "./data-plane.server.js";
+import { buildTestApp } from "./app.fixture.js";
 import { addPolicyService, addUsageService, createFakeUsageService, silentLogger, startLoopbackServer, type LoopbackServer } from "./grpc.fixture.js";
 import { buildPolicyFixture, toFullUpdate } from "./policy.fixture.js";
+import { ShutdownGate } from "./shutdown-gate.js";
+import type { UpstreamSend } from "./upstream.client.js";
 
 const TOKEN = "node-token-for-tests";
 
@@ -69,4 +72,45 @@ describe("a node's graceful close during a long stream", () => {
     expect(records[0]).toMatchObject({ outcome: Outcome.UPSTREAM_ERROR, errorCode: "overloaded", stream: true });
     expect(records[0]?.outputTokens).toBeGreaterThan(0);
   }, 20_000);
+});
+
+describe("the shutdown gate", () => {
+  it("once draining, refuses new requests in the route's protocol, keeps /healthz, and /readyz turns 503", async () => {
+    const shutdown = new ShutdownGate();
+    const never: UpstreamSend = () => Promise.reject(new Error("not called"));
+    const t = buildTestApp({ baseUrl: "http://mock.invalid", upstream: never, shutdown });
+    try {
+      expect((await t.app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
+      shutdown.beginDrain();
+      const openai = await t.post("/v1/chat/completions", "active", { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+      expect([openai.statusCode, openai.json().error.code, openai.headers.connection]).toEqual([503, "overloaded", "close"]);
+      expect(openai.json().error.message).toBe("this gateway node is shutting down; retry the request");
+      const anthropic = await t.post("/v1/messages", "active", { model: "gpt-4o-mini", max_tokens: 5, messages: [] });
+      expect([anthropic.statusCode, anthropic.json().type, anthropic.json().error.type]).toEqual([503, "error", "overloaded_error"]);
+      expect((await t.app.inject({ method: "GET", url: "/readyz" })).json()).toEqual({ status: "not_ready", reason: "shutting down" });
+      expect((await t.app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  it("settled() waits for tracked records and open streams, within its bound", async () => {
+    const gate = new ShutdownGate();
+    let release: () => void = () => undefined;
+    gate.track(new Promise<void>((resolve) => {
+      release = resolve;
+    }));
+    const closeStream = gate.openStream(() => undefined);
+    expect(await gate.settled(150)).toBe(false);
+    release();
+    expect(await gate.settled(150)).toBe(false);
+    let ended = 0;
+    const closeSecond = gate.openStream(() => ended++);
+    expect(gate.endStreams()).toBe(2);
+    expect(ended).toBe(1);
+    closeStream();
+    expect(gate.openStreams).toBe(1);
+    closeSecond();
+    expect(await gate.settled(150)).toBe(true);
+  });
 });
