@@ -147,7 +147,7 @@ describe("the HTTP edge on a real socket", () => {
     expect(messageIn("openai", 408, bodyOf(raw))).toBe("the request headers were not received within 1000 ms");
   });
 
-  it("an oversized upload reads the 413 (fetch, ten times) and the connection stays usable", async () => {
+  it("an oversized upload reads the 413 (fetch, ten times)", async () => {
     const port = await listen({ bodyLimitBytes: 64 * 1024 });
     const big = Buffer.alloc(8 * 1024 * 1024, 0x61);
     for (let i = 0; i < 10; i++) {
@@ -158,5 +158,25 @@ describe("the HTTP edge on a real socket", () => {
         message: "the request body is larger than the limit of 65536 bytes",
       });
     }
+  });
+
+  it("after a 413 the rest of the body is read and discarded, and the connection stays open for the next request", async () => {
+    const port = await listen({ bodyLimitBytes: 64 * 1024 });
+    const size = 2 * 1024 * 1024;
+    const head = `POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${size}\r\n\r\n`;
+    const next = "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    const raw = await rawExchange(port, [head, "a".repeat(size), next]);
+    const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    expect(statuses).toEqual(["413", "200"]);
+    expect(raw).toContain('"type":"request_too_large"');
+  });
+
+  it("a body past the drain bound is not read forever: the connection is closed after the 413", async () => {
+    const port = await listen({ bodyLimitBytes: 64 * 1024, bodyDrainBytes: 256 * 1024 });
+    const size = 4 * 1024 * 1024;
+    const head = `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: ${size}\r\n\r\n`;
+    const raw = await rawExchange(port, [head, ...Array.from({ length: 64 }, () => "a".repeat(size / 64)), "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n"], 5);
+    const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    expect(statuses).toEqual(["413"]);
   });
 });
