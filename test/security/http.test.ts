@@ -147,6 +147,7 @@ describe("bad requests are answered in the route's protocol", () => {
     expect(errorMessage("anthropic", 408, bodyOf(raw.text))).toBe(`the request body was not received within ${REQUEST_TIMEOUT_MS} ms`);
     expect(raw.ms).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
     expect(raw.ms).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
+    console.log(`[http] a body sent a byte per second: 408 after ${raw.ms} ms (request timeout ${REQUEST_TIMEOUT_MS} ms)`);
   });
 
   it("the control plane's GraphQL endpoint cuts off a slow body with a 408 too", async () => {
@@ -161,6 +162,7 @@ describe("bad requests are answered in the route's protocol", () => {
     const big = Buffer.alloc(40 * 1024 * 1024, 0x61);
     writeFileSync(file, big);
     const url = `${node()}/v1/chat/completions`;
+    const started = Date.now();
     for (let i = 0; i < 5; i++) {
       const { stdout } = await run("curl", ["-s", "-S", "-H", "content-type: application/json", "-H", `authorization: Bearer ${key.secret}`, "--data-binary", `@${file}`, "-w", "\n%{http_code}", url], { maxBuffer: 1 << 20 });
       const code = stdout.slice(stdout.lastIndexOf("\n") + 1);
@@ -170,6 +172,7 @@ describe("bad requests are answered in the route's protocol", () => {
       expect(res.status).toBe(413);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("request_too_large");
     }
+    console.log(`[http] 40 MB uploads: 10 of 10 read the 413 (5 curl, 5 fetch) in ${Date.now() - started} ms`);
   }, 60_000);
 });
 
@@ -223,6 +226,7 @@ describe("SIGTERM during long streams", () => {
     expect(JSON.parse(lastEvent(google).slice(6))).toMatchObject({ error: { code: 503, status: "UNAVAILABLE" } });
     const code = await exited;
     expect(code).toBe(0);
+    console.log(`[http] SIGTERM during 3 streams: error events after ${endedAfter} ms (grace ${GRACE_MS} ms), node exited after ${Date.now() - signalledAt} ms with their usage delivered`);
     // The node is gone and not restarted: the three streams' usage reached the control plane before it exited.
     const after = await keyUsage(stack.gql, tenant.orgId, key.id);
     expect(after.requests - before.requests).toBe(3);

@@ -50,6 +50,8 @@ export function nodeDataPaths(dataDir: string, nodeId: string): { snapshot: stri
   return { snapshot: join(dir, "snapshot.bin"), spool: join(dir, "spool") };
 }
 
+/** While closing, how often connections that became idle are closed. */
+const IDLE_SWEEP_MS = 50;
 /** How long streams ended at the grace deadline get to write their error event before connections are closed. */
 const STREAM_END_MS = 2_000;
 /** Bound of the wait for requests' settlements after the HTTP server closed (a cut stream may load the tokenizer first). */
@@ -121,11 +123,14 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
       // Readiness turns false and new requests are refused first; requests in flight go on.
       shutdown.beginDrain();
       const closed = app.close();
+      // A connection whose last request just finished is closed at once, not after its keep-alive timeout.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
       if (!(await withDeadline(closed, config.shutdownGraceMs))) {
         const ended = shutdown.endStreams();
         logger.warn({ streams: ended }, "grace period over: open streams end with an error event; other requests are cut");
         if (!(await withDeadline(closed, STREAM_END_MS))) app.server.closeAllConnections();
       }
+      clearInterval(sweep);
       // Every request's usage is spooled before the spool is flushed.
       if (!(await shutdown.settled(SETTLE_MS))) logger.warn("some requests had not settled at shutdown");
       await reporter.stop();

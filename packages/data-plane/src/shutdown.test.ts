@@ -72,6 +72,28 @@ describe("a node's graceful close during a long stream", () => {
     expect(records[0]).toMatchObject({ outcome: Outcome.UPSTREAM_ERROR, errorCode: "overloaded", stream: true });
     expect(records[0]?.outputTokens).toBeGreaterThan(0);
   }, 20_000);
+
+  it("lets a stream that ends within the grace period finish normally, and closes as soon as it did", async () => {
+    const config = loadDataPlaneConfig({
+      TOLLGATE_NODE_TOKEN: TOKEN, CONTROL_PLANE_URL: cp.address, PORT: "0", NODE_ID: "node-t", TOLLGATE_DATA_DIR: dataDir, LOG_LEVEL: "silent", SHUTDOWN_GRACE_MS: "8000",
+    });
+    const node = await startDataPlane(config, { logger: silentLogger });
+    await node.ready;
+    const before = usage.batches.flatMap((b) => b.records).length;
+    const res = await fetch(`${node.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${fixture.secrets.active}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o-mini", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "[[mock:completion_tokens=10]] [[mock:chunk_delay_ms=100]] short" }] }),
+    });
+    const text = res.text();
+    const started = Date.now();
+    const closed = node.close().then(() => Date.now() - started);
+    expect((await text).trim().endsWith("data: [DONE]")).toBe(true);
+    expect(await closed).toBeLessThan(4_000);
+    const records = usage.batches.flatMap((b) => b.records).slice(before);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: Outcome.SUCCESS, outputTokens: 10 });
+  }, 20_000);
 });
 
 describe("the shutdown gate", () => {
