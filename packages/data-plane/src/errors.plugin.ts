@@ -1,8 +1,9 @@
 /**
- * Fastify's edge for errors: JSON bodies of any content type, and every failure answered in the
- * route's protocol's error shape (OpenAI unless the route or path is Anthropic's or Google's) with
- * the contract's status and code (malformed JSON -> 400 `invalid_request`, too large -> 413
- * `request_too_large`, unknown route -> 404). Unexpected errors are logged and masked as 500
+ * Fastify's edge for errors: JSON bodies of any content type (read by `json-body.ts`: UTF-8, a
+ * depth limit, prototype keys refused), and every failure answered in the route's protocol's error
+ * shape (OpenAI unless the route or path is Anthropic's or Google's) with the contract's status and
+ * code (malformed JSON -> 400 `invalid_request`, too large -> 413 `request_too_large` with the rest
+ * of the body drained, unknown route -> 404). Unexpected errors are logged and masked as 500
  * `internal_error`.
  */
 import type { IncomingMessage } from "node:http";
@@ -59,7 +60,7 @@ export function registerOpenAIErrors(app: FastifyInstance, recordCode: CodeRecor
     const mapped = toGatewayError(err);
     if (mapped === null) request.log.error({ err }, "unhandled error");
     let error = mapped ?? new GatewayError("internal_error", "internal error");
-    if (error.code === "request_too_large") {
+    if (error.code === "request_too_large" && !(err instanceof GatewayError)) {
       error = new GatewayError("request_too_large", `the request body is larger than the limit of ${app.initialConfig.bodyLimit ?? 0} bytes`);
       // Fastify asks to close the connection; closing while the client still uploads resets it
       // before it reads the 413. Keep it open and discard the rest of the body (bounded) instead.
