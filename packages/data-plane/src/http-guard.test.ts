@@ -93,6 +93,8 @@ describe("JSON bodies", () => {
     expect([empty.statusCode, empty.json().type]).toEqual([400, "error"]);
     const text = await t.app.inject({ method: "POST", url: "/v1/chat/completions", headers: { ...headers, "content-type": "text/plain" }, payload: "{oops" });
     expect([text.statusCode, text.json().error.message]).toEqual([400, "the request body is not valid JSON"]);
+    const badType = await t.app.inject({ method: "POST", url: "/v1/messages", headers: { ...headers, "content-type": ";;; =" }, payload: "{}" });
+    expect([badType.statusCode, badType.json().type, badType.json().error.type]).toEqual([400, "error", "invalid_request_error"]);
   });
 });
 

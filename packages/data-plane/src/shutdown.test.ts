@@ -1,11 +1,11 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startMockProvider, type MockProvider } from "@tollgate/mock-provider";
 import { Outcome, type SubscribeRequest } from "@tollgate/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadDataPlaneConfig } from "./config.js";
-import { startDataPlane } from "./data-plane.server.js";
+import { nodeDataPaths, startDataPlane } from "./data-plane.server.js";
 import { buildTestApp } from "./app.fixture.js";
 import { addPolicyService, addUsageService, createFakeUsageService, silentLogger, startLoopbackServer, type LoopbackServer } from "./grpc.fixture.js";
 import { buildPolicyFixture, toFullUpdate } from "./policy.fixture.js";
@@ -93,6 +93,38 @@ describe("a node's graceful close during a long stream", () => {
     const records = usage.batches.flatMap((b) => b.records).slice(before);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ outcome: Outcome.SUCCESS, outputTokens: 10 });
+  }, 20_000);
+
+  it("waits for the control plane's acknowledgement only up to SHUTDOWN_USAGE_FLUSH_MS; what is not acknowledged stays spooled", async () => {
+    // A control plane that serves policy but never acknowledges usage (no usage service).
+    const mute = await startLoopbackServer((srv) => {
+      addPolicyService(srv, (call) => {
+        call.on("data", (m: SubscribeRequest) => {
+          if (m.msg.case === "hello") call.write(toFullUpdate(fixture.snapshot, "n1"));
+        });
+        call.on("error", () => undefined);
+      });
+    }, 0);
+    try {
+      const config = loadDataPlaneConfig({
+        TOLLGATE_NODE_TOKEN: TOKEN, CONTROL_PLANE_URL: mute.address, PORT: "0", NODE_ID: "node-m", TOLLGATE_DATA_DIR: dataDir, LOG_LEVEL: "silent", SHUTDOWN_USAGE_FLUSH_MS: "700",
+      });
+      const node = await startDataPlane(config, { logger: silentLogger });
+      await node.ready;
+      const res = await fetch(`${node.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${fixture.secrets.active}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(res.status).toBe(200);
+      const started = Date.now();
+      await node.close();
+      expect(Date.now() - started).toBeLessThan(4_000);
+      const spooled = (await readdir(nodeDataPaths(dataDir, "node-m").spool)).filter((f) => f.endsWith(".log"));
+      expect(spooled.length).toBeGreaterThan(0);
+    } finally {
+      await mute.close();
+    }
   }, 20_000);
 });
 
