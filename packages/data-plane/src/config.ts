@@ -55,6 +55,8 @@ export interface DataPlaneConfig {
   readonly spoolMaxBytes: number;
   /** Deadline of a synchronous AcquireGrants call on the request path. */
   readonly grantTimeoutMs: number;
+  /** At shutdown, how long the node keeps serving with readiness false before it stops accepting (load balancers catch up). */
+  readonly shutdownReadinessDelayMs: number;
   /** Bound of a graceful close's wait for requests in flight; streams still open then end with an error event. */
   readonly shutdownGraceMs: number;
   /** Bound of a graceful close's delivery of the usage spool to the control plane (the rest stays spooled). */
@@ -137,6 +139,7 @@ export function loadDataPlaneConfig(env: Env): DataPlaneConfig {
     }),
     spoolMaxBytes: readInt(env, "USAGE_SPOOL_MAX_BYTES", 512 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     grantTimeoutMs: readInt(env, "GRANT_TIMEOUT_MS", 2_000, 10, 60_000),
+    shutdownReadinessDelayMs: readInt(env, "SHUTDOWN_READINESS_DELAY_MS", 0, 0, 600_000),
     shutdownGraceMs: readInt(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     shutdownFlushMs: readInt(env, "SHUTDOWN_USAGE_FLUSH_MS", 5_000, 0, 600_000),
     logLevel: readLogLevel(env),

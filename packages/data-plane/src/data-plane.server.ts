@@ -120,7 +120,10 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      // Readiness turns false and new requests are refused first; requests in flight go on.
+      // Readiness turns false first (optionally while still serving), then new requests are
+      // refused and the listener closes; requests in flight go on.
+      shutdown.announce();
+      if (config.shutdownReadinessDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownReadinessDelayMs));
       shutdown.beginDrain();
       const closed = app.close();
       // A connection whose last request just finished is closed at once, not after its keep-alive timeout.

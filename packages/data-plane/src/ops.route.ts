@@ -8,7 +8,7 @@ import type { ShutdownGate } from "./shutdown-gate.js";
 export function registerOpsRoutes(app: FastifyInstance, store: PolicyStore, metrics: DataPlaneMetrics, shutdown: ShutdownGate): void {
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
-    if (shutdown.draining) return reply.code(503).send({ status: "not_ready", reason: "shutting down" });
+    if (shutdown.stopping) return reply.code(503).send({ status: "not_ready", reason: "shutting down" });
     const state = store.current();
     if (!state) return reply.code(503).send({ status: "not_ready", reason: "no policy snapshot held yet" });
     return { status: "ready", policyVersion: state.version.toString(), controlPlaneConnected: store.connected() };

@@ -10,13 +10,24 @@ const SETTLE_POLL_MS = 50;
 
 /** The shutdown state shared by the HTTP app, the stream relay and the node's `close()`. */
 export class ShutdownGate {
+  private notReady = false;
   private drainingSince: number | null = null;
   private readonly streams = new Set<() => void>();
   private readonly pending = new Set<Promise<unknown>>();
 
-  /** True once `beginDrain` was called. */
+  /** True once `beginDrain` was called: new requests are refused. */
   get draining(): boolean {
     return this.drainingSince !== null;
+  }
+
+  /** True once `announce` or `beginDrain` was called: `/readyz` answers 503. */
+  get stopping(): boolean {
+    return this.notReady;
+  }
+
+  /** Turns readiness false while requests are still served (so load balancers stop sending first). */
+  announce(): void {
+    this.notReady = true;
   }
 
   /** Streams currently open. */
@@ -26,6 +37,7 @@ export class ShutdownGate {
 
   /** Starts draining: readiness turns false and new requests are refused (idempotent). */
   beginDrain(now = Date.now()): void {
+    this.notReady = true;
     this.drainingSince ??= now;
   }
 

@@ -129,12 +129,16 @@ describe("a node's graceful close during a long stream", () => {
 });
 
 describe("the shutdown gate", () => {
-  it("once draining, refuses new requests in the route's protocol, keeps /healthz, and /readyz turns 503", async () => {
+  it("announced, reports not ready while still serving; once draining, refuses new requests in the route's protocol, keeps /healthz, and /readyz turns 503", async () => {
     const shutdown = new ShutdownGate();
     const never: UpstreamSend = () => Promise.reject(new Error("not called"));
     const t = buildTestApp({ baseUrl: "http://mock.invalid", upstream: never, shutdown });
     try {
       expect((await t.app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
+      shutdown.announce();
+      expect((await t.app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(503);
+      const stillServed = await t.post("/v1/chat/completions", "active", { model: "gpt-4o-mini", messages: "not a list" });
+      expect(stillServed.json().error.code).toBe("invalid_request");
       shutdown.beginDrain();
       const openai = await t.post("/v1/chat/completions", "active", { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
       expect([openai.statusCode, openai.json().error.code, openai.headers.connection]).toEqual([503, "overloaded", "close"]);
