@@ -118,12 +118,15 @@ export function createHttpGuard(limits: HttpLimits): HttpGuard {
       clientErrorHandler,
     },
     register(app) {
-      app.addHook("onRequest", async (request, reply) => {
+      // Callback-style hooks: no promise per request on the hot path.
+      app.addHook("onRequest", (request, reply, done) => {
         inFlight.set(request.raw.socket, { url: request.url, res: reply.raw });
+        done();
       });
-      app.addHook("onResponse", async (request) => {
+      app.addHook("onResponse", (request, _reply, done) => {
         // A body still arriving (a drained 413) keeps its entry: a timeout then only closes the connection.
         if (request.raw.complete) inFlight.delete(request.raw.socket);
+        done();
       });
     },
     drainRejectedBody(request) {
