@@ -56,6 +56,8 @@ describe("loadControlPlaneConfig", () => {
     [{ TOLLGATE_AUTH_LOCKOUT_MS: "5" }, "TOLLGATE_AUTH_LOCKOUT_MS"],
     [{ CONTROL_PLANE_TRUST_PROXY: "true" }, "CONTROL_PLANE_TRUST_PROXY"],
     [{ CONTROL_PLANE_TRUST_PROXY: "proxy.local" }, "CONTROL_PLANE_TRUST_PROXY"],
+    [{ CONTROL_PLANE_REQUEST_TIMEOUT_MS: "soon" }, "CONTROL_PLANE_REQUEST_TIMEOUT_MS"],
+    [{ CONTROL_PLANE_REQUEST_TIMEOUT_MS: "1000", CONTROL_PLANE_HEADERS_TIMEOUT_MS: "5000" }, "CONTROL_PLANE_HEADERS_TIMEOUT_MS"],
   ])("rejects %j with one line naming %s", (env, variable) => {
     let error: unknown;
     try {

@@ -33,6 +33,10 @@ export interface ControlPlaneConfig {
   readonly grantTtlMs: number;
   /** How long an expired grant's outstanding stays reserved before it is reclaimed (`TOLLGATE_GRANT_RECLAIM_GRACE_MS`, default 15 min). */
   readonly grantReclaimGraceMs: number;
+  /** Time to receive a whole HTTP request, headers and body (`CONTROL_PLANE_REQUEST_TIMEOUT_MS`, default 30 s; 408 past it). */
+  readonly httpRequestTimeoutMs: number;
+  /** Time to receive a request's headers (`CONTROL_PLANE_HEADERS_TIMEOUT_MS`, default 10 s, at most the request timeout). */
+  readonly httpHeadersTimeoutMs: number;
   /** Test-only fault (`TOLLGATE_FAULT_INJECTION`); null in production. */
   readonly faultInjection: FaultInjection | null;
   /** Bounds of the admin API (GraphQL work and failed-token throttling). */
@@ -214,6 +218,9 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv): ControlPlaneConf
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")}`);
   const host = env.CONTROL_PLANE_HOST && env.CONTROL_PLANE_HOST !== "" ? env.CONTROL_PLANE_HOST : "127.0.0.1";
   if (/[\s/]/.test(host)) throw new ConfigError(`CONTROL_PLANE_HOST: not a host name or address: "${host}"`);
+  const httpRequestTimeoutMs = readMs(env, "CONTROL_PLANE_REQUEST_TIMEOUT_MS", 30_000, 100);
+  const httpHeadersTimeoutMs = readMs(env, "CONTROL_PLANE_HEADERS_TIMEOUT_MS", Math.min(10_000, httpRequestTimeoutMs), 100);
+  if (httpHeadersTimeoutMs > httpRequestTimeoutMs) throw new ConfigError(`CONTROL_PLANE_HEADERS_TIMEOUT_MS: must not exceed CONTROL_PLANE_REQUEST_TIMEOUT_MS (${httpRequestTimeoutMs}), got "${httpHeadersTimeoutMs}"`);
   return Object.freeze({
     databaseUrl,
     dataDir: resolve(env.TOLLGATE_DATA_DIR && env.TOLLGATE_DATA_DIR !== "" ? env.TOLLGATE_DATA_DIR : "./.tollgate"),
@@ -226,6 +233,8 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv): ControlPlaneConf
     logLevel,
     grantTtlMs: readMs(env, "TOLLGATE_GRANT_TTL_MS", 5 * 60_000, 1_000),
     grantReclaimGraceMs: readMs(env, "TOLLGATE_GRANT_RECLAIM_GRACE_MS", 15 * 60_000, 0),
+    httpRequestTimeoutMs,
+    httpHeadersTimeoutMs,
     faultInjection: readFaultInjection(env.TOLLGATE_FAULT_INJECTION),
     adminApi: readAdminApiLimits(env),
     allowLinkLocalOutbound: readBool(env, "TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND"),

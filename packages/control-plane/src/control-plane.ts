@@ -138,7 +138,8 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     await feed.start();
     cleanups.push(() => feed.stop());
 
-    const app = await buildHttpApp({ schema: await buildControlPlaneSchema(), services, db, logger: logger.child({ component: "http" }), metrics, now, authenticate, limits: config.adminApi });
+    const app = await buildHttpApp({ schema: await buildControlPlaneSchema(), services, db, logger: logger.child({ component: "http" }), metrics, now, authenticate,
+      limits: config.adminApi, timeouts: { requestMs: config.httpRequestTimeoutMs, headersMs: config.httpHeadersTimeoutMs } });
     await app.listen({ host: config.host, port: config.httpPort });
     cleanups.push(() => app.close());
     const address = app.server.address();

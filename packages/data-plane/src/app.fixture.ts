@@ -12,6 +12,7 @@ import type { RateUnitSource } from "./rate-allocator.js";
 import { silentLogger } from "./grpc.fixture.js";
 import { buildPolicyFixture, createFixtureGrantSource, toFullUpdate, type FixtureKeyName, type PolicyFixture } from "./policy.fixture.js";
 import { PolicyStore } from "./policy-store.js";
+import type { ShutdownGate } from "./shutdown-gate.js";
 import type { UpstreamSend } from "./upstream.client.js";
 
 /** An in-memory usage sink whose `full` flag simulates a full spool. */
@@ -69,6 +70,8 @@ export interface TestAppOptions {
   readonly fixture?: PolicyFixture;
   /** Node id (default "node-t"). */
   readonly nodeId?: string;
+  /** The node's shutdown gate (default: never drained). */
+  readonly shutdown?: ShutdownGate;
 }
 
 /** Builds an app on a fresh fixture policy, ledger, limiter and sink. Close `app` when done. */
@@ -85,6 +88,7 @@ export function buildTestApp(opts: TestAppOptions): TestApp {
   const rates = opts.rates?.(limiter, store);
   const app = buildApp({
     nodeId: opts.nodeId ?? "node-t", bootId: "boot-t", store, ledger, limiter, grants, rates, usage: sink, upstream: opts.upstream, logger: silentLogger, now, bodyLimitBytes: 64 * 1024,
+    shutdown: opts.shutdown,
     ...(opts.budgetUsage === undefined ? {} : { budgetUsage: opts.budgetUsage }),
   });
   const post = (url: string, key: FixtureKeyName | null, body: unknown) =>

@@ -9,16 +9,21 @@ import type { Logger } from "pino";
 import { registerAnthropicRoutes } from "./anthropic.route.js";
 import { registerChatRoute } from "./chat.route.js";
 import { registerEmbeddingsRoute } from "./embeddings.route.js";
+import { loadHttpLimits, type HttpLimits } from "./config.js";
 import { registerOpenAIErrors } from "./errors.plugin.js";
 import { registerGeminiRoutes } from "./gemini.route.js";
 import type { GrantSource } from "./grant-manager.js";
 import type { RateUnitSource } from "./rate-allocator.js";
+import { GatewayError } from "./gateway-error.js";
+import { createHttpGuard } from "./http-guard.plugin.js";
 import { JwtVerifiers } from "./jwt-verifier.js";
 import { createDataPlaneMetrics, type DataPlaneMetrics } from "./metrics.js";
 import { registerModelsRoute } from "./models.route.js";
 import { registerOpsRoutes } from "./ops.route.js";
 import { registerResponsesRoute } from "./responses.route.js";
 import type { PolicyStore } from "./policy-store.js";
+import { protocolOfPath, sendProtocolError } from "./protocol-error.js";
+import { ShutdownGate } from "./shutdown-gate.js";
 import { registerSimulateRoute } from "./simulate.route.js";
 import type { UsageSink } from "./request-context.js";
 import type { UpstreamSend } from "./upstream.client.js";
@@ -50,17 +55,24 @@ export interface DataPlaneDeps {
   readonly now?: () => number;
   /** Request ids (default `req_` + 24 random hex chars). */
   readonly newRequestId?: () => string;
-  /** Largest accepted body (default 4 MiB). */
+  /** Largest accepted body (default 4 MiB; overrides `http.bodyLimitBytes`). */
   readonly bodyLimitBytes?: number;
+  /** HTTP server limits (defaults: `loadHttpLimits({})`). */
+  readonly http?: Partial<HttpLimits>;
   /** Metrics (default: a fresh registry reading the store and the spool). */
   readonly metrics?: DataPlaneMetrics;
   /** Uniform random numbers in [0, 1) for weighted routing (default Math.random). */
   readonly random?: () => number;
   /** Where the Simulator learns budgets' settled use (default: never known). */
   readonly budgetUsage?: BudgetUsageSource;
+  /** The node's shutdown (default: a gate that is never drained). */
+  readonly shutdown?: ShutdownGate;
   /** Circuit breaker and retry budget settings (defaults: 5 failures, 10 s open; 20% of a minute's requests). */
   readonly routing?: UpstreamRoutingOptions;
 }
+
+/** Paths still answered while the node shuts down (readiness turns false there). */
+const OPS_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 /** Makes a request id: `req_` + 24 random hex characters. */
 export function generateRequestId(): string {
@@ -96,11 +108,14 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
       spoolQuarantined: () => deps.usage.quarantinedRecords ?? 0,
       controlPlaneConnected: () => deps.store.connected(),
     });
+  const limits: HttpLimits = { ...loadHttpLimits({}), ...deps.http, ...(deps.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: deps.bodyLimitBytes }) };
+  const guard = createHttpGuard(limits);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    bodyLimit: deps.bodyLimitBytes ?? 4 * 1024 * 1024,
+    ...guard.fastifyOptions,
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // New requests during shutdown are refused by the gate's hook below, in the route's protocol.
+    return503OnClosing: false,
     forceCloseConnections: "idle",
   });
   const codes = new WeakMap<FastifyRequest, string>();
@@ -112,7 +127,15 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
     metrics.countRequest(route, codes.get(request) ?? String(reply.statusCode));
     request.log.info({ route, status: reply.statusCode, code: codes.get(request), ms: Math.round(reply.elapsedTime) }, "request");
   });
-  registerOpenAIErrors(app, recordCode);
+  guard.register(app);
+  const shutdown = deps.shutdown ?? new ShutdownGate();
+  app.addHook("onRequest", async (request, reply) => {
+    if (!shutdown.draining || OPS_PATHS.has(request.url.split("?")[0] ?? "")) return;
+    recordCode(request, "overloaded");
+    reply.header("connection", "close");
+    return sendProtocolError(reply, protocolOfPath(request.url), new GatewayError("overloaded", "this gateway node is shutting down; retry the request", 1000));
+  });
+  registerOpenAIErrors(app, recordCode, { jsonMaxDepth: limits.jsonMaxDepth, drainRejectedBody: guard.drainRejectedBody });
   const pathDeps = {
     store: deps.store,
     ledger: deps.ledger,
@@ -127,6 +150,7 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
     logger: deps.logger,
     jwt: new JwtVerifiers(),
     random: deps.random ?? Math.random,
+    shutdown,
   };
   const upstreamDeps = { ...pathDeps, upstream: deps.upstream, routing: createUpstreamRouting(pathDeps.now, deps.routing) };
   registerChatRoute(app, upstreamDeps, recordCode);
@@ -136,6 +160,6 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
   registerGeminiRoutes(app, upstreamDeps, recordCode);
   registerModelsRoute(app, pathDeps, recordCode);
   registerSimulateRoute(app, pathDeps, recordCode, deps.budgetUsage ?? unknownBudgetUsage);
-  registerOpsRoutes(app, deps.store, metrics);
+  registerOpsRoutes(app, deps.store, metrics, shutdown);
   return app;
 }

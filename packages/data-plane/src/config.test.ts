@@ -12,6 +12,8 @@ describe("loadDataPlaneConfig", () => {
     expect(c.rateUnitsTimeoutMs).toBe(500);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.controlPlaneAddresses)).toBe(true);
+    expect(c.http).toEqual({ bodyLimitBytes: 4 * 1024 * 1024, jsonMaxDepth: 64, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxHeaderBytes: 16 * 1024, bodyDrainBytes: 64 * 1024 * 1024 });
+    expect(Object.isFrozen(c.http)).toBe(true);
   });
 
   it("reads a comma-separated list of control planes (schemes stripped)", () => {
@@ -31,6 +33,11 @@ describe("loadDataPlaneConfig", () => {
     [{ TOLLGATE_NODE_TOKEN: "x", USAGE_SPOOL_MAX_BYTES: "-1" }, "USAGE_SPOOL_MAX_BYTES"],
     [{ TOLLGATE_NODE_TOKEN: "x", RATE_LIMIT_TIMEOUT_MS: "0" }, "RATE_LIMIT_TIMEOUT_MS"],
     [{ TOLLGATE_NODE_TOKEN: "x", RATE_LIMIT_TIMEOUT_MS: "1s" }, "RATE_LIMIT_TIMEOUT_MS"],
+    [{ TOLLGATE_NODE_TOKEN: "x", DATA_PLANE_JSON_MAX_DEPTH: "2" }, "DATA_PLANE_JSON_MAX_DEPTH"],
+    [{ TOLLGATE_NODE_TOKEN: "x", DATA_PLANE_REQUEST_TIMEOUT_MS: "5000", DATA_PLANE_HEADERS_TIMEOUT_MS: "9000" }, "DATA_PLANE_HEADERS_TIMEOUT_MS"],
+    [{ TOLLGATE_NODE_TOKEN: "x", DATA_PLANE_MAX_HEADER_BYTES: "10" }, "DATA_PLANE_MAX_HEADER_BYTES"],
+    [{ TOLLGATE_NODE_TOKEN: "x", DATA_PLANE_BODY_DRAIN_BYTES: "lots" }, "DATA_PLANE_BODY_DRAIN_BYTES"],
+    [{ TOLLGATE_NODE_TOKEN: "x", SHUTDOWN_USAGE_FLUSH_MS: "-5" }, "SHUTDOWN_USAGE_FLUSH_MS"],
   ])("refuses %o with one line naming %s", (env, variable) => {
     let error: unknown;
     try {

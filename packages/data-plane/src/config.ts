@@ -23,6 +23,22 @@ export interface UpstreamTimeouts {
   readonly totalMs: number;
 }
 
+/** Limits of the node's HTTP server (see `http-guard.plugin.ts`). */
+export interface HttpLimits {
+  /** Largest accepted request body (413 past it). */
+  readonly bodyLimitBytes: number;
+  /** Deepest nesting of objects and arrays in a JSON body (400 past it). */
+  readonly jsonMaxDepth: number;
+  /** Time to receive a request's headers (408 past it). */
+  readonly headersTimeoutMs: number;
+  /** Time to receive a whole request, headers and body (408 past it: a body sent byte by byte is cut off). */
+  readonly requestTimeoutMs: number;
+  /** Largest size of a request's headers (431 past it). */
+  readonly maxHeaderBytes: number;
+  /** After a 413, how much more of the body is read and discarded so the client reads the answer. */
+  readonly bodyDrainBytes: number;
+}
+
 /** Everything a data-plane node needs to start. */
 export interface DataPlaneConfig {
   readonly port: number;
@@ -33,6 +49,8 @@ export interface DataPlaneConfig {
   readonly nodeToken: string;
   readonly dataDir: string;
   readonly bodyLimitBytes: number;
+  /** HTTP server limits (`bodyLimitBytes` repeated inside). */
+  readonly http: HttpLimits;
   readonly upstream: UpstreamTimeouts;
   /** Largest size of the on-disk usage spool; past it billable requests are refused (503). */
   readonly spoolMaxBytes: number;
@@ -40,8 +58,12 @@ export interface DataPlaneConfig {
   readonly grantTimeoutMs: number;
   /** Deadline of a synchronous AcquireRateUnits call on the request path (short: past it the node's last share applies). */
   readonly rateUnitsTimeoutMs: number;
-  /** Bound of a graceful close's wait for requests in flight. */
+  /** At shutdown, how long the node keeps serving with readiness false before it stops accepting (load balancers catch up). */
+  readonly shutdownReadinessDelayMs: number;
+  /** Bound of a graceful close's wait for requests in flight; streams still open then end with an error event. */
   readonly shutdownGraceMs: number;
+  /** Bound of a graceful close's delivery of the usage spool to the control plane (the rest stays spooled). */
+  readonly shutdownFlushMs: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Upstream hosts may be (or resolve to) link-local / cloud-metadata addresses (`TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND`, default false). */
   readonly allowLinkLocalOutbound: boolean;
@@ -132,6 +154,23 @@ function readLogLevel(env: Env): DataPlaneConfig["logLevel"] {
   return found;
 }
 
+/** Reads and validates the HTTP server limits from `env` (`{}` gives the defaults); throws `ConfigError`. */
+export function loadHttpLimits(env: Env): HttpLimits {
+  const requestTimeoutMs = readInt(env, "DATA_PLANE_REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000);
+  const headersTimeoutMs = readInt(env, "DATA_PLANE_HEADERS_TIMEOUT_MS", Math.min(10_000, requestTimeoutMs), 100, 3_600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`DATA_PLANE_HEADERS_TIMEOUT_MS must not exceed DATA_PLANE_REQUEST_TIMEOUT_MS (${requestTimeoutMs}; got ${headersTimeoutMs})`);
+  }
+  return Object.freeze({
+    bodyLimitBytes: readInt(env, "DATA_PLANE_BODY_LIMIT_BYTES", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    jsonMaxDepth: readInt(env, "DATA_PLANE_JSON_MAX_DEPTH", 64, 4, 1_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    maxHeaderBytes: readInt(env, "DATA_PLANE_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024),
+    bodyDrainBytes: readInt(env, "DATA_PLANE_BODY_DRAIN_BYTES", 64 * 1024 * 1024, 0, 1024 * 1024 * 1024),
+  });
+}
+
 /** Reads and validates the data plane's settings from `env` (pass `process.env`); throws `ConfigError`. */
 export function loadDataPlaneConfig(env: Env): DataPlaneConfig {
   const nodeToken = env.TOLLGATE_NODE_TOKEN?.trim() ?? "";
@@ -140,6 +179,7 @@ export function loadDataPlaneConfig(env: Env): DataPlaneConfig {
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(nodeId)) {
     throw new ConfigError(`NODE_ID may hold only letters, digits, ".", "_" and "-" (got "${nodeId}")`);
   }
+  const http = loadHttpLimits(env);
   const config: DataPlaneConfig = {
     port: readInt(env, "PORT", 8080, 0, 65535),
     host: env.DATA_PLANE_HOST?.trim() || "127.0.0.1",
@@ -147,7 +187,8 @@ export function loadDataPlaneConfig(env: Env): DataPlaneConfig {
     controlPlaneAddresses: Object.freeze(readAddresses(env)),
     nodeToken,
     dataDir: env.TOLLGATE_DATA_DIR?.trim() || "./.tollgate",
-    bodyLimitBytes: readInt(env, "DATA_PLANE_BODY_LIMIT_BYTES", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    bodyLimitBytes: http.bodyLimitBytes,
+    http,
     upstream: Object.freeze({
       connectMs: readInt(env, "UPSTREAM_CONNECT_TIMEOUT_MS", 10_000, 1, 3_600_000),
       firstByteMs: readInt(env, "UPSTREAM_FIRST_BYTE_TIMEOUT_MS", 120_000, 1, 3_600_000),
@@ -157,7 +198,9 @@ export function loadDataPlaneConfig(env: Env): DataPlaneConfig {
     spoolMaxBytes: readInt(env, "USAGE_SPOOL_MAX_BYTES", 512 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     grantTimeoutMs: readInt(env, "GRANT_TIMEOUT_MS", 2_000, 10, 60_000),
     rateUnitsTimeoutMs: readInt(env, "RATE_LIMIT_TIMEOUT_MS", 500, 10, 10_000),
+    shutdownReadinessDelayMs: readInt(env, "SHUTDOWN_READINESS_DELAY_MS", 0, 0, 600_000),
     shutdownGraceMs: readInt(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    shutdownFlushMs: readInt(env, "SHUTDOWN_USAGE_FLUSH_MS", 5_000, 0, 600_000),
     logLevel: readLogLevel(env),
     allowLinkLocalOutbound: readBool(env, "TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND") ?? false,
     grpcTls: readGrpcTls(env),

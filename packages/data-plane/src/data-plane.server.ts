@@ -1,7 +1,9 @@
 /**
  * A running data-plane node: loads its cached snapshot, subscribes to policy, keeps grants,
- * spools and reports usage, and serves HTTP. `close()` is graceful: stop accepting, let requests
- * in flight finish (bounded), flush the usage reporter once, release grants, close the channel.
+ * spools and reports usage, and serves HTTP. `close()` is graceful: readiness turns false and new
+ * requests are refused, requests in flight may finish within the grace period, streams still open
+ * then end with their protocol's error event and settle, the spooled usage is delivered (bounded;
+ * the rest stays spooled), grants are released and the channel closed.
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -17,6 +19,7 @@ import { GrantManager } from "./grant-manager.js";
 import { createDataPlaneLogger } from "./logger.js";
 import { PolicyStore } from "./policy-store.js";
 import { PolicySubscriber } from "./policy-subscriber.client.js";
+import { ShutdownGate } from "./shutdown-gate.js";
 import { SnapshotCache } from "./snapshot-cache.js";
 import { createUpstreamClient, type UpstreamSend } from "./upstream.client.js";
 import { UsageReporter } from "./usage-reporter.client.js";
@@ -49,6 +52,13 @@ export function nodeDataPaths(dataDir: string, nodeId: string): { snapshot: stri
   const dir = join(dataDir, `node-${nodeId}`);
   return { snapshot: join(dir, "snapshot.bin"), spool: join(dir, "spool") };
 }
+
+/** While closing, how often connections that became idle are closed. */
+const IDLE_SWEEP_MS = 50;
+/** How long streams ended at the grace deadline get to write their error event before connections are closed. */
+const STREAM_END_MS = 2_000;
+/** Bound of the wait for requests' settlements after the HTTP server closed (a cut stream may load the tokenizer first). */
+const SETTLE_MS = 10_000;
 
 async function withDeadline(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -102,7 +112,8 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
   const upstream = overrides.upstream ?? (upstreamClient as NonNullable<typeof upstreamClient>).send;
 
   const budgetUsage = createBudgetUsageSource(link, config.grantTimeoutMs);
-  const app = buildApp({ nodeId: config.nodeId, bootId, store, ledger, limiter, grants, rates, usage: spool, upstream, logger, now, bodyLimitBytes: config.bodyLimitBytes, budgetUsage });
+  const shutdown = new ShutdownGate();
+  const app = buildApp({ shutdown, nodeId: config.nodeId, bootId, store, ledger, limiter, grants, rates, usage: spool, upstream, logger, now, http: config.http, budgetUsage });
   await app.listen({ port: config.port, host: config.host });
   subscriber.start();
   grants.start();
@@ -114,12 +125,24 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      if (!(await withDeadline(app.close(), config.shutdownGraceMs))) {
-        logger.warn("requests still in flight after the grace period; closing their connections");
-        app.server.closeAllConnections();
+      // Readiness turns false first (optionally while still serving), then new requests are
+      // refused and the listener closes; requests in flight go on.
+      shutdown.announce();
+      if (config.shutdownReadinessDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownReadinessDelayMs));
+      shutdown.beginDrain();
+      const closed = app.close();
+      // A connection whose last request just finished is closed at once, not after its keep-alive timeout.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+      if (!(await withDeadline(closed, config.shutdownGraceMs))) {
+        const ended = shutdown.endStreams();
+        logger.warn({ streams: ended }, "grace period over: open streams end with an error event; other requests are cut");
+        if (!(await withDeadline(closed, STREAM_END_MS))) app.server.closeAllConnections();
       }
+      clearInterval(sweep);
+      // Every request's usage is spooled before the spool is flushed.
+      if (!(await shutdown.settled(SETTLE_MS))) logger.warn("some requests had not settled at shutdown");
       await reporter.stop();
-      if (store.connected() && !(await withDeadline(reporter.flushOnce(), 5_000))) logger.warn("usage flush did not finish; the spool keeps the rest");
+      if (!(await reporter.drain(config.shutdownFlushMs))) logger.warn("usage flush did not finish; the spool keeps the rest for the next start");
       await grants.close();
       await subscriber.stop();
       await spool.close();

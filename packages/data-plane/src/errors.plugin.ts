@@ -1,13 +1,16 @@
 /**
- * Fastify's edge for errors: JSON bodies of any content type, and every failure answered in the
- * route's protocol's error shape (OpenAI unless the route or path is Anthropic's or Google's) with
- * the contract's status and code (malformed JSON -> 400 `invalid_request`, too large -> 413
- * `request_too_large`, unknown route -> 404). Unexpected errors are logged and masked as 500
+ * Fastify's edge for errors: JSON bodies of any content type (read by `json-body.ts`: UTF-8, a
+ * depth limit, prototype keys refused), and every failure answered in the route's protocol's error
+ * shape (OpenAI unless the route or path is Anthropic's or Google's) with the contract's status and
+ * code (malformed JSON -> 400 `invalid_request`, too large -> 413 `request_too_large` with the rest
+ * of the body drained, unknown route -> 404). Unexpected errors are logged and masked as 500
  * `internal_error`.
  */
+import type { IncomingMessage } from "node:http";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { openAIErrorBody } from "@tollgate/providers";
 import { GatewayError } from "./gateway-error.js";
+import { parseJsonBody } from "./json-body.js";
 import { protocolOfPath, protocolOfRequest, sendProtocolError } from "./protocol-error.js";
 
 /** Records the code of each answered request (for `tollgate_requests_total`). */
@@ -37,13 +40,33 @@ export function sendOpenAIError(reply: FastifyReply, error: GatewayError): Fasti
   return reply.code(error.status).headers(error.responseHeaders()).type("application/json").send(openAIErrorBody(error.code, error.message));
 }
 
+/** How request bodies are read: the JSON depth limit, and the drain of a body refused as too large. */
+export interface BodyHandling {
+  readonly jsonMaxDepth: number;
+  readonly drainRejectedBody: (request: IncomingMessage) => void;
+}
+
 /** Installs the JSON parser for every content type, the error handler and the 404 handler. */
-export function registerOpenAIErrors(app: FastifyInstance, recordCode: CodeRecorder): void {
-  app.addContentTypeParser("*", { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
+export function registerOpenAIErrors(app: FastifyInstance, recordCode: CodeRecorder, body: BodyHandling): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, raw, done) => {
+    try {
+      done(null, parseJsonBody(raw as Buffer, body.jsonMaxDepth));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   app.setErrorHandler((err, request, reply) => {
     const mapped = toGatewayError(err);
     if (mapped === null) request.log.error({ err }, "unhandled error");
-    const error = mapped ?? new GatewayError("internal_error", "internal error");
+    let error = mapped ?? new GatewayError("internal_error", "internal error");
+    if (error.code === "request_too_large" && !(err instanceof GatewayError)) {
+      error = new GatewayError("request_too_large", `the request body is larger than the limit of ${app.initialConfig.bodyLimit ?? 0} bytes`);
+      // Fastify asks to close the connection; closing while the client still uploads resets it
+      // before it reads the 413. Keep it open and discard the rest of the body (bounded) instead.
+      reply.removeHeader("connection");
+      body.drainRejectedBody(request.raw);
+    }
     recordCode(request, error.code);
     const protocol = protocolOfRequest(request);
     return protocol === "openai" ? sendOpenAIError(reply, error) : sendProtocolError(reply, protocol, error);

@@ -48,7 +48,7 @@ describe("the admitted output limit always reaches the upstream", () => {
   }
 
   it.each(cases)("%s inbound -> %s upstream, stream %s: a limit is sent and the hard budget holds", async (inbound, target, stream) => {
-    const t = buildProtocolTestApp(mock.url, upstream.send, undefined, (s) => ({ ...s, budgets: [...s.budgets.filter((b) => b.id !== "bgt_usd"), budget] }));
+    const t = buildProtocolTestApp(mock.url, upstream.send, undefined, {}, (s) => ({ ...s, budgets: [...s.budgets.filter((b) => b.id !== "bgt_usd"), budget] }));
     try {
       const model = MODEL_OF[target];
       const protocol = inbound === "responses" ? "openai" : inbound;
@@ -71,7 +71,7 @@ describe("the admitted output limit always reaches the upstream", () => {
   });
 
   it("a reasoning model gets max_completion_tokens (o-series models refuse max_tokens)", async () => {
-    const t = buildProtocolTestApp(mock.url, upstream.send, undefined, (s) => ({ ...s, models: [...s.models, o3] }));
+    const t = buildProtocolTestApp(mock.url, upstream.send, undefined, {}, (s) => ({ ...s, models: [...s.models, o3] }));
     try {
       for (const body of [
         { model: "o3-mini", messages: [{ role: "user", content: "hi" }] },

@@ -34,7 +34,10 @@ function googleStatusOf(status: number): string {
   switch (status) {
     case 400:
     case 413:
+    case 431:
       return "INVALID_ARGUMENT";
+    case 408:
+      return "DEADLINE_EXCEEDED";
     case 401:
       return "UNAUTHENTICATED";
     case 403:

@@ -6,6 +6,7 @@
 import { BudgetLedger, RateLimiter, type ModelPolicy, type PolicySnapshot, type ProviderAccountPolicy } from "@tollgate/policy";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { buildApp } from "./app.js";
+import type { HttpLimits } from "./config.js";
 import { createMemorySink, type MemorySink } from "./app.fixture.js";
 import { silentLogger } from "./grpc.fixture.js";
 import { PROVIDER_API_KEY, buildPolicyFixture, createFixtureGrantSource, toFullUpdate, type FixtureKeyName, type PolicyFixture } from "./policy.fixture.js";
@@ -31,11 +32,15 @@ export interface ProtocolTestApp {
 
 const price = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n, cachedInputPerMillion: 500_000n };
 
-/** Builds the app; `mockUrl` is the mock's root URL, `azureUrl` the Azure resource endpoint, `adjust` edits the policy. */
+/**
+ * Builds the app; `mockUrl` is the mock's root URL, `azureUrl` the Azure resource endpoint, `http`
+ * HTTP limits, `adjust` edits the policy.
+ */
 export function buildProtocolTestApp(
   mockUrl: string,
   upstream: UpstreamSend,
   azureUrl = "http://azure.invalid",
+  http: Partial<HttpLimits> = {},
   adjust: (s: PolicySnapshot) => PolicySnapshot = (s) => s,
 ): ProtocolTestApp {
   const base = buildPolicyFixture(`${mockUrl}/v1`);
@@ -62,7 +67,7 @@ export function buildProtocolTestApp(
   };
   const app = buildApp({
     nodeId: "node-t", bootId: "boot-t", store, ledger, limiter: new RateLimiter(), grants: createFixtureGrantSource(ledger, store, Date.now),
-    usage: sink, upstream: recording, logger: silentLogger, bodyLimitBytes: 64 * 1024,
+    usage: sink, upstream: recording, logger: silentLogger, http: { bodyLimitBytes: 64 * 1024, ...http },
   });
   const post = (url: string, headers: Record<string, string>, body: unknown) =>
     app.inject({ method: "POST", url, headers: { "content-type": "application/json", ...headers }, payload: typeof body === "string" ? body : JSON.stringify(body) });

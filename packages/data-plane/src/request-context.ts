@@ -30,6 +30,7 @@ import type { DataPlaneMetrics, OperationLabels } from "./metrics.js";
 import type { PolicyState, PolicyStore } from "./policy-store.js";
 import { checkPresentedSecret } from "./presented-secret.js";
 import { Outcome, UsageSource, type UsageRecordFactory } from "./usage-record.js";
+import type { ShutdownGate } from "./shutdown-gate.js";
 
 /** Where usage records go (the spool). */
 export interface UsageSink {
@@ -57,6 +58,8 @@ export interface RequestPathDeps {
   readonly jwt: JwtVerifiers;
   /** Uniform random numbers in [0, 1) for the weighted choice among route candidates (default Math.random). */
   readonly random?: () => number;
+  /** The node's shutdown: streams end at its deadline, and it waits for records being spooled. */
+  readonly shutdown?: ShutdownGate;
 }
 
 /** One request in flight: who asked, when, and on which route. */
@@ -203,7 +206,9 @@ export async function finish(deps: RequestPathDeps, ctx: RequestContext, admissi
 
 async function appendRecord(deps: RequestPathDeps, record: UsageRecord): Promise<void> {
   try {
-    await deps.usage.append(record);
+    const appended = deps.usage.append(record);
+    deps.shutdown?.track(appended);
+    await appended;
   } catch (err) {
     deps.logger.error({ err: { message: (err as Error).message }, requestId: record.requestId }, "usage record could not be spooled");
   }

@@ -11,6 +11,16 @@ import { finish, type RequestContext, type RequestEnd } from "./request-context.
 import type { ScrubbedExchange, UpstreamPathDeps } from "./upstream-exchange.js";
 import { Outcome } from "./usage-record.js";
 
+/** The error event that ends a stream cut after its 200 went out, by cause. */
+const STREAM_ENDINGS = {
+  timeout: { code: "upstream_timeout", status: 504, message: "the upstream provider timed out" },
+  connection: { code: "upstream_error", status: 502, message: "the upstream stream was cut" },
+  shutdown: { code: "overloaded", status: 503, message: "this gateway node is shutting down and ended the stream at its grace deadline; retry the request" },
+} as const;
+
+/** After a stream is ended at the shutdown deadline, the delay before it is settled (its last bytes go out first). */
+const SHUTDOWN_SETTLE_DELAY_MS = 20;
+
 /** What the relay needs of a stream transform: a protocol translator, or the OpenAI usage tap. */
 export type RelayTransform = Pick<StreamTranslator, "push" | "end" | "usage" | "reportedInputTokens" | "completionText">;
 
@@ -57,29 +67,38 @@ export async function* relayStream(
   let outcome = Outcome.CLIENT_ABORTED;
   let status = 200;
   let errorCode = "";
+  // At the shutdown deadline the upstream body is discarded and the stream ends with an error event.
+  let cutByShutdown = false;
+  const closed = deps.shutdown?.openStream(() => {
+    cutByShutdown = true;
+    exchange.finish();
+  });
   try {
     const { scrubber } = exchange;
     for await (const chunk of exchange.body) {
       const out = translator.push(chunk);
       if (out.length > 0) yield scrubber.scrubSseChunk(out);
+      if (cutByShutdown) break;
     }
+    if (cutByShutdown) throw new Error("ended at the shutdown deadline");
     const tail = translator.end();
     outcome = Outcome.SUCCESS;
     if (tail.length > 0) yield scrubber.scrubSseChunk(tail);
   } catch (err) {
-    const failure = exchange.classify(err);
+    const failure = cutByShutdown ? "shutdown" : exchange.classify(err);
     if (failure !== "client_aborted") {
       outcome = Outcome.UPSTREAM_ERROR;
-      const timeout = failure === "timeout";
-      errorCode = timeout ? "upstream_timeout" : "upstream_error";
-      status = timeout ? 504 : 502;
-      const message = timeout ? "the upstream provider timed out" : "the upstream stream was cut";
-      yield Buffer.from(errorEvent(errorCode, message, status));
+      const ending = STREAM_ENDINGS[failure];
+      errorCode = ending.code;
+      status = ending.status;
+      yield Buffer.from(errorEvent(errorCode, ending.message, status));
     }
   } finally {
     exchange.finish();
     const { promptTokens, ...facts } = end;
-    await finish(deps, ctx, admission, {
+    // At the shutdown deadline the client's stream ends first: settling may load the tokenizer,
+    // which holds the event loop for a second. The gate tracks the settlement until `closed`.
+    const settled = (cutByShutdown ? new Promise((resolve) => setTimeout(resolve, SHUTDOWN_SETTLE_DELAY_MS)) : Promise.resolve()).then(() => finish(deps, ctx, admission, {
       ...facts,
       usage: translator.usage(),
       // A cut stream bills the prompt as the provider already counted it when it said so, else the tokenizer's count.
@@ -87,7 +106,9 @@ export async function* relayStream(
       outcome,
       status,
       errorCode,
-    });
+    })).finally(() => closed?.());
+    if (!cutByShutdown) await settled;
+    else settled.catch((err: unknown) => deps.logger.error({ err }, "a stream ended at shutdown could not be settled"));
   }
 }
 

@@ -218,4 +218,26 @@ export class UsageReporter {
     const kept = await this.options.spool.quarantine(id, frames).catch(() => false);
     this.options.logger.error({ segment: id, records: frames.length, reason, keptOnDisk: kept }, "usage records quarantined: they can never be delivered");
   }
+
+  /**
+   * Shutdown: sends everything spooled, retrying (200 ms apart) until all is acknowledged or
+   * `timeoutMs` has passed; true when all was. Call after `stop()`. What is not acknowledged stays
+   * in the spool for the next start.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<"expired">((resolve) => {
+        timer = setTimeout(() => resolve("expired"), left);
+      });
+      const outcome = await Promise.race([this.flushOnce().catch(() => false), expired]);
+      clearTimeout(timer);
+      if (outcome === true) return true;
+      if (outcome === "expired") return false;
+      await sleep(Math.min(200, Math.max(0, deadline - Date.now())));
+    }
+  }
 }

@@ -34,6 +34,8 @@ export interface HttpAppDeps {
   readonly authenticate: (token: string) => Promise<Actor | null>;
   /** Bounds of the admin API (from `config.ts`). */
   readonly limits: AdminApiLimits;
+  /** Read timeouts (defaults 30 s for a whole request, 10 s for its headers): a body sent byte by byte is cut off with 408. */
+  readonly timeouts?: { readonly requestMs: number; readonly headersMs: number };
 }
 
 const PASS_THROUGH_CODES = new Set(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT", "BAD_REQUEST", "OPERATION_RESOLUTION_FAILURE", "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"]);
@@ -73,7 +75,15 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   const { limits } = deps;
   const hops = limits.trustProxy;
   const trustProxy = hops === false ? false : typeof hops === "number" ? (_address: string, hop: number) => hop < hops : [...hops];
-  const app = Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }), bodyLimit: limits.maxBodyBytes, trustProxy });
+  const timeouts = deps.timeouts ?? { requestMs: 30_000, headersMs: 10_000 };
+  const app = Fastify({
+    loggerInstance,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: limits.maxBodyBytes,
+    trustProxy,
+    requestTimeout: timeouts.requestMs,
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: 500 },
+  });
   const startApollo = async (operationLimits: OperationLimits): Promise<ApolloServer<GraphQLContext>> => {
     const protection = buildOperationProtection(operationLimits);
     const apollo = new ApolloServer<GraphQLContext>({
