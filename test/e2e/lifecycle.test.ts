@@ -227,7 +227,7 @@ describe("the Simulator", () => {
     // 21 simulations per key later: no provider call, no budget used, no rate-limit share taken, no usage.
     expect(simUpstream.requests()).toHaveLength(0);
     expect((await keyBudget(stack.gql, open.id)).used).toBe("0");
-    expect(await sdkChat(sdk(open.secret, 0), "sim-model")).not.toBe(""); // node 1's rate share (1) and the budget (1) were intact
+    expect(await sdkChat(sdk(open.secret, 0), "sim-model")).not.toBe(""); // the rate limit (2) and the budget (1) were intact
     expect(simUpstream.requests()).toHaveLength(1);
     const spent = await failureOf(sdkChat(sdk(open.secret, 1), "sim-model"));
     expect(spent).toBeInstanceOf(OpenAI.RateLimitError);
@@ -243,12 +243,12 @@ describe("the Simulator", () => {
       expect({ requests: usage.requests, blocked: usage.blocked }).toEqual(want);
     }
     expect((await keyBudget(stack.gql, open.id)).used).toBe("1");
-    // What the real request consumed, the Simulators now see: node 1's rate-limit share is taken
-    // (checked before budgets); node 2 and the control plane (which counts no rate limit) meet the spent budget.
+    // What the real request consumed, the Simulators now see: the key's rate limit (2 for the
+    // cluster) still has room, so every Simulator meets the spent budget.
     const after = [await simulateOnNode(0, open.secret, body), await simulateOnNode(1, open.secret, body), await simulateOnControlPlane(open.secret, body)];
     for (const a of after) expect(a.budgets.map((b) => [b.limit, b.used, b.remaining])).toEqual([["1", "1", "0"]]);
     expect(after.map((a) => [a.allowed, a.status, a.error?.code])).toEqual([
-      [false, 429, "rate_limit_exceeded"],
+      [false, 429, "budget_exceeded"],
       [false, 429, "budget_exceeded"],
       [false, 429, "budget_exceeded"],
     ]);
