@@ -125,7 +125,11 @@ export function countNeutralPromptTokens(req: ChatRequest): number {
   return total;
 }
 
-/** The tokenizer count of an inbound prompt (through the neutral form when there is one). */
+/**
+ * The tokenizer count of an inbound prompt (through the neutral form when there is one): the
+ * estimate `count_tokens` endpoints answer with. Billing never uses it: a prompt the provider did
+ * not report is billed as the reservation counted it (`RequestContext.promptTokens`).
+ */
 export function countInboundPromptTokens(inbound: InboundChatRequest, neutral: ChatRequest | null): number {
   if (inbound.protocol === "openai") return countOpenAIChatPromptTokens(inbound.parsed);
   if (neutral !== null) return countNeutralPromptTokens(neutral);
@@ -137,7 +141,7 @@ export function countInboundPromptTokens(inbound: InboundChatRequest, neutral: C
   return total;
 }
 
-/** Counted usage: the full prompt and the generated text so far, no cached tokens. */
+/** Counted usage: `promptTokens` (as the reservation counted the prompt) and the generated text so far, no cached tokens. */
 export function countedUsageOf(promptTokens: number, completionText: string): ActualUsage {
   return { inputTokens: promptTokens, cachedInputTokens: 0, outputTokens: countTokens(completionText) };
 }
