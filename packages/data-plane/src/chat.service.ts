@@ -100,6 +100,7 @@ function relayOpenAIStream(
     usage: () => tap.usage(),
     completionText: () => tap.completionText(),
     reportedInputTokens: () => null,
+    reportedInputUsage: () => null,
   };
   const errorEvent = (code: string, message: string): string => `data: ${JSON.stringify(openAIErrorBody(code, message))}\n\n`;
   return relayStream(deps, ctx, admission, exchange, transform, errorEvent, end);

@@ -122,6 +122,17 @@ describe("billing cut, abandoned and late requests; usage that cannot be spooled
     expect(t.sink.records.at(-1)).toMatchObject({ outcome: Outcome.UPSTREAM_ERROR, usageSource: UsageSource.COUNTED, inputTokens: prompt, outputTokens: 30 });
   });
 
+  it("a cut Anthropic stream keeps the provider's cached split from its start (cache reads at their price, not the full input price)", async () => {
+    const { t } = await protocolApp(mock.url, patient);
+    const body = { model: MODEL_OF.anthropic, max_tokens: 100, stream: true, messages: [{ role: "user", content: "cut [[mock:reset_after=2]] [[mock:prompt_tokens=100]] [[mock:cached_tokens=40]]" }] };
+    const res = await t.post("/v1/messages", t.keyHeaders("anthropic", "active"), body);
+    expect(res.statusCode).toBe(200);
+    const r = t.sink.records.at(-1)!;
+    expect(r).toMatchObject({ outcome: Outcome.UPSTREAM_ERROR, usageSource: UsageSource.COUNTED, inputTokens: 100, cachedInputTokens: 40, outputTokens: 100 });
+    // $1 input, $0.50 cached, $2 output per million: 60 + 20 + 200 micro-dollars.
+    expect(r.costMicros).toBe(280n);
+  });
+
   it("a client that leaves mid-stream: the upstream is read on for its usage, hidden reasoning tokens included", async () => {
     const { t, url } = await protocolApp(slow.url, patient, true);
     const body = { model: MODEL_OF.openai, stream: true, max_completion_tokens: 1_000, messages: [{ role: "user", content: "think hard [[mock:completion_tokens=20]] [[mock:reasoning_tokens=300]] [[mock:prompt_tokens=77]]" }] };

@@ -6,7 +6,7 @@
  * is still read (and discarded) until its usage arrives, for the upstream client's usage grace
  * (5 s by default), so hidden reasoning tokens are billed as the provider counts them.
  */
-import type { Admission } from "@tollgate/policy";
+import type { ActualUsage, Admission } from "@tollgate/policy";
 import { createSseSplitter, createStreamTranslator, type StreamTranslator, type StreamTranslatorOptions } from "@tollgate/providers";
 import { countedUsageOf } from "./chat-counting.js";
 import { streamErrorEvent } from "./protocol-error.js";
@@ -25,7 +25,7 @@ const STREAM_ENDINGS = {
 const SHUTDOWN_SETTLE_DELAY_MS = 20;
 
 /** What the relay needs of a stream transform: a protocol translator, or the OpenAI usage tap. */
-export type RelayTransform = Pick<StreamTranslator, "push" | "end" | "usage" | "reportedInputTokens" | "completionText">;
+export type RelayTransform = Pick<StreamTranslator, "push" | "end" | "usage" | "reportedInputTokens" | "reportedInputUsage" | "completionText">;
 
 /** What a relayed stream records besides its usage. */
 export type RelayEnd = Omit<RequestEnd, "usage" | "countedUsage" | "outcome" | "status" | "errorCode">;
@@ -112,8 +112,7 @@ export async function* relayStream(
     const settled = (cutByShutdown ? new Promise((resolve) => setTimeout(resolve, SHUTDOWN_SETTLE_DELAY_MS)) : Promise.resolve()).then(() => finish(deps, ctx, admission, {
       ...end,
       usage: translator.usage(),
-      // A cut stream bills the prompt as the provider already counted it when it said so, else as the reservation counted it.
-      countedUsage: () => countedUsageOf(translator.reportedInputTokens() ?? ctx.promptTokens, translator.completionText()),
+      countedUsage: () => unfinishedUsageOf(translator, ctx.promptTokens),
       outcome,
       status,
       errorCode,
@@ -121,6 +120,18 @@ export async function* relayStream(
     if (!cutByShutdown) await settled;
     else settled.catch((err: unknown) => deps.logger.error({ err }, "a stream ended at shutdown could not be settled"));
   }
+}
+
+/**
+ * The counted usage of a stream that ended without its final usage: the prompt as the provider
+ * already reported it at the start, with its split (cached reads, cache writes: billed at their own
+ * prices, not as plain input), else its reported count, else `promptTokens` (as the reservation
+ * counted it); the output as the text received counts (`finish` raises it to the hold).
+ */
+function unfinishedUsageOf(translator: RelayTransform, promptTokens: number): ActualUsage {
+  const counted = countedUsageOf(translator.reportedInputTokens() ?? promptTokens, translator.completionText());
+  const reported = translator.reportedInputUsage();
+  return reported === null ? counted : { ...reported, outputTokens: counted.outputTokens };
 }
 
 /** Feeds the rest of an upstream body to the translator (output discarded) until it reports usage, ends or fails. */
