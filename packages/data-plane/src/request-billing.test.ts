@@ -209,6 +209,7 @@ describe("billing cut, abandoned and late requests; usage that cannot be spooled
     const spent = ledger.entries().reduce((s, e) => s + e.spent, 0n);
     expect(spent).toBeGreaterThan(0n);
 
+    expect((await app.inject({ url: "/metrics" })).body).toMatch(/^tollgate_usage_spool_unwritten_records 1$/m);
     const refused = await chat();
     expect([refused.statusCode, refused.json().error.code]).toEqual([503, "usage_unavailable"]);
     expect(mock.requests()).toHaveLength(1); // refused before upstream
