@@ -51,9 +51,10 @@ export function relayTranslatedStream(
  * Streams the upstream's body through `translator` (any `RelayTransform`) to the client, every
  * complete event through the exchange's credential scrubber (an upstream's mid-stream error may
  * echo the credential; forwarded and translated events alike); `errorEvent` renders a failure
- * after the 200 went out (code, message, HTTP status) in the client's stream shape. Settles once,
- * with the provider's usage when it reported one, else the prompt (as the provider reported it,
- * else counted) and the text received so far counted.
+ * after the 200 went out (code, message, HTTP status) in the client's stream shape. A client that
+ * leaves returns this generator at a `yield`; the upstream is then read on for its usage (the
+ * upstream client aborts it after its usage grace). Settles once, with the provider's usage when
+ * it reported one, else `unfinishedUsageOf` (raised to the held output when unfinished, `finish`).
  */
 export async function* relayStream(
   deps: UpstreamPathDeps,
