@@ -152,6 +152,21 @@ describe("billing cut, abandoned and late requests; usage that cannot be spooled
     expect(r).toMatchObject({ outcome: Outcome.CLIENT_ABORTED, usageSource: UsageSource.COUNTED, inputTokens: reservedPrompt(body), outputTokens: 200 });
   });
 
+  it("a client that leaves while the provider works on its request (no answer yet) is billed the prompt the provider got", async () => {
+    const { t, url } = await protocolApp(mock.url, patient, true);
+    const body = { model: MODEL_OF.openai, max_tokens: 30, messages: [{ role: "user", content: "take long [[mock:hang]]" }] };
+    const controller = new AbortController();
+    const call = fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...t.keyHeaders("openai", "active") }, body: JSON.stringify(body), signal: controller.signal }).catch(() => null);
+    await waitFor(() => mock.requests().length === 1, 5_000);
+    controller.abort();
+    await call;
+    const r = await nextRecord(t.sink.records, 0);
+    const prompt = reservedPrompt(body);
+    expect(r).toMatchObject({ outcome: Outcome.CLIENT_ABORTED, usageSource: UsageSource.COUNTED, inputTokens: prompt, outputTokens: 0, attempts: 1 });
+    expect(r.costMicros).toBe(BigInt(prompt));
+    expect(t.ledger.entries().every((e) => e.reserved === 0n)).toBe(true);
+  });
+
   it("a request whose grant is answered after midnight is decided again in the new window (not refused until tomorrow)", async () => {
     const midnight = Date.UTC(2030, 0, 16);
     let clock = midnight - 50;
