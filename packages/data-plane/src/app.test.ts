@@ -1,6 +1,7 @@
 import { BudgetLedger, RateLimiter } from "@tollgate/policy";
 import { startMockProvider, type MockProvider } from "@tollgate/mock-provider";
 import { Outcome, UsageSource, type UsageRecord } from "@tollgate/proto";
+import { parseOpenAIChatRequest, shapeChatRequest, type ParsedChatRequest } from "@tollgate/providers";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildApp } from "./app.js";
@@ -191,30 +192,32 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     expect(JSON.parse(last.slice(6)).usage.completion_tokens).toBe(5);
   });
 
-  it("maps upstream failures: 5xx -> 502 upstream_error, no answer -> 504 upstream_timeout, and releases the reservation", async () => {
+  it("maps upstream failures: 5xx -> 502 upstream_error, no answer -> 504 upstream_timeout (its prompt billed), and releases the reservation", async () => {
     const failed = await chat(bearer("active"), hello({ messages: [{ role: "user", content: "[[mock:status=500]]" }] }));
     expect(failed.statusCode).toBe(502);
     expect(failed.json().error.code).toBe("upstream_error");
-    const hung = await chat(bearer("active"), hello({ messages: [{ role: "user", content: "[[mock:hang]]" }] }));
+    const hungBody = hello({ messages: [{ role: "user", content: "[[mock:hang]]" }] });
+    const hung = await chat(bearer("active"), hungBody);
     expect(hung.statusCode).toBe(504);
     expect(hung.json().error.code).toBe("upstream_timeout");
     expect(sink.records.map((r) => [r.outcome, r.status, r.errorCode, r.costMicros])).toEqual([
       [Outcome.UPSTREAM_ERROR, 502, "upstream_error", 0n],
-      [Outcome.UPSTREAM_ERROR, 504, "upstream_timeout", 0n],
+      // The provider got the body: its prompt is billed as the reservation counted it ($1 per million: a micro-dollar a token).
+      [Outcome.UPSTREAM_ERROR, 504, "upstream_timeout", BigInt(shapeChatRequest(parseOpenAIChatRequest(hungBody) as ParsedChatRequest).inputTokensUpperBound)],
     ]);
     // Nothing stays reserved: the REQUESTS budget still admits both its requests.
     for (let i = 0; i < 2; i++) expect((await chat(bearer("requestBudget"), hello({ messages: [{ role: "user", content: "[[mock:status=503]]" }] }))).statusCode).toBe(502);
     expect((await chat(bearer("requestBudget"), hello())).statusCode).toBe(200);
   });
 
-  it("bills a cut stream by counting tokens", async () => {
+  it("bills a cut stream its prompt as reserved and the output it held (not the 3 tokens seen)", async () => {
     const res = await chat(bearer("active"), hello({ stream: true, messages: [{ role: "user", content: "hi [[mock:completion_tokens=50]] [[mock:reset_after=3]]" }] }));
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain("upstream_error");
     const record = sink.records[0]!;
     expect(record.outcome).toBe(Outcome.UPSTREAM_ERROR);
     expect(record.usageSource).toBe(UsageSource.COUNTED);
-    expect(record.outputTokens).toBe(3);
+    expect(record.outputTokens).toBe(4096);
     expect(record.inputTokens).toBeGreaterThan(0);
     expect(record.costMicros).toBeGreaterThan(0n);
   });

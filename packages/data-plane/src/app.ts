@@ -36,6 +36,8 @@ export interface CountingUsageSink extends UsageSink {
   readonly recordCount: number;
   /** Records set aside as undeliverable since start (absent = 0). */
   readonly quarantinedRecords?: number;
+  /** Records kept in memory after a failed write, not yet written (absent = 0). */
+  readonly unwrittenRecords?: number;
 }
 
 /** Everything `buildApp` needs. */
@@ -106,6 +108,7 @@ export function buildApp(deps: DataPlaneDeps): FastifyInstance {
       policyVersion: () => deps.store.heldVersion(),
       spoolRecords: () => deps.usage.recordCount,
       spoolQuarantined: () => deps.usage.quarantinedRecords ?? 0,
+      spoolUnwritten: () => deps.usage.unwrittenRecords ?? 0,
       controlPlaneConnected: () => deps.store.connected(),
     });
   const limits: HttpLimits = { ...loadHttpLimits({}), ...deps.http, ...(deps.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: deps.bodyLimitBytes }) };

@@ -1,5 +1,6 @@
 import type { ProviderAccountPolicy } from "@tollgate/policy";
 import {
+  countNeutralPromptTokens,
   countTokens,
   estimateAnthropicInputTokensUpperBound,
   estimateChatInputTokensUpperBound,
@@ -9,7 +10,7 @@ import {
   type InboundChatRequest,
 } from "@tollgate/providers";
 import { describe, expect, it } from "vitest";
-import { countNeutralPromptTokens, shapeProtocolChat } from "./chat-counting.js";
+import { shapeProtocolChat } from "./chat-counting.js";
 import { chatTargetOf, countTargetOf, protocolOfProvider } from "./upstream-target.js";
 
 function parse(protocol: "openai" | "anthropic" | "google", body: unknown, model = "m"): { inbound: InboundChatRequest; neutral: ChatRequest } {

@@ -2,13 +2,12 @@
  * What the gateway tells the decision core about a chat request of any inbound protocol, and how it
  * counts a request's tokens when no provider reported them: the admission shape (the prompt's upper
  * bound as the upstream will count it, the output asked for, the guardrails' prompt text) and the
- * tokenizer counts (o200k_base) of the prompt and of the generated text.
+ * usage billed when no provider reported it (the prompt as the reservation counted it, the
+ * generated text counted with the tokenizer).
  */
 import type { ActualUsage, RequestShape } from "@tollgate/policy";
 import {
-  IMAGE_PART_TOKENS,
   assertNever,
-  countOpenAIChatPromptTokens,
   countTokens,
   estimateAnthropicInputTokensUpperBound,
   estimateChatInputTokensUpperBound,
@@ -107,37 +106,7 @@ export function shapeProtocolChat(inbound: InboundChatRequest, neutral: ChatRequ
   };
 }
 
-/**
- * The tokenizer count of a neutral prompt: 3 tokens of priming, per system block and message 3 +
- * its text (tool call ids, names and arguments included; IMAGE_PART_TOKENS per image), and the
- * JSON of the tools. An estimate of what the upstream bills, for when it reported nothing.
- */
-export function countNeutralPromptTokens(req: ChatRequest): number {
-  let total = 3;
-  for (const s of req.system) total += 3 + countTokens(s);
-  for (const m of req.messages) {
-    total += 3;
-    for (const p of m.parts) total += p.type === "text" ? countTokens(p.text) : IMAGE_PART_TOKENS;
-    if (m.role === "assistant") for (const c of m.toolCalls) total += countTokens(c.id) + countTokens(c.name) + countTokens(c.arguments);
-    if (m.role === "tool") total += countTokens(m.toolCallId);
-  }
-  if (req.tools.length > 0) total += countTokens(JSON.stringify(req.tools));
-  return total;
-}
-
-/** The tokenizer count of an inbound prompt (through the neutral form when there is one). */
-export function countInboundPromptTokens(inbound: InboundChatRequest, neutral: ChatRequest | null): number {
-  if (inbound.protocol === "openai") return countOpenAIChatPromptTokens(inbound.parsed);
-  if (neutral !== null) return countNeutralPromptTokens(neutral);
-  const texts: string[] = [];
-  const body = inbound.parsed.body;
-  for (const field of ["system", "systemInstruction", "system_instruction", "messages", "contents", "tools"]) collectStrings(body[field], texts);
-  let total = 3;
-  for (const t of texts) total += countTokens(t);
-  return total;
-}
-
-/** Counted usage: the full prompt and the generated text so far, no cached tokens. */
+/** Counted usage: `promptTokens` (as the reservation counted the prompt) and the generated text so far, no cached tokens. */
 export function countedUsageOf(promptTokens: number, completionText: string): ActualUsage {
   return { inputTokens: promptTokens, cachedInputTokens: 0, outputTokens: countTokens(completionText) };
 }

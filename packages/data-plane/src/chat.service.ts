@@ -1,13 +1,13 @@
 /**
  * OpenAI Chat Completions through the gateway: authenticate, decide, call the provider account
  * with its own credential (the virtual key never goes upstream), relay the JSON answer or the SSE
- * stream, and settle the actual usage (provider-reported, else counted with the tokenizer).
+ * stream, and settle the actual usage (provider-reported, else the prompt as the reservation
+ * counted it and the generated text counted with the tokenizer).
  */
 import { performance } from "node:perf_hooks";
-import { upstreamOutputLimit, type Admission, type ActualUsage } from "@tollgate/policy";
+import { upstreamOutputLimit, type Admission } from "@tollgate/policy";
 import {
   buildOpenAIUpstreamChatBody,
-  countTokens,
   createOpenAIStreamTap,
   extractOpenAICompletionText,
   extractOpenAIUsage,
@@ -16,6 +16,7 @@ import {
   parseOpenAIChatRequest,
   type ParsedChatRequest,
 } from "@tollgate/providers";
+import { countedUsageOf } from "./chat-counting.js";
 import { GatewayError } from "./gateway-error.js";
 import { shapeChatRequest } from "./inbound-request.js";
 import type { RequestHeaders } from "./key-auth.js";
@@ -57,11 +58,11 @@ export async function handleChatCompletion(deps: ChatServiceDeps, input: ChatInp
   const { exchange, admission } = routed;
   const firstByteMs = performance.now() - ctx.startedMono;
   if (!isSuccessStatus(exchange)) return rejectUpstreamStatus(deps, ctx, admission, exchange, { ...facts, firstByteMs });
-  const end = { ...facts, firstByteMs, countedUsage: () => countUsage(parsed, "") };
+  const end = { ...facts, firstByteMs, countedUsage: () => countedUsageOf(ctx.promptTokens, "") };
   if (parsed.stream) return { kind: "stream", status: 200, headers: { ...headers, ...SSE_HEADERS }, body: relayOpenAIStream(deps, ctx, admission, parsed, exchange, { ...facts, firstByteMs }) };
   const { json, text } = await readUpstreamJsonText(deps, ctx, admission, exchange, end);
   const usage = extractOpenAIUsage(json);
-  await finish(deps, ctx, admission, { ...end, usage, countedUsage: () => countUsage(parsed, extractOpenAICompletionText(json)), outcome: Outcome.SUCCESS, status: 200, errorCode: "" });
+  await finish(deps, ctx, admission, { ...end, usage, countedUsage: () => countedUsageOf(ctx.promptTokens, extractOpenAICompletionText(json)), outcome: Outcome.SUCCESS, status: 200, errorCode: "" });
   // The caller sees its own model name; when the upstream already answered with it, its bytes go out as they came.
   return { kind: "json", status: 200, headers, body: json["model"] === parsed.model ? text : JSON.stringify({ ...json, model: parsed.model }) };
 }
@@ -99,28 +100,8 @@ function relayOpenAIStream(
     usage: () => tap.usage(),
     completionText: () => tap.completionText(),
     reportedInputTokens: () => null,
+    reportedInputUsage: () => null,
   };
   const errorEvent = (code: string, message: string): string => `data: ${JSON.stringify(openAIErrorBody(code, message))}\n\n`;
-  return relayStream(deps, ctx, admission, exchange, transform, errorEvent, { ...end, promptTokens: () => countUsage(parsed, "").inputTokens });
-}
-
-/** Usage counted with the tokenizer: the prompt's text (+3 per message, +3 priming) and the generated text. */
-export function countUsage(parsed: ParsedChatRequest, completionText: string): ActualUsage {
-  let input = 3;
-  for (const m of parsed.messages) input += 3 + countTokens(textOfMessage(m));
-  return { inputTokens: input, cachedInputTokens: 0, outputTokens: countTokens(completionText) };
-}
-
-function textOfMessage(m: Readonly<Record<string, unknown>>): string {
-  let text = typeof m["role"] === "string" ? m["role"] : "";
-  if (typeof m["name"] === "string") text += m["name"];
-  const content = m["content"];
-  if (typeof content === "string") text += content;
-  else if (Array.isArray(content)) {
-    for (const part of content) {
-      if (typeof part === "object" && part !== null && typeof (part as { text?: unknown }).text === "string") text += (part as { text: string }).text;
-    }
-  }
-  if (m["tool_calls"] !== undefined) text += JSON.stringify(m["tool_calls"]);
-  return text;
+  return relayStream(deps, ctx, admission, exchange, transform, errorEvent, end);
 }

@@ -21,6 +21,8 @@ export interface UpstreamTimeouts {
   readonly idleMs: number;
   /** Whole exchange, headers to last byte. */
   readonly totalMs: number;
+  /** After the client left mid-answer, how long the upstream is still read for its usage (default 5 s; 0 = abort at once). */
+  readonly usageGraceMs?: number;
 }
 
 /** Limits of the node's HTTP server (see `http-guard.plugin.ts`). */
@@ -194,6 +196,7 @@ export function loadDataPlaneConfig(env: Env): DataPlaneConfig {
       firstByteMs: readInt(env, "UPSTREAM_FIRST_BYTE_TIMEOUT_MS", 120_000, 1, 3_600_000),
       idleMs: readInt(env, "UPSTREAM_IDLE_TIMEOUT_MS", 60_000, 1, 3_600_000),
       totalMs: readInt(env, "UPSTREAM_TOTAL_TIMEOUT_MS", 600_000, 1, 24 * 3_600_000),
+      usageGraceMs: readInt(env, "UPSTREAM_USAGE_GRACE_MS", 5_000, 0, 60_000),
     }),
     spoolMaxBytes: readInt(env, "USAGE_SPOOL_MAX_BYTES", 512 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     grantTimeoutMs: readInt(env, "GRANT_TIMEOUT_MS", 2_000, 10, 60_000),

@@ -6,13 +6,13 @@
  */
 import { authenticateKey, findModelAccessDenial } from "@tollgate/policy";
 import {
+  countInboundPromptTokens,
   inboundToNeutral,
   parseAnthropicCountTokensRequest,
   parseGoogleCountTokensRequest,
   pickField,
   type InboundChatRequest,
 } from "@tollgate/providers";
-import { countInboundPromptTokens } from "./chat-counting.js";
 import { GatewayError } from "./gateway-error.js";
 import type { RequestHeaders } from "./key-auth.js";
 import { beginRequest } from "./request-context.js";

@@ -146,6 +146,7 @@ export async function startDataPlane(config: DataPlaneConfig, overrides: DataPla
       await grants.close();
       await subscriber.stop();
       await spool.close();
+      if (spool.lostRecords > 0) logger.error({ records: spool.lostRecords }, "usage records could not be written to the spool before the node stopped: their spend is lost");
       link.close();
       await upstreamClient?.close();
       logger.info("data-plane node stopped");

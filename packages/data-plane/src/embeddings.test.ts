@@ -119,15 +119,18 @@ describe("POST /v1/embeddings (buildApp + inject, real mock provider)", () => {
     expect(third.headers["x-ratelimit-limit-requests"]).toBe("2");
   });
 
-  it("maps upstream failures and releases the reservation; refuses when usage cannot be recorded", async () => {
+  it("maps upstream failures (a hung one bills its prompt) and releases the reservation; refuses when usage cannot be recorded", async () => {
     const failed = await embed("requestBudget", { input: "boom [[mock:status=500]]" });
     expect(failed.statusCode).toBe(502);
     expect(failed.json().error.code).toBe("upstream_error");
     const hung = await embed("requestBudget", { input: "[[mock:hang]]" });
     expect(hung.statusCode).toBe(504);
+    // The hung request's body reached the provider: its prompt is billed ($1 per million: a micro-dollar a token); a REQUESTS budget counts only successes.
+    const hungPrompt = t.sink.records[1]?.inputTokens ?? 0;
+    expect(hungPrompt).toBeGreaterThan(0);
     expect(t.sink.records.map((r) => [r.outcome, r.status, r.costMicros, r.charges.length])).toEqual([
       [Outcome.UPSTREAM_ERROR, 502, 0n, 0],
-      [Outcome.UPSTREAM_ERROR, 504, 0n, 0],
+      [Outcome.UPSTREAM_ERROR, 504, BigInt(hungPrompt), 0],
     ]);
     for (let i = 0; i < 2; i++) expect((await embed("requestBudget", { input: "ok" })).statusCode).toBe(200);
     t.sink.full = true;

@@ -11,6 +11,8 @@ export interface MetricsProbes {
   spoolRecords(): number;
   /** Usage records quarantined since start (they can never be delivered); absent = 0. */
   spoolQuarantined?(): number;
+  /** Usage records kept in memory after a failed spool write (requests are refused while any); absent = 0. */
+  spoolUnwritten?(): number;
   controlPlaneConnected(): boolean;
 }
 
@@ -78,6 +80,14 @@ export function createDataPlaneMetrics(probes: MetricsProbes): DataPlaneMetrics 
     registers: [registry],
     collect() {
       this.set(probes.spoolRecords());
+    },
+  });
+  new Gauge({
+    name: "tollgate_usage_spool_unwritten_records",
+    help: "Usage records kept in memory because the spool could not write them (billable requests are refused 503 while any)",
+    registers: [registry],
+    collect() {
+      this.set(probes.spoolUnwritten?.() ?? 0);
     },
   });
   new Counter({

@@ -3,7 +3,7 @@
  * upstream protocol: validate the client's body in its own protocol, admit it on the same path as
  * every route (the prompt bounded as the upstream will count it), translate it for the model's
  * provider account, call the account with its own credential, translate the answer (JSON or
- * stream) back, and settle on the provider's usage (else the tokenizer's count).
+ * stream) back, and settle on the provider's usage (else the prompt as the reservation counted it).
  */
 import { performance } from "node:perf_hooks";
 import { upstreamOutputLimit, type Admission, type PolicyIndex } from "@tollgate/policy";
@@ -20,7 +20,7 @@ import {
   type RenderContext,
 } from "@tollgate/providers";
 import type { ChatResult } from "./chat.service.js";
-import { choicesOf, countInboundPromptTokens, countedUsageOf, requestedOutputOf, shapeProtocolChat } from "./chat-counting.js";
+import { choicesOf, countedUsageOf, requestedOutputOf, shapeProtocolChat } from "./chat-counting.js";
 import { GatewayError } from "./gateway-error.js";
 import { extractSecret, type RequestHeaders } from "./key-auth.js";
 import { admitRequest, beginRequest, finish, rateLimitHeaders, type RequestContext } from "./request-context.js";
@@ -117,16 +117,15 @@ export async function handleProtocolChat(deps: UpstreamPathDeps, input: Protocol
   const firstByteMs = performance.now() - ctx.startedMono;
   if (!isSuccessStatus(exchange)) return rejectUpstreamStatus(deps, ctx, admission, exchange, { ...facts, firstByteMs }, upstream);
   const headers = rateLimitHeaders(admission.rateLimits ?? []);
-  const promptTokens = (): number => countInboundPromptTokens(inbound, neutral);
   const render: RenderContext = { requestId: ctx.requestId, model: publicModel, nowMs: deps.now(), includeUsage: inbound.protocol === "openai" && inbound.parsed.includeUsage };
-  const end = { ...facts, firstByteMs, countedUsage: () => countedUsageOf(promptTokens(), "") };
+  const end = { ...facts, firstByteMs, countedUsage: () => countedUsageOf(ctx.promptTokens, "") };
   if (stream) {
-    const body = relayTranslatedStream(deps, ctx, admission, exchange, { from: upstream, to: input.protocol, ctx: render }, { ...end, promptTokens });
+    const body = relayTranslatedStream(deps, ctx, admission, exchange, { from: upstream, to: input.protocol, ctx: render }, end);
     if (google !== undefined && !google.sse) return { kind: "stream", status: 200, headers: { ...headers, "content-type": "application/json; charset=utf-8" }, body: sseToJsonArray(body) };
     return { kind: "stream", status: 200, headers: { ...headers, ...SSE_HEADERS }, body };
   }
   const json = await readUpstreamJson(deps, ctx, admission, exchange, end);
-  const counted = () => countedUsageOf(promptTokens(), extractChatCompletionText(upstream, json));
+  const counted = () => countedUsageOf(ctx.promptTokens, extractChatCompletionText(upstream, json));
   const answer = translateResponse(upstream, input.protocol, json, render);
   if (answer === null) {
     await finish(deps, ctx, admission, { ...end, usage: null, countedUsage: counted, outcome: Outcome.UPSTREAM_ERROR, status: 502, errorCode: "upstream_error" });

@@ -7,17 +7,21 @@ import { performance } from "node:perf_hooks";
 import {
   decide,
   releaseAdmission,
-  settleRequest,
+  settleRequestAttempts,
   tightestRateLimits,
+  windowStartOf,
   withResetTime,
   type ActualUsage,
   type Admission,
   type BudgetLedger,
   type Decision,
+  type GrantShortfall,
+  type PolicyIndex,
   type RateLimiter,
   type RateLimitStatus,
   type Refusal,
   type RequestShape,
+  type UnansweredAttempt,
 } from "@tollgate/policy";
 import type { UsageRecord } from "@tollgate/proto";
 import type { Logger } from "pino";
@@ -34,9 +38,12 @@ import type { ShutdownGate } from "./shutdown-gate.js";
 
 /** Where usage records go (the spool). */
 export interface UsageSink {
-  /** Appends durably; rejects when the record cannot be kept. */
+  /**
+   * Appends durably, or keeps the record in memory to write it again after a failed write (then
+   * `isFull` is true until it is written); rejects only when the record cannot be kept at all.
+   */
   append(record: UsageRecord): Promise<void>;
-  /** True when no further record fits: billable requests are refused up front. */
+  /** True when no further record fits, or a record is still unwritten: billable requests are refused up front. */
   isFull(): boolean;
 }
 
@@ -73,6 +80,13 @@ export interface RequestContext {
   readonly keyHmac: string;
   /** Upstream attempts made so far (the routed sender counts them; usage records carry the total). */
   attempts: number;
+  /**
+   * The prompt's tokens as the reservation counted them (the admitted `inputTokensUpperBound`; 0
+   * before admission): what a prompt the provider did not report is billed at.
+   */
+  promptTokens: number;
+  /** Attempts whose body went upstream without a usable answer: each bills its prompt once, at settlement. */
+  readonly unanswered: UnansweredAttempt[];
 }
 
 /** How an admitted request ended. */
@@ -99,7 +113,7 @@ export function beginRequest(deps: RequestPathDeps, route: string, headers: Requ
   const presented = checkPresentedSecret(deps.jwt, state, secret, deps.now());
   if (presented.kind === "malformed") throw new GatewayError("invalid_api_key", "the API key is not valid");
   if (presented.kind === "refused") throw new GatewayError("invalid_api_key", presented.message);
-  return { requestId: deps.newRequestId(), route, startedAt: deps.now(), startedMono: performance.now(), state, keyHmac: presented.keyHmac, attempts: 0 };
+  return { requestId: deps.newRequestId(), route, startedAt: deps.now(), startedMono: performance.now(), state, keyHmac: presented.keyHmac, attempts: 0, promptTokens: 0, unanswered: [] };
 }
 
 /** Refuses billable work up front when usage cannot be recorded. */
@@ -112,8 +126,9 @@ export function assertUsageRecordable(deps: RequestPathDeps): void {
  * borrowed from the control plane (at most two rounds) and the request decided again; without the
  * control plane the node's last share applies. Then budgets: a first pass without partial
  * admission; on a shortfall, grants are asked for (when the control plane is reachable) and the
- * request decided again with partial admission allowed (CAP_OUTPUT); without the control plane,
- * hard budgets spend only what is held.
+ * request decided again with partial admission allowed (CAP_OUTPUT); when the window ended while the
+ * grant was asked for, the request is decided again (once) in the new window; without the control
+ * plane, hard budgets spend only what is held.
  */
 export async function decideWithGrants(deps: RequestPathDeps, ctx: RequestContext, request: RequestShape): Promise<Decision> {
   const { index, connectedNodes } = ctx.state;
@@ -129,10 +144,26 @@ export async function decideWithGrants(deps: RequestPathDeps, ctx: RequestContex
     }
     return decision;
   };
-  const first = await decideWithUnits(false, false);
-  if (first.allow || first.shortfalls.length === 0) return first;
-  const granted = deps.grants.reachable() ? await deps.grants.acquire(first.shortfalls) : false;
-  return decideWithUnits(true, !granted);
+  for (let round = 1; ; round++) {
+    const first = await decideWithUnits(false, false);
+    if (first.allow || first.shortfalls.length === 0) return first;
+    const granted = deps.grants.reachable() ? await deps.grants.acquire(first.shortfalls) : false;
+    const decision = await decideWithUnits(true, !granted);
+    // A grant answered after its window ended (decided at 23:59:59.95, granted after midnight) is
+    // for a window that is over: the request is decided again, from the start, in the window it is now in.
+    if (decision.allow || round >= MAX_DECIDE_ROUNDS || !windowEnded(index, first.shortfalls, deps.now())) return decision;
+  }
+}
+
+/** Most times one request is decided with grants: once, and once more when a window ended meanwhile. */
+const MAX_DECIDE_ROUNDS = 2;
+
+/** True when a shortfall's budget window is no longer the window of `now`. */
+function windowEnded(index: PolicyIndex, shortfalls: readonly GrantShortfall[], now: number): boolean {
+  return shortfalls.some((s) => {
+    const budget = index.budget(s.budgetId);
+    return budget !== null && windowStartOf(budget.window, now) !== s.windowStart;
+  });
 }
 
 /**
@@ -143,6 +174,7 @@ export async function admitRequest(deps: RequestPathDeps, ctx: RequestContext, r
   assertUsageRecordable(deps);
   const decision = await decideWithGrants(deps, ctx, request);
   if (!decision.allow) throw await refuse(deps, ctx, decision, request.model, stream);
+  ctx.promptTokens = request.inputTokensUpperBound;
   return decision;
 }
 
@@ -176,8 +208,16 @@ export async function refuse(deps: RequestPathDeps, ctx: RequestContext, refusal
   return error;
 }
 
-/** Releases an admission that never reached the provider and records the failure. */
+/**
+ * Ends an admission without a usable answer. When no attempt's body reached a provider that may
+ * bill it, the holds are released and $0 recorded; otherwise each such attempt's prompt is charged
+ * (`ctx.unanswered`, at the reservation's prompt count) in one settlement.
+ */
 export async function abandon(deps: RequestPathDeps, ctx: RequestContext, admission: Admission, end: Omit<RequestEnd, "usage" | "countedUsage">): Promise<void> {
+  if (ctx.unanswered.length > 0) {
+    await settleAndRecord(deps, ctx, admission, end, null, UsageSource.COUNTED);
+    return;
+  }
   releaseAdmission(deps.ledger, admission);
   const record = deps.records.build({
     requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: end.firstByteMs,
@@ -187,18 +227,41 @@ export async function abandon(deps: RequestPathDeps, ctx: RequestContext, admiss
   await appendRecord(deps, record);
 }
 
-/** Settles an admitted request with its usage, observes metrics and spools its record. */
+/**
+ * The usage billed when the provider reported none: `counted` (the prompt as the reservation
+ * counted it, the text received counted), except that an answer that did not complete (cut,
+ * aborted, malformed) is billed the output the admission held — hidden reasoning tokens are not in
+ * the text, and the upstream could not write more than the limit sent to it.
+ */
+export function unreportedUsageOf(counted: ActualUsage, admission: Admission, outcome: Outcome): ActualUsage {
+  if (outcome === Outcome.SUCCESS) return counted;
+  return { ...counted, outputTokens: Math.max(counted.outputTokens, admission.maxOutputTokens) };
+}
+
+/** Settles an admitted request with its usage (and its unanswered attempts), observes metrics and spools its record. */
 export async function finish(deps: RequestPathDeps, ctx: RequestContext, admission: Admission, end: RequestEnd): Promise<void> {
-  const usage = end.usage ?? end.countedUsage();
+  const usage = end.usage ?? unreportedUsageOf(end.countedUsage(), admission, end.outcome);
+  await settleAndRecord(deps, ctx, admission, end, usage, end.usage ? UsageSource.PROVIDER : UsageSource.COUNTED);
+}
+
+async function settleAndRecord(
+  deps: RequestPathDeps,
+  ctx: RequestContext,
+  admission: Admission,
+  end: Omit<RequestEnd, "usage" | "countedUsage">,
+  answered: ActualUsage | null,
+  usageSource: UsageSource,
+): Promise<void> {
   const success = end.outcome === Outcome.SUCCESS;
-  const { costMicros, charges } = settleRequest(ctx.state.index, deps.ledger, admission, usage, success ? "success" : "failed", deps.now(), deps.limiter);
+  const settled = settleRequestAttempts(ctx.state.index, deps.ledger, admission, answered, ctx.unanswered, success ? "success" : "failed", deps.now(), deps.limiter);
+  const { costMicros, charges, usage } = settled;
   const durationMs = performance.now() - ctx.startedMono;
   const labels = { operation: end.operation, provider: admission.account.provider.toLowerCase(), model: admission.model.name };
   deps.metrics.observeOperation(labels, usage.inputTokens, usage.outputTokens, durationMs / 1000);
   const record = deps.records.build({
     requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs, firstByteMs: end.firstByteMs,
     key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage,
-    usageSource: end.usage ? UsageSource.PROVIDER : UsageSource.COUNTED, costMicros, outcome: end.outcome, status: end.status,
+    usageSource, costMicros, outcome: end.outcome, status: end.status,
     errorCode: end.errorCode, charges, attempts: ctx.attempts,
   });
   await appendRecord(deps, record);

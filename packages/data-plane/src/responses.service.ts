@@ -24,7 +24,7 @@ import {
   type ResponsesRenderContext,
 } from "@tollgate/providers";
 import type { ChatResult } from "./chat.service.js";
-import { countNeutralPromptTokens, countedUsageOf } from "./chat-counting.js";
+import { countedUsageOf } from "./chat-counting.js";
 import { GatewayError } from "./gateway-error.js";
 import type { RequestHeaders } from "./key-auth.js";
 import { routeProtocolsOf } from "./protocol-chat.service.js";
@@ -82,17 +82,16 @@ export async function handleResponses(deps: UpstreamPathDeps, input: ResponsesIn
   const firstByteMs = performance.now() - ctx.startedMono;
   if (!isSuccessStatus(exchange)) return rejectUpstreamStatus(deps, ctx, admission, exchange, { ...facts, firstByteMs }, upstream);
   const headers = rateLimitHeaders(admission.rateLimits ?? []);
-  const promptTokens = (): number => countNeutralPromptTokens(neutral);
   const render: ResponsesRenderContext = { requestId: ctx.requestId, model: parsed.model, nowMs: deps.now(), request: parsed.body };
   if (parsed.stream) {
     const translator = translateStreamWith(upstream, createResponsesStreamRenderer(render));
     const errorEvent = (code: string, message: string): string => responsesErrorEvent(code, message);
-    const body = relayStream(deps, ctx, admission, exchange, translator, errorEvent, { ...facts, firstByteMs, promptTokens });
+    const body = relayStream(deps, ctx, admission, exchange, translator, errorEvent, { ...facts, firstByteMs });
     return { kind: "stream", status: 200, headers: { ...headers, ...SSE_HEADERS }, body };
   }
-  const end = { ...facts, firstByteMs, countedUsage: () => countedUsageOf(promptTokens(), "") };
+  const end = { ...facts, firstByteMs, countedUsage: () => countedUsageOf(ctx.promptTokens, "") };
   const json = await readUpstreamJson(deps, ctx, admission, exchange, end);
-  const counted = () => countedUsageOf(promptTokens(), extractChatCompletionText(upstream, json));
+  const counted = () => countedUsageOf(ctx.promptTokens, extractChatCompletionText(upstream, json));
   const answer = parseChatResponse(upstream, json);
   if (answer === null) {
     await finish(deps, ctx, admission, { ...end, usage: null, countedUsage: counted, outcome: Outcome.UPSTREAM_ERROR, status: 502, errorCode: "upstream_error" });

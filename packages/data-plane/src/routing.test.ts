@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { BudgetLedger, RateLimiter, type ModelPolicy, type PolicySnapshot, type ProviderAccountPolicy } from "@tollgate/policy";
 import { startMockProvider, type MockProvider } from "@tollgate/mock-provider";
 import { Outcome, UsageSource } from "@tollgate/proto";
+import { parseOpenAIChatRequest, shapeChatRequest, type ParsedChatRequest } from "@tollgate/providers";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildApp } from "./app.js";
@@ -101,18 +102,19 @@ describe("routing: fallback across provider accounts, retry budget, circuit brea
     build();
   });
 
+  const chatBody = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: "user", content: "route me" }], ...extra });
   const chat = (model: string, extra: Record<string, unknown> = {}) =>
     app.inject({
       method: "POST", url: "/v1/chat/completions", headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-      payload: JSON.stringify({ model, messages: [{ role: "user", content: "route me" }], ...extra }),
+      payload: JSON.stringify(chatBody(model, extra)),
     });
   const last = () => sink.records.at(-1)!;
 
   it.each([
-    ["500", { status: 500 }],
-    ["429", { status: 429 }],
-    ["a hang (no first byte)", { hang: true }],
-  ] as const)("falls back to the next account when the first answers %s, and bills the one that served", async (_label, fault) => {
+    ["500", { status: 500 }, false],
+    ["429", { status: 429 }, false],
+    ["a hang (no first byte)", { hang: true }, true],
+  ] as const)("falls back to the next account when the first answers %s, and bills the one that served (and a prompt the first got without answering)", async (_label, fault, promptBilled) => {
     a.setFault(fault);
     const res = await chat("chat");
     expect(res.statusCode, res.body).toBe(200);
@@ -121,8 +123,10 @@ describe("routing: fallback across provider accounts, retry budget, circuit brea
     expect(b.requests()[0]!.body).toMatchObject({ model: "chat-pa_b" });
     const r = last();
     expect(r).toMatchObject({ outcome: Outcome.SUCCESS, providerAccountId: "pa_b", modelId: "mdl_cb", upstreamModel: "chat-pa_b", attempts: 2, usageSource: UsageSource.PROVIDER });
-    // Settled at b's price: 2 micro-dollars per input token, 4 per output token.
-    expect(r.costMicros).toBe(BigInt(r.inputTokens * 2 + r.outputTokens * 4));
+    // Settled at b's price (2 micro-dollars per input token, 4 per output token); a's hung attempt
+    // had its body sent, so its prompt (as the reservation counted it) is billed once at a's price (1 per token).
+    const unanswered = promptBilled ? shapeChatRequest(parseOpenAIChatRequest(chatBody("chat")) as ParsedChatRequest).inputTokensUpperBound : 0;
+    expect(r.costMicros).toBe(BigInt((r.inputTokens - unanswered) * 2 + unanswered + r.outputTokens * 4));
     expect(ledger.entries().every((e) => e.reserved === 0n)).toBe(true);
   });
 
@@ -138,7 +142,7 @@ describe("routing: fallback across provider accounts, retry budget, circuit brea
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('"code":"upstream_error"');
     expect([a.requests().length, b.requests().length]).toEqual([1, 0]);
-    expect(last()).toMatchObject({ outcome: Outcome.UPSTREAM_ERROR, providerAccountId: "pa_a", attempts: 1, usageSource: UsageSource.COUNTED, outputTokens: 2 });
+    expect(last()).toMatchObject({ outcome: Outcome.UPSTREAM_ERROR, providerAccountId: "pa_a", attempts: 1, usageSource: UsageSource.COUNTED, outputTokens: 1000 });
   });
 
   it("does not retry an error that describes the caller's request (400)", async () => {

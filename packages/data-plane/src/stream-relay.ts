@@ -1,9 +1,12 @@
 /**
  * Relaying an upstream chat stream to the client in the client's protocol, and settling it when it
- * ends: with the provider's usage when it reported one, else with the full prompt and the text
- * received so far counted by the tokenizer (client gone, upstream cut or timed out).
+ * ends: with the provider's usage when it reported one, else with the prompt as the reservation
+ * counted it (or as the provider already reported it) and, for a stream that did not complete, the
+ * output the admission held (`unreportedUsageOf`). When the client leaves mid-stream, the upstream
+ * is still read (and discarded) until its usage arrives, for the upstream client's usage grace
+ * (5 s by default), so hidden reasoning tokens are billed as the provider counts them.
  */
-import type { Admission } from "@tollgate/policy";
+import type { ActualUsage, Admission } from "@tollgate/policy";
 import { createSseSplitter, createStreamTranslator, type StreamTranslator, type StreamTranslatorOptions } from "@tollgate/providers";
 import { countedUsageOf } from "./chat-counting.js";
 import { streamErrorEvent } from "./protocol-error.js";
@@ -22,13 +25,10 @@ const STREAM_ENDINGS = {
 const SHUTDOWN_SETTLE_DELAY_MS = 20;
 
 /** What the relay needs of a stream transform: a protocol translator, or the OpenAI usage tap. */
-export type RelayTransform = Pick<StreamTranslator, "push" | "end" | "usage" | "reportedInputTokens" | "completionText">;
+export type RelayTransform = Pick<StreamTranslator, "push" | "end" | "usage" | "reportedInputTokens" | "reportedInputUsage" | "completionText">;
 
-/** What a relayed stream records besides its usage, and how to count its prompt. */
-export type RelayEnd = Omit<RequestEnd, "usage" | "countedUsage" | "outcome" | "status" | "errorCode"> & {
-  /** The prompt's tokenizer count (called only when the provider reported no usage). */
-  readonly promptTokens: () => number;
-};
+/** What a relayed stream records besides its usage. */
+export type RelayEnd = Omit<RequestEnd, "usage" | "countedUsage" | "outcome" | "status" | "errorCode">;
 
 /**
  * Streams the upstream's body through a translator (which also hides a usage chunk the client did
@@ -51,9 +51,10 @@ export function relayTranslatedStream(
  * Streams the upstream's body through `translator` (any `RelayTransform`) to the client, every
  * complete event through the exchange's credential scrubber (an upstream's mid-stream error may
  * echo the credential; forwarded and translated events alike); `errorEvent` renders a failure
- * after the 200 went out (code, message, HTTP status) in the client's stream shape. Settles once,
- * with the provider's usage when it reported one, else the prompt (as the provider reported it,
- * else counted) and the text received so far counted.
+ * after the 200 went out (code, message, HTTP status) in the client's stream shape. A client that
+ * leaves returns this generator at a `yield`; the upstream is then read on for its usage (the
+ * upstream client aborts it after its usage grace). Settles once, with the provider's usage when
+ * it reported one, else `unfinishedUsageOf` (raised to the held output when unfinished, `finish`).
  */
 export async function* relayStream(
   deps: UpstreamPathDeps,
@@ -69,22 +70,31 @@ export async function* relayStream(
   let errorCode = "";
   // At the shutdown deadline the upstream body is discarded and the stream ends with an error event.
   let cutByShutdown = false;
+  // Set once the upstream body ended or failed: nothing more can be read from it.
+  let upstreamDone = false;
   const closed = deps.shutdown?.openStream(() => {
     cutByShutdown = true;
     exchange.finish();
   });
+  // Read by hand, not with for-await: a client that leaves returns this generator at a `yield`,
+  // and the upstream body must stay open to be read for its usage.
+  const body = exchange.body[Symbol.asyncIterator]();
   try {
     const { scrubber } = exchange;
-    for await (const chunk of exchange.body) {
-      const out = translator.push(chunk);
+    for (;;) {
+      const next = await body.next();
+      if (next.done === true) break;
+      const out = translator.push(next.value);
       if (out.length > 0) yield scrubber.scrubSseChunk(out);
       if (cutByShutdown) break;
     }
+    upstreamDone = true;
     if (cutByShutdown) throw new Error("ended at the shutdown deadline");
     const tail = translator.end();
     outcome = Outcome.SUCCESS;
     if (tail.length > 0) yield scrubber.scrubSseChunk(tail);
   } catch (err) {
+    upstreamDone = true;
     const failure = cutByShutdown ? "shutdown" : exchange.classify(err);
     if (failure !== "client_aborted") {
       outcome = Outcome.UPSTREAM_ERROR;
@@ -94,21 +104,50 @@ export async function* relayStream(
       yield Buffer.from(errorEvent(errorCode, ending.message, status));
     }
   } finally {
+    // The client left mid-stream: read on (discarding) until the provider's usage, the body's end,
+    // or the upstream client's usage grace aborts it.
+    if (!upstreamDone && !cutByShutdown) await readForUsage(body, translator);
     exchange.finish();
-    const { promptTokens, ...facts } = end;
     // At the shutdown deadline the client's stream ends first: settling may load the tokenizer,
     // which holds the event loop for a second. The gate tracks the settlement until `closed`.
     const settled = (cutByShutdown ? new Promise((resolve) => setTimeout(resolve, SHUTDOWN_SETTLE_DELAY_MS)) : Promise.resolve()).then(() => finish(deps, ctx, admission, {
-      ...facts,
+      ...end,
       usage: translator.usage(),
-      // A cut stream bills the prompt as the provider already counted it when it said so, else the tokenizer's count.
-      countedUsage: () => countedUsageOf(translator.reportedInputTokens() ?? promptTokens(), translator.completionText()),
+      countedUsage: () => unfinishedUsageOf(translator, ctx.promptTokens),
       outcome,
       status,
       errorCode,
     })).finally(() => closed?.());
     if (!cutByShutdown) await settled;
     else settled.catch((err: unknown) => deps.logger.error({ err }, "a stream ended at shutdown could not be settled"));
+  }
+}
+
+/**
+ * The counted usage of a stream that ended without its final usage: the prompt as the provider
+ * already reported it at the start, with its split (cached reads, cache writes: billed at their own
+ * prices, not as plain input), else its reported count, else `promptTokens` (as the reservation
+ * counted it); the output as the text received counts (`finish` raises it to the hold).
+ */
+function unfinishedUsageOf(translator: RelayTransform, promptTokens: number): ActualUsage {
+  const counted = countedUsageOf(translator.reportedInputTokens() ?? promptTokens, translator.completionText());
+  const reported = translator.reportedInputUsage();
+  return reported === null ? counted : { ...reported, outputTokens: counted.outputTokens };
+}
+
+/** Feeds the rest of an upstream body to the translator (output discarded) until it reports usage, ends or fails. */
+async function readForUsage(body: AsyncIterator<Uint8Array>, translator: RelayTransform): Promise<void> {
+  try {
+    while (translator.usage() === null) {
+      const next = await body.next();
+      if (next.done === true) {
+        translator.end();
+        return;
+      }
+      translator.push(next.value);
+    }
+  } catch {
+    // Cut, timed out, or aborted at the end of the grace: settled on what was seen.
   }
 }
 

@@ -5,7 +5,9 @@
  * candidate, all before a byte reaches the client: at most min(candidates, 3) attempts per request,
  * and retries within the node's budget (20% of requests over a sliding minute). Once a usable
  * response arrives the route is fixed: a stream cut later is never retried. Every attempt is
- * logged and counted; the usage record carries the attempts and the account that answered.
+ * logged and counted; the usage record carries the attempts and the account that answered. An
+ * attempt whose body reached the provider without an answer (a first-byte timeout, the client
+ * gone) is noted in `ctx.unanswered`: its prompt is billed when the request settles.
  */
 import { performance } from "node:perf_hooks";
 import { admissionVia, type Admission } from "@tollgate/policy";
@@ -128,6 +130,8 @@ export async function sendRouted(
     } catch (err) {
       const failure = err instanceof UpstreamCallError ? err.failure : "connection";
       const ms = Math.round(performance.now() - started);
+      // The provider got the body and may bill its prompt: billed once, when the request settles.
+      if (err instanceof UpstreamCallError && err.bodySent) ctx.unanswered.push({ price: via.price, inputTokens: ctx.promptTokens });
       if (failure === "client_aborted") {
         breakers.recordNeutral(account.id);
         await abandon(deps, ctx, via, { ...facts, firstByteMs: 0, outcome: Outcome.CLIENT_ABORTED, status: 502, errorCode: "upstream_error" });
@@ -155,7 +159,7 @@ export async function sendRouted(
   throw await failRoute(deps, ctx, admission, last, facts);
 }
 
-/** Releases the admission, records the request's failure and returns the error to answer with. */
+/** Ends the admission (`abandon`: released, or its unanswered prompts billed), records the failure and returns the error to answer with. */
 async function failRoute(deps: UpstreamPathDeps, ctx: RequestContext, admission: Admission, last: LastFailure | null, facts: ExchangeFacts): Promise<GatewayError> {
   const via = last?.via ?? admission;
   const firstByteMs = performance.now() - ctx.startedMono;

@@ -13,10 +13,15 @@ export type UpstreamFailure = "timeout" | "connection" | "client_aborted";
 /** An upstream call that failed before a response arrived. */
 export class UpstreamCallError extends Error {
   override readonly name = "UpstreamCallError";
-  /** `failure` classifies the error; `message` is for logs (never a credential). */
+  /**
+   * `failure` classifies the error; `message` is for logs (never a credential); `bodySent` is true
+   * when the request most likely reached the provider (it was waiting for the answer: a first-byte
+   * or total timeout, or the client left), so the provider may bill its prompt.
+   */
   constructor(
     readonly failure: UpstreamFailure,
     message: string,
+    readonly bodySent = false,
   ) {
     super(message);
   }
@@ -53,6 +58,11 @@ export interface UpstreamClient {
 }
 
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT"]);
+/** Failures before the request could be written (nothing reached the provider). */
+const NOT_SENT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ERR_OUTBOUND_ADDRESS_BLOCKED"]);
+
+/** After the client left mid-answer, how long the upstream is still read for its usage (default). */
+export const DEFAULT_USAGE_GRACE_MS = 5_000;
 
 function errorCode(err: unknown): string {
   if (typeof err === "object" && err !== null) {
@@ -116,7 +126,10 @@ const PARSED_URL_CACHE_ENTRIES = 1024;
 
 /**
  * Creates an undici-backed upstream client with the given timeouts; connections to link-local /
- * cloud-metadata addresses are refused unless `outbound.allowLinkLocal`.
+ * cloud-metadata addresses are refused unless `outbound.allowLinkLocal`. A client that leaves
+ * before the response headers aborts the upstream at once; one that leaves after them leaves the
+ * answer running for `timeouts.usageGraceMs` (default DEFAULT_USAGE_GRACE_MS) so the relay can
+ * read the provider's final usage (hidden reasoning tokens included), then it is aborted.
  */
 export function createUpstreamClient(timeouts: UpstreamTimeouts, outbound: OutboundRules = { allowLinkLocal: false }): UpstreamClient {
   // Upstream URLs repeat (an account's endpoint): parse each once instead of on every request.
@@ -149,7 +162,14 @@ export function createUpstreamClient(timeouts: UpstreamTimeouts, outbound: Outbo
     };
     const timer = setTimeout(expire("total"), timeouts.totalMs);
     const firstByte = setTimeout(expire("first byte"), timeouts.firstByteMs);
-    const onClientAbort = (): void => controller.abort(new Error("client disconnected"));
+    let headersIn = false;
+    let grace: NodeJS.Timeout | null = null;
+    const abortNow = (): void => controller.abort(new Error("client disconnected"));
+    const onClientAbort = (): void => {
+      const graceMs = timeouts.usageGraceMs ?? DEFAULT_USAGE_GRACE_MS;
+      if (!headersIn || graceMs <= 0) abortNow();
+      else grace ??= setTimeout(abortNow, graceMs);
+    };
     req.clientSignal.addEventListener("abort", onClientAbort, { once: true });
     if (req.clientSignal.aborted) onClientAbort();
     const classify = (err: unknown): UpstreamFailure => {
@@ -162,12 +182,14 @@ export function createUpstreamClient(timeouts: UpstreamTimeouts, outbound: Outbo
       clearTimeout(timer);
       clearTimeout(firstByte);
       if (idle !== null) clearTimeout(idle);
+      if (grace !== null) clearTimeout(grace);
       req.clientSignal.removeEventListener("abort", onClientAbort);
     };
     try {
       const { origin, path } = originAndPath(req.url);
       const res = await agent.request({ origin, path, method: "POST", headers: { ...req.headers }, body: req.body, signal: controller.signal });
       clearTimeout(firstByte);
+      headersIn = true;
       const guarded = guardIdle(res.body as AsyncIterable<Uint8Array>, timeouts.idleMs, expire("idle"), (t) => {
         idle = t;
       });
@@ -183,7 +205,9 @@ export function createUpstreamClient(timeouts: UpstreamTimeouts, outbound: Outbo
       };
     } catch (err) {
       finish();
-      throw new UpstreamCallError(classify(err), `upstream request failed: ${errorCode(err) || (err as Error).message}`);
+      const failure = classify(err);
+      const bodySent = (failure === "client_aborted" || (failure === "timeout" && (timedOut || errorCode(err) === "UND_ERR_HEADERS_TIMEOUT"))) && !NOT_SENT_CODES.has(errorCode(err));
+      throw new UpstreamCallError(failure, `upstream request failed: ${errorCode(err) || (err as Error).message}`, bodySent);
     }
   };
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createControlPlaneLink } from "./control-plane-link.js";
 import { addUsageService, createFakeUsageService, silentLogger, startLoopbackServer, waitFor, type LoopbackServer } from "./grpc.fixture.js";
 import { UsageReporter } from "./usage-reporter.client.js";
-import { SpoolUnavailableError, openUsageSpool } from "./usage-spool.js";
+import { SpoolUnavailableError, WRITE_RETRY_MS, openUsageSpool } from "./usage-spool.js";
 
 const record = (i: number): UsageRecord =>
   create(UsageRecordSchema, { requestId: `req_${i}`, nodeId: "n1", bootId: "b1", sequence: BigInt(i), virtualKeyId: "vk_1", outcome: Outcome.SUCCESS, costMicros: BigInt(i * 10) });
@@ -52,6 +52,37 @@ describe("usage spool and reporter", () => {
     expect(spool.recordCount).toBeGreaterThanOrEqual(2);
     expect(spool.isFull()).toBe(true);
     await spool.close();
+  });
+
+  it("keeps the records of a failed write in memory, is unavailable until a retry writes them, and loses none", async () => {
+    const dir = await tempDir();
+    const spool = await openUsageSpool({ dir, maxBytes: 1_000_000, now: Date.now });
+    // The disk goes away under the spool: the next segment cannot be opened.
+    await rm(dir, { recursive: true, force: true });
+    await spool.append(record(2));
+    await spool.append(record(3));
+    expect(spool.isFull()).toBe(true);
+    expect(spool.unwrittenRecords).toBe(2);
+    await mkdir(dir, { recursive: true });
+    // The retry runs on its own, within WRITE_RETRY_MS.
+    await waitFor(() => !spool.isFull(), WRITE_RETRY_MS * 3);
+    expect(spool.unwrittenRecords).toBe(0);
+    await spool.roll();
+    const written = (await Promise.all(spool.readySegments().map((id) => spool.readSegment(id)))).flat();
+    expect(written.map((r) => r.requestId)).toContain("req_2");
+    expect(written.map((r) => r.requestId)).toContain("req_3");
+    expect(spool.lostRecords).toBe(0);
+    await spool.close();
+  });
+
+  it("counts the records it could never write as lost at close", async () => {
+    const dir = await tempDir();
+    const spool = await openUsageSpool({ dir, maxBytes: 1_000_000, now: Date.now });
+    await rm(dir, { recursive: true, force: true });
+    await spool.append(record(1));
+    expect(spool.isFull()).toBe(true);
+    await spool.close();
+    expect(spool.lostRecords).toBe(1);
   });
 
   it("reports in batches of at most 500 and deletes a segment only after every record was ACKed", async () => {

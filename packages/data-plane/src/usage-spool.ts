@@ -4,6 +4,13 @@
  * The active segment rolls at `segmentMaxBytes` or `segmentMaxAgeMs`; closed segments are read by
  * the reporter and deleted once every record in them was acknowledged. Leftover segments from an
  * earlier run are closed at open and replayed. Past `maxBytes` the spool is full.
+ *
+ * A write that fails (disk error, directory gone) loses nothing: its records stay in memory, in
+ * order, and are written again every WRITE_RETRY_MS until a write succeeds. While any record is
+ * unwritten the spool says it is unavailable (`isFull`), so the request path refuses billable
+ * requests before they go upstream (503 `usage_unavailable`) instead of spending budget it could
+ * not report: spend whose record is unwritten is never forgotten, and the node's ledger keeps it.
+ * Records still unwritten at `close` (the disk never came back) are counted in `lostRecords`.
  */
 import { appendFile, mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -47,8 +54,8 @@ export const QUARANTINE_MAX_BYTES = 16 * 1024 * 1024;
 /** Largest frame a node sends (its own records are a few KiB: every string is bounded); larger ones are quarantined. */
 export const MAX_RECORD_BYTES = 1024 * 1024;
 
-/** After a failed write, the spool reports itself full for this long (then tries again). */
-const WRITE_FAILURE_HOLD_MS = 5_000;
+/** After a failed write, the records are kept in memory and written again after this long (and again, until it succeeds). */
+export const WRITE_RETRY_MS = 1_000;
 const SEGMENT_RE = /^seg-(\d{12})\.log$/;
 const segmentName = (id: number): string => `seg-${String(id).padStart(12, "0")}.log`;
 
@@ -104,10 +111,14 @@ export class UsageSpool {
   private readonly rollTimer: NodeJS.Timeout;
   private heldBytes = 0;
   private heldRecords = 0;
-  private unavailableUntil = 0;
+  /** Records whose write failed, waiting for the retry (in order, ahead of newer ones). */
+  private unwritten = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
   private quarantineBytes: number | null = null;
   /** Records moved to quarantine since start (kept on disk or dropped past the cap). */
   quarantinedRecords = 0;
+  /** Records that could not be written before `close` (the disk never recovered): lost with the process. */
+  lostRecords = 0;
 
   /** Use `openUsageSpool`. */
   constructor(
@@ -137,16 +148,25 @@ export class UsageSpool {
   }
 
   /**
-   * True when the spool is (nearly) at its cap, closed, or a write failed in the last
-   * `WRITE_FAILURE_HOLD_MS`: billable requests are refused up front.
+   * True when the spool is (nearly) at its cap, closed, or holds records whose write failed and
+   * is not yet retried successfully: billable requests are refused up front.
    */
   isFull(): boolean {
     // Keep headroom so requests admitted now can still spool their records when they finish.
     const headroom = Math.min(64 * 1024, Math.floor(this.options.maxBytes / 8));
-    return this.closed || this.heldBytes >= this.options.maxBytes - headroom || this.options.now() < this.unavailableUntil;
+    return this.closed || this.heldBytes >= this.options.maxBytes - headroom || this.unwritten > 0;
   }
 
-  /** Appends a record durably to the active segment; rejects with `SpoolUnavailableError`. */
+  /** Records held in memory after a failed write, until a retry writes them. */
+  get unwrittenRecords(): number {
+    return this.unwritten;
+  }
+
+  /**
+   * Appends a record to the active segment. Resolves once it is written, or kept in memory after
+   * a failed write (the spool retries it and is unavailable meanwhile); rejects with
+   * `SpoolUnavailableError` only when the spool is closed or full (the record was not taken).
+   */
   append(record: UsageRecord): Promise<void> {
     const bytes = encodeSpoolFrame(record);
     if (this.closed) return Promise.reject(new SpoolUnavailableError("usage spool is closed"));
@@ -217,6 +237,15 @@ export class UsageSpool {
     await this.closeActive();
   }
 
+  /** Writes the records kept after a failed write now (the next retry, without waiting for it); resolves when that attempt ends. */
+  async retryUnwritten(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.queue.length > 0) {
+      this.flushing = this.drain();
+      await this.flushing;
+    }
+  }
+
   private async closeActive(): Promise<void> {
     const a = this.active;
     if (!a) return;
@@ -230,6 +259,11 @@ export class UsageSpool {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.rollTimer);
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    await this.retryUnwritten();
+    this.lostRecords += this.queue.length;
+    this.queue = [];
     await this.roll();
   }
 
@@ -251,20 +285,33 @@ export class UsageSpool {
           await a.handle.write(bytes);
           a.bytes += bytes.length;
           a.records += batch.length;
+          this.unwritten = 0;
           for (const w of batch) w.done(null);
           if (a.bytes >= this.segmentMaxBytes) await this.closeActive();
-        } catch (err) {
-          this.unavailableUntil = this.options.now() + WRITE_FAILURE_HOLD_MS;
+        } catch {
+          // Nothing is dropped: the batch goes back ahead of newer records, the spool is
+          // unavailable until a retry writes it, and the appenders learn their record is kept.
           await this.closeActive().catch(() => undefined);
-          const e = new SpoolUnavailableError(`usage spool write failed: ${(err as Error).message}`);
-          this.heldBytes -= batch.reduce((m, w) => m + w.bytes.length, 0);
-          this.heldRecords -= batch.length;
-          for (const w of batch) w.done(e);
+          this.queue = batch.concat(this.queue);
+          this.unwritten = this.queue.length;
+          for (const w of batch) w.done(null);
+          this.scheduleRetry();
+          return;
         }
       }
     } finally {
       this.flushing = null;
     }
+  }
+
+  /** Writes the kept records again after WRITE_RETRY_MS (once at a time). */
+  private scheduleRetry(): void {
+    if (this.retryTimer !== null || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.flushing && this.queue.length > 0) this.flushing = this.drain();
+    }, WRITE_RETRY_MS);
+    this.retryTimer.unref();
   }
 
   private async ensureActive(): Promise<Active> {

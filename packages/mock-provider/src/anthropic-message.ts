@@ -64,7 +64,7 @@ export function buildAnthropicMessage(plan: ChatPlan): Record<string, unknown> {
     content: [{ type: "text", text: COMPLETION_WORD.repeat(plan.completionTokens) }],
     stop_reason: stopReason(plan),
     stop_sequence: null,
-    usage: buildAnthropicUsage(plan, plan.completionTokens),
+    usage: buildAnthropicUsage(plan, plan.completionTokens + plan.reasoningTokens),
   };
 }
 
@@ -85,7 +85,7 @@ export function buildAnthropicStreamEvents(plan: ChatPlan): StreamEvent[] {
     events.push(named("content_block_delta", { index: 0, delta: { type: "text_delta", text: COMPLETION_WORD } }, true));
   }
   events.push(named("content_block_stop", { index: 0 }));
-  events.push(named("message_delta", { delta: { stop_reason: stopReason(plan), stop_sequence: null }, usage: { output_tokens: plan.completionTokens } }));
+  events.push(named("message_delta", { delta: { stop_reason: stopReason(plan), stop_sequence: null }, usage: { output_tokens: plan.completionTokens + plan.reasoningTokens } }));
   events.push(named("message_stop", {}));
   return events;
 }

@@ -1,6 +1,6 @@
 import { countTokens, estimateInputTokensUpperBound, isParseError, parseOpenAIChatRequest } from "@tollgate/providers";
 import { describe, expect, it } from "vitest";
-import { COMPLETION_WORD, buildChatCompletion, buildStreamEvents, countPromptTokens, findResetIndex, planChat } from "./chat-completion.js";
+import { COMPLETION_WORD, buildChatCompletion, buildStreamEvents, buildUsage, countPromptTokens, findResetIndex, planChat } from "./chat-completion.js";
 import { NO_DIRECTIVES, parseDirectives } from "./directives.js";
 
 const ctx = { id: "chatcmpl-mock1", created: 1_750_000_000, defaultCompletionTokens: 20 };
@@ -40,9 +40,9 @@ describe("parseDirectives", () => {
   it("reads every directive and ignores unknown ones", () => {
     const d = parseDirectives([
       "a [[mock:completion_tokens=7]] b [[mock:prompt_tokens=123]]",
-      "[[mock:cached_tokens=5]][[mock:status=429]][[mock:latency_ms=200]][[mock:hang]][[mock:reset_after=3]][[mock:nope=1]][[mock:chunk_delay_ms=40]][[mock:echo_key=401]]",
+      "[[mock:cached_tokens=5]][[mock:status=429]][[mock:latency_ms=200]][[mock:hang]][[mock:reset_after=3]][[mock:nope=1]][[mock:chunk_delay_ms=40]][[mock:echo_key=401]][[mock:reasoning_tokens=64]]",
     ]);
-    expect(d).toEqual({ completionTokens: 7, promptTokens: 123, cachedTokens: 5, status: 429, latencyMs: 200, hang: true, resetAfter: 3, chunkDelayMs: 40, echoKey: 401 });
+    expect(d).toEqual({ completionTokens: 7, promptTokens: 123, cachedTokens: 5, reasoningTokens: 64, status: 429, latencyMs: 200, hang: true, resetAfter: 3, chunkDelayMs: 40, echoKey: 401 });
     expect(parseDirectives(["[[mock:echo_key=700]]"]).echoKey).toBeNull();
     expect(parseDirectives(["plain text"])).toBe(NO_DIRECTIVES);
     expect(parseDirectives(["[[mock:status=99]]"]).status).toBeNull();
@@ -57,6 +57,13 @@ describe("planChat and the response shapes", () => {
     expect(planChat({ max_tokens: 50, max_completion_tokens: 3 }, messages, NO_DIRECTIVES, ctx)).toMatchObject({ completionTokens: 3 });
     expect(planChat({ max_tokens: 20 }, messages, NO_DIRECTIVES, ctx)).toMatchObject({ completionTokens: 20, finishReason: "stop" });
     expect(planChat({}, messages, { ...NO_DIRECTIVES, completionTokens: 7 }, ctx)).toMatchObject({ completionTokens: 7, finishReason: "stop" });
+  });
+
+  it("bills hidden reasoning tokens in the usage, never in the text, within the output limit", () => {
+    const plan = planChat({ max_completion_tokens: 50 }, messages, { ...NO_DIRECTIVES, completionTokens: 10, reasoningTokens: 100 }, ctx);
+    expect(plan).toMatchObject({ completionTokens: 10, reasoningTokens: 40 });
+    expect(buildUsage(plan)).toMatchObject({ completion_tokens: 50, completion_tokens_details: { reasoning_tokens: 40 } });
+    expect(buildChatCompletion(plan)).toMatchObject({ choices: [{ message: { content: " tok".repeat(10) } }] });
   });
 
   it("builds a non-stream completion whose usage matches its text", () => {

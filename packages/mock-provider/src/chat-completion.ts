@@ -10,8 +10,10 @@ export interface ChatPlan {
   readonly created: number;
   readonly model: string;
   readonly n: number;
-  /** Tokens per choice. */
+  /** Visible tokens per choice. */
   readonly completionTokens: number;
+  /** Hidden reasoning tokens (all choices), billed but never shown; within the request's output limit. */
+  readonly reasoningTokens: number;
   readonly finishReason: "stop" | "length";
   readonly promptTokens: number;
   readonly cachedTokens: number;
@@ -78,6 +80,8 @@ export function planCompletion(
 ): ChatPlan {
   const wanted = directives.completionTokens ?? ctx.defaultCompletionTokens;
   const completionTokens = input.maxTokens === null ? wanted : Math.min(wanted, input.maxTokens);
+  const reasoningWanted = directives.reasoningTokens ?? 0;
+  const reasoningTokens = input.maxTokens === null ? reasoningWanted : Math.min(reasoningWanted, Math.max(0, input.maxTokens - completionTokens));
   const promptTokens = directives.promptTokens ?? countPromptTokensOf(input.texts, input.messageCount);
   return {
     id: ctx.id,
@@ -85,6 +89,7 @@ export function planCompletion(
     model: input.model,
     n: input.n,
     completionTokens,
+    reasoningTokens,
     finishReason: completionTokens < wanted ? "length" : "stop",
     promptTokens,
     cachedTokens: Math.min(directives.cachedTokens ?? 0, promptTokens),
@@ -113,13 +118,13 @@ export function planChat(
 
 /** The OpenAI `usage` object of a plan. */
 export function buildUsage(plan: ChatPlan): Record<string, unknown> {
-  const completion = plan.completionTokens * plan.n;
+  const completion = plan.completionTokens * plan.n + plan.reasoningTokens;
   return {
     prompt_tokens: plan.promptTokens,
     completion_tokens: completion,
     total_tokens: plan.promptTokens + completion,
     prompt_tokens_details: { cached_tokens: plan.cachedTokens, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: plan.reasoningTokens, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
 }
 

@@ -2,7 +2,8 @@
  * Behaviour directives written inside a request's own text, so tests going through a gateway can
  * steer the mock: `[[mock:completion_tokens=7]]`, `[[mock:prompt_tokens=123]]`,
  * `[[mock:cached_tokens=5]]`, `[[mock:status=500]]`, `[[mock:latency_ms=200]]`, `[[mock:hang]]`,
- * `[[mock:reset_after=3]]`, `[[mock:chunk_delay_ms=50]]`, `[[mock:echo_key=401]]`. Unknown or malformed
+ * `[[mock:reset_after=3]]`, `[[mock:chunk_delay_ms=50]]`, `[[mock:echo_key=401]]`,
+ * `[[mock:reasoning_tokens=100]]`. Unknown or malformed
  * directives are ignored.
  */
 
@@ -11,6 +12,11 @@ export interface MockDirectives {
   readonly completionTokens: number | null;
   readonly promptTokens: number | null;
   readonly cachedTokens: number | null;
+  /**
+   * Hidden reasoning tokens: billed in the usage (OpenAI `completion_tokens` and
+   * `reasoning_tokens`, Anthropic `output_tokens`) but never in the visible text.
+   */
+  readonly reasoningTokens: number | null;
   /** Answer with this HTTP status and an OpenAI error body. */
   readonly status: number | null;
   readonly latencyMs: number | null;
@@ -33,6 +39,7 @@ export const NO_DIRECTIVES: MockDirectives = {
   completionTokens: null,
   promptTokens: null,
   cachedTokens: null,
+  reasoningTokens: null,
   status: null,
   latencyMs: null,
   hang: false,
@@ -60,6 +67,9 @@ export function parseDirectives(texts: readonly string[]): MockDirectives {
           break;
         case "cached_tokens":
           found.cachedTokens = value;
+          break;
+        case "reasoning_tokens":
+          found.reasoningTokens = value;
           break;
         case "status":
           found.status = value !== null && value >= 100 && value <= 599 ? value : null;

@@ -16,6 +16,7 @@ export * from "./rate-limiter.js";
 export * from "./rate-share.js";
 export * from "./decide.js";
 export * from "./settlement.js";
+export * from "./attempt-settlement.js";
 export * from "./key-authentication.js";
 export * from "./simulation.js";
 export * from "./guardrails.js";

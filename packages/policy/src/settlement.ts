@@ -58,19 +58,20 @@ export function settleRequest(
   now: number,
   limiter?: RateLimiter,
 ): Settlement {
-  const targets =
-    admission.budgetTargets ??
-    budgetsOfChain(index, index.scopeChainOf(admission.key)).map((b) => ({
-      budgetId: b.id,
-      unit: b.unit,
-      mode: b.mode,
-      windowStart: windowStartOf(b.window, now),
-    }));
+  const targets = budgetTargetsOf(index, admission, now);
   const costMicros = computeCost(admission.price, usage);
   const charges = computeCharges(targets, costMicros, usage, outcome);
   ledger.settle(admission.reservation, charges, now);
   limiter?.adjust(admission.rateLimitCharges ?? [], Math.max(0, usage.inputTokens) + Math.max(0, usage.outputTokens));
   return { costMicros, charges };
+}
+
+/** The budgets an admission counts against: those recorded at admission, else its key's chain in the windows of `now`. */
+export function budgetTargetsOf(index: PolicyIndex, admission: Admission, now: number): readonly BudgetTarget[] {
+  return (
+    admission.budgetTargets ??
+    budgetsOfChain(index, index.scopeChainOf(admission.key)).map((b) => ({ budgetId: b.id, unit: b.unit, mode: b.mode, windowStart: windowStartOf(b.window, now) }))
+  );
 }
 
 /** Releases an admission's holds without charging (the request never reached the provider). */

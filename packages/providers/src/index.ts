@@ -16,7 +16,7 @@ export {
   type ParseError,
   type ParsedChatRequest,
 } from "./openai/chat-request.js";
-export { countOpenAIChatPromptTokens } from "./openai/prompt-count.js";
+export { countInboundPromptTokens, countNeutralPromptTokens, countOpenAIChatPromptTokens } from "./prompt-count.js";
 export {
   estimateEmbeddingInputUpperBound,
   parseOpenAIEmbeddingsRequest,

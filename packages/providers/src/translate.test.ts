@@ -271,8 +271,12 @@ describe("createStreamTranslator", () => {
         const { translator } = pump(from, to, cut, 50);
         expect(translator.usage()).toBeNull();
         expect(translator.reportedInputTokens()).toBe(1187);
+        expect(translator.reportedInputUsage()?.inputTokens).toBe(1187);
       }
     }
+    // The cached split of a cut Anthropic stream is kept from message_start.
+    const cached = 'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":10,"cache_read_input_tokens":90,"cache_creation_input_tokens":0,"output_tokens":1}}}\n\n';
+    expect(pump("anthropic", "openai", Buffer.from(cached, "utf8"), 16).translator.reportedInputUsage()).toEqual({ inputTokens: 100, cachedInputTokens: 90, outputTokens: 1 });
     const openai = load("openai", STREAM_FIXTURES.text.openai).toString("utf8");
     const cutOpenAI = pump("openai", "anthropic", Buffer.from(openai.slice(0, openai.indexOf("data:", 200)), "utf8"), 50).translator;
     expect([cutOpenAI.usage(), cutOpenAI.reportedInputTokens()]).toEqual([null, null]);

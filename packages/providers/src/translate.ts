@@ -115,6 +115,12 @@ export interface StreamTranslator {
    * stream bills this rather than the tokenizer's estimate.
    */
   reportedInputTokens(): number | null;
+  /**
+   * The usage the upstream reported before its final usage (Anthropic `message_start`, Gemini's
+   * first `usageMetadata`), or its final usage; null when none. A cut stream bills its prompt split
+   * (cached reads, cache writes) from this, as the provider counted it; its output is not final.
+   */
+  reportedInputUsage(): ProviderUsage | null;
   /** Generated text so far (text, reasoning, tool names and arguments), for counting. */
   completionText(): string;
   /** The stop reason the upstream gave, null when none yet. */
@@ -149,6 +155,7 @@ export function translateStreamWith(
   const parser = createChatStreamParser(from);
   let usage: ProviderUsage | null = null;
   let reportedInput: number | null = null;
+  let reportedUsage: ProviderUsage | null = null;
   let text = "";
   let stop: StopReason | null = null;
   let ended = false;
@@ -171,9 +178,11 @@ export function translateStreamWith(
       case "usage":
         usage = e.usage;
         reportedInput = e.usage.inputTokens;
+        reportedUsage = e.usage;
         return;
       case "start":
         if (e.inputTokens !== null && reportedInput === null) reportedInput = e.inputTokens;
+        if (e.inputUsage !== undefined && reportedUsage === null) reportedUsage = e.inputUsage;
         return;
       case "end":
         ended = true;
@@ -210,6 +219,7 @@ export function translateStreamWith(
     },
     usage: () => usage,
     reportedInputTokens: () => reportedInput,
+    reportedInputUsage: () => reportedUsage,
     completionText: () => text,
     stopReason: () => stop,
     get completed() {

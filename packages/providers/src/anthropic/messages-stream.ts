@@ -36,7 +36,7 @@ export function createAnthropicStreamParser(): ChatStreamParser {
           startUsage = readAnthropicUsage(m["usage"]);
           const id = typeof m["id"] === "string" ? m["id"] : "";
           const model = typeof m["model"] === "string" ? m["model"] : "";
-          return [{ type: "start", id, model, inputTokens: startUsage?.inputTokens ?? null }];
+          return [{ type: "start", id, model, inputTokens: startUsage?.inputTokens ?? null, ...(startUsage === null ? {} : { inputUsage: startUsage }) }];
         }
         case "content_block_start": {
           const b = isJsonObject(d["content_block"]) ? d["content_block"] : {};

@@ -8,7 +8,7 @@ import {
   type ParsedChatRequest,
 } from "./chat-request.js";
 import { estimateEmbeddingInputUpperBound, parseOpenAIEmbeddingsRequest } from "./embeddings-request.js";
-import { countOpenAIChatPromptTokens } from "./prompt-count.js";
+import { countOpenAIChatPromptTokens } from "../prompt-count.js";
 
 function parsed(body: unknown): ParsedChatRequest {
   const r = parseOpenAIChatRequest(body);
