@@ -92,7 +92,8 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   const budgets = budgetsOfChain(index, chain);
   const bound = boundInputTokens(request.inputTokensUpperBound, request.attachments, allowed, hasHardSpendLimit(key, budgets));
   if (!bound.ok) return refuse("invalid_request", "input_bound", "MODEL", bound.message);
-  if (explain && request.attachments !== undefined) pass("input_bound", "MODEL", `the prompt counts at most ${bound.tokens} tokens`);
+  const { images = 0, unbounded = [] } = request.attachments ?? {};
+  if (explain && images + unbounded.length > 0) pass("input_bound", "MODEL", `the prompt, its ${images} image(s) and ${unbounded.length} unsized part(s) count at most ${bound.tokens} tokens`);
   const bounded: RequestShape = { ...request, inputTokensUpperBound: bound.tokens };
 
   // Guardrails: the organization's rules, then the key's.
