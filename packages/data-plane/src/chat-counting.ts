@@ -12,9 +12,7 @@ import {
   countTokens,
   estimateChatInputTokensUpperBound,
   joinText,
-  scanAnthropicInput,
-  scanGoogleInput,
-  scanOpenAIChatInput,
+  scanInboundChatInput,
   type ChatProtocol,
   type ChatRequest,
   type InboundChatRequest,
@@ -50,29 +48,12 @@ export function requestedOutputOf(inbound: InboundChatRequest): number | null {
 }
 
 /**
- * The protocol's own scan of its inbound body: its text bound (used when the upstream speaks the
- * same protocol) and its images and unsizable parts (the same whatever the upstream).
- */
-export function scanInbound(inbound: InboundChatRequest): InputScan {
-  switch (inbound.protocol) {
-    case "openai":
-      return scanOpenAIChatInput(inbound.parsed);
-    case "anthropic":
-      return scanAnthropicInput(inbound.parsed);
-    case "google":
-      return scanGoogleInput(inbound.parsed);
-    default:
-      return assertNever(inbound);
-  }
-}
-
-/**
  * The prompt's text bound as `upstream` counts it, images and unsizable parts apart (the decision
  * core adds them with each model's settings): the inbound protocol's own bound when the upstream
  * speaks it, else the neutral request's bound with the upstream's overheads (the body the upstream
  * receives is the neutral one rendered in its protocol).
  */
-export function inputUpperBoundOf(inbound: InboundChatRequest, neutral: ChatRequest | null, upstream: ChatProtocol, scan: InputScan = scanInbound(inbound)): number {
+export function inputUpperBoundOf(inbound: InboundChatRequest, neutral: ChatRequest | null, upstream: ChatProtocol, scan: InputScan = scanInboundChatInput(inbound)): number {
   if (upstream === inbound.protocol || neutral === null) return scan.textTokens;
   return estimateChatInputTokensUpperBound(neutral, upstream, 0);
 }
@@ -106,7 +87,7 @@ export function promptTextOf(inbound: InboundChatRequest, neutral: ChatRequest |
  * most demanding of them, and the inbound body's images and unsizable parts.
  */
 export function shapeProtocolChat(inbound: InboundChatRequest, neutral: ChatRequest | null, upstreams: readonly ChatProtocol[]): RequestShape {
-  const scan = scanInbound(inbound);
+  const scan = scanInboundChatInput(inbound);
   return {
     model: inbound.parsed.model,
     inputTokensUpperBound: Math.max(0, ...upstreams.map((u) => inputUpperBoundOf(inbound, neutral, u, scan))),

@@ -179,6 +179,7 @@ export {
   extractChatCompletionText,
   extractChatUsage,
   inboundToNeutral,
+  scanInboundChatInput,
   parseChatResponse,
   parseInboundChatRequest,
   renderChatResponse,
