@@ -8,6 +8,7 @@ import { buildPolicyIndex } from "./policy-index.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { upperBoundCost } from "./pricing.js";
 import { REFUSAL_STATUS } from "./refusal-status.js";
+import { estimateDecisionCost } from "./simulation.js";
 import { budget, CI_KEY, makeInput, makeSnapshot, MINI, T0 } from "./test-fixtures.js";
 import { windowStartOf } from "./windows.js";
 
@@ -98,5 +99,14 @@ describe("decide: unsizable parts and images", () => {
     const models = makeSnapshot().models.map((m) => (m.id === "mdl_mini" ? { ...m, maxInputTokensPerAttachment: 100_000 } : m));
     const guardrails = [{ id: "grd", organizationId: "org_acme", scope: "VIRTUAL_KEY" as const, scopeId: "vk_ci", scopeLabel: "ci", rules: [{ name: "short", kind: "MAX_INPUT_TOKENS" as const, pattern: "", flags: "", keywords: [], limit: 50_000 }] }];
     expect(refused(run(makeSnapshot({ models, guardrails }), FILE)).code).toBe("guardrail_blocked");
+  });
+
+  it("reports a refused request's estimated cost with its images at the model's setting", () => {
+    const models = makeSnapshot().models.map((m) => (m.id === "mdl_mini" ? { ...m, imageInputTokens: 2000 } : m));
+    const snap = makeSnapshot({ budgets: [budget("bgt_key", "VIRTUAL_KEY", "vk_ci", 1n)], models });
+    const request = { model: "gpt-4o-mini", inputTokensUpperBound: 1000, requestedMaxOutputTokens: null, operation: "chat" as const, attachments: { images: 2, unbounded: [] } };
+    const d = run(snap, request.attachments);
+    expect(refused(d).code).toBe("budget_exceeded");
+    expect(estimateDecisionCost(buildPolicyIndex(snap), d, request)).toBe(upperBoundCost(price, 5000, 1000));
   });
 });
