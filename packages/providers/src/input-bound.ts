@@ -69,31 +69,44 @@ export function attachmentsOf(scan: PartScan): InputAttachments {
 /**
  * Bytes of every string inside a JSON value (keys excluded, numbers and booleans as text); a
  * sub-object that `classify` names counts 0 bytes and is recorded in `scan` (an image, or an
- * unsizable part with its `path`): the decision core bounds those with the model's settings.
+ * unsizable part with its path under `root`): the decision core bounds those with the model's
+ * settings. The path is only spelled out for a recorded part (no string is built per node).
  */
-export function boundJsonValue(v: unknown, classify: PartClassifier, path: string, scan: PartScan): number {
+export function boundJsonValue(v: unknown, classify: PartClassifier, root: string, scan: PartScan): number {
+  return walkJson(v, classify, scan, root, []);
+}
+
+/** `root` followed by `[i]` for indexes and `.key` for keys. */
+function spellPath(root: string, segments: readonly (string | number)[]): string {
+  let path = root;
+  for (const s of segments) path += typeof s === "number" ? `[${s}]` : `.${s}`;
+  return path;
+}
+
+function walkJson(v: unknown, classify: PartClassifier, scan: PartScan, root: string, segments: (string | number)[]): number {
   if (typeof v === "string") return utf8Bytes(v);
   if (typeof v === "number" || typeof v === "boolean") return utf8Bytes(String(v));
+  let total = 0;
   if (Array.isArray(v)) {
-    let total = 0;
-    for (let i = 0; i < v.length; i++) total += boundJsonValue(v[i], classify, `${path}[${i}]`, scan);
+    for (let i = 0; i < v.length; i++) {
+      segments.push(i);
+      total += walkJson(v[i], classify, scan, root, segments);
+      segments.pop();
+    }
     return total;
   }
-  if (isJsonObject(v)) {
-    const kind = classify(v);
-    if (kind === "image") {
-      scan.images += 1;
-      return 0;
+  if (!isJsonObject(v)) return 0;
+  const kind = classify(v);
+  if (kind === "image") scan.images += 1;
+  else if (kind !== null) scan.unbounded.push({ kind, path: spellPath(root, segments) });
+  else {
+    for (const key of Object.keys(v)) {
+      segments.push(key);
+      total += walkJson(v[key], classify, scan, root, segments);
+      segments.pop();
     }
-    if (kind !== null) {
-      scan.unbounded.push({ kind, path });
-      return 0;
-    }
-    let total = 0;
-    for (const key of Object.keys(v)) total += boundJsonValue(v[key], classify, `${path}.${key}`, scan);
-    return total;
   }
-  return 0;
+  return total;
 }
 
 /** Bytes of a value's JSON text, 0 when absent. */
