@@ -104,6 +104,14 @@ describe("what the text bound counts", () => {
     expect(scanOf("google", null, { tools: [{ functionDeclarations: [{ name: "f", description }] }] }).textTokens).toBeGreaterThan(5000);
   });
 
+  it("counts a structured-output schema as OpenAI's response_format is counted", () => {
+    const schema = { type: "object", properties: { answer: { type: "string", description: "y".repeat(3000) } } };
+    expect(scanOf("openai", null, { response_format: { type: "json_schema", json_schema: { name: "a", schema } } }).textTokens).toBeGreaterThan(3000);
+    expect(scanOf("anthropic", null, { output_format: { type: "json_schema", schema } }).textTokens).toBeGreaterThan(3000);
+    expect(scanOf("google", null, { generationConfig: { responseMimeType: "application/json", responseJsonSchema: schema } }).textTokens).toBeGreaterThan(3000);
+    expect(scanOf("google", null, { generation_config: { response_schema: schema } }).textTokens).toBeGreaterThan(3000);
+  });
+
   it("adds each Anthropic client built-in tool's hidden prompt (computer use is about 1,200 tokens)", () => {
     const plain = scanOf("anthropic", null).textTokens;
     const computer = scanOf("anthropic", null, { tools: [{ type: "computer_20250124", name: "computer", display_width_px: 1024, display_height_px: 768 }] });

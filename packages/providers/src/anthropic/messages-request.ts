@@ -192,7 +192,8 @@ function classifyAnthropicTool(tool: unknown): "custom" | "builtin" | "server" {
 /**
  * The bound of the input tokens Anthropic will count, apart from images and unsizable parts (in
  * `attachments`): the bytes of every string in `messages` and `system`, the JSON of `tools` and
- * `tool_choice` plus per-message, per-request and tool-use system prompt overheads, and each
+ * `tool_choice` and of a structured-output schema (`output_format`, `output_config`), plus
+ * per-message, per-request and tool-use system prompt overheads, and each
  * built-in tool's hidden prompt. Server-side tools and MCP servers are unsizable parts.
  */
 export function scanAnthropicInput(req: ParsedAnthropicCountTokensRequest): InputScan {
@@ -215,6 +216,8 @@ export function scanAnthropicInput(req: ParsedAnthropicCountTokensRequest): Inpu
   }
   const servers = req.body["mcp_servers"];
   if (Array.isArray(servers)) servers.forEach((_s, i) => scan.unbounded.push({ kind: "server_tool", path: `mcp_servers[${i}]` }));
+  // A structured-output schema is rendered into the prompt, as OpenAI's `response_format` is.
+  total += boundJsonText(req.body["output_format"]) + boundJsonText(req.body["output_config"]);
   return { textTokens: total + boundJsonText(req.body["tool_choice"]), attachments: attachmentsOf(scan) };
 }
 

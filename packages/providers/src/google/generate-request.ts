@@ -172,7 +172,7 @@ function isFunctionTool(tool: unknown): boolean {
 /**
  * The bound of the prompt tokens Gemini will count, apart from images and unsizable parts (in
  * `attachments`): the bytes of every string in the contents and the system instruction, the JSON
- * of `tools` and `toolConfig`, plus per-content and per-request overheads. A `cachedContent`
+ * of `tools`, `toolConfig` and the response schema, plus per-content and per-request overheads. A `cachedContent`
  * reference and server-side tools (their results are billed as prompt tokens) are unsizable parts.
  */
 export function scanGoogleInput(req: ParsedGoogleRequest): InputScan {
@@ -194,6 +194,9 @@ export function scanGoogleInput(req: ParsedGoogleRequest): InputScan {
     });
     total += p.toolsOverhead + p.perToolOverhead * declared + boundJsonText(tools);
   }
+  // A response schema is rendered into the prompt, as OpenAI's `response_format` is.
+  const gen = pickField(req.body, "generationConfig");
+  if (isJsonObject(gen)) total += boundJsonText(pickField(gen, "responseSchema")) + boundJsonText(pickField(gen, "responseJsonSchema"));
   const cached = pickField(req.body, "cachedContent");
   if (cached !== undefined && cached !== null && cached !== "") scan.unbounded.push({ kind: "cached_content", path: "cachedContent" });
   return { textTokens: total + boundJsonText(pickField(req.body, "toolConfig")), attachments: attachmentsOf(scan) };
