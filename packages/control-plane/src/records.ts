@@ -76,6 +76,10 @@ export interface ModelRecord {
   readonly priority: number;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** Tokens one image may count; null = the provider's default (policy `DEFAULT_IMAGE_INPUT_TOKENS`). */
+  readonly imageInputTokens: number | null;
+  /** Tokens one part the gateway cannot size may count; null = not set (refused under hard limits). */
+  readonly maxInputTokensPerAttachment: number | null;
 }
 
 /** How a key's secret is made. */

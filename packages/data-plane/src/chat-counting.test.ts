@@ -26,8 +26,8 @@ describe("admission shape of translated chat requests", () => {
   const openai = parse("openai", { model: "m", n: 1, max_tokens: 30, tools, messages: [{ role: "system", content: "be brief" }, { role: "user", content: "héllo wörld" }] });
 
   it("bounds the prompt with the upstream's overheads (Anthropic's hidden tool prompt is larger than OpenAI's)", () => {
-    const toAnthropic = shapeProtocolChat(openai.inbound, openai.neutral, "anthropic");
-    const toGoogle = shapeProtocolChat(openai.inbound, openai.neutral, "google");
+    const toAnthropic = shapeProtocolChat(openai.inbound, openai.neutral, ["anthropic"]);
+    const toGoogle = shapeProtocolChat(openai.inbound, openai.neutral, ["google"]);
     expect(toAnthropic.inputTokensUpperBound).toBe(estimateChatInputTokensUpperBound(openai.neutral, "anthropic"));
     expect(toGoogle.inputTokensUpperBound).toBe(estimateChatInputTokensUpperBound(openai.neutral, "google"));
     expect(toAnthropic.inputTokensUpperBound).toBeGreaterThan(toGoogle.inputTokensUpperBound);
@@ -37,10 +37,10 @@ describe("admission shape of translated chat requests", () => {
   it("keeps the inbound protocol's own bound when the upstream speaks it, and Gemini's candidateCount scales output", () => {
     const anthropic = parse("anthropic", { model: "m", max_tokens: 9, system: "s", messages: [{ role: "user", content: "x" }] });
     if (anthropic.inbound.protocol !== "anthropic") throw new Error("unreachable");
-    expect(shapeProtocolChat(anthropic.inbound, anthropic.neutral, "anthropic").inputTokensUpperBound).toBe(estimateAnthropicInputTokensUpperBound(anthropic.inbound.parsed));
+    expect(shapeProtocolChat(anthropic.inbound, anthropic.neutral, ["anthropic"]).inputTokensUpperBound).toBe(estimateAnthropicInputTokensUpperBound(anthropic.inbound.parsed));
     const google = parseInboundChatRequest("google", { contents: [{ parts: [{ text: "x" }] }], generationConfig: { maxOutputTokens: 10, candidateCount: 3 } }, { model: "g" });
     if ("error" in google) throw new Error(google.error);
-    expect(shapeProtocolChat(google, null, "google").requestedMaxOutputTokens).toBe(30);
+    expect(shapeProtocolChat(google, null, ["google"]).requestedMaxOutputTokens).toBe(30);
   });
 
   it("counts a neutral prompt with the tokenizer: priming, per-message overhead and text", () => {

@@ -9,14 +9,13 @@ import type { ActualUsage, RequestShape } from "@tollgate/policy";
 import {
   assertNever,
   countTokens,
-  estimateAnthropicInputTokensUpperBound,
   estimateChatInputTokensUpperBound,
-  estimateGoogleInputTokensUpperBound,
-  estimateInputTokensUpperBound,
   joinText,
+  scanInboundChatInput,
   type ChatProtocol,
   type ChatRequest,
   type InboundChatRequest,
+  type InputScan,
 } from "@tollgate/providers";
 
 /** How many answers a request asks for (OpenAI `n`, Gemini `candidateCount`); output scales with it. */
@@ -47,28 +46,15 @@ export function requestedOutputOf(inbound: InboundChatRequest): number | null {
   }
 }
 
-/** The protocol's own sound bound of its inbound body (used when the upstream speaks the same protocol). */
-function boundOfInbound(inbound: InboundChatRequest): number {
-  switch (inbound.protocol) {
-    case "openai":
-      return estimateInputTokensUpperBound(inbound.parsed);
-    case "anthropic":
-      return estimateAnthropicInputTokensUpperBound(inbound.parsed);
-    case "google":
-      return estimateGoogleInputTokensUpperBound(inbound.parsed);
-    default:
-      return assertNever(inbound);
-  }
-}
-
 /**
- * The prompt's upper bound as `upstream` counts it: the inbound protocol's own bound when the
- * upstream speaks it, else the neutral request's bound with the upstream's overheads (the body
- * the upstream receives is the neutral one rendered in its protocol).
+ * The prompt's text bound as `upstream` counts it, images and unsizable parts apart (the decision
+ * core adds them with each model's settings): the inbound protocol's own bound when the upstream
+ * speaks it, else the neutral request's bound with the upstream's overheads (the body the upstream
+ * receives is the neutral one rendered in its protocol).
  */
-export function inputUpperBoundOf(inbound: InboundChatRequest, neutral: ChatRequest | null, upstream: ChatProtocol): number {
-  if (upstream === inbound.protocol || neutral === null) return boundOfInbound(inbound);
-  return estimateChatInputTokensUpperBound(neutral, upstream);
+export function inputUpperBoundOf(inbound: InboundChatRequest, neutral: ChatRequest | null, upstream: ChatProtocol, scan: InputScan = scanInboundChatInput(inbound)): number {
+  if (upstream === inbound.protocol || neutral === null) return scan.textTokens;
+  return estimateChatInputTokensUpperBound(neutral, upstream, 0);
 }
 
 /** Every string found under a JSON value (keys excluded). */
@@ -95,11 +81,16 @@ export function promptTextOf(inbound: InboundChatRequest, neutral: ChatRequest |
   return lines.join("\n");
 }
 
-/** The admission shape of a chat request bound for an upstream speaking `upstream`. */
-export function shapeProtocolChat(inbound: InboundChatRequest, neutral: ChatRequest | null, upstream: ChatProtocol): RequestShape {
+/**
+ * The admission shape of a chat request that may reach any of `upstreams`: the text bound of the
+ * most demanding of them, and the inbound body's images and unsizable parts.
+ */
+export function shapeProtocolChat(inbound: InboundChatRequest, neutral: ChatRequest | null, upstreams: readonly ChatProtocol[]): RequestShape {
+  const scan = scanInboundChatInput(inbound);
   return {
     model: inbound.parsed.model,
-    inputTokensUpperBound: inputUpperBoundOf(inbound, neutral, upstream),
+    inputTokensUpperBound: Math.max(0, ...upstreams.map((u) => inputUpperBoundOf(inbound, neutral, u, scan))),
+    attachments: scan.attachments,
     requestedMaxOutputTokens: requestedOutputOf(inbound),
     operation: "chat",
     promptText: promptTextOf(inbound, neutral),

@@ -97,7 +97,7 @@ export async function handleProtocolChat(deps: UpstreamPathDeps, input: Protocol
   if ("error" in converted && !upstreams.includes(input.protocol)) throw new GatewayError("invalid_request", converted.error);
   const stream = inbound.parsed.stream;
   // The prompt is bounded as the most demanding of the route's upstream protocols will count it.
-  const shape = upstreams.map((u) => shapeProtocolChat(inbound, neutral, u)).reduce((a, b) => (b.inputTokensUpperBound > a.inputTokensUpperBound ? b : a));
+  const shape = shapeProtocolChat(inbound, neutral, upstreams);
   const admitted = await admitRequest(deps, ctx, shape, stream);
   const publicModel = inbound.parsed.model;
   const facts = { stream, publicModel, operation: "chat" as const };

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BudgetLedger, RateLimiter, windowStartOf, type GrantShortfall } from "@tollgate/policy";
+import { BudgetLedger, DEFAULT_IMAGE_INPUT_TOKENS, RateLimiter, windowStartOf, type GrantShortfall, type RequestShape } from "@tollgate/policy";
 import { startMockProvider, type MockProvider } from "@tollgate/mock-provider";
 import { Outcome, UsageSource, type UsageRecord } from "@tollgate/proto";
 import { inboundToNeutral, isParseError, parseInboundChatRequest, parseOpenAIChatRequest, shapeChatRequest } from "@tollgate/providers";
@@ -38,7 +38,12 @@ function richBody(text: string, extra: Record<string, unknown> = {}): Record<str
 function reservedPrompt(body: Record<string, unknown>): number {
   const parsed = parseOpenAIChatRequest(body);
   if (isParseError(parsed)) throw new Error(parsed.error);
-  return shapeChatRequest(parsed).inputTokensUpperBound;
+  return withImages(shapeChatRequest(parsed));
+}
+
+/** The reservation's prompt bound on an OpenAI account: text bound plus each image at the default image bound. */
+function withImages(shape: RequestShape): number {
+  return shape.inputTokensUpperBound + (shape.attachments?.images ?? 0) * DEFAULT_IMAGE_INPUT_TOKENS.OPENAI;
 }
 
 /** Waits for the request's record (a stream settles after the client's side ended). */
@@ -118,7 +123,7 @@ describe("billing cut, abandoned and late requests; usage that cannot be spooled
     if ("error" in inbound) throw new Error(inbound.error);
     const neutral = inboundToNeutral(inbound);
     if ("error" in neutral) throw new Error(neutral.error);
-    const prompt = shapeProtocolChat(inbound, neutral, "openai").inputTokensUpperBound;
+    const prompt = withImages(shapeProtocolChat(inbound, neutral, ["openai"]));
     expect(t.sink.records.at(-1)).toMatchObject({ outcome: Outcome.UPSTREAM_ERROR, usageSource: UsageSource.COUNTED, inputTokens: prompt, outputTokens: 30 });
   });
 

@@ -174,7 +174,8 @@ export async function admitRequest(deps: RequestPathDeps, ctx: RequestContext, r
   assertUsageRecordable(deps);
   const decision = await decideWithGrants(deps, ctx, request);
   if (!decision.allow) throw await refuse(deps, ctx, decision, request.model, stream);
-  ctx.promptTokens = request.inputTokensUpperBound;
+  // A cut stream bills its prompt as the reservation counted it: text, images and attachments.
+  ctx.promptTokens = decision.inputTokens;
   return decision;
 }
 

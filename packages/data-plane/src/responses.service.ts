@@ -6,19 +6,18 @@
  * stream) rendered back; settled on the provider's usage, else the tokenizer's count.
  */
 import { performance } from "node:perf_hooks";
-import { upstreamOutputLimit, type Admission, type RequestShape } from "@tollgate/policy";
+import { upstreamOutputLimit, type Admission } from "@tollgate/policy";
 import {
   createResponsesStreamRenderer,
-  estimateChatInputTokensUpperBound,
   extractChatCompletionText,
   extractChatUsage,
-  neutralPromptText,
   neutralToResponsesResponse,
   parseChatResponse,
   parseResponsesRequest,
   renderNeutralRequest,
   responsesErrorEvent,
   responsesRequestToNeutral,
+  shapeResponsesRequest,
   translateStreamWith,
   type ChatRequest,
   type ResponsesRenderContext,
@@ -62,13 +61,7 @@ export async function handleResponses(deps: UpstreamPathDeps, input: ResponsesIn
   const match = ctx.state.index.keyBySecretHmac(ctx.keyHmac);
   const routed = match === null ? [] : routeProtocolsOf(ctx.state.index, match.key.organizationId, parsed.model);
   const upstreams = routed.length === 0 ? (["openai"] as const) : routed;
-  const shape: RequestShape = {
-    model: parsed.model,
-    inputTokensUpperBound: Math.max(...upstreams.map((u) => estimateChatInputTokensUpperBound(neutral, u))),
-    requestedMaxOutputTokens: parsed.maxOutputTokens,
-    operation: "chat",
-    promptText: neutralPromptText(neutral),
-  };
+  const shape = shapeResponsesRequest(parsed, neutral, upstreams);
   const admitted = await admitRequest(deps, ctx, shape, parsed.stream);
   const facts = { stream: parsed.stream, publicModel: parsed.model, operation: "chat" as const };
   const plan = (via: Admission): AttemptPlan => {

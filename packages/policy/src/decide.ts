@@ -6,9 +6,10 @@
  */
 import { evaluateBudgets } from "./budget-check.js";
 import type { BudgetLedger } from "./budget-ledger.js";
-import type { Admission, BudgetTarget, DecideInput, DecisionCheck, Decision, PricedRouteCandidate, Refusal, RefusalCode, RateLimitStatus } from "./decision.js";
+import type { Admission, BudgetTarget, DecideInput, DecisionCheck, Decision, PricedRouteCandidate, Refusal, RefusalCode, RateLimitStatus, RequestShape } from "./decision.js";
 import type { BudgetPolicy, ModelPolicy, RateLimitPolicy, VirtualKeyPolicy } from "./model.js";
 import { evaluateGuardrails } from "./guardrails.js";
+import { boundInputTokens, hasHardSpendLimit } from "./input-attachments.js";
 import { authenticateKey } from "./key-authentication.js";
 import { findModelAccessDenial } from "./model-access-chain.js";
 import { formatUsd } from "./money.js";
@@ -87,10 +88,18 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   model = firstAllowed.model;
   if (explain) pass("model_access", "VIRTUAL_KEY", `model "${request.model}" is allowed at every level`);
 
+  // Input bound: the text bound plus images and unsizable parts as each allowed model bounds them.
+  const budgets = budgetsOfChain(index, chain);
+  const bound = boundInputTokens(request.inputTokensUpperBound, request.attachments, allowed, hasHardSpendLimit(key, budgets));
+  if (!bound.ok) return refuse("invalid_request", "input_bound", "MODEL", bound.message);
+  const { images = 0, unbounded = [] } = request.attachments ?? {};
+  if (explain && images + unbounded.length > 0) pass("input_bound", "MODEL", `the prompt, its ${images} image(s) and ${unbounded.length} unsized part(s) count at most ${bound.tokens} tokens`);
+  const bounded: RequestShape = { ...request, inputTokensUpperBound: bound.tokens };
+
   // Guardrails: the organization's rules, then the key's.
   const guarded = evaluateGuardrails(
     [...index.guardrailsFor("ORGANIZATION", key.organizationId), ...index.guardrailsFor("VIRTUAL_KEY", key.id)],
-    request,
+    bounded,
     explain,
   );
   checks.push(...guarded.checks);
@@ -112,7 +121,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   const boundModel = { ...model, maxOutputTokens: Math.max(...candidates.map((c) => c.model.maxOutputTokens)) };
 
   // Per-request cap on the upper-bound cost.
-  const inputTokens = Math.max(0, Math.ceil(request.inputTokensUpperBound));
+  const inputTokens = bound.tokens;
   const startCap = startingOutputCap(boundModel, request.requestedMaxOutputTokens, request.operation);
   const fullCost = upperBoundCost(boundPrice, inputTokens, startCap);
   if (key.maxCostPerRequest !== null && fullCost > key.maxCostPerRequest) {
@@ -149,7 +158,6 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   if (explain) for (const r of rateLimits) pass("rate_limit", r.scope, `${r.limit} ${r.unit.toLowerCase()} per ${r.windowSeconds}s of ${r.scopeLabel}`);
 
   // Budgets at every level: HARD ones held all-or-none, SOFT ones only charged at settlement.
-  const budgets = budgetsOfChain(index, chain);
   const evaluation = evaluateBudgets(ledger, {
     budgets,
     price: boundPrice,
@@ -191,6 +199,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
     price,
     candidates,
     maxOutputTokens: outputCap,
+    inputTokens,
     outputCapped: outputCap < startCap,
     reservation,
     estimatedCost: upperBoundCost(boundPrice, inputTokens, outputCap),

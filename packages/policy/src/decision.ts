@@ -2,6 +2,7 @@
  * Types of the decision core's inputs and outputs. The functions live in `decide.ts`,
  * `budget-ledger.ts`, `policy-index.ts`, `pricing.ts` and `windows.ts`.
  */
+import type { InputAttachments } from "./input-attachments.js";
 import type { RateShortfall } from "./rate-limiter.js";
 import type { BudgetMode, BudgetUnit, ModelPolicy, ModelPrice, ProviderAccountPolicy, Scope, VirtualKeyPolicy } from "./model.js";
 
@@ -16,14 +17,20 @@ export type RefusalCode =
   | "budget_unverifiable"
   | "rate_limit_exceeded"
   | "request_cost_limit"
-  | "guardrail_blocked";
+  | "guardrail_blocked"
+  | "invalid_request";
 
 /** What the core needs to know of a request, computed by the data plane from the inbound body. */
 export interface RequestShape {
   /** The public model name as the caller wrote it (`gpt-4o-mini` or `openai-main/gpt-4o-mini`). */
   readonly model: string;
-  /** A sound upper bound of the prompt's tokens (never below what the provider will count). */
+  /**
+   * A sound upper bound of the prompt's tokens (never below what the provider will count), apart
+   * from `attachments`, which the core bounds with each candidate model's settings.
+   */
   readonly inputTokensUpperBound: number;
+  /** Images and parts the bound above leaves out (absent = none). */
+  readonly attachments?: InputAttachments;
   /** `max_tokens` / `max_completion_tokens` the caller asked for; null = not given. */
   readonly requestedMaxOutputTokens: number | null;
   /** Embeddings produce no output tokens. */
@@ -92,6 +99,8 @@ export interface Admission {
   readonly candidates: readonly PricedRouteCandidate[];
   /** The output limit to send upstream (lowered by CAP_OUTPUT; the model's max otherwise). */
   readonly maxOutputTokens: number;
+  /** The prompt's upper bound the reservation used: text plus images and attachments at the candidates' settings. */
+  readonly inputTokens: number;
   /** True when `maxOutputTokens` was lowered below what the caller asked for (or the model max). */
   readonly outputCapped: boolean;
   /** The reservation to settle; holds are empty in dry runs. */

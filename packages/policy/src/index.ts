@@ -25,4 +25,5 @@ export * from "./refusal-status.js";
 export * from "./retry-advice.js";
 export * from "./lease.js";
 export * from "./output-limit.js";
+export * from "./input-attachments.js";
 export * from "./outbound-address.js";

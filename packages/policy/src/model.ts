@@ -115,6 +115,14 @@ export interface ModelPolicy {
   readonly weight?: number;
   /** Route group order: lower is tried first (absent = 0). */
   readonly priority?: number;
+  /**
+   * Input bounds of what the gateway cannot size from the body (see `input-attachments.ts`):
+   * tokens one image may count (absent = the provider's default, `DEFAULT_IMAGE_INPUT_TOKENS`),
+   * and tokens one unsizable part (file by id or URI, document, cached content, audio, video,
+   * server-side tool) may count (absent or null = not set: such parts are refused under a hard limit).
+   */
+  readonly imageInputTokens?: number;
+  readonly maxInputTokensPerAttachment?: number | null;
 }
 
 /** An upstream account. The credential is plaintext only in memory and on the authenticated channel. */

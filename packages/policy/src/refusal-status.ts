@@ -17,6 +17,7 @@ export const REFUSAL_STATUS: Readonly<Record<RefusalCode, number>> = {
   rate_limit_exceeded: 429,
   request_cost_limit: 400,
   guardrail_blocked: 400,
+  invalid_request: 400,
 };
 
 /**
@@ -36,4 +37,5 @@ export const REFUSAL_RETRY: Readonly<Record<RefusalCode, RetryClass>> = {
   rate_limit_exceeded: "at_reset",
   request_cost_limit: "never",
   guardrail_blocked: "never",
+  invalid_request: "never",
 };

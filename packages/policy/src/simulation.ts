@@ -12,6 +12,7 @@ import { BudgetLedger } from "./budget-ledger.js";
 import { describeBudget } from "./budget-check.js";
 import { budgetsOfChain, decide, startingOutputCap } from "./decide.js";
 import type { Decision, DecisionCheck, RequestShape } from "./decision.js";
+import { boundInputTokens } from "./input-attachments.js";
 import type { BudgetUnit } from "./model.js";
 import { formatUsd } from "./money.js";
 import type { PolicyIndex } from "./policy-index.js";
@@ -106,14 +107,17 @@ export function simulateDecision(index: PolicyIndex, ledger: BudgetLedger, limit
 
 /**
  * The upper-bound cost (micro-dollars) a request is evaluated at before budgets: its model's price
- * (or the organization's fallback) for the input bound and the starting output cap. 0 when the
- * decision never resolved a priced model.
+ * (or the organization's fallback) for the input bound (images and unsizable parts at the model's
+ * settings, the latter 0 when unset) and the starting output cap. 0 when the decision never
+ * resolved a priced model.
  */
 export function estimateDecisionCost(index: PolicyIndex, decision: Decision, request: RequestShape): bigint {
   if (decision.allow) return decision.estimatedCost;
   if (decision.model === null || decision.key === null) return 0n;
   const price = decision.model.price ?? index.organization(decision.key.organizationId)?.fallbackPrice ?? null;
   if (price === null) return 0n;
-  const inputTokens = Math.max(0, Math.ceil(request.inputTokensUpperBound));
+  const account = index.account(decision.model.providerAccountId);
+  const bound = boundInputTokens(request.inputTokensUpperBound, request.attachments, account === null ? [] : [{ model: decision.model, account }], false);
+  const inputTokens = bound.ok ? bound.tokens : Math.max(0, Math.ceil(request.inputTokensUpperBound));
   return upperBoundCost(price, inputTokens, startingOutputCap(decision.model, request.requestedMaxOutputTokens, request.operation));
 }

@@ -19,6 +19,7 @@ const snapshot: PolicySnapshot = {
     { id: "mdl_1", organizationId: "org_1", providerAccountId: "pa_1", name: "gpt-4o-mini", upstreamModel: "gpt-4o-mini-2024-07-18", price: { inputPerMillion: 150_000n, outputPerMillion: 600_000n, cachedInputPerMillion: 75_000n }, maxOutputTokens: 16_384 },
     { id: "mdl_2", organizationId: "org_1", providerAccountId: "pa_1", name: "free", upstreamModel: "free", price: null, maxOutputTokens: 1000 },
     { id: "mdl_3", organizationId: "org_1", providerAccountId: "pa_1", name: "routed", upstreamModel: "routed", price: null, maxOutputTokens: 1000, weight: 0, priority: -2 },
+    { id: "mdl_4", organizationId: "org_1", providerAccountId: "pa_1", name: "bounded", upstreamModel: "bounded", price: null, maxOutputTokens: 1000, imageInputTokens: 48_000, maxInputTokensPerAttachment: 200_000 },
   ],
   budgets: [{ id: "bgt_1", organizationId: "org_1", scope: "TEAM", scopeId: "team_1", unit: "USD", window: "MONTH", limit: 5_000_000n, mode: "HARD", enforcement: "CAP_OUTPUT", scopeLabel: 'team "search"' }],
   rateLimits: [{ id: "rl_1", organizationId: "org_1", scope: "VIRTUAL_KEY", scopeId: "vk_1", unit: "REQUESTS", limit: 60, windowSeconds: 60, scopeLabel: 'virtual key "ci"' }],

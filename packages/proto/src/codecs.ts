@@ -52,6 +52,24 @@ function wirePrice(p: policy.ModelPrice): pb.ModelPrice {
   });
 }
 
+/** A model's input bounds on the wire (absent fields stay absent). */
+function wireInputBounds(v: policy.ModelPolicy): { imageInputTokens?: number; maxInputTokensPerAttachment?: number } {
+  return {
+    ...(v.imageInputTokens === undefined ? {} : { imageInputTokens: v.imageInputTokens }),
+    ...(v.maxInputTokensPerAttachment === undefined || v.maxInputTokensPerAttachment === null ? {} : { maxInputTokensPerAttachment: v.maxInputTokensPerAttachment }),
+  };
+}
+
+/**
+ * A model's input bounds from the wire: absent per image = the provider's default, absent per part
+ * = not set (null). A 0 is no bound: read as absent, which is never less safe.
+ */
+function inputBoundsOf(v: pb.Model): { imageInputTokens?: number; maxInputTokensPerAttachment?: number } {
+  const image = v.imageInputTokens ?? 0;
+  const perPart = v.maxInputTokensPerAttachment ?? 0;
+  return { ...(image > 0 ? { imageInputTokens: image } : {}), ...(perPart > 0 ? { maxInputTokensPerAttachment: perPart } : {}) };
+}
+
 function priceOf(p: pb.ModelPrice | undefined): policy.ModelPrice | null {
   if (!p) return null;
   if (p.inputPerMillion < 0n || p.outputPerMillion < 0n) throw new ResourceDecodeError("negative price");
@@ -104,7 +122,7 @@ function bodyOf(r: PolicyResource): pb.Resource["body"] {
     }
     case "model": {
       const v = r.value;
-      return { case: "model", value: create(pb.ModelSchema, { id: v.id, organizationId: v.organizationId, providerAccountId: v.providerAccountId, name: v.name, upstreamModel: v.upstreamModel, ...(v.price ? { price: wirePrice(v.price) } : {}), maxOutputTokens: v.maxOutputTokens, ...(v.weight === undefined ? {} : { weight: v.weight }), ...(v.priority === undefined ? {} : { priority: v.priority }) }) };
+      return { case: "model", value: create(pb.ModelSchema, { id: v.id, organizationId: v.organizationId, providerAccountId: v.providerAccountId, name: v.name, upstreamModel: v.upstreamModel, ...(v.price ? { price: wirePrice(v.price) } : {}), maxOutputTokens: v.maxOutputTokens, ...(v.weight === undefined ? {} : { weight: v.weight }), ...(v.priority === undefined ? {} : { priority: v.priority }), ...wireInputBounds(v) }) };
     }
     case "budget": {
       const v = r.value;
@@ -213,7 +231,7 @@ export function decodeResource(r: pb.Resource): PolicyResource {
     }
     case "model": {
       const v = b.value;
-      return { kind: "model", value: { id: need(v.id, "model id"), organizationId: need(v.organizationId, "model organization"), providerAccountId: need(v.providerAccountId, "model account"), name: need(v.name, "model name"), upstreamModel: need(v.upstreamModel, "upstream model"), price: priceOf(v.price), maxOutputTokens: v.maxOutputTokens, ...(v.weight === undefined ? {} : { weight: v.weight }), ...(v.priority === undefined ? {} : { priority: v.priority }) } };
+      return { kind: "model", value: { id: need(v.id, "model id"), organizationId: need(v.organizationId, "model organization"), providerAccountId: need(v.providerAccountId, "model account"), name: need(v.name, "model name"), upstreamModel: need(v.upstreamModel, "upstream model"), price: priceOf(v.price), maxOutputTokens: v.maxOutputTokens, ...(v.weight === undefined ? {} : { weight: v.weight }), ...(v.priority === undefined ? {} : { priority: v.priority }), ...inputBoundsOf(v) } };
     }
     case "budget": {
       const v = b.value;

@@ -4,11 +4,12 @@
  * routes, its Simulator and the control plane's `simulate` query so all evaluate a request alike.
  */
 import type { RequestShape } from "@tollgate/policy";
-import { assertNever, type ChatRequest } from "./chat-model.js";
-import { estimateInputTokensUpperBound, isParseError, parseOpenAIChatRequest, type ChatMessage, type ParseError, type ParsedChatRequest } from "./openai/chat-request.js";
+import { assertNever, type ChatProtocol, type ChatRequest } from "./chat-model.js";
+import { scanOpenAIChatInput } from "./openai/chat-input-bound.js";
+import { isParseError, parseOpenAIChatRequest, type ChatMessage, type ParseError, type ParsedChatRequest } from "./openai/chat-request.js";
 import { estimateEmbeddingInputUpperBound, parseOpenAIEmbeddingsRequest, type ParsedEmbeddingsRequest } from "./openai/embeddings-request.js";
 import { parseResponsesRequest, responsesRequestToNeutral, type ParsedResponsesRequest } from "./openai/responses-request.js";
-import { estimateChatInputTokensUpperBound } from "./input-bound.js";
+import { estimateChatInputTokensUpperBound, neutralAttachmentsOf } from "./input-bound.js";
 
 /** The routes the Simulator can evaluate. */
 export const SIMULATED_PATHS = ["/v1/chat/completions", "/v1/embeddings", "/v1/responses"] as const;
@@ -50,11 +51,16 @@ export function embeddingsPromptText(parsed: ParsedEmbeddingsRequest): string {
   return parsed.inputs.filter((i): i is string => typeof i === "string").join("\n");
 }
 
-/** A chat request's shape: prompt upper bound and text, and max tokens times `n` (every choice is paid). */
+/**
+ * A chat request's shape: the prompt's text bound with its images and unsizable parts apart (the
+ * decision core bounds those per model), its text, and max tokens times `n` (every choice is paid).
+ */
 export function shapeChatRequest(parsed: ParsedChatRequest): RequestShape {
+  const scan = scanOpenAIChatInput(parsed);
   return {
     model: parsed.model,
-    inputTokensUpperBound: estimateInputTokensUpperBound(parsed),
+    inputTokensUpperBound: scan.textTokens,
+    attachments: scan.attachments,
     requestedMaxOutputTokens: parsed.requestedMaxOutputTokens === null ? null : parsed.requestedMaxOutputTokens * parsed.n,
     operation: "chat",
     promptText: openAIPromptText(parsed),
@@ -104,13 +110,14 @@ export function parseInboundRequest(path: SimulatedPath, body: unknown): Inbound
 }
 
 /**
- * A Responses request's shape: the neutral prompt bounded as an OpenAI-style upstream counts it
- * (the data plane's route bounds it for the most demanding protocol among the model's accounts).
+ * A Responses request's shape: the neutral prompt bounded as the most demanding of `upstreams`
+ * counts it (default: an OpenAI-style upstream), its images apart (bounded per model by the core).
  */
-export function shapeResponsesRequest(parsed: ParsedResponsesRequest, neutral: ChatRequest): RequestShape {
+export function shapeResponsesRequest(parsed: ParsedResponsesRequest, neutral: ChatRequest, upstreams: readonly ChatProtocol[] = ["openai"]): RequestShape {
   return {
     model: parsed.model,
-    inputTokensUpperBound: estimateChatInputTokensUpperBound(neutral, "openai"),
+    inputTokensUpperBound: Math.max(...upstreams.map((u) => estimateChatInputTokensUpperBound(neutral, u, 0))),
+    attachments: neutralAttachmentsOf(neutral),
     requestedMaxOutputTokens: parsed.maxOutputTokens,
     operation: "chat",
     promptText: neutralPromptText(neutral),

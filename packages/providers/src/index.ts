@@ -7,7 +7,6 @@ export {
   MESSAGE_OVERHEAD_TOKENS,
   REQUEST_OVERHEAD_TOKENS,
   TOOLS_OVERHEAD_TOKENS,
-  estimateInputTokensUpperBound,
   isParseError,
   outputLimitFieldOf,
   parseOpenAIChatRequest,
@@ -17,6 +16,7 @@ export {
   type ParsedChatRequest,
 } from "./openai/chat-request.js";
 export { countInboundPromptTokens, countNeutralPromptTokens, countOpenAIChatPromptTokens } from "./prompt-count.js";
+export { classifyOpenAIPart, estimateInputTokensUpperBound, scanOpenAIChatInput } from "./openai/chat-input-bound.js";
 export {
   estimateEmbeddingInputUpperBound,
   parseOpenAIEmbeddingsRequest,
@@ -71,9 +71,16 @@ export {
 export {
   INPUT_BOUND_PROFILES,
   boundJsonText,
+  attachmentsOf,
   boundJsonValue,
   estimateChatInputTokensUpperBound,
+  neutralAttachmentsOf,
+  newPartScan,
   type InputBoundProfile,
+  type InputScan,
+  type PartClass,
+  type PartClassifier,
+  type PartScan,
 } from "./input-bound.js";
 export { neutralToOpenAIRequest, openAIRequestToNeutral, type OpenAIRenderOptions } from "./openai/chat-neutral.js";
 export {
@@ -85,8 +92,11 @@ export {
   renderOpenAIUsage,
 } from "./openai/chat-response-neutral.js";
 export {
+  ANTHROPIC_BUILTIN_TOOL_TOKENS,
+  classifyAnthropicBlock,
   estimateAnthropicInputTokensUpperBound,
   parseAnthropicCountTokensRequest,
+  scanAnthropicInput,
   parseAnthropicMessagesRequest,
   type ParsedAnthropicCountTokensRequest,
   type ParsedAnthropicRequest,
@@ -121,7 +131,9 @@ export {
 } from "./anthropic/errors.js";
 export {
   estimateGoogleEmbedInputUpperBound,
+  classifyGooglePart,
   estimateGoogleInputTokensUpperBound,
+  scanGoogleInput,
   parseGoogleBatchEmbedRequest,
   parseGoogleCountTokensRequest,
   parseGoogleEmbedRequest,
@@ -167,6 +179,7 @@ export {
   extractChatCompletionText,
   extractChatUsage,
   inboundToNeutral,
+  scanInboundChatInput,
   parseChatResponse,
   parseInboundChatRequest,
   renderChatResponse,
@@ -203,6 +216,7 @@ export {
   parseInboundRequest,
   shapeChatRequest,
   shapeEmbeddingsRequest,
+  shapeResponsesRequest,
   type InboundParse,
   type SimulatedPath,
 } from "./inbound-shape.js";

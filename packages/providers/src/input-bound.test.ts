@@ -4,7 +4,7 @@ import { CHAT_PROTOCOLS, type ChatProtocol } from "./chat-model.js";
 import { estimateAnthropicInputTokensUpperBound } from "./anthropic/messages-request.js";
 import { estimateGoogleInputTokensUpperBound } from "./google/generate-request.js";
 import { estimateChatInputTokensUpperBound } from "./input-bound.js";
-import { estimateInputTokensUpperBound } from "./openai/chat-request.js";
+import { estimateInputTokensUpperBound } from "./openai/chat-input-bound.js";
 import { inboundToNeutral, parseInboundChatRequest } from "./protocol.js";
 import { countTokens } from "./token-count.js";
 

@@ -6,14 +6,16 @@
 import { assertNever, type ChatProtocol, type ChatRequest, type ChatResponse, type ChatStreamParser, type ChatStreamRenderer, type RenderContext } from "./chat-model.js";
 import { anthropicErrorBody, anthropicErrorFor } from "./anthropic/errors.js";
 import { anthropicRequestToNeutral, neutralToAnthropicRequest } from "./anthropic/messages-neutral.js";
-import { parseAnthropicMessagesRequest, type ParsedAnthropicRequest } from "./anthropic/messages-request.js";
+import { parseAnthropicMessagesRequest, scanAnthropicInput, type ParsedAnthropicRequest } from "./anthropic/messages-request.js";
 import { anthropicResponseToNeutral, extractAnthropicCompletionText, extractAnthropicUsage, neutralToAnthropicResponse } from "./anthropic/messages-response.js";
 import { createAnthropicStreamParser, createAnthropicStreamRenderer } from "./anthropic/messages-stream.js";
 import { googleErrorBody, googleErrorFor } from "./google/errors.js";
 import { googleRequestToNeutral, neutralToGoogleRequest } from "./google/generate-neutral.js";
-import { parseGoogleGenerateRequest, type ParsedGoogleRequest } from "./google/generate-request.js";
+import { parseGoogleGenerateRequest, scanGoogleInput, type ParsedGoogleRequest } from "./google/generate-request.js";
 import { extractGoogleCompletionText, extractGoogleUsage, googleResponseToNeutral, neutralToGoogleResponse } from "./google/generate-response.js";
 import { createGoogleStreamParser, createGoogleStreamRenderer } from "./google/generate-stream.js";
+import type { InputScan } from "./input-bound.js";
+import { scanOpenAIChatInput } from "./openai/chat-input-bound.js";
 import { openAIRequestToNeutral, neutralToOpenAIRequest } from "./openai/chat-neutral.js";
 import { isParseError, parseOpenAIChatRequest, type MaxTokensField, type ParsedChatRequest, type ParseError } from "./openai/chat-request.js";
 import { createOpenAIStreamParser, createOpenAIStreamRenderer, neutralToOpenAIResponse, openAIResponseToNeutral } from "./openai/chat-response-neutral.js";
@@ -51,6 +53,23 @@ export function parseInboundChatRequest(protocol: ChatProtocol, body: unknown, c
     }
     default:
       return assertNever(protocol);
+  }
+}
+
+/**
+ * The inbound protocol's own scan of its body: its text bound (as an upstream of the same protocol
+ * counts it) and its images and unsizable parts (the same whatever the upstream).
+ */
+export function scanInboundChatInput(inbound: InboundChatRequest): InputScan {
+  switch (inbound.protocol) {
+    case "openai":
+      return scanOpenAIChatInput(inbound.parsed);
+    case "anthropic":
+      return scanAnthropicInput(inbound.parsed);
+    case "google":
+      return scanGoogleInput(inbound.parsed);
+    default:
+      return assertNever(inbound);
   }
 }
 

@@ -9,6 +9,7 @@ interface ModelRow {
   id: string; organization_id: string; provider_account_id: string; name: string; upstream_model: string;
   input_price_micros: string | null; output_price_micros: string | null; cached_input_price_micros: string | null;
   max_output_tokens: number; weight: number; priority: number; created_at: Date; updated_at: Date;
+  image_input_tokens: number | null; max_input_tokens_per_attachment: number | null;
 }
 
 const ms = (d: Date): number => toMsOrNull(d) ?? 0;
@@ -72,13 +73,15 @@ export async function listSealedProviderAccounts(q: Queryable): Promise<Array<Pr
   }));
 }
 
-const MODEL_COLUMNS = "id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, weight, priority, created_at, updated_at";
+const MODEL_COLUMNS = "id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, weight, priority, created_at, updated_at, image_input_tokens, max_input_tokens_per_attachment";
 const toModel = (r: ModelRow): ModelRecord => ({
   id: r.id, organizationId: r.organization_id, providerAccountId: r.provider_account_id, name: r.name, upstreamModel: r.upstream_model,
   inputPricePerMillion: toBigIntOrNull(r.input_price_micros), outputPricePerMillion: toBigIntOrNull(r.output_price_micros),
   cachedInputPricePerMillion: toBigIntOrNull(r.cached_input_price_micros), maxOutputTokens: Number(r.max_output_tokens),
   weight: Number(r.weight), priority: Number(r.priority),
   createdAt: ms(r.created_at), updatedAt: ms(r.updated_at),
+  imageInputTokens: r.image_input_tokens === null ? null : Number(r.image_input_tokens),
+  maxInputTokensPerAttachment: r.max_input_tokens_per_attachment === null ? null : Number(r.max_input_tokens_per_attachment),
 });
 
 /** Fields written for a model. */
@@ -87,15 +90,19 @@ export interface ModelWrite {
   inputPricePerMillion: bigint | null; outputPricePerMillion: bigint | null; cachedInputPricePerMillion: bigint | null; maxOutputTokens: number;
   /** Route-group share within its priority (default 1) and order (lower first; default 0). */
   weight?: number; priority?: number;
+  /** Input bounds (null = the provider's default per image / not set per unsizable part). */
+  imageInputTokens?: number | null; maxInputTokensPerAttachment?: number | null;
 }
 
 const modelParams = (m: ModelWrite, nowMs: number): unknown[] => [
   m.id, m.organizationId, m.providerAccountId, m.name, m.upstreamModel,
   m.inputPricePerMillion?.toString() ?? null, m.outputPricePerMillion?.toString() ?? null, m.cachedInputPricePerMillion?.toString() ?? null,
   m.maxOutputTokens, isoOf(nowMs), m.weight ?? 1, m.priority ?? 0,
+  m.imageInputTokens ?? null, m.maxInputTokensPerAttachment ?? null,
 ];
-const MODEL_INSERT = `INSERT INTO models (id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, created_at, updated_at, weight, priority)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)`;
+const MODEL_INSERT = `INSERT INTO models (id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, created_at, updated_at, weight, priority,
+    image_input_tokens, max_input_tokens_per_attachment)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)`;
 
 /** Inserts a model (unique name per provider account). */
 export async function insertModel(q: Queryable, m: ModelWrite, nowMs: number): Promise<ModelRecord> {
@@ -109,8 +116,26 @@ export async function upsertModelByName(q: Queryable, m: ModelWrite, nowMs: numb
     `${MODEL_INSERT} ON CONFLICT (provider_account_id, name) DO UPDATE SET upstream_model = EXCLUDED.upstream_model,
        input_price_micros = EXCLUDED.input_price_micros, output_price_micros = EXCLUDED.output_price_micros,
        cached_input_price_micros = EXCLUDED.cached_input_price_micros, max_output_tokens = EXCLUDED.max_output_tokens,
-       weight = EXCLUDED.weight, priority = EXCLUDED.priority, updated_at = EXCLUDED.updated_at
+       weight = EXCLUDED.weight, priority = EXCLUDED.priority, updated_at = EXCLUDED.updated_at,
+       image_input_tokens = EXCLUDED.image_input_tokens, max_input_tokens_per_attachment = EXCLUDED.max_input_tokens_per_attachment
      RETURNING ${MODEL_COLUMNS}`,
+    modelParams(m, nowMs),
+  );
+  return toModel(rows[0] as ModelRow);
+}
+
+/** A model, locked for update; null when missing. */
+export async function findModelForUpdate(q: Queryable, id: string): Promise<ModelRecord | null> {
+  const rows = await q.query<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models WHERE id = $1 FOR UPDATE`, [id]);
+  return rows[0] ? toModel(rows[0]) : null;
+}
+
+/** Rewrites every field of an existing model but its id, organization, account and name. */
+export async function updateModel(q: Queryable, m: ModelWrite, nowMs: number): Promise<ModelRecord> {
+  const rows = await q.query<ModelRow>(
+    `UPDATE models SET upstream_model = $5, input_price_micros = $6, output_price_micros = $7, cached_input_price_micros = $8,
+       max_output_tokens = $9, updated_at = $10, weight = $11, priority = $12, image_input_tokens = $13, max_input_tokens_per_attachment = $14
+     WHERE id = $1 AND organization_id = $2 AND provider_account_id = $3 AND name = $4 RETURNING ${MODEL_COLUMNS}`,
     modelParams(m, nowMs),
   );
   return toModel(rows[0] as ModelRow);

@@ -36,6 +36,45 @@ export interface ModelInput {
   weight?: number | null;
   /** Route-group order, lower first (default 0). */
   priority?: number | null;
+  /** Tokens one image may count (default null: the provider's default). */
+  imageInputTokens?: number | null;
+  /** Tokens one part the gateway cannot size may count (default null: not set, refused under hard limits). */
+  maxInputTokensPerAttachment?: number | null;
+}
+
+/** Input of updateModel: the model's id and the fields to change (absent = unchanged, null = back to the default). */
+export type ModelUpdateInput = { id: string } & Omit<ModelInput, "providerAccountId" | "name">;
+
+/** The largest input bound a model may set per image or per part. */
+const MAX_INPUT_BOUND = 10_000_000;
+
+/** Validates a model's fields (defaults applied) into the row to write, apart from its identity. */
+function modelFieldsOf(input: ModelInput): Omit<repo.ModelWrite, "id" | "organizationId" | "providerAccountId"> {
+  const name = requireModelName("name", input.name);
+  const upstreamModel = requireName("upstreamModel", input.upstreamModel ?? name);
+  const inputPrice = input.inputPricePerMillion ?? null;
+  const outputPrice = input.outputPricePerMillion ?? null;
+  const cachedPrice = input.cachedInputPricePerMillion ?? null;
+  if ((inputPrice === null) !== (outputPrice === null)) throw badInput("inputPricePerMillion and outputPricePerMillion must be given together (or neither: unpriced)");
+  if (cachedPrice !== null && inputPrice === null) throw badInput("cachedInputPricePerMillion needs inputPricePerMillion");
+  const imageInputTokens = input.imageInputTokens == null ? null : requireInt("imageInputTokens", input.imageInputTokens, 1, MAX_INPUT_BOUND);
+  const perAttachment = input.maxInputTokensPerAttachment;
+  const maxInputTokensPerAttachment = perAttachment == null ? null : requireInt("maxInputTokensPerAttachment", perAttachment, 1, MAX_INPUT_BOUND);
+  return {
+    name, upstreamModel, inputPricePerMillion: inputPrice, outputPricePerMillion: outputPrice, cachedInputPricePerMillion: cachedPrice,
+    maxOutputTokens: requireInt("maxOutputTokens", input.maxOutputTokens ?? 4096, 1, 10_000_000),
+    weight: requireInt("weight", input.weight ?? 1, 0, 1_000_000),
+    priority: requireInt("priority", input.priority ?? 0, -1_000_000, 1_000_000),
+    imageInputTokens, maxInputTokensPerAttachment,
+  };
+}
+
+/** What the audit row shows of a model. */
+function auditOf(m: ModelRecord): Record<string, unknown> {
+  return {
+    name: m.name, upstreamModel: m.upstreamModel, inputPricePerMillion: m.inputPricePerMillion?.toString() ?? null, outputPricePerMillion: m.outputPricePerMillion?.toString() ?? null,
+    maxOutputTokens: m.maxOutputTokens, weight: m.weight, priority: m.priority, imageInputTokens: m.imageInputTokens, maxInputTokensPerAttachment: m.maxInputTokensPerAttachment,
+  };
 }
 
 /** Provider account and model operations. */
@@ -100,32 +139,31 @@ export class ProviderService {
     return this.writeModel(actor, input, true);
   }
 
+  /** Changes some fields of a model (absent ones keep their value); NOT_FOUND for a model of another organization. */
+  updateModel(actor: Actor, input: ModelUpdateInput): Promise<ModelRecord> {
+    return this.runner.run(actor, true, async (m) => {
+      const existing = await repo.findModelForUpdate(m.tx, input.id);
+      if (!existing) throw notFound("model", input.id);
+      assertCanManage(actor, existing.organizationId, "model", existing.id);
+      const changes = Object.fromEntries(Object.entries(input).filter(([field, value]) => field !== "id" && value !== undefined));
+      const fields = modelFieldsOf({ ...existing, ...changes, name: existing.name, providerAccountId: existing.providerAccountId });
+      const model = await repo.updateModel(m.tx, { ...fields, id: existing.id, organizationId: existing.organizationId, providerAccountId: existing.providerAccountId }, m.nowMs);
+      await m.audit({ organizationId: model.organizationId, action: "model.update", target: model.id, before: auditOf(existing), after: auditOf(model) });
+      return model;
+    });
+  }
+
   private writeModel(actor: Actor, input: ModelInput, upsert: boolean): Promise<ModelRecord> {
-    const name = requireModelName("name", input.name);
-    const upstreamModel = requireName("upstreamModel", input.upstreamModel ?? name);
-    const inputPrice = input.inputPricePerMillion ?? null;
-    const outputPrice = input.outputPricePerMillion ?? null;
-    const cachedPrice = input.cachedInputPricePerMillion ?? null;
-    if ((inputPrice === null) !== (outputPrice === null)) throw badInput("inputPricePerMillion and outputPricePerMillion must be given together (or neither: unpriced)");
-    if (cachedPrice !== null && inputPrice === null) throw badInput("cachedInputPricePerMillion needs inputPricePerMillion");
-    const maxOutputTokens = requireInt("maxOutputTokens", input.maxOutputTokens ?? 4096, 1, 10_000_000);
-    const weight = requireInt("weight", input.weight ?? 1, 0, 1_000_000);
-    const priority = requireInt("priority", input.priority ?? 0, -1_000_000, 1_000_000);
+    const fields = modelFieldsOf(input);
     return this.runner.run(actor, true, async (m) => {
       const account = await repo.findProviderAccount(m.tx, input.providerAccountId);
       if (!account) throw notFound("provider account", input.providerAccountId);
       assertCanManage(actor, account.organizationId, "provider account", account.id);
-      const row = {
-        id: m.newId("mdl"), organizationId: account.organizationId, providerAccountId: account.id, name, upstreamModel,
-        inputPricePerMillion: inputPrice, outputPricePerMillion: outputPrice, cachedInputPricePerMillion: cachedPrice, maxOutputTokens, weight, priority,
-      };
+      const row = { ...fields, id: m.newId("mdl"), organizationId: account.organizationId, providerAccountId: account.id };
       const model = upsert
         ? await repo.upsertModelByName(m.tx, row, m.nowMs)
-        : await withConflict(`model "${name}" already exists on provider account "${account.name}"`, () => repo.insertModel(m.tx, row, m.nowMs));
-      await m.audit({
-        organizationId: model.organizationId, action: upsert ? "model.upsert" : "model.create", target: model.id,
-        after: { name, upstreamModel, inputPricePerMillion: inputPrice?.toString() ?? null, outputPricePerMillion: outputPrice?.toString() ?? null, maxOutputTokens, weight, priority },
-      });
+        : await withConflict(`model "${fields.name}" already exists on provider account "${account.name}"`, () => repo.insertModel(m.tx, row, m.nowMs));
+      await m.audit({ organizationId: model.organizationId, action: upsert ? "model.upsert" : "model.create", target: model.id, after: auditOf(model) });
       return model;
     });
   }

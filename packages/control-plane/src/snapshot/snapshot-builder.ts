@@ -66,6 +66,8 @@ export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<P
         price: m.inputPricePerMillion === null || m.outputPricePerMillion === null ? null
           : { inputPerMillion: m.inputPricePerMillion, outputPerMillion: m.outputPricePerMillion, cachedInputPerMillion: m.cachedInputPricePerMillion },
         maxOutputTokens: m.maxOutputTokens, weight: m.weight, priority: m.priority,
+        ...(m.imageInputTokens === null ? {} : { imageInputTokens: m.imageInputTokens }),
+        ...(m.maxInputTokensPerAttachment === null ? {} : { maxInputTokensPerAttachment: m.maxInputTokensPerAttachment }),
       })),
       budgets: budgets.map((b): BudgetPolicy => ({
         id: b.id, organizationId: b.organizationId, scope: b.scope, scopeId: b.scopeId, unit: b.unit, window: b.window, limit: b.limit,

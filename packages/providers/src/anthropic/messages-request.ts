@@ -1,5 +1,5 @@
 /** Validation and token bounds of inbound Anthropic Messages (and count_tokens) requests. */
-import { boundJsonText, boundJsonValue, INPUT_BOUND_PROFILES } from "../input-bound.js";
+import { attachmentsOf, boundJsonText, boundJsonValue, INPUT_BOUND_PROFILES, newPartScan, type InputScan, type PartClass } from "../input-bound.js";
 import type { ParseError } from "../openai/chat-request.js";
 import { isJsonObject } from "../openai/usage.js";
 
@@ -155,24 +155,77 @@ export function parseAnthropicCountTokensRequest(body: unknown): ParsedAnthropic
   return validateCore(body);
 }
 
-/** True for an Anthropic image (or PDF document with a base64 source) block. */
-function isAnthropicImage(o: Record<string, unknown>): boolean {
-  return o["type"] === "image";
+/** How an Anthropic content block counts: images by the model's image bound; PDFs, documents by URL and files by id cannot be sized. */
+export function classifyAnthropicBlock(o: Record<string, unknown>): PartClass {
+  const source = o["source"];
+  const sourceType = isJsonObject(source) ? source["type"] : undefined;
+  switch (o["type"]) {
+    case "image":
+      return sourceType === "file" ? "file" : "image";
+    case "document":
+      // Plain-text and content-block documents are bounded by their strings; a PDF (base64 or URL) or a file id is not.
+      if (sourceType === "text" || sourceType === "content") return null;
+      return sourceType === "file" ? "file" : "document";
+    case "container_upload":
+      return "file";
+    default:
+      return null;
+  }
+}
+
+/** Tokens a client-side built-in tool (bash, text editor, computer, memory) adds: its hidden definition and system prompt (computer use: 735 + about 500). */
+export const ANTHROPIC_BUILTIN_TOOL_TOKENS = 2048;
+
+const CLIENT_BUILTIN_TOOL = /^(?:bash|text_editor|computer|memory)_/;
+
+/**
+ * How a declared tool counts: a custom tool by its JSON; a client built-in tool adds
+ * `ANTHROPIC_BUILTIN_TOOL_TOKENS`; any other typed tool runs on Anthropic's side (web search and
+ * fetch, code execution, ...) and feeds what it finds back as input tokens: it cannot be sized.
+ */
+function classifyAnthropicTool(tool: unknown): "custom" | "builtin" | "server" {
+  const type = isJsonObject(tool) ? tool["type"] : undefined;
+  if (type === undefined || type === null || type === "custom") return "custom";
+  return typeof type === "string" && CLIENT_BUILTIN_TOOL.test(type) ? "builtin" : "server";
 }
 
 /**
- * A sound upper bound of the input tokens Anthropic will count: the bytes of every string in
- * `messages` and `system` (image blocks count `INPUT_BOUND_PROFILES.anthropic.imageTokens`; PDF
- * documents count their base64 bytes), the JSON of `tools` and `tool_choice`, plus per-message,
- * per-request and tool-use system prompt overheads.
+ * The bound of the input tokens Anthropic will count, apart from images and unsizable parts (in
+ * `attachments`): the bytes of every string in `messages` and `system`, the JSON of `tools` and
+ * `tool_choice` and of a structured-output schema (`output_format`, `output_config`), plus
+ * per-message, per-request and tool-use system prompt overheads, and each
+ * built-in tool's hidden prompt. Server-side tools and MCP servers are unsizable parts.
  */
-export function estimateAnthropicInputTokensUpperBound(req: ParsedAnthropicCountTokensRequest): number {
+export function scanAnthropicInput(req: ParsedAnthropicCountTokensRequest): InputScan {
   const p = INPUT_BOUND_PROFILES.anthropic;
+  const scan = newPartScan();
   let total = p.requestOverhead;
-  for (const m of req.messages) total += p.messageOverhead + boundJsonValue(m["content"], isAnthropicImage, p.imageTokens);
+  req.messages.forEach((m, i) => {
+    total += p.messageOverhead + boundJsonValue(m["content"], classifyAnthropicBlock, `messages[${i}].content`, scan);
+  });
   const system = req.body["system"];
-  if (system !== undefined) total += p.messageOverhead + boundJsonValue(system, isAnthropicImage, p.imageTokens);
+  if (system !== undefined) total += p.messageOverhead + boundJsonValue(system, classifyAnthropicBlock, "system", scan);
   const tools = req.body["tools"];
-  if (Array.isArray(tools) && tools.length > 0) total += p.toolsOverhead + p.perToolOverhead * tools.length + boundJsonText(tools);
-  return total + boundJsonText(req.body["tool_choice"]);
+  if (Array.isArray(tools) && tools.length > 0) {
+    total += p.toolsOverhead + p.perToolOverhead * tools.length + boundJsonText(tools);
+    tools.forEach((t, i) => {
+      const kind = classifyAnthropicTool(t);
+      if (kind === "builtin") total += ANTHROPIC_BUILTIN_TOOL_TOKENS;
+      else if (kind === "server") scan.unbounded.push({ kind: "server_tool", path: `tools[${i}]` });
+    });
+  }
+  const servers = req.body["mcp_servers"];
+  if (Array.isArray(servers)) servers.forEach((_s, i) => scan.unbounded.push({ kind: "server_tool", path: `mcp_servers[${i}]` }));
+  // A structured-output schema is rendered into the prompt, as OpenAI's `response_format` is.
+  total += boundJsonText(req.body["output_format"]) + boundJsonText(req.body["output_config"]);
+  return { textTokens: total + boundJsonText(req.body["tool_choice"]), attachments: attachmentsOf(scan) };
+}
+
+/**
+ * A bound of the input tokens Anthropic will count with `imageTokens` per image (default: the
+ * profile's); unsizable parts count 0 here, which is why admission uses `scanAnthropicInput`.
+ */
+export function estimateAnthropicInputTokensUpperBound(req: ParsedAnthropicCountTokensRequest, imageTokens = INPUT_BOUND_PROFILES.anthropic.imageTokens): number {
+  const { textTokens, attachments } = scanAnthropicInput(req);
+  return textTokens + attachments.images * imageTokens;
 }

@@ -1,5 +1,5 @@
 /** Validation and token bounds of inbound Gemini generateContent, countTokens and embedContent requests. */
-import { boundJsonText, boundJsonValue, INPUT_BOUND_PROFILES } from "../input-bound.js";
+import { attachmentsOf, boundJsonText, boundJsonValue, INPUT_BOUND_PROFILES, newPartScan, type InputScan, type PartClass } from "../input-bound.js";
 import { utf8Bytes, type ParseError } from "../openai/chat-request.js";
 import { isJsonObject } from "../openai/usage.js";
 
@@ -148,28 +148,66 @@ export function estimateGoogleEmbedInputUpperBound(req: ParsedGoogleEmbedRequest
   return total + (typeof title === "string" ? utf8Bytes(title) : 0);
 }
 
-/** True for a Gemini media part (inline bytes or a file reference). */
-function isGoogleMedia(o: Record<string, unknown>): boolean {
-  return pickField(o, "inlineData") !== undefined || pickField(o, "fileData") !== undefined;
+/**
+ * How a Gemini part counts: inline images by the model's image bound, inline text by its (base64)
+ * bytes; inline audio, video and documents (PDF ...) and files by URI cannot be sized.
+ */
+export function classifyGooglePart(o: Record<string, unknown>): PartClass {
+  const inline = pickField(o, "inlineData");
+  if (isJsonObject(inline)) {
+    const mime = String(pickField(inline, "mimeType") ?? "").toLowerCase();
+    if (mime.startsWith("image/")) return "image";
+    if (mime.startsWith("audio/")) return "audio";
+    if (mime.startsWith("video/")) return "video";
+    return mime.startsWith("text/") ? null : "document";
+  }
+  return pickField(o, "fileData") !== undefined ? "file" : null;
+}
+
+/** True for a tool entry that only declares functions (the others run on Google's side: search, URL context, code execution ...). */
+function isFunctionTool(tool: unknown): boolean {
+  return isJsonObject(tool) && Object.keys(tool).every((k) => k === "functionDeclarations" || k === "function_declarations");
 }
 
 /**
- * A sound upper bound of the prompt tokens Gemini will count: the bytes of every string in the
- * contents and the system instruction (media parts count `INPUT_BOUND_PROFILES.google.imageTokens`,
- * see its caveat for very large images; audio/video are not bounded by it), the JSON of `tools`
- * and `toolConfig`, plus per-content and per-request overheads.
+ * The bound of the prompt tokens Gemini will count, apart from images and unsizable parts (in
+ * `attachments`): the bytes of every string in the contents and the system instruction, the JSON
+ * of `tools`, `toolConfig` and the response schema, plus per-content and per-request overheads. A `cachedContent`
+ * reference and server-side tools (their results are billed as prompt tokens) are unsizable parts.
  */
-export function estimateGoogleInputTokensUpperBound(req: ParsedGoogleRequest): number {
+export function scanGoogleInput(req: ParsedGoogleRequest): InputScan {
   const p = INPUT_BOUND_PROFILES.google;
+  const scan = newPartScan();
   let total = p.requestOverhead;
-  for (const c of req.contents) total += p.messageOverhead + boundJsonValue(c["parts"], isGoogleMedia, p.imageTokens);
+  req.contents.forEach((c, i) => {
+    total += p.messageOverhead + boundJsonValue(c["parts"], classifyGooglePart, `contents[${i}].parts`, scan);
+  });
   const system = pickField(req.body, "systemInstruction");
-  if (system !== undefined) total += p.messageOverhead + boundJsonValue(system, isGoogleMedia, p.imageTokens);
+  if (system !== undefined) total += p.messageOverhead + boundJsonValue(system, classifyGooglePart, "systemInstruction", scan);
   const tools = req.body["tools"];
   if (Array.isArray(tools) && tools.length > 0) {
     let declared = 0;
-    for (const t of tools) declared += 1 + (isJsonObject(t) && Array.isArray(pickField(t, "functionDeclarations")) ? (pickField(t, "functionDeclarations") as unknown[]).length : 0);
+    tools.forEach((t, i) => {
+      const declarations = isJsonObject(t) ? pickField(t, "functionDeclarations") : undefined;
+      declared += 1 + (Array.isArray(declarations) ? declarations.length : 0);
+      if (!isFunctionTool(t)) scan.unbounded.push({ kind: "server_tool", path: `tools[${i}]` });
+    });
     total += p.toolsOverhead + p.perToolOverhead * declared + boundJsonText(tools);
   }
-  return total + boundJsonText(pickField(req.body, "toolConfig"));
+  // A response schema is rendered into the prompt, as OpenAI's `response_format` is.
+  const gen = pickField(req.body, "generationConfig");
+  if (isJsonObject(gen)) total += boundJsonText(pickField(gen, "responseSchema")) + boundJsonText(pickField(gen, "responseJsonSchema"));
+  const cached = pickField(req.body, "cachedContent");
+  if (cached !== undefined && cached !== null && cached !== "") scan.unbounded.push({ kind: "cached_content", path: "cachedContent" });
+  return { textTokens: total + boundJsonText(pickField(req.body, "toolConfig")), attachments: attachmentsOf(scan) };
+}
+
+/**
+ * A bound of the prompt tokens Gemini will count with `imageTokens` per image (default: the
+ * profile's; see its caveat for very large images); unsizable parts count 0 here, which is why
+ * admission uses `scanGoogleInput`.
+ */
+export function estimateGoogleInputTokensUpperBound(req: ParsedGoogleRequest, imageTokens = INPUT_BOUND_PROFILES.google.imageTokens): number {
+  const { textTokens, attachments } = scanGoogleInput(req);
+  return textTokens + attachments.images * imageTokens;
 }

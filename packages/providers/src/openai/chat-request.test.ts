@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 import { countTokens } from "../token-count.js";
 import {
   IMAGE_PART_TOKENS,
-  estimateInputTokensUpperBound,
   isParseError,
   parseOpenAIChatRequest,
   type ParsedChatRequest,
 } from "./chat-request.js";
+import { estimateInputTokensUpperBound } from "./chat-input-bound.js";
 import { estimateEmbeddingInputUpperBound, parseOpenAIEmbeddingsRequest } from "./embeddings-request.js";
 import { countOpenAIChatPromptTokens } from "../prompt-count.js";
 

@@ -3,7 +3,7 @@ import { Arg, Ctx, Mutation, Resolver } from "type-graphql";
 import { actorOf, type GraphQLContext } from "../context.js";
 import {
   CreateModelInput, CreateModelPayload, CreateProviderAccountInput, CreateProviderAccountPayload, UpsertModelInput, UpsertModelPayload,
-  UpsertProviderAccountInput, UpsertProviderAccountPayload,
+  UpsertProviderAccountInput, UpsertProviderAccountPayload, UpdateModelInput, UpdateModelPayload,
 } from "../types/tenancy.input.js";
 import { toModel, toProviderAccount } from "../types/provider.type.js";
 
@@ -28,5 +28,10 @@ export class ProviderResolver {
   @Mutation(() => UpsertModelPayload, { description: "Creates or updates the model with this name on the account." })
   async upsertModel(@Arg("input", () => UpsertModelInput) input: UpsertModelInput, @Ctx() ctx: GraphQLContext): Promise<UpsertModelPayload> {
     return { model: toModel(await ctx.services.providers.upsertModel(actorOf(ctx), input)) };
+  }
+
+  @Mutation(() => UpdateModelPayload, { description: "Changes the given fields of a model (absent = unchanged, null = back to the default); NOT_FOUND for an unknown id." })
+  async updateModel(@Arg("input", () => UpdateModelInput) input: UpdateModelInput, @Ctx() ctx: GraphQLContext): Promise<UpdateModelPayload> {
+    return { model: toModel(await ctx.services.providers.updateModel(actorOf(ctx), input)) };
   }
 }

@@ -33,6 +33,8 @@ export class Model {
   @Field(() => Int) maxOutputTokens: number;
   @Field(() => Int, { description: "Share of traffic within its route group and priority (0 = standby)." }) weight: number;
   @Field(() => Int, { description: "Route-group order: lower is tried first." }) priority: number;
+  @Field(() => Int, { nullable: true, description: "Tokens one image may count in the input bound; null = the provider's default (1500 OpenAI-style, 1600 Anthropic and Google)." }) imageInputTokens: number | null;
+  @Field(() => Int, { nullable: true, description: "Tokens one part the gateway cannot size may count in the input bound (a file by id or URI, a document, cached content, inline audio or video, a server-side tool); null = not set: such requests are refused for keys under a hard USD or TOKENS budget or a per-request cost limit." }) maxInputTokensPerAttachment: number | null;
   @Field(() => DateTimeScalar) createdAt: Date;
   @Field(() => DateTimeScalar) updatedAt: Date;
 }
@@ -52,6 +54,7 @@ export function toModel(r: ModelRecord): Model {
     inputPricePerMillion: r.inputPricePerMillion, outputPricePerMillion: r.outputPricePerMillion, cachedInputPricePerMillion: r.cachedInputPricePerMillion,
     priced: r.inputPricePerMillion !== null && r.outputPricePerMillion !== null, maxOutputTokens: r.maxOutputTokens,
     weight: r.weight, priority: r.priority,
+    imageInputTokens: r.imageInputTokens, maxInputTokensPerAttachment: r.maxInputTokensPerAttachment,
     createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt),
   };
 }

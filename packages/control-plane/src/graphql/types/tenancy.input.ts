@@ -107,10 +107,31 @@ export class CreateModelInput {
   @Field(() => Int, { nullable: true, description: "Default 4096." }) maxOutputTokens?: number | null;
   @Field(() => Int, { nullable: true, description: "Share of traffic among the models with this name in the organization (its route group) at the same priority. Default 1; 0 = standby (tried after the others)." }) weight?: number | null;
   @Field(() => Int, { nullable: true, description: "Route-group order: lower priorities are tried first, higher ones are fallbacks. Default 0." }) priority?: number | null;
+  @Field(() => Int, { nullable: true, description: "Tokens one image may count in the input bound (1 to 10,000,000). Default: the provider's (1500 OpenAI-style, 1600 Anthropic and Google)." }) imageInputTokens?: number | null;
+  @Field(() => Int, { nullable: true, description: "Tokens one part the gateway cannot size may count (a file by id or URI, a document, cached content, inline audio or video, a server-side tool; 1 to 10,000,000). Default: not set, such requests are refused for keys under a hard USD or TOKENS budget or a per-request cost limit." }) maxInputTokensPerAttachment?: number | null;
 }
 /** Input of upsertModel (keyed by providerAccountId + name). */
 @InputType()
 export class UpsertModelInput extends CreateModelInput {}
+/** Input of updateModel: the fields to change (absent = unchanged; null = back to the default). */
+@InputType()
+export class UpdateModelInput {
+  @Field(() => ID) id: string;
+  @Field(() => String, { nullable: true }) upstreamModel?: string | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "null with outputPricePerMillion null = unpriced (refused)." }) inputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true }) outputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true }) cachedInputPricePerMillion?: bigint | null;
+  @Field(() => Int, { nullable: true }) maxOutputTokens?: number | null;
+  @Field(() => Int, { nullable: true }) weight?: number | null;
+  @Field(() => Int, { nullable: true }) priority?: number | null;
+  @Field(() => Int, { nullable: true, description: "null = the provider's default." }) imageInputTokens?: number | null;
+  @Field(() => Int, { nullable: true, description: "null = not set." }) maxInputTokensPerAttachment?: number | null;
+}
+/** Payload of updateModel. */
+@ObjectType()
+export class UpdateModelPayload {
+  @Field(() => Model) model: Model;
+}
 /** Payload of createModel. */
 @ObjectType()
 export class CreateModelPayload {
