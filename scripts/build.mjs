@@ -3,7 +3,8 @@
  * Builds what `npm start`, `npm run control-plane`, `npm run data-plane` and `npm run mock-provider`
  * run: the CLI bundled with esbuild into plain JavaScript in `dist/run/` (git-ignored), so the
  * servers start as one `node` process with no TypeScript loader. Plain JavaScript on purpose: it
- * runs before anything is built.
+ * runs before anything is built. The benchmark's bare proxy and CPU profiler are built beside it
+ * (`bare-proxy.js`, `cpu-profiler.js`), so that the baseline runs as plain node too.
  *
  * - The workspace packages (`@tollgate/*`) are bundled; every other package stays an import that
  *   node resolves from node_modules, as it does for the sources.
@@ -67,7 +68,7 @@ const sourceImportMetaUrl = {
 export async function build() {
   const result = await esbuild.build({
     absWorkingDir: repoRoot,
-    entryPoints: { tollgate: "packages/cli/src/main.ts", "bare-proxy": "test/bench/bare-proxy.ts" },
+    entryPoints: { tollgate: "packages/cli/src/main.ts", "bare-proxy": "test/bench/bare-proxy.ts", "cpu-profiler": "test/bench/cpu-profiler.ts" },
     outdir: outDir,
     bundle: true,
     splitting: true,
