@@ -1,9 +1,10 @@
 /**
  * Issue 10 (performance), first increment, on real processes started the way production starts
  * them: each is one plain `node` process on the built JavaScript (no npm or tsx wrapper), the
- * built control plane serves exactly the committed GraphQL schema (the bundler keeps class names,
- * which type-graphql turns into type names), and a data-plane node stays small until a request
- * needs token counting: the tokenizer's tables (~150 MB) load on that first use, not at start.
+ * built control plane serves exactly the committed GraphQL schema (type-graphql names types after
+ * classes, and bundling renames a class whose name collides with another's), and a data-plane node
+ * stays small until a request needs token counting: the tokenizer's tables (~150 MB) load on that
+ * first use, not at start.
  */
 import { readFileSync } from "node:fs";
 import { buildClientSchema, buildSchema, getIntrospectionQuery, lexicographicSortSchema, printSchema, type IntrospectionQuery } from "graphql";
