@@ -20,7 +20,8 @@ export default defineConfig({
         extends: true,
         // Real processes (a control plane, several nodes, the mock provider each): one file at a
         // time after the unit tests, so timing figures are not skewed by contention on small machines.
-        test: { name: "system", include: ["test/**/*.test.ts"], fileParallelism: false, sequence: { groupOrder: 1 } },
+        // They run the built CLI with plain node, as production does: the global setup builds it.
+        test: { name: "system", include: ["test/**/*.test.ts"], fileParallelism: false, sequence: { groupOrder: 1 }, globalSetup: ["test/support/build.setup.ts"] },
       },
     ],
   },

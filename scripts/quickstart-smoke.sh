@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs the README's quickstart as a new user would: `npm start` on the embedded database in a
-# fresh data directory, the mock provider beside it, then every shell block between the
-# README's quickstart markers, in order, in one shell. Fails if any command fails.
+# fresh data directory, `npm run mock-provider` beside it (both build dist/run first, at the same
+# time), then every shell block between the README's quickstart markers, in order, in one shell.
+# Fails if any command fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Each npm runs in its own session (setsid): end its whole group, npm and the node it started.
+  for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -18,8 +20,8 @@ export CONTROL_PLANE_HTTP_PORT=$(free_port) CONTROL_PLANE_GRPC_PORT=$(free_port)
 export TOLLGATE_DATA_DIR="$work/data"
 unset DATABASE_URL TOLLGATE_ADMIN_TOKEN TOLLGATE_MASTER_KEY TOLLGATE_NODE_TOKEN
 
-node_modules/.bin/tsx --tsconfig tsconfig.run.json packages/cli/src/main.ts mock-provider >"$work/mock.log" 2>&1 & pids+=($!)
-node_modules/.bin/tsx --tsconfig tsconfig.run.json packages/cli/src/main.ts start >"$work/start.log" 2>&1 & pids+=($!)
+setsid npm run mock-provider >"$work/mock.log" 2>&1 & pids+=($!)
+setsid npm start >"$work/start.log" 2>&1 & pids+=($!)
 
 for _ in $(seq 1 120); do
   grep -q 'admin token' "$work/start.log" 2>/dev/null && curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
@@ -39,3 +41,7 @@ awk '/<!-- quickstart:begin -->/{on=1;next} /<!-- quickstart:end -->/{on=0} on' 
 echo "--- running the README quickstart ($(wc -l < "$work/quickstart.sh") lines)"
 bash -euo pipefail "$work/quickstart.sh"
 echo "--- quickstart passed"
+# Memory of what `npm start` runs, after the quickstart (docs/performance.md).
+for pid in $(pgrep -s "${pids[1]}"); do
+  printf '    %6s MB  %s\n' "$(( $(awk '/VmRSS/{print $2}' "/proc/$pid/status" 2>/dev/null || echo 0) / 1024 ))" "$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)"
+done

@@ -1,21 +1,35 @@
 /**
- * `npm run bench`: the data plane (a real key with a budget and an allow-list in force) in front
- * of the mock provider, against a bare Node proxy (node:http + undici) in front of the same mock,
- * measured in one run. Prints requests/s, CPU µs per request of the proxy process, added p50/p99
- * latency over the direct mock at concurrency 1 and 50, peak RSS, and the ratios.
- * Every process is separate, so CPU and memory figures are the proxy's own.
+ * `npm run bench`: one data-plane node (a real key with a budget and an allow-list in force, logging
+ * as shipped) in front of the mock provider, against a bare Node proxy (node:http + undici) in front
+ * of the same mock, measured in one run. Both proxies run built JavaScript with plain node
+ * (`npm run build`). For each: closed-loop latency at concurrency 1 and 50, CPU µs per request of
+ * the proxy process (JSON and stream at c=50, JSON at a constant rate), requests/s, open-loop
+ * (constant-rate) latency, idle and peak RSS; then every figure beside the bare proxy's, the ratio
+ * and the goal (formatReport).
+ *
+ * Pinned (the default on 2+ CPUs): the measured proxy runs alone on CPU 0; the load generator, the
+ * mock and the control plane share CPU 1, so the proxy is not charged for its neighbours' work.
+ * Env: BENCH_SECONDS (8 per cell), BENCH_RATE (open-loop requests/s, 1000), BENCH_PIN (1/0),
+ * BENCH_LOG_LEVEL (the node's LOG_LEVEL, default info as shipped), BENCH_NODE_OPTIONS (NODE_OPTIONS
+ * of the node, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
  */
+import { execFileSync, spawn } from "node:child_process";
+import { cpus, loadavg } from "node:os";
 import { readFileSync } from "node:fs";
-import path from "node:path";
-import { spawn } from "node:child_process";
-import { findFreePort, repoRoot, spawnTollgate, waitForHttpOk, type RunningProcess } from "../support/processes.js";
+import { findFreePort, repoRoot, waitForHttpOk, type RunningProcess } from "../support/processes.js";
 import { startStack, type Stack } from "../support/stack.js";
-import { runLoad } from "./load.js";
+import { runLoad, runOpenLoop, type LoadRequest } from "./load.js";
+import { formatReport, type Figures } from "./report.js";
 
-
-const DURATION_S = Number(process.env.BENCH_SECONDS ?? "8");
+const DURATION_MS = Number(process.env.BENCH_SECONDS ?? "8") * 1000;
+const RATE = Number(process.env.BENCH_RATE ?? "1000");
+const PIN = (process.env.BENCH_PIN ?? (cpus().length >= 2 ? "1" : "0")) === "1";
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? "info";
 const BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello from the benchmark" }], max_tokens: 20 });
+const STREAM_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello from the benchmark" }], max_tokens: 20, stream: true });
 const CLK_TCK = 100;
+const PROXY_CPU = 0;
+const OTHERS_CPU = 1;
 
 function cpuMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -24,59 +38,52 @@ function cpuMicros(pid: number): number {
   return (ticks * 1_000_000) / CLK_TCK;
 }
 
-function peakRssMb(pid: number): number {
-  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/);
+function rssMb(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+) kB`));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-interface Figures {
-  rps: number;
-  cpuUsPerReq: number;
-  p50c1: number;
-  p99c1: number;
-  p50c50: number;
-  p99c50: number;
-  peakRssMb: number;
+/** Moves every thread of `pid` (and the threads it starts later) to one CPU. */
+function pin(pid: number, cpu: number): void {
+  if (PIN) execFileSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)], { stdio: "ignore" });
 }
 
-async function measure(url: string, headers: Record<string, string>, pid: number | null): Promise<Figures> {
-  const base = { headers: { "content-type": "application/json", ...headers }, body: BODY };
-  await runLoad(url, { ...base, connections: 10, durationMs: 2_000 }); // warm-up (JIT, pools, grants)
-  const c1 = await runLoad(url, { ...base, connections: 1, durationMs: DURATION_S * 1000 });
-  const cpuBefore = pid === null ? 0 : cpuMicros(pid);
-  const c50 = await runLoad(url, { ...base, connections: 50, durationMs: DURATION_S * 1000 });
-  const cpuAfter = pid === null ? 0 : cpuMicros(pid);
-  for (const r of [c1, c50]) {
+/** Measures one target; `pid` is its serving process (null for the direct mock: no CPU or RSS). */
+async function measure(url: string, authorization: string, pid: number | null): Promise<Figures> {
+  const json: LoadRequest = { headers: { "content-type": "application/json", authorization }, body: BODY };
+  const stream: LoadRequest = { headers: json.headers, body: STREAM_BODY };
+  const idleRssMb = pid === null ? NaN : rssMb(pid, "VmRSS");
+  await runLoad(url, { ...json, connections: 10, durationMs: 2_000 }); // warm-up (JIT, pools, grants)
+  await runLoad(url, { ...stream, connections: 10, durationMs: 1_000 });
+  const cpu = async <T extends { requests: number }>(run: () => Promise<T>): Promise<[T, number]> => {
+    const before = pid === null ? 0 : cpuMicros(pid);
+    const result = await run();
+    return [result, pid === null ? NaN : (cpuMicros(pid) - before) / result.requests];
+  };
+  const c1 = await runLoad(url, { ...json, connections: 1, durationMs: DURATION_MS });
+  const [c50, cpuC50] = await cpu(() => runLoad(url, { ...json, connections: 50, durationMs: DURATION_MS }));
+  const [streamed, cpuStream] = await cpu(() => runLoad(url, { ...stream, connections: 50, durationMs: DURATION_MS }));
+  const [open, cpuOpen] = await cpu(() => runOpenLoop(url, { ...json, ratePerSecond: RATE, durationMs: DURATION_MS, maxConnections: 256 }));
+  for (const r of [c1, c50, streamed, open]) {
     if (r.errors > 0) throw new Error(`${url}: ${r.errors} failed requests`);
   }
-  return {
-    rps: c50.requestsPerSecond,
-    cpuUsPerReq: pid === null ? NaN : (cpuAfter - cpuBefore) / c50.requests,
-    p50c1: c1.p50,
-    p99c1: c1.p99,
-    p50c50: c50.p50,
-    p99c50: c50.p99,
-    peakRssMb: pid === null ? NaN : peakRssMb(pid),
-  };
+  return { c1, c50, stream: streamed, open, cpuC50, cpuStream, cpuOpen, idleRssMb, peakRssMb: pid === null ? NaN : rssMb(pid, "VmHWM") };
 }
 
-function startBareProxy(port: number, upstream: string): Promise<RunningProcess & { pid: number }> {
-  const child = spawn(path.join(repoRoot, "node_modules/.bin/tsx"), ["--tsconfig", path.join(repoRoot, "tsconfig.run.json"), path.join(repoRoot, "test/bench/bare-proxy.ts")], {
+/** Starts the built bare proxy (`dist/run/bare-proxy.js`) with plain node. */
+function startBareProxy(port: number, upstream: string): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [`${repoRoot}/dist/run/bare-proxy.js`], {
     env: { PATH: process.env.PATH ?? "", BARE_PROXY_PORT: String(port), BARE_PROXY_UPSTREAM: upstream, BARE_PROXY_UPSTREAM_KEY: "sk-bench" },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  const exited = new Promise((r) => child.once("exit", r));
   return new Promise((resolve, reject) => {
     child.stdout?.once("data", () =>
       resolve({
-        name: "bare-proxy",
-        child,
         pid: child.pid ?? -1,
-        output: () => "",
-        waitForOutput: () => Promise.reject(new Error("unused")),
         stop: async () => {
           child.kill("SIGTERM");
-          await new Promise((r) => child.once("exit", r));
-          return child.exitCode;
+          await exited;
         },
       }),
     );
@@ -84,38 +91,22 @@ function startBareProxy(port: number, upstream: string): Promise<RunningProcess 
   });
 }
 
-/** tsx runs a script as a child of its own node process: find the process that actually serves. */
-function servingPid(p: RunningProcess): number {
-  const parent = p.child.pid ?? -1;
-  try {
-    const children = readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-    return children.length > 0 ? Number(children[children.length - 1]) : parent;
-  } catch {
-    return parent;
-  }
+function pidOf(p: RunningProcess): number {
+  if (p.child.pid === undefined) throw new Error(`${p.name} has no pid`);
+  return p.child.pid;
 }
 
-function row(name: string, f: Figures, direct: Figures): string {
-  const fmt = (n: number, d = 3): string => (Number.isFinite(n) ? n.toFixed(d) : "-");
-  return [
-    name.padEnd(12),
-    fmt(f.rps, 0).padStart(8),
-    fmt(f.cpuUsPerReq, 1).padStart(10),
-    fmt(f.p50c1 - direct.p50c1).padStart(9),
-    fmt(f.p99c1 - direct.p99c1).padStart(9),
-    fmt(f.p50c50 - direct.p50c50).padStart(10),
-    fmt(f.p99c50 - direct.p99c50).padStart(10),
-    fmt(f.peakRssMb, 1).padStart(9),
-  ].join(" ");
+function machine(): string {
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  return `${cpu}, ${cpus().length} CPUs, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`;
 }
 
 async function main(): Promise<void> {
   let stack: Stack | null = null;
-  let bare: (RunningProcess & { pid: number }) | null = null;
+  let bare: { pid: number; stop(): Promise<void> } | null = null;
   try {
-    // BENCH_NODE_OPTIONS: extra node options of the data-plane node (e.g. `--import` of a profiler).
     const nodeOptions = process.env.BENCH_NODE_OPTIONS;
-    stack = await startStack(1, nodeOptions ? { nodeEnv: () => ({ NODE_OPTIONS: nodeOptions, CPU_PROF_DIR: process.env.CPU_PROF_DIR ?? "/tmp" }) } : {});
+    stack = await startStack(1, { nodeEnv: () => ({ LOG_LEVEL, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) }) });
     const { gql } = stack;
     const org = await gql<{ createOrganization: { organization: { id: string } } }>(`mutation { createOrganization(input: { name: "Bench", slug: "bench" }) { organization { id } } }`);
     const orgId = org.createOrganization.organization.id;
@@ -142,23 +133,22 @@ async function main(): Promise<void> {
     await waitForHttpOk(`http://127.0.0.1:${barePort}/v1/models`);
 
     const path = "/v1/chat/completions";
-    const nodes = stack.nodes[0];
-    if (!nodes) throw new Error("no data-plane node");
-    process.stdout.write(`measuring ${DURATION_S} s at concurrency 1 and 50 each: direct mock, bare proxy, tollgate ...\n`);
-    const direct = await measure(`${stack.mockUrl}${path}`, { authorization: "Bearer sk-bench" }, null);
-    const bareFig = await measure(`http://127.0.0.1:${barePort}${path}`, { authorization: "Bearer anything" }, servingPid(bare));
-    const tollFig = await measure(`${nodeUrl}${path}`, { authorization: `Bearer ${secret}` }, servingPid(nodes));
-
-    const header = ["target".padEnd(12), "req/s".padStart(8), "cpu µs/req".padStart(10), "+p50 c1".padStart(9), "+p99 c1".padStart(9), "+p50 c50".padStart(10), "+p99 c50".padStart(10), "peak RSS".padStart(9)].join(" ");
-    process.stdout.write(`\nlatencies in ms added over the direct mock (direct: p50 c1 ${direct.p50c1.toFixed(3)} ms, p99 c1 ${direct.p99c1.toFixed(3)} ms, ${direct.rps.toFixed(0)} req/s at c50); RSS in MB\n${header}\n`);
-    process.stdout.write(`${row("bare proxy", bareFig, direct)}\n${row("tollgate", tollFig, direct)}\n`);
-    const ratio = (a: number, b: number): string => (a / b).toFixed(2);
-    process.stdout.write(`absolute: bare ${bareFig.cpuUsPerReq.toFixed(1)} µs/req, tollgate ${tollFig.cpuUsPerReq.toFixed(1)} µs/req of CPU\n`);
+    const node = stack.nodes[0];
+    if (!node) throw new Error("no data-plane node");
+    pin(process.pid, OTHERS_CPU);
+    pin(pidOf(stack.controlPlane), OTHERS_CPU);
+    for (const p of stack.nodes) pin(pidOf(p), PROXY_CPU);
+    pin(bare.pid, PROXY_CPU);
+    pin(pidOf(stack.mock), OTHERS_CPU);
+    const before = machine();
     process.stdout.write(
-      `\nratios tollgate/bare: cpu per request ${ratio(tollFig.cpuUsPerReq, bareFig.cpuUsPerReq)}x (goal <= 1.25x), ` +
-        `req/s ${ratio(tollFig.rps, bareFig.rps)}x, added p99 at c1 ${(tollFig.p99c1 - direct.p99c1).toFixed(2)} ms (goal < 2 ms), ` +
-        `peak RSS ${tollFig.peakRssMb.toFixed(1)} MB (goal < 150 MB)\n`,
+      `measuring ${DURATION_MS / 1000} s per cell (c=1, c=50 JSON, c=50 stream, open loop ${RATE}/s) each: direct mock, bare proxy, tollgate; ` +
+        `${PIN ? `pinned: proxy alone on CPU ${PROXY_CPU}, load generator + mock + control plane on CPU ${OTHERS_CPU}` : "not pinned"}; node LOG_LEVEL=${LOG_LEVEL}\n`,
     );
+    const direct = await measure(`${stack.mockUrl}${path}`, "Bearer sk-bench", null);
+    const bareFig = await measure(`http://127.0.0.1:${barePort}${path}`, "Bearer anything", bare.pid);
+    const tollFig = await measure(`${nodeUrl}${path}`, `Bearer ${secret}`, pidOf(node));
+    process.stdout.write(`\n${formatReport(bareFig, tollFig, direct, RATE)}\n\nmachine before: ${before}\nmachine after:  ${machine()}\n`);
   } finally {
     await bare?.stop();
     await stack?.stop();

@@ -1,8 +1,10 @@
 /**
  * Real processes for end-to-end tests: free ports, spawning the CLI's commands, waiting for
- * readiness, and stopping everything at the end.
+ * readiness, and stopping everything at the end. The processes run the built CLI with plain
+ * `node`, as production does (`dist/run/tollgate.js`, built by `scripts/build.mjs`; the system
+ * tests' global setup builds it before the first test).
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -10,8 +12,8 @@ import path from "node:path";
 /** The repository root. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-const cliEntry = path.join(repoRoot, "packages/cli/src/main.ts");
-const tsxBin = path.join(repoRoot, "node_modules/.bin/tsx");
+/** The built CLI (`npm run build`). */
+export const builtCli = path.join(repoRoot, "dist/run/tollgate.js");
 
 /** Returns a TCP port that was free a moment ago on 127.0.0.1. */
 export async function findFreePort(): Promise<number> {
@@ -39,23 +41,13 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
 }
 
-function childPidsOf(pid: number | undefined): number[] {
-  if (pid === undefined) return [];
-  try {
-    return execFileSync("pgrep", ["-P", String(pid)]).toString().split(/\s+/).filter((p) => p !== "").map(Number);
-  } catch {
-    return [];
-  }
-}
-
-/** Spawns `tollgate <command>` (the CLI through tsx) with the given environment. */
+/** Spawns `node dist/run/tollgate.js <command>` (the built CLI, one process) with the given environment. */
 export function spawnTollgate(name: string, command: string, env: Record<string, string>): RunningProcess {
-  const child = spawn(tsxBin, ["--tsconfig", path.join(repoRoot, "tsconfig.run.json"), cliEntry, command], {
+  const child = spawn(process.execPath, [builtCli, command], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
-    // Its own process group: tsx runs the program in a child process, and a SIGKILL (a crash)
-    // must reach that child too, not only tsx (which relays SIGTERM/SIGINT itself).
+    // Its own process group, so that stopping it also ends anything it started.
     detached: true,
   });
   let out = "";
@@ -110,17 +102,7 @@ export function spawnTollgate(name: string, command: string, env: Record<string,
         killGroup();
         return child.exitCode;
       }
-      if (signal === "SIGKILL") {
-        // Kill the program first so that tsx, still alive, reaps it (an orphan left as a zombie
-        // would look alive to the next process's data-dir lock); tsx then exits on its own.
-        for (const pid of childPidsOf(child.pid)) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // already gone
-          }
-        }
-      } else child.kill(signal);
+      child.kill(signal);
       const timer = setTimeout(killGroup, signal === "SIGKILL" ? 2_000 : graceMs);
       const code = await exited;
       clearTimeout(timer);

@@ -16,6 +16,8 @@ import { graphqlClient } from "./graphql.js";
 /** A running stack and the handles tests need. */
 export interface Stack {
   readonly mockUrl: string;
+  /** The mock provider's process. */
+  readonly mock: RunningProcess;
   readonly graphqlUrl: string;
   readonly adminToken: string;
   readonly nodeUrls: readonly string[];
@@ -131,6 +133,7 @@ export async function startStack(nodeCount: number, options: StackOptions = {}):
     };
     return {
       mockUrl: `http://127.0.0.1:${mockPort}`,
+      mock,
       graphqlUrl,
       adminToken,
       nodeUrls,
