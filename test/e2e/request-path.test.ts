@@ -5,6 +5,7 @@
  * prompt exactly as the reservation counted it (not the few tokens of its text) and the output its
  * admission held; the usage query and the key's cost show it.
  */
+import { DEFAULT_IMAGE_INPUT_TOKENS } from "@tollgate/policy";
 import { parseOpenAIChatRequest, shapeChatRequest, type ParsedChatRequest } from "@tollgate/providers";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -50,7 +51,9 @@ describe("a cut stream with images and tools", () => {
     expect(failure).toBeInstanceOf(OpenAI.APIError);
     expect(text).toBe(" tok".repeat(2));
 
-    const prompt = shapeChatRequest(parseOpenAIChatRequest(body) as ParsedChatRequest).inputTokensUpperBound;
+    // The reservation's bound: the text bound plus each image at the account's default image bound.
+    const shape = shapeChatRequest(parseOpenAIChatRequest(body) as ParsedChatRequest);
+    const prompt = shape.inputTokensUpperBound + (shape.attachments?.images ?? 0) * DEFAULT_IMAGE_INPUT_TOKENS.OPENAI_COMPATIBLE;
     expect(prompt).toBeGreaterThan(3_000); // the images and declarations; the text alone is about 20 tokens
     const row = await eventually(async () => {
       const d = await stack.gql<{ usage: { requests: number; inputTokens: number; outputTokens: number }[] }>(

@@ -169,15 +169,20 @@ async function callWithLimit(nodeUrl: string, secret: string): Promise<{ status:
   }
 }
 
-/** Runs `workers` loops calling round-robin across nodes until `stop` is set; returns the results with their times. */
+/**
+ * Runs `workers` loops calling round-robin across nodes until `stop` is set; returns the results
+ * with the time each request was sent (`at`): on a loaded machine an answer can arrive long after
+ * its node decided, so what a node admitted is judged by when the request reached it.
+ */
 function runLoad(secret: string, workers: number, gapMs: number): { stop(): Promise<{ at: number; node: number; status: number; code: string }[]> } {
   let running = true;
   const log: { at: number; node: number; status: number; code: string }[] = [];
   const loops = Array.from({ length: workers }, async (_, w) => {
     for (let i = w; running; i += workers) {
       const node = i % 3;
+      const sentAt = Date.now();
       const r = await chat(stack.nodeUrls[node] as string, secret, "steady", 5);
-      log.push({ at: Date.now(), node, status: r.status, code: r.code });
+      log.push({ at: sentAt, node, status: r.status, code: r.code });
       await sleep(gapMs);
     }
   });
@@ -185,7 +190,7 @@ function runLoad(secret: string, workers: number, gapMs: number): { stop(): Prom
     async stop() {
       running = false;
       await Promise.all(loops);
-      return log;
+      return log.sort((a, b) => a.at - b.at);
     },
   };
 }
