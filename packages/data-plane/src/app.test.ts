@@ -150,8 +150,8 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     expect(sent.max_tokens).toBeGreaterThan(0);
     expect(sent.max_tokens).toBeLessThan(600);
     const record = sink.records[0]!;
-    expect(record.costMicros).toBeLessThanOrEqual(600n);
-    expect(record.charges).toEqual([expect.objectContaining({ budgetId: "bgt_usd", amount: record.costMicros })]);
+    expect(record.costPicos).toBeLessThanOrEqual(600_000_000n);
+    expect(record.charges).toEqual([expect.objectContaining({ budgetId: "bgt_usd", amount: record.costPicos })]);
   });
 
   it("refuses with 429 budget_exceeded, x-should-retry: false and the reset time once a hard budget is spent", async () => {

@@ -169,7 +169,7 @@ export async function refuse(deps: RequestPathDeps, ctx: RequestContext, refusal
     const record = deps.records.build({
       requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: 0,
       key: refusal.key, model: refusal.model, publicModel, route: ctx.route, stream, usage: null,
-      usageSource: UsageSource.NONE, costMicros: 0n, outcome: Outcome.REFUSED, status: error.status, errorCode: refusal.code, charges: [], attempts: ctx.attempts,
+      usageSource: UsageSource.NONE, costPicos: 0n, outcome: Outcome.REFUSED, status: error.status, errorCode: refusal.code, charges: [], attempts: ctx.attempts,
     });
     await appendRecord(deps, record);
   }
@@ -182,7 +182,7 @@ export async function abandon(deps: RequestPathDeps, ctx: RequestContext, admiss
   const record = deps.records.build({
     requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: end.firstByteMs,
     key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage: null,
-    usageSource: UsageSource.NONE, costMicros: 0n, outcome: end.outcome, status: end.status, errorCode: end.errorCode, charges: [], attempts: ctx.attempts,
+    usageSource: UsageSource.NONE, costPicos: 0n, outcome: end.outcome, status: end.status, errorCode: end.errorCode, charges: [], attempts: ctx.attempts,
   });
   await appendRecord(deps, record);
 }
@@ -191,14 +191,14 @@ export async function abandon(deps: RequestPathDeps, ctx: RequestContext, admiss
 export async function finish(deps: RequestPathDeps, ctx: RequestContext, admission: Admission, end: RequestEnd): Promise<void> {
   const usage = end.usage ?? end.countedUsage();
   const success = end.outcome === Outcome.SUCCESS;
-  const { costMicros, charges } = settleRequest(ctx.state.index, deps.ledger, admission, usage, success ? "success" : "failed", deps.now(), deps.limiter);
+  const { costPicos, charges } = settleRequest(ctx.state.index, deps.ledger, admission, usage, success ? "success" : "failed", deps.now(), deps.limiter);
   const durationMs = performance.now() - ctx.startedMono;
   const labels = { operation: end.operation, provider: admission.account.provider.toLowerCase(), model: admission.model.name };
   deps.metrics.observeOperation(labels, usage.inputTokens, usage.outputTokens, durationMs / 1000);
   const record = deps.records.build({
     requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs, firstByteMs: end.firstByteMs,
     key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage,
-    usageSource: end.usage ? UsageSource.PROVIDER : UsageSource.COUNTED, costMicros, outcome: end.outcome, status: end.status,
+    usageSource: end.usage ? UsageSource.PROVIDER : UsageSource.COUNTED, costPicos, outcome: end.outcome, status: end.status,
     errorCode: end.errorCode, charges, attempts: ctx.attempts,
   });
   await appendRecord(deps, record);

@@ -92,7 +92,7 @@ describe("decide: refusals in order, with code, message and level", () => {
     ["unpriced model", base, { request: { model: "unpriced" } }, "model_not_priced", 'model "unpriced" has no price', "MODEL"],
     [
       "over the per-request cap",
-      withKey({ maxCostPerRequest: 500n }),
+      withKey({ maxCostPerRequest: 500_000_000n }),
       {},
       "request_cost_limit",
       'request may cost up to $0.00075, over the per-request limit of $0.0005 of virtual key "ci"',
@@ -121,15 +121,15 @@ describe("decide: refusals in order, with code, message and level", () => {
   it("charges an unpriced model at the organization's fallback price", () => {
     const fallbackPrice = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n, cachedInputPerMillion: null };
     const d = run(makeSnapshot({ organizations: base.organizations.map((o) => ({ ...o, fallbackPrice })) }), { request: { model: "unpriced" } });
-    expect(d).toMatchObject({ allow: true, price: fallbackPrice, estimatedCost: 3_000n });
+    expect(d).toMatchObject({ allow: true, price: fallbackPrice, estimatedCost: 3_000_000_000n });
   });
 
   it("admits under the per-request cap once max tokens are lowered", () => {
-    expect(run(withKey({ maxCostPerRequest: 500n }), { request: { requestedMaxOutputTokens: 100 } })).toMatchObject({
+    expect(run(withKey({ maxCostPerRequest: 500_000_000n }), { request: { requestedMaxOutputTokens: 100 } })).toMatchObject({
       allow: true,
       maxOutputTokens: 100,
       outputCapped: false,
-      estimatedCost: 210n,
+      estimatedCost: 210_000_000n,
     });
   });
 
@@ -160,7 +160,7 @@ describe("decide: refusals in order, with code, message and level", () => {
     expect(d.model.upstreamModel).toBe("gpt-4o-mini-2024-07-18");
     expect(d.maxOutputTokens).toBe(1000);
     expect(d.outputCapped).toBe(false);
-    expect(d.estimatedCost).toBe(750n);
+    expect(d.estimatedCost).toBe(750_000_000n);
     expect(d.checks.every((c) => c.passed)).toBe(true);
     expect(d.checks.map((c) => c.name)).toEqual(["api_key", "key_status", "model", "model_access", "price"]);
   });
@@ -169,7 +169,7 @@ describe("decide: refusals in order, with code, message and level", () => {
     expect(run(base, { request: { model: "embed", requestedMaxOutputTokens: 50, operation: "embeddings" } })).toMatchObject({
       allow: true,
       maxOutputTokens: 0,
-      estimatedCost: 20n,
+      estimatedCost: 20_000_000n,
     });
   });
 });

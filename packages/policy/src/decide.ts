@@ -11,7 +11,7 @@ import type { BudgetPolicy, ModelPolicy, RateLimitPolicy, VirtualKeyPolicy } fro
 import { evaluateGuardrails } from "./guardrails.js";
 import { authenticateKey } from "./key-authentication.js";
 import { findModelAccessDenial } from "./model-access-chain.js";
-import { formatUsd } from "./money.js";
+import { formatUsdPicos } from "./money.js";
 import type { PolicyIndex, ScopeChain } from "./policy-index.js";
 import { upperBoundCost } from "./pricing.js";
 import { boundingPrice, resolveRoute } from "./routing.js";
@@ -120,10 +120,10 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
       "request_cost_limit",
       "request_cost_limit",
       "VIRTUAL_KEY",
-      `request may cost up to $${formatUsd(fullCost)}, over the per-request limit of $${formatUsd(key.maxCostPerRequest)} of ${keyLabel}`,
+      `request may cost up to $${formatUsdPicos(fullCost)}, over the per-request limit of $${formatUsdPicos(key.maxCostPerRequest)} of ${keyLabel}`,
     );
   }
-  if (explain && key.maxCostPerRequest !== null) pass("request_cost_limit", "VIRTUAL_KEY", `up to $${formatUsd(fullCost)} per request`);
+  if (explain && key.maxCostPerRequest !== null) pass("request_cost_limit", "VIRTUAL_KEY", `up to $${formatUsdPicos(fullCost)} per request`);
 
   // Rate limits at every level (checked with the starting cap, counted with the final one).
   const rateLimits = rateLimitsOfChain(index, chain);

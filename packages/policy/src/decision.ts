@@ -96,7 +96,7 @@ export interface Admission {
   readonly outputCapped: boolean;
   /** The reservation to settle; holds are empty in dry runs. */
   readonly reservation: Reservation;
-  /** Upper-bound cost in micro-dollars of the request as admitted. */
+  /** Upper-bound cost in pico-dollars of the request as admitted. */
   readonly estimatedCost: bigint;
   readonly checks: readonly DecisionCheck[];
   /** Every budget (HARD and SOFT) the request counts against, in its admission-time window. */

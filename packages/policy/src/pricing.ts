@@ -1,16 +1,11 @@
 /**
- * Request pricing. Prices are micro-dollars per million tokens; a request's cost is rounded up to
- * the next whole micro-dollar, so a sum of charges never undercounts.
+ * Request pricing. Prices are micro-dollars per million tokens, which is pico-dollars per token, so
+ * a cost (Σ tokens × price) is an exact integer number of pico-dollars: nothing is rounded, and a
+ * sum of costs is the exact price of the sum. Upper bounds are exact too (every input token at its
+ * dearest price), so a hold never undercounts.
  */
 import type { ActualUsage } from "./decision.js";
 import type { ModelPrice } from "./model.js";
-
-const MILLION = 1_000_000n;
-
-/** ceil(n / d) for n >= 0, d > 0. */
-function divideCeil(n: bigint, d: bigint): bigint {
-  return n <= 0n ? 0n : (n + d - 1n) / d;
-}
 
 /** Tokens as a non-negative bigint (negative or fractional counts are clamped / truncated). */
 function tokens(n: number): bigint {
@@ -24,7 +19,7 @@ export function inputPriceUpperBound(price: ModelPrice): bigint {
 }
 
 /**
- * Actual cost in micro-dollars: ceil((uncached*in + cached*cachedPrice + output*out) / 1e6).
+ * Actual cost in pico-dollars, exact: uncached*in + cached*cachedPrice + output*out.
  * `cachedInputTokens` are part of `inputTokens`; a cached price of null means the input price.
  */
 export function computeCost(price: ModelPrice, usage: ActualUsage): bigint {
@@ -34,21 +29,20 @@ export function computeCost(price: ModelPrice, usage: ActualUsage): bigint {
   const cachedPrice = price.cachedInputPerMillion ?? price.inputPerMillion;
   const numerator =
     (input - cached) * price.inputPerMillion + cached * cachedPrice + tokens(usage.outputTokens) * price.outputPerMillion;
-  return divideCeil(numerator, MILLION);
+  return numerator;
 }
 
-/** Upper-bound cost in micro-dollars of `inputTokens` (any of them uncached) and `outputTokens`. */
+/** Upper-bound cost in pico-dollars of `inputTokens` (any of them uncached) and `outputTokens`. */
 export function upperBoundCost(price: ModelPrice, inputTokens: number, outputTokens: number): bigint {
-  const numerator = tokens(inputTokens) * inputPriceUpperBound(price) + tokens(outputTokens) * price.outputPerMillion;
-  return divideCeil(numerator, MILLION);
+  return tokens(inputTokens) * inputPriceUpperBound(price) + tokens(outputTokens) * price.outputPerMillion;
 }
 
 /**
- * The most output tokens that `availableMicros` can pay after `inputTokens` (priced at the upper
+ * The most output tokens that `availablePicos` can pay after `inputTokens` (priced at the upper
  * bound); -1 when it cannot even pay the input; `Number.MAX_SAFE_INTEGER` when output is free.
  */
-export function affordableOutputTokens(price: ModelPrice, inputTokens: number, availableMicros: bigint): number {
-  const room = availableMicros * MILLION - tokens(inputTokens) * inputPriceUpperBound(price);
+export function affordableOutputTokens(price: ModelPrice, inputTokens: number, availablePicos: bigint): number {
+  const room = availablePicos - tokens(inputTokens) * inputPriceUpperBound(price);
   if (room < 0n) return -1;
   if (price.outputPerMillion <= 0n) return Number.MAX_SAFE_INTEGER;
   const n = room / price.outputPerMillion;

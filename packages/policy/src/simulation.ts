@@ -13,7 +13,7 @@ import { describeBudget } from "./budget-check.js";
 import { budgetsOfChain, decide, startingOutputCap } from "./decide.js";
 import type { Decision, DecisionCheck, RequestShape } from "./decision.js";
 import type { BudgetUnit } from "./model.js";
-import { formatUsd } from "./money.js";
+import { formatUsdPicos } from "./money.js";
 import type { PolicyIndex } from "./policy-index.js";
 import { upperBoundCost } from "./pricing.js";
 import type { RateLimiter } from "./rate-limiter.js";
@@ -47,7 +47,7 @@ export interface Simulation {
 }
 
 function formatAmount(unit: BudgetUnit, amount: bigint): string {
-  return unit === "USD" ? `$${formatUsd(amount)}` : `${amount.toString()} ${unit.toLowerCase()}`;
+  return unit === "USD" ? `$${formatUsdPicos(amount)}` : `${amount.toString()} ${unit.toLowerCase()}`;
 }
 
 const windowKey = (budgetId: string, windowStart: number): string => `${budgetId}@${windowStart}`;
@@ -105,7 +105,7 @@ export function simulateDecision(index: PolicyIndex, ledger: BudgetLedger, limit
 }
 
 /**
- * The upper-bound cost (micro-dollars) a request is evaluated at before budgets: its model's price
+ * The upper-bound cost (pico-dollars) a request is evaluated at before budgets: its model's price
  * (or the organization's fallback) for the input bound and the starting output cap. 0 when the
  * decision never resolved a priced model.
  */

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import type * as policy from "@tollgate/policy";
+import { PICOS_PER_MICRO, picosOfMicros } from "@tollgate/policy";
 import * as pb from "./gen/tollgate/v1/policy_pb.js";
 
 /** A wire resource decoded into the policy model. */
@@ -93,7 +94,7 @@ function bodyOf(r: PolicyResource): pb.Resource["body"] {
           status: toWireEnum(pb.KeyStatus, v.status),
           secrets: v.secrets.map((s) => create(pb.KeySecretSchema, { hmac: s.hmac, ...(s.validUntil === null ? {} : { validUntilMs: BigInt(s.validUntil) }) })),
           access: wireAccess(v.access),
-          ...(v.maxCostPerRequest === null ? {} : { maxCostPerRequestMicros: v.maxCostPerRequest }),
+          ...(v.maxCostPerRequest === null ? {} : { maxCostPerRequestMicros: v.maxCostPerRequest / PICOS_PER_MICRO }),
           ...(v.expiresAt === null ? {} : { expiresAtMs: BigInt(v.expiresAt) }),
         }),
       };
@@ -202,7 +203,7 @@ export function decodeResource(r: pb.Resource): PolicyResource {
           status: fromWireEnum(pb.KeyStatus, v.status, ["ACTIVE", "PAUSED", "REVOKED"] as const),
           secrets: v.secrets.map((s) => ({ hmac: need(s.hmac, "key secret"), validUntil: msOrNull(s.validUntilMs) })),
           access: accessOf(v.access),
-          maxCostPerRequest: v.maxCostPerRequestMicros ?? null,
+          maxCostPerRequest: v.maxCostPerRequestMicros === undefined ? null : picosOfMicros(v.maxCostPerRequestMicros),
           expiresAt: msOrNull(v.expiresAtMs),
         },
       };
