@@ -35,3 +35,10 @@ UPDATE budget_grants g SET granted = g.granted * 1000000, consumed = g.consumed 
 ALTER TABLE budget_alerts ALTER COLUMN used TYPE numeric(38, 0);
 ALTER TABLE budget_alerts ALTER COLUMN limit_amount TYPE numeric(38, 0);
 UPDATE budget_alerts a SET used = a.used * 1000000, limit_amount = a.limit_amount * 1000000 FROM budgets b WHERE b.id = a.budget_id AND b.unit = 'USD';
+
+-- Every billed token kind has a price (issue 9): cache writes. A model's cache-write price per
+-- million (micro-dollars); NULL = the provider's default (1.25x input for ANTHROPIC accounts, with
+-- 1-hour writes at 2x; the input price elsewhere). Usage records keep the written tokens.
+ALTER TABLE models ADD COLUMN cache_write_input_price_micros bigint;
+ALTER TABLE usage_records ADD COLUMN cache_write_input_tokens bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN cache_write_1h_input_tokens bigint NOT NULL DEFAULT 0;

@@ -137,7 +137,11 @@ export function countInboundPromptTokens(inbound: InboundChatRequest, neutral: C
   return total;
 }
 
-/** Counted usage: the full prompt and the generated text so far, no cached tokens. */
-export function countedUsageOf(promptTokens: number, completionText: string): ActualUsage {
-  return { inputTokens: promptTokens, cachedInputTokens: 0, outputTokens: countTokens(completionText) };
+/**
+ * Counted usage: the prompt and the generated text so far. The prompt is a count (no cached tokens)
+ * or the provider's own split of it (cache reads and writes kept; its output ignored).
+ */
+export function countedUsageOf(prompt: number | ActualUsage, completionText: string): ActualUsage {
+  const input = typeof prompt === "number" ? { inputTokens: prompt, cachedInputTokens: 0 } : prompt;
+  return { ...input, outputTokens: countTokens(completionText) };
 }

@@ -22,7 +22,7 @@ const STREAM_ENDINGS = {
 const SHUTDOWN_SETTLE_DELAY_MS = 20;
 
 /** What the relay needs of a stream transform: a protocol translator, or the OpenAI usage tap. */
-export type RelayTransform = Pick<StreamTranslator, "push" | "end" | "usage" | "reportedInputTokens" | "completionText">;
+export type RelayTransform = Pick<StreamTranslator, "push" | "end" | "usage" | "reportedInputTokens" | "completionText"> & Partial<Pick<StreamTranslator, "reportedInputUsage">>;
 
 /** What a relayed stream records besides its usage, and how to count its prompt. */
 export type RelayEnd = Omit<RequestEnd, "usage" | "countedUsage" | "outcome" | "status" | "errorCode"> & {
@@ -102,7 +102,7 @@ export async function* relayStream(
       ...facts,
       usage: translator.usage(),
       // A cut stream bills the prompt as the provider already counted it when it said so, else the tokenizer's count.
-      countedUsage: () => countedUsageOf(translator.reportedInputTokens() ?? promptTokens(), translator.completionText()),
+      countedUsage: () => countedUsageOf(translator.reportedInputUsage?.() ?? translator.reportedInputTokens() ?? promptTokens(), translator.completionText()),
       outcome,
       status,
       errorCode,

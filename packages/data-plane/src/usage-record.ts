@@ -85,6 +85,8 @@ export class UsageRecordFactory {
       usageSource: f.usageSource,
       costMicros: microsCeilOfPicos(f.costPicos),
       costPicos: f.costPicos,
+      cacheWriteInputTokens: clampU32(f.usage?.cacheWriteInputTokens ?? 0),
+      cacheWrite1hInputTokens: clampU32(f.usage?.cacheWrite1hInputTokens ?? 0),
       outcome: f.outcome,
       status: f.status,
       errorCode: boundUsageText(f.errorCode, L.errorCode),

@@ -198,9 +198,15 @@ export interface DecideInput {
 
 /** Actual usage of a finished request, to settle its reservation. */
 export interface ActualUsage {
+  /** Every input token: uncached, cache reads and cache writes. */
   readonly inputTokens: number;
+  /** Input tokens read from the provider's prompt cache (part of `inputTokens`). */
   readonly cachedInputTokens: number;
   readonly outputTokens: number;
+  /** Input tokens written to the provider's prompt cache (part of `inputTokens`); absent = 0. */
+  readonly cacheWriteInputTokens?: number;
+  /** The 1-hour part of `cacheWriteInputTokens` (Anthropic `ephemeral_1h_input_tokens`); absent = 0. */
+  readonly cacheWrite1hInputTokens?: number;
 }
 
 /** One budget charge of a settled request (sent to the control plane in the usage record). */

@@ -1,6 +1,7 @@
 /**
  * Exact money, as a seeded property: random prices with up to six decimals per million tokens,
- * random requests with every token kind, decided, settled and charged. The recorded cost of each
+ * random requests with every token kind (plain input, cache reads, 5-minute and 1-hour cache
+ * writes, output), decided, settled and charged. The recorded cost of each
  * request is its exact price, the sum over the window is the price of the summed tokens (rounding
  * per request would break this), the node's ledger holds exactly that sum, and it never spends
  * beyond what was granted.
@@ -71,8 +72,11 @@ describe("exact money: recorded costs, window sums and the ledger", () => {
   it.each([1, 42, 7_777, 20_261_207])("seed %i", (seed) => {
     const rand = seeded(seed);
     const int = (n: number): number => Math.floor(rand() * n);
-    const text = { input: randomPriceText(int), output: randomPriceText(int), cached: randomPriceText(int) };
-    const price: ModelPrice = { inputPerMillion: parseUsd(text.input), outputPerMillion: parseUsd(text.output), cachedInputPerMillion: parseUsd(text.cached) };
+    const text = { input: randomPriceText(int), output: randomPriceText(int), cached: randomPriceText(int), write: randomPriceText(int), write1h: randomPriceText(int) };
+    const price: ModelPrice = {
+      inputPerMillion: parseUsd(text.input), outputPerMillion: parseUsd(text.output), cachedInputPerMillion: parseUsd(text.cached),
+      cacheWriteInputPerMillion: parseUsd(text.write), cacheWrite1hInputPerMillion: parseUsd(text.write1h),
+    };
     const model: ModelPolicy = { ...MINI, price, maxOutputTokens: 4_000 };
     const daily = budget("bgt_day", "VIRTUAL_KEY", "vk_ci", 10n ** 18n, { window: "DAY" });
     const index = buildPolicyIndex(makeSnapshot({ models: [model], budgets: [daily] }));
@@ -87,7 +91,7 @@ describe("exact money: recorded costs, window sums and the ledger", () => {
     grant(BigInt(int(50_000_000)) * 1_000_000n);
 
     const open: { a: Admission; inputBound: number }[] = [];
-    const totals = { uncached: 0n, cached: 0n, output: 0n };
+    const totals = { uncached: 0n, cached: 0n, write: 0n, write1h: 0n, output: 0n };
     let recorded = 0n;
     let charged = 0n;
     let settled = 0;
@@ -103,14 +107,23 @@ describe("exact money: recorded costs, window sums and the ledger", () => {
         if (item === undefined) continue;
         const input = int(item.inputBound + 1);
         const cached = int(input + 1);
+        const writes = int(input - cached + 1);
+        const longWrites = int(writes + 1);
         const output = int(item.a.maxOutputTokens + 1);
-        const s = settleRequest(index, ledger, item.a, { inputTokens: input, cachedInputTokens: cached, outputTokens: output }, "success", now);
+        const usage = { inputTokens: input, cachedInputTokens: cached, outputTokens: output, cacheWriteInputTokens: writes, cacheWrite1hInputTokens: longWrites };
+        const s = settleRequest(index, ledger, item.a, usage, "success", now);
         // The recorded cost is the exact price of this request's tokens.
-        const exact = formatExactSum([exactDollars(BigInt(input - cached), text.input), exactDollars(BigInt(cached), text.cached), exactDollars(BigInt(output), text.output)]);
+        const plain = BigInt(input - cached - writes);
+        const exact = formatExactSum([
+          exactDollars(plain, text.input), exactDollars(BigInt(cached), text.cached), exactDollars(BigInt(writes - longWrites), text.write),
+          exactDollars(BigInt(longWrites), text.write1h), exactDollars(BigInt(output), text.output),
+        ]);
         expect(formatUsdPicos(s.costPicos)).toBe(exact);
         expect(s.costPicos).toBeLessThanOrEqual(item.a.estimatedCost);
-        totals.uncached += BigInt(input - cached);
+        totals.uncached += plain;
         totals.cached += BigInt(cached);
+        totals.write += BigInt(writes - longWrites);
+        totals.write1h += BigInt(longWrites);
         totals.output += BigInt(output);
         recorded += s.costPicos;
         charged += s.charges.find((c) => c.budgetId === "bgt_day")?.amount ?? 0n;
@@ -122,7 +135,10 @@ describe("exact money: recorded costs, window sums and the ledger", () => {
 
     expect(settled).toBeGreaterThan(100);
     // The window's sum is the price of the summed tokens: no rounding anywhere on the way.
-    const windowSum = formatExactSum([exactDollars(totals.uncached, text.input), exactDollars(totals.cached, text.cached), exactDollars(totals.output, text.output)]);
+    const windowSum = formatExactSum([
+      exactDollars(totals.uncached, text.input), exactDollars(totals.cached, text.cached), exactDollars(totals.write, text.write),
+      exactDollars(totals.write1h, text.write1h), exactDollars(totals.output, text.output),
+    ]);
     expect(formatUsdPicos(recorded)).toBe(windowSum);
     expect(charged).toBe(recorded);
     const entry = ledger.entries().find((e) => e.budgetId === "bgt_day");

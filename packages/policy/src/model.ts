@@ -94,6 +94,13 @@ export interface ModelPrice {
   readonly outputPerMillion: bigint;
   /** Price of cached input tokens; null = same as input. */
   readonly cachedInputPerMillion: bigint | null;
+  /**
+   * Price of input tokens written to the provider's prompt cache (Anthropic's 5-minute cache
+   * writes); absent or null = the input price. The control plane fills in the provider's default.
+   */
+  readonly cacheWriteInputPerMillion?: bigint | null;
+  /** Price of 1-hour cache writes (Anthropic); absent or null = the cache-write price. */
+  readonly cacheWrite1hInputPerMillion?: bigint | null;
 }
 
 /** A model an organization exposes, routed to one provider account. */

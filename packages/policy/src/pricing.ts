@@ -5,31 +5,54 @@
  * dearest price), so a hold never undercounts.
  */
 import type { ActualUsage } from "./decision.js";
-import type { ModelPrice } from "./model.js";
+import type { ModelPrice, ProviderKind } from "./model.js";
 
 /** Tokens as a non-negative bigint (negative or fractional counts are clamped / truncated). */
 function tokens(n: number): bigint {
   return n > 0 ? BigInt(Math.floor(n)) : 0n;
 }
 
-/** The price of one input token that may or may not be cached: the larger of both (sound for bounds). */
-export function inputPriceUpperBound(price: ModelPrice): bigint {
-  const cached = price.cachedInputPerMillion ?? price.inputPerMillion;
-  return cached > price.inputPerMillion ? cached : price.inputPerMillion;
+/** The price of 5-minute cache writes (absent or null = the input price). */
+function cacheWritePrice(price: ModelPrice): bigint {
+  return price.cacheWriteInputPerMillion ?? price.inputPerMillion;
+}
+
+/** The price of 1-hour cache writes (absent or null = the cache-write price). */
+function cacheWrite1hPrice(price: ModelPrice): bigint {
+  return price.cacheWrite1hInputPerMillion ?? cacheWritePrice(price);
 }
 
 /**
- * Actual cost in pico-dollars, exact: uncached*in + cached*cachedPrice + output*out.
- * `cachedInputTokens` are part of `inputTokens`; a cached price of null means the input price.
+ * The price of one input token whatever happens to it (plain, cache read, 5-minute or 1-hour cache
+ * write): the largest of them, so a reservation holds the highest price that can apply.
+ */
+export function inputPriceUpperBound(price: ModelPrice): bigint {
+  let bound = price.inputPerMillion;
+  for (const p of [price.cachedInputPerMillion ?? bound, cacheWritePrice(price), cacheWrite1hPrice(price)]) if (p > bound) bound = p;
+  return bound;
+}
+
+/** min(a, b) of bigints. */
+const atMost = (a: bigint, b: bigint): bigint => (a > b ? b : a);
+
+/**
+ * Actual cost in pico-dollars, exact: plain input at the input price, cache reads at the cached
+ * price, 5-minute and 1-hour cache writes at theirs, output at the output price. Cache reads and
+ * writes are part of `inputTokens` (clamped to it, reads first); a missing price is the input
+ * price (a missing 1-hour price, the cache-write price).
  */
 export function computeCost(price: ModelPrice, usage: ActualUsage): bigint {
   const input = tokens(usage.inputTokens);
-  const cachedRaw = tokens(usage.cachedInputTokens);
-  const cached = cachedRaw > input ? input : cachedRaw;
-  const cachedPrice = price.cachedInputPerMillion ?? price.inputPerMillion;
-  const numerator =
-    (input - cached) * price.inputPerMillion + cached * cachedPrice + tokens(usage.outputTokens) * price.outputPerMillion;
-  return numerator;
+  const cached = atMost(tokens(usage.cachedInputTokens), input);
+  const writes = atMost(tokens(usage.cacheWriteInputTokens ?? 0), input - cached);
+  const longWrites = atMost(tokens(usage.cacheWrite1hInputTokens ?? 0), writes);
+  return (
+    (input - cached - writes) * price.inputPerMillion +
+    cached * (price.cachedInputPerMillion ?? price.inputPerMillion) +
+    (writes - longWrites) * cacheWritePrice(price) +
+    longWrites * cacheWrite1hPrice(price) +
+    tokens(usage.outputTokens) * price.outputPerMillion
+  );
 }
 
 /** Upper-bound cost in pico-dollars of `inputTokens` (any of them uncached) and `outputTokens`. */
@@ -47,4 +70,22 @@ export function affordableOutputTokens(price: ModelPrice, inputTokens: number, a
   if (price.outputPerMillion <= 0n) return Number.MAX_SAFE_INTEGER;
   const n = room / price.outputPerMillion;
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+}
+
+/** The cache-write prices of a model (see `cacheWritePricesOf`). */
+export interface CacheWritePrices {
+  readonly cacheWriteInputPerMillion: bigint | null;
+  readonly cacheWrite1hInputPerMillion: bigint | null;
+}
+
+/**
+ * A model's cache-write prices from what the admin set (`cacheWriteInputPerMillion`, null = the
+ * provider's default). ANTHROPIC: 5-minute writes at the set price or 1.25x the input price, 1-hour
+ * writes at 2x the input price (Anthropic's multipliers). Other providers bill no surcharge: the
+ * set price, else none (the input price). A derived price is rounded up to a whole micro-dollar
+ * per million, so it never undercounts.
+ */
+export function cacheWritePricesOf(provider: ProviderKind, inputPerMillion: bigint, cacheWriteInputPerMillion: bigint | null): CacheWritePrices {
+  if (provider !== "ANTHROPIC") return { cacheWriteInputPerMillion, cacheWrite1hInputPerMillion: null };
+  return { cacheWriteInputPerMillion: cacheWriteInputPerMillion ?? (inputPerMillion * 5n + 3n) / 4n, cacheWrite1hInputPerMillion: inputPerMillion * 2n };
 }

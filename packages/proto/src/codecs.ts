@@ -50,13 +50,20 @@ function wirePrice(p: policy.ModelPrice): pb.ModelPrice {
     inputPerMillion: p.inputPerMillion,
     outputPerMillion: p.outputPerMillion,
     ...(p.cachedInputPerMillion === null ? {} : { cachedInputPerMillion: p.cachedInputPerMillion }),
+    ...(p.cacheWriteInputPerMillion === undefined || p.cacheWriteInputPerMillion === null ? {} : { cacheWriteInputPerMillion: p.cacheWriteInputPerMillion }),
+    ...(p.cacheWrite1hInputPerMillion === undefined || p.cacheWrite1hInputPerMillion === null ? {} : { cacheWrite1hInputPerMillion: p.cacheWrite1hInputPerMillion }),
   });
 }
 
 function priceOf(p: pb.ModelPrice | undefined): policy.ModelPrice | null {
   if (!p) return null;
-  if (p.inputPerMillion < 0n || p.outputPerMillion < 0n) throw new ResourceDecodeError("negative price");
-  return { inputPerMillion: p.inputPerMillion, outputPerMillion: p.outputPerMillion, cachedInputPerMillion: p.cachedInputPerMillion ?? null };
+  const optional = [p.cachedInputPerMillion, p.cacheWriteInputPerMillion, p.cacheWrite1hInputPerMillion];
+  if (p.inputPerMillion < 0n || p.outputPerMillion < 0n || optional.some((v) => v !== undefined && v < 0n)) throw new ResourceDecodeError("negative price");
+  return {
+    inputPerMillion: p.inputPerMillion, outputPerMillion: p.outputPerMillion, cachedInputPerMillion: p.cachedInputPerMillion ?? null,
+    ...(p.cacheWriteInputPerMillion === undefined ? {} : { cacheWriteInputPerMillion: p.cacheWriteInputPerMillion }),
+    ...(p.cacheWrite1hInputPerMillion === undefined ? {} : { cacheWrite1hInputPerMillion: p.cacheWrite1hInputPerMillion }),
+  };
 }
 
 const SCOPES: readonly policy.Scope[] = ["ORGANIZATION", "TEAM", "USER", "VIRTUAL_KEY"];

@@ -90,7 +90,14 @@ export interface ChatResponse {
 
 /** One protocol-neutral stream event. `index` of tool events is the call's ordinal (0, 1, ...). */
 export type ChatStreamEvent =
-  | { readonly type: "start"; readonly id: string; readonly model: string; readonly inputTokens: number | null }
+  | {
+      readonly type: "start";
+      readonly id: string;
+      readonly model: string;
+      readonly inputTokens: number | null;
+      /** The provider's split of the input (cache reads and writes) as of the start, when it gave one (Anthropic `message_start`). */
+      readonly inputUsage?: ProviderUsage;
+    }
   | { readonly type: "text"; readonly text: string }
   | { readonly type: "reasoning"; readonly text: string }
   | { readonly type: "tool_call_start"; readonly index: number; readonly id: string; readonly name: string }

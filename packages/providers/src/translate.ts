@@ -115,6 +115,12 @@ export interface StreamTranslator {
    * stream bills this rather than the tokenizer's estimate.
    */
   reportedInputTokens(): number | null;
+  /**
+   * The prompt's split as the upstream reported it (cache reads, cache writes; output 0), from its
+   * final usage or, for a stream cut before it, from the start (Anthropic `message_start`); null
+   * when it reported no split. A cut stream bills this split, not every input token at full price.
+   */
+  reportedInputUsage(): ProviderUsage | null;
   /** Generated text so far (text, reasoning, tool names and arguments), for counting. */
   completionText(): string;
   /** The stop reason the upstream gave, null when none yet. */
@@ -149,6 +155,7 @@ export function translateStreamWith(
   const parser = createChatStreamParser(from);
   let usage: ProviderUsage | null = null;
   let reportedInput: number | null = null;
+  let reportedSplit: ProviderUsage | null = null;
   let text = "";
   let stop: StopReason | null = null;
   let ended = false;
@@ -171,9 +178,11 @@ export function translateStreamWith(
       case "usage":
         usage = e.usage;
         reportedInput = e.usage.inputTokens;
+        reportedSplit = { ...e.usage, outputTokens: 0 };
         return;
       case "start":
         if (e.inputTokens !== null && reportedInput === null) reportedInput = e.inputTokens;
+        if (e.inputUsage !== undefined && reportedSplit === null) reportedSplit = { ...e.inputUsage, outputTokens: 0 };
         return;
       case "end":
         ended = true;
@@ -210,6 +219,7 @@ export function translateStreamWith(
     },
     usage: () => usage,
     reportedInputTokens: () => reportedInput,
+    reportedInputUsage: () => reportedSplit,
     completionText: () => text,
     stopReason: () => stop,
     get completed() {

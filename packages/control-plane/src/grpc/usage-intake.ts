@@ -66,6 +66,7 @@ function toUsageIn(r: UsageRecord, received: () => Uint8Array): UsageIn {
     durationMs: r.durationMs, firstByteMs: r.firstByteMs, organizationId: r.organizationId, virtualKeyId: r.virtualKeyId, userId: r.userId,
     teamId: r.teamId, model: r.model, modelId: r.modelId, providerAccountId: r.providerAccountId, upstreamModel: r.upstreamModel, route: r.route,
     stream: r.stream, inputTokens: r.inputTokens, cachedInputTokens: r.cachedInputTokens, outputTokens: r.outputTokens,
+    cacheWriteInputTokens: r.cacheWriteInputTokens, cacheWrite1hInputTokens: r.cacheWrite1hInputTokens,
     usageSource: enumName(UsageSource, r.usageSource, "USAGE_SOURCE_"), costPicos: isLegacyRecord(r) ? r.costMicros * PICOS_PER_MICRO : r.costPicos, usdChargesInMicros: isLegacyRecord(r),
     outcome: enumName(Outcome, r.outcome, "OUTCOME_"), status: r.status, errorCode: r.errorCode, attempts: r.attempts,
     charges: r.charges.map((c) => ({ budgetId: c.budgetId, windowStartMs: Number(c.windowStartMs), amount: c.amount })),

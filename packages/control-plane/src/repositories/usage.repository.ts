@@ -12,6 +12,9 @@ export interface UsageRecordRow {
   outcome: string; status: number; errorCode: string; charges: ReadonlyArray<{ budgetId: string; windowStartMs: string; amount: string }>;
   /** Upstream attempts (1 = no retry, 0 = none); absent = 0. */
   attempts?: number;
+  /** Input tokens written to the provider's prompt cache, and the 1-hour part of them; absent = 0. */
+  cacheWriteInputTokens?: number;
+  cacheWrite1hInputTokens?: number;
 }
 
 /** Inserts a record unless its request_id is stored; resolves true when inserted now. */
@@ -19,12 +22,13 @@ export async function insertUsageRecord(q: Queryable, r: UsageRecordRow, nowMs: 
   const rows = await q.query<{ request_id: string }>(
     `INSERT INTO usage_records (request_id, node_id, boot_id, sequence, started_at_ms, duration_ms, first_byte_ms, organization_id, virtual_key_id,
        user_id, team_id, model, model_id, provider_account_id, upstream_model, route, stream, input_tokens, cached_input_tokens, output_tokens,
-       usage_source, cost_picos, outcome, status, error_code, charges, received_at, attempts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26::jsonb, $27, $28)
+       usage_source, cost_picos, outcome, status, error_code, charges, received_at, attempts, cache_write_input_tokens, cache_write_1h_input_tokens)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26::jsonb, $27, $28, $29, $30)
      ON CONFLICT (request_id) DO NOTHING RETURNING request_id`,
     [r.requestId, r.nodeId, r.bootId, r.sequence.toString(), r.startedAtMs.toString(), r.durationMs, r.firstByteMs, r.organizationId, r.virtualKeyId,
       r.userId, r.teamId, r.model, r.modelId, r.providerAccountId, r.upstreamModel, r.route, r.stream, r.inputTokens, r.cachedInputTokens, r.outputTokens,
-      r.usageSource, r.costPicos.toString(), r.outcome, r.status, r.errorCode, JSON.stringify(r.charges), isoOf(nowMs), r.attempts ?? 0],
+      r.usageSource, r.costPicos.toString(), r.outcome, r.status, r.errorCode, JSON.stringify(r.charges), isoOf(nowMs), r.attempts ?? 0,
+      r.cacheWriteInputTokens ?? 0, r.cacheWrite1hInputTokens ?? 0],
   );
   return rows.length > 0;
 }

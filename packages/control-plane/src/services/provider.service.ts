@@ -36,6 +36,8 @@ export interface ModelInput {
   weight?: number | null;
   /** Route-group order, lower first (default 0). */
   priority?: number | null;
+  /** Cache-write price; unset = 1.25x input for ANTHROPIC accounts (1-hour writes 2x), the input price elsewhere. */
+  cacheWriteInputPricePerMillion?: bigint | null;
 }
 
 /** Provider account and model operations. */
@@ -108,6 +110,8 @@ export class ProviderService {
     const cachedPrice = input.cachedInputPricePerMillion ?? null;
     if ((inputPrice === null) !== (outputPrice === null)) throw badInput("inputPricePerMillion and outputPricePerMillion must be given together (or neither: unpriced)");
     if (cachedPrice !== null && inputPrice === null) throw badInput("cachedInputPricePerMillion needs inputPricePerMillion");
+    const cacheWritePrice = input.cacheWriteInputPricePerMillion ?? null;
+    if (cacheWritePrice !== null && inputPrice === null) throw badInput("cacheWriteInputPricePerMillion needs inputPricePerMillion");
     const maxOutputTokens = requireInt("maxOutputTokens", input.maxOutputTokens ?? 4096, 1, 10_000_000);
     const weight = requireInt("weight", input.weight ?? 1, 0, 1_000_000);
     const priority = requireInt("priority", input.priority ?? 0, -1_000_000, 1_000_000);
@@ -118,13 +122,15 @@ export class ProviderService {
       const row = {
         id: m.newId("mdl"), organizationId: account.organizationId, providerAccountId: account.id, name, upstreamModel,
         inputPricePerMillion: inputPrice, outputPricePerMillion: outputPrice, cachedInputPricePerMillion: cachedPrice, maxOutputTokens, weight, priority,
+        cacheWriteInputPricePerMillion: cacheWritePrice,
       };
       const model = upsert
         ? await repo.upsertModelByName(m.tx, row, m.nowMs)
         : await withConflict(`model "${name}" already exists on provider account "${account.name}"`, () => repo.insertModel(m.tx, row, m.nowMs));
       await m.audit({
         organizationId: model.organizationId, action: upsert ? "model.upsert" : "model.create", target: model.id,
-        after: { name, upstreamModel, inputPricePerMillion: inputPrice?.toString() ?? null, outputPricePerMillion: outputPrice?.toString() ?? null, maxOutputTokens, weight, priority },
+        after: { name, upstreamModel, inputPricePerMillion: inputPrice?.toString() ?? null, outputPricePerMillion: outputPrice?.toString() ?? null, maxOutputTokens, weight, priority,
+          cacheWriteInputPricePerMillion: cacheWritePrice?.toString() ?? null },
       });
       return model;
     });

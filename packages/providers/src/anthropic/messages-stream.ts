@@ -36,7 +36,7 @@ export function createAnthropicStreamParser(): ChatStreamParser {
           startUsage = readAnthropicUsage(m["usage"]);
           const id = typeof m["id"] === "string" ? m["id"] : "";
           const model = typeof m["model"] === "string" ? m["model"] : "";
-          return [{ type: "start", id, model, inputTokens: startUsage?.inputTokens ?? null }];
+          return [{ type: "start", id, model, inputTokens: startUsage?.inputTokens ?? null, ...(startUsage === null ? {} : { inputUsage: startUsage }) }];
         }
         case "content_block_start": {
           const b = isJsonObject(d["content_block"]) ? d["content_block"] : {};
@@ -63,7 +63,7 @@ export function createAnthropicStreamParser(): ChatStreamParser {
             const repeated = typeof u["input_tokens"] === "number" ? readAnthropicUsage(u) : null;
             const base = repeated ?? startUsage ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
             const outputTokens = typeof u["output_tokens"] === "number" ? u["output_tokens"] : base.outputTokens;
-            out.push({ type: "usage", usage: { inputTokens: base.inputTokens, cachedInputTokens: base.cachedInputTokens, outputTokens } });
+            out.push({ type: "usage", usage: { ...base, outputTokens } });
           }
           return out;
         }
