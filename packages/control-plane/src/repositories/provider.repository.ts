@@ -124,6 +124,12 @@ export async function upsertModelByName(q: Queryable, m: ModelWrite, nowMs: numb
   return toModel(rows[0] as ModelRow);
 }
 
+/** One model by id, or null. */
+export async function findModel(q: Queryable, id: string): Promise<ModelRecord | null> {
+  const rows = await q.query<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models WHERE id = $1`, [id]);
+  return rows[0] ? toModel(rows[0]) : null;
+}
+
 /** Models of an organization (all when null) ordered by name. */
 export async function listModels(q: Queryable, organizationId: string | null): Promise<ModelRecord[]> {
   const rows = organizationId === null

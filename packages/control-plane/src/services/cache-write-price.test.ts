@@ -1,5 +1,5 @@
 /**
- * `cacheWriteInputPricePerMillion` on models (createModel, upsertModel): stored as set, and the
+ * `cacheWriteInputPricePerMillion` on models (createModel, updateModel, upsertModel): stored as set, and the
  * snapshot's price carries the provider's default when unset (ANTHROPIC: 1.25x input for 5-minute
  * writes, 2x for 1-hour writes; other providers: no surcharge).
  */
@@ -68,5 +68,18 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("cache-write prices
     expect((await upsert("null")).upsertModel.model.cacheWriteInputPricePerMillion).toBeNull();
     const unpriced = await postGraphQL(cp.httpUrl, ADMIN, `mutation { createModel(input: {providerAccountId: "${accounts.OPENAI}", name: "free", cacheWriteInputPricePerMillion: "1"}) { model { id } } }`);
     expect(unpriced.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+  });
+
+  it("updates only the given fields of a model, and answers NOT_FOUND for an unknown id", async () => {
+    const created = await createModel("ANTHROPIC", "haiku", ', cachedInputPricePerMillion: "0.3", maxOutputTokens: 2048');
+    const id = (created.data as { createModel: { model: { id: string } } }).createModel.model.id;
+    type U = { updateModel: { model: { inputPricePerMillion: string; cachedInputPricePerMillion: string | null; cacheWriteInputPricePerMillion: string | null; maxOutputTokens: number } } };
+    const update = (fields: string) => gql<U>(cp.httpUrl, ADMIN, `mutation { updateModel(input: {id: "${id}"${fields}}) { model { inputPricePerMillion cachedInputPricePerMillion cacheWriteInputPricePerMillion maxOutputTokens } } }`);
+    expect((await update(', cacheWriteInputPricePerMillion: "3.6"')).updateModel.model).toEqual({ inputPricePerMillion: "3.00", cachedInputPricePerMillion: "0.30", cacheWriteInputPricePerMillion: "3.60", maxOutputTokens: 2048 });
+    expect(await priceOf("haiku")).toMatchObject({ cacheWriteInputPerMillion: 3_600_000n, cacheWrite1hInputPerMillion: 6_000_000n });
+    expect((await update(', inputPricePerMillion: "1", cacheWriteInputPricePerMillion: null')).updateModel.model).toEqual({ inputPricePerMillion: "1.00", cachedInputPricePerMillion: "0.30", cacheWriteInputPricePerMillion: null, maxOutputTokens: 2048 });
+    expect(await priceOf("haiku")).toMatchObject({ inputPerMillion: 1_000_000n, cacheWriteInputPerMillion: 1_250_000n, cacheWrite1hInputPerMillion: 2_000_000n });
+    const unknown = await postGraphQL(cp.httpUrl, ADMIN, `mutation { updateModel(input: {id: "mdl_nope", weight: 2}) { model { id } } }`);
+    expect(unknown.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
   });
 });

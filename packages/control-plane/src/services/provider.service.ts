@@ -5,7 +5,7 @@ import { badInput, notFound } from "../errors.js";
 import type { ModelRecord, ProviderAccountRecord } from "../records.js";
 import * as repo from "../repositories/provider.repository.js";
 import { apiKeyHint, providerKeyAssociatedData, sealSecret } from "../security/crypto.js";
-import { assertCanManage, assertCanSee, type Actor } from "./actor.js";
+import { assertCanManage, assertCanSee, assertInTenancy, type Actor } from "./actor.js";
 import type { MutationRunner } from "./mutation-runner.js";
 import { requireOrganization, withConflict } from "./organization.service.js";
 import { requireBaseUrl, requireInt, requireModelName, requireName } from "./validate.js";
@@ -24,6 +24,9 @@ export function defaultBaseUrl(provider: ProviderKind): string | null {
       return null;
   }
 }
+
+/** Input of updateModel: the model's id and the fields to change (absent = unchanged, null = cleared). */
+export type ModelUpdate = { id: string } & Partial<Omit<ModelInput, "providerAccountId" | "name">>;
 
 /** Input of createProviderAccount/upsertProviderAccount. */
 export interface ProviderAccountInput { organizationId: string; name: string; provider: ProviderKind; baseUrl?: string | null; apiKey: string }
@@ -102,7 +105,29 @@ export class ProviderService {
     return this.writeModel(actor, input, true);
   }
 
-  private writeModel(actor: Actor, input: ModelInput, upsert: boolean): Promise<ModelRecord> {
+  /**
+   * Changes the given fields of a model (by id; NOT_FOUND for an id of another organization); the
+   * others keep their values. Validated and written like upsertModel.
+   */
+  async updateModel(actor: Actor, input: ModelUpdate): Promise<ModelRecord> {
+    const model = await repo.findModel(this.db, input.id);
+    if (!model) throw notFound("model", input.id);
+    assertInTenancy(actor, model.organizationId, "model", model.id);
+    const pick = <K extends keyof ModelUpdate>(k: K, current: ModelUpdate[K]): ModelUpdate[K] => (input[k] === undefined ? current : input[k]);
+    return this.writeModel(actor, {
+      providerAccountId: model.providerAccountId, name: model.name,
+      upstreamModel: pick("upstreamModel", model.upstreamModel),
+      inputPricePerMillion: pick("inputPricePerMillion", model.inputPricePerMillion),
+      outputPricePerMillion: pick("outputPricePerMillion", model.outputPricePerMillion),
+      cachedInputPricePerMillion: pick("cachedInputPricePerMillion", model.cachedInputPricePerMillion),
+      maxOutputTokens: pick("maxOutputTokens", model.maxOutputTokens),
+      weight: pick("weight", model.weight),
+      priority: pick("priority", model.priority),
+      cacheWriteInputPricePerMillion: pick("cacheWriteInputPricePerMillion", model.cacheWriteInputPricePerMillion),
+    }, true, "model.update");
+  }
+
+  private writeModel(actor: Actor, input: ModelInput, upsert: boolean, action?: string): Promise<ModelRecord> {
     const name = requireModelName("name", input.name);
     const upstreamModel = requireName("upstreamModel", input.upstreamModel ?? name);
     const inputPrice = input.inputPricePerMillion ?? null;
@@ -128,7 +153,7 @@ export class ProviderService {
         ? await repo.upsertModelByName(m.tx, row, m.nowMs)
         : await withConflict(`model "${name}" already exists on provider account "${account.name}"`, () => repo.insertModel(m.tx, row, m.nowMs));
       await m.audit({
-        organizationId: model.organizationId, action: upsert ? "model.upsert" : "model.create", target: model.id,
+        organizationId: model.organizationId, action: action ?? (upsert ? "model.upsert" : "model.create"), target: model.id,
         after: { name, upstreamModel, inputPricePerMillion: inputPrice?.toString() ?? null, outputPricePerMillion: outputPrice?.toString() ?? null, maxOutputTokens, weight, priority,
           cacheWriteInputPricePerMillion: cacheWritePrice?.toString() ?? null },
       });

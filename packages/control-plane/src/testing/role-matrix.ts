@@ -143,6 +143,7 @@ export const ROLE_MATRIX: Readonly<Record<string, readonly MatrixCase[]>> = {
   upsertProviderAccount: [one("account in A", ORG_ADMIN, async (c) => mutation("upsertProviderAccount", "providerAccount { id }", { organizationId: c.a.orgId, name: `p-${c.unique()}`, provider: "OPENAI", apiKey: "sk-matrix-0000000000" }))],
   createModel: [one("model in A", ORG_ADMIN, async (c) => mutation("createModel", "model { id }", { providerAccountId: c.a.accountId, name: `m-${c.unique()}` }))],
   upsertModel: [one("model in A", ORG_ADMIN, async (c) => mutation("upsertModel", "model { id }", { providerAccountId: c.a.accountId, name: `m-${c.unique()}` }))],
+  updateModel: [one("model of A", ORG_ADMIN, async (c) => mutation("updateModel", "model { id }", { id: c.a.modelIds[0], weight: 1 }))],
 
   // Virtual keys
   createVirtualKey: [

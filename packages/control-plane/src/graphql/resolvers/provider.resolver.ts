@@ -2,7 +2,7 @@
 import { Arg, Ctx, Mutation, Resolver } from "type-graphql";
 import { actorOf, type GraphQLContext } from "../context.js";
 import {
-  CreateModelInput, CreateModelPayload, CreateProviderAccountInput, CreateProviderAccountPayload, UpsertModelInput, UpsertModelPayload,
+  CreateModelInput, CreateModelPayload, CreateProviderAccountInput, CreateProviderAccountPayload, UpdateModelInput, UpdateModelPayload, UpsertModelInput, UpsertModelPayload,
   UpsertProviderAccountInput, UpsertProviderAccountPayload,
 } from "../types/tenancy.input.js";
 import { toModel, toProviderAccount } from "../types/provider.type.js";
@@ -23,6 +23,11 @@ export class ProviderResolver {
   @Mutation(() => CreateModelPayload, { description: "CONFLICT when the name exists on the provider account." })
   async createModel(@Arg("input", () => CreateModelInput) input: CreateModelInput, @Ctx() ctx: GraphQLContext): Promise<CreateModelPayload> {
     return { model: toModel(await ctx.services.providers.createModel(actorOf(ctx), input)) };
+  }
+
+  @Mutation(() => UpdateModelPayload, { description: "Changes the given fields of a model; the others keep their values." })
+  async updateModel(@Arg("input", () => UpdateModelInput) input: UpdateModelInput, @Ctx() ctx: GraphQLContext): Promise<UpdateModelPayload> {
+    return { model: toModel(await ctx.services.providers.updateModel(actorOf(ctx), input)) };
   }
 
   @Mutation(() => UpsertModelPayload, { description: "Creates or updates the model with this name on the account." })

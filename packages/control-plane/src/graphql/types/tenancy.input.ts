@@ -113,6 +113,25 @@ export class CreateModelInput {
 /** Input of upsertModel (keyed by providerAccountId + name). */
 @InputType()
 export class UpsertModelInput extends CreateModelInput {}
+/** Input of updateModel: the model's id and the fields to change (absent = unchanged, null = cleared). */
+@InputType()
+export class UpdateModelInput {
+  @Field(() => ID) id: string;
+  @Field(() => String, { nullable: true }) upstreamModel?: string | null;
+  @Field(() => DecimalScalar, { nullable: true }) inputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true }) outputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true }) cachedInputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "null = the provider's default (1.25x input for ANTHROPIC accounts, 1-hour writes 2x; the input price elsewhere)." })
+  cacheWriteInputPricePerMillion?: bigint | null;
+  @Field(() => Int, { nullable: true }) maxOutputTokens?: number | null;
+  @Field(() => Int, { nullable: true }) weight?: number | null;
+  @Field(() => Int, { nullable: true }) priority?: number | null;
+}
+/** Payload of updateModel. */
+@ObjectType()
+export class UpdateModelPayload {
+  @Field(() => Model) model: Model;
+}
 /** Payload of createModel. */
 @ObjectType()
 export class CreateModelPayload {
