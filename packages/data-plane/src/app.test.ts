@@ -143,6 +143,13 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     expect(unknown.json().error.code).toBe("not_found");
   });
 
+  it("does not send a service_tier billed above the model's price (priority), and keeps default", async () => {
+    expect((await chat(bearer("active"), hello({ service_tier: "priority" }))).statusCode).toBe(200);
+    expect((await chat(bearer("active"), hello({ service_tier: "default" }))).statusCode).toBe(200);
+    const sent = mock.requests().map((r) => (r.body as Record<string, unknown>)["service_tier"]);
+    expect(sent).toEqual([undefined, "default"]);
+  });
+
   it("lowers max_tokens sent upstream under CAP_OUTPUT so the USD budget cannot be exceeded", async () => {
     const res = await chat(bearer("usdBudget"), hello({ max_tokens: 2000, messages: [{ role: "user", content: "hello [[mock:completion_tokens=3000]]" }] }));
     expect(res.statusCode).toBe(200);

@@ -74,6 +74,9 @@ describe("Anthropic upstream, usage and errors", () => {
     const r = parsed({ ...base, messages: [user("x")] });
     expect(buildAnthropicUpstreamBody(r, { upstreamModel: "claude-x", maxOutputTokens: 10 })).toMatchObject({ model: "claude-x", max_tokens: 10 });
     expect(buildAnthropicUpstreamBody(r, { upstreamModel: "claude-x", maxOutputTokens: 1000 })["max_tokens"]).toBe(64);
+    // service_tier "auto" may run on Priority Tier capacity (billed above the model's price): only standard_only is sent.
+    expect(buildAnthropicUpstreamBody(parsed({ ...base, service_tier: "auto", messages: [user("x")] }), { upstreamModel: "claude-x", maxOutputTokens: null })).not.toHaveProperty("service_tier");
+    expect(buildAnthropicUpstreamBody(parsed({ ...base, service_tier: "standard_only", messages: [user("x")] }), { upstreamModel: "claude-x", maxOutputTokens: null })["service_tier"]).toBe("standard_only");
     expect(anthropicMessagesUrl("https://api.anthropic.com/")).toBe("https://api.anthropic.com/v1/messages");
     expect(anthropicAuthHeaders("sk-ant")).toEqual({ "x-api-key": "sk-ant", "anthropic-version": "2023-06-01", "content-type": "application/json" });
   });
