@@ -5,6 +5,7 @@
  * numbers within their columns).
  */
 import { toBinary } from "@bufbuild/protobuf";
+import { picosOfMicros } from "@tollgate/policy";
 import { boundUsageText, Outcome, USAGE_TEXT_LIMITS, UsageRecordSchema, UsageSource, usageRecordTextProblem, type UsageBatch, type UsageRecord } from "@tollgate/proto";
 import type { DeadLetterIn, DeadLetterReason, UsageIn } from "../services/ledger.service.js";
 
@@ -14,7 +15,6 @@ const MAX_TIME_MS = 253_402_300_800_000n;
 const MAX_AMOUNT = 1_000_000_000_000_000_000n;
 /** The same bound for a record from a node before pico-dollars (micro-dollars). */
 const MAX_LEGACY_AMOUNT = 1_000_000_000_000n;
-const PICOS_PER_MICRO = 1_000_000n;
 
 /** A record from a node before pico-dollars: no `cost_picos`, a cost in micro-dollars (see policy.proto). */
 function isLegacyRecord(r: UsageRecord): boolean {
@@ -67,7 +67,7 @@ function toUsageIn(r: UsageRecord, received: () => Uint8Array): UsageIn {
     teamId: r.teamId, model: r.model, modelId: r.modelId, providerAccountId: r.providerAccountId, upstreamModel: r.upstreamModel, route: r.route,
     stream: r.stream, inputTokens: r.inputTokens, cachedInputTokens: r.cachedInputTokens, outputTokens: r.outputTokens,
     cacheWriteInputTokens: r.cacheWriteInputTokens, cacheWrite1hInputTokens: r.cacheWrite1hInputTokens,
-    usageSource: enumName(UsageSource, r.usageSource, "USAGE_SOURCE_"), costPicos: isLegacyRecord(r) ? r.costMicros * PICOS_PER_MICRO : r.costPicos, usdChargesInMicros: isLegacyRecord(r),
+    usageSource: enumName(UsageSource, r.usageSource, "USAGE_SOURCE_"), costPicos: isLegacyRecord(r) ? picosOfMicros(r.costMicros) : r.costPicos, usdChargesInMicros: isLegacyRecord(r),
     outcome: enumName(Outcome, r.outcome, "OUTCOME_"), status: r.status, errorCode: r.errorCode, attempts: r.attempts,
     charges: r.charges.map((c) => ({ budgetId: c.budgetId, windowStartMs: Number(c.windowStartMs), amount: c.amount })),
     received,
