@@ -23,6 +23,7 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("cache-write prices
   let dataDir: string;
   let masterKey: Buffer;
   const accounts: Record<string, string> = {};
+  let orgId: string;
 
   beforeAll(async () => {
     tdb = await target.open();
@@ -33,7 +34,7 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("cache-write prices
       TOLLGATE_NODE_TOKEN: "cache-write-node-token-0123", CONTROL_PLANE_HTTP_PORT: "0", CONTROL_PLANE_GRPC_PORT: "0", LOG_LEVEL: "silent",
     });
     cp = await startControlPlane(config, { database: tdb.db, logger: pino({ level: "silent" }) });
-    const orgId = (await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, ADMIN, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`)).createOrganization.organization.id;
+    orgId = (await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, ADMIN, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`)).createOrganization.organization.id;
     for (const provider of ["ANTHROPIC", "OPENAI"]) {
       accounts[provider] = (await gql<{ createProviderAccount: { providerAccount: { id: string } } }>(cp.httpUrl, ADMIN,
         `mutation { createProviderAccount(input: {organizationId: "${orgId}", name: "${provider.toLowerCase()}", provider: ${provider}, apiKey: "sk-${provider}"}) { providerAccount { id } } }`)).createProviderAccount.providerAccount.id;
@@ -81,5 +82,11 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("cache-write prices
     expect(await priceOf("haiku")).toMatchObject({ inputPerMillion: 1_000_000n, cacheWriteInputPerMillion: 1_250_000n, cacheWrite1hInputPerMillion: 2_000_000n });
     const unknown = await postGraphQL(cp.httpUrl, ADMIN, `mutation { updateModel(input: {id: "mdl_nope", weight: 2}) { model { id } } }`);
     expect(unknown.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+  });
+
+  it("puts a key's per-request cap (typed in dollars, stored in micro-dollars) into the snapshot in pico-dollars", async () => {
+    await gql(cp.httpUrl, ADMIN, `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "capped", kind: SERVICE, maxCostPerRequest: "0.0001"}) { secret } }`);
+    const snapshot = await buildSnapshot(tdb.db, { masterKey, nowMs: Date.now() });
+    expect(snapshot.virtualKeys.find((k) => k.name === "capped")?.maxCostPerRequest).toBe(100_000_000n);
   });
 });

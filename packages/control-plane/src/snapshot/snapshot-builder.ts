@@ -3,7 +3,7 @@
  * secrets as HMACs (expired ones omitted), provider credentials decrypted (they travel only on
  * the authenticated channel), budgets and rate limits labelled with their scope's name.
  */
-import { cacheWritePricesOf, formatScopeLabel, type BudgetPolicy, type CacheWritePrices, type GuardrailsPolicy, type PolicySnapshot, type RateLimitPolicy, type Scope, type SigningKeyPolicy } from "@tollgate/policy";
+import { cacheWritePricesOf, formatScopeLabel, picosOfMicros, type BudgetPolicy, type CacheWritePrices, type GuardrailsPolicy, type PolicySnapshot, type RateLimitPolicy, type Scope, type SigningKeyPolicy } from "@tollgate/policy";
 import type { Database } from "../db/database.js";
 import { listAllBudgets, listAllRateLimits } from "../repositories/budget.repository.js";
 import { listAllGuardrails } from "../repositories/limits.repository.js";
@@ -64,7 +64,7 @@ export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<P
       virtualKeys: keyRows.map((k) => ({
         id: k.id, organizationId: k.organizationId, name: k.name, kind: k.kind, teamId: k.teamId, userId: k.userId, status: k.status,
         secrets: secrets.get(k.id) ?? [], access: { allow: [...k.allowedModels], deny: [...k.deniedModels] },
-        maxCostPerRequest: k.maxCostPerRequest, expiresAt: k.expiresAt,
+        maxCostPerRequest: k.maxCostPerRequest === null ? null : picosOfMicros(k.maxCostPerRequest), expiresAt: k.expiresAt,
       })),
       providerAccounts: accounts.map((a) => ({
         id: a.id, organizationId: a.organizationId, name: a.name, provider: a.provider, baseUrl: a.baseUrl,
