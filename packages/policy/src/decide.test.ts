@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 import { BudgetLedger } from "./budget-ledger.js";
 import { decide } from "./decide.js";
 import type { Decision, Refusal } from "./decision.js";
-import type { PolicySnapshot } from "./model.js";
+import type { ModelPrice, PolicySnapshot } from "./model.js";
 import { listCallableModels } from "./model-access-chain.js";
 import { buildPolicyIndex } from "./policy-index.js";
 import { RateLimiter } from "./rate-limiter.js";
-import { CI_KEY, HMAC, type InputPatch, makeInput, makeSnapshot, PERSONAL_KEY, rateLimit, T0 } from "./test-fixtures.js";
+import { CI_KEY, HMAC, type InputPatch, makeInput, makeSnapshot, MINI, PERSONAL_KEY, rateLimit, T0 } from "./test-fixtures.js";
 
 function run(snapshot: PolicySnapshot, patch: InputPatch = {}): Decision {
   return decide(buildPolicyIndex(snapshot), new BudgetLedger(), new RateLimiter(), makeInput(patch), 1);
@@ -116,6 +116,16 @@ describe("decide: refusals in order, with code, message and level", () => {
 
   it("accepts a rotated-out secret during its grace period", () => {
     expect(run(base, { keyHmac: HMAC.old, now: 999_999 }).allow).toBe(true);
+  });
+
+  it("serves audio only on a model priced for it, and reserves a text request without the audio prices", () => {
+    const refused = run(base, { request: { audio: true } });
+    expect(refused).toMatchObject({ allow: false, code: "model_not_priced", message: 'model "gpt-4o-mini" has no audio price (the request sends or asks for audio)' });
+    const audioPrice = { ...MINI.price, audioInputPerMillion: 40_000_000n, audioOutputPerMillion: 80_000_000n } as ModelPrice;
+    const priced = makeSnapshot({ models: [...base.models.map((m) => (m.id === MINI.id ? { ...m, price: audioPrice } : m))] });
+    // 1000 input tokens and 1000 output tokens: at the audio prices $0.12, at the text prices $0.00075.
+    expect(run(priced, { request: { audio: true } })).toMatchObject({ allow: true, estimatedCost: 120_000_000_000n });
+    expect(run(priced)).toMatchObject({ allow: true, estimatedCost: 750_000_000n });
   });
 
   it("charges an unpriced model at the organization's fallback price", () => {

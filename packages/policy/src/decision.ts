@@ -33,6 +33,8 @@ export interface RequestShape {
    * embeddings: the inputs). Absent = text rules (BLOCK_REGEX, BLOCK_KEYWORDS) see an empty prompt.
    */
   readonly promptText?: string;
+  /** The request sends audio or asks for audio output: only a model with audio prices may serve it. */
+  readonly audio?: boolean;
 }
 
 /** One check the core ran, for the Simulator (`checks` in contract §2). */
@@ -207,6 +209,10 @@ export interface ActualUsage {
   readonly cacheWriteInputTokens?: number;
   /** The 1-hour part of `cacheWriteInputTokens` (Anthropic `ephemeral_1h_input_tokens`); absent = 0. */
   readonly cacheWrite1hInputTokens?: number;
+  /** Audio input tokens (part of `inputTokens`, OpenAI `prompt_tokens_details.audio_tokens`); absent = 0. */
+  readonly audioInputTokens?: number;
+  /** Audio output tokens (part of `outputTokens`, OpenAI `completion_tokens_details.audio_tokens`); absent = 0. */
+  readonly audioOutputTokens?: number;
 }
 
 /** One budget charge of a settled request (sent to the control plane in the usage record). */

@@ -101,6 +101,12 @@ export interface ModelPrice {
   readonly cacheWriteInputPerMillion?: bigint | null;
   /** Price of 1-hour cache writes (Anthropic); absent or null = the cache-write price. */
   readonly cacheWrite1hInputPerMillion?: bigint | null;
+  /**
+   * Prices of audio input and output tokens. A model without both takes no audio: a request that
+   * sends or asks for audio is refused (model_not_priced) rather than billed at the text price.
+   */
+  readonly audioInputPerMillion?: bigint | null;
+  readonly audioOutputPerMillion?: bigint | null;
 }
 
 /** A model an organization exposes, routed to one provider account. */

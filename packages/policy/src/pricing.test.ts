@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ModelPrice } from "./model.js";
 import { formatUsdPicos } from "./money.js";
-import { affordableOutputTokens, cacheWritePricesOf, computeCost, inputPriceUpperBound, upperBoundCost } from "./pricing.js";
+import { affordableOutputTokens, cacheWritePricesOf, computeCost, hasAudioPrices, inputPriceUpperBound, textOnlyPrice, upperBoundCost } from "./pricing.js";
 
 const price: ModelPrice = { inputPerMillion: 150_000n, outputPerMillion: 600_000n, cachedInputPerMillion: 75_000n };
 
@@ -81,5 +81,26 @@ describe("cacheWritePricesOf", () => {
     expect(cacheWritePricesOf("ANTHROPIC", 3_000_000n, 4_000_000n)).toEqual({ cacheWriteInputPerMillion: 4_000_000n, cacheWrite1hInputPerMillion: 6_000_000n });
     expect(cacheWritePricesOf("OPENAI", 2_500_000n, null)).toEqual({ cacheWriteInputPerMillion: null, cacheWrite1hInputPerMillion: null });
     expect(cacheWritePricesOf("GOOGLE", 2_500_000n, 3_000_000n)).toEqual({ cacheWriteInputPerMillion: 3_000_000n, cacheWrite1hInputPerMillion: null });
+  });
+});
+
+describe("audio tokens", () => {
+  // gpt-4o-audio-preview: $2.50 / $10 text, $40 / $80 audio per million.
+  const audio: ModelPrice = { inputPerMillion: 2_500_000n, outputPerMillion: 10_000_000n, cachedInputPerMillion: null, audioInputPerMillion: 40_000_000n, audioOutputPerMillion: 80_000_000n };
+
+  it("bills audio input and output at the audio prices, the rest at the text prices", () => {
+    // 100 text + 1,000 audio input, 50 text + 500 audio output.
+    const usage = { inputTokens: 1_100, cachedInputTokens: 0, outputTokens: 550, audioInputTokens: 1_000, audioOutputTokens: 500 };
+    expect(formatUsdPicos(computeCost(audio, usage))).toBe("0.08075");
+    expect(computeCost(audio, { ...usage, audioOutputTokens: 9_999 })).toBe(100n * 2_500_000n + 1_000n * 40_000_000n + 550n * 80_000_000n);
+  });
+
+  it("bounds input and output at the audio prices when they are dearer; a text-only price drops them", () => {
+    expect(upperBoundCost(audio, 10, 10)).toBe(10n * 40_000_000n + 10n * 80_000_000n);
+    expect(affordableOutputTokens(audio, 10, 10n * 40_000_000n + 80_000_000n)).toBe(1);
+    expect(upperBoundCost(textOnlyPrice(audio), 10, 10)).toBe(10n * 2_500_000n + 10n * 10_000_000n);
+    expect(hasAudioPrices(audio)).toBe(true);
+    expect(hasAudioPrices(textOnlyPrice(audio))).toBe(false);
+    expect(hasAudioPrices({ ...audio, audioOutputPerMillion: null })).toBe(false);
   });
 });

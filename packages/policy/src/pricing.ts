@@ -28,8 +28,26 @@ function cacheWrite1hPrice(price: ModelPrice): bigint {
  */
 export function inputPriceUpperBound(price: ModelPrice): bigint {
   let bound = price.inputPerMillion;
-  for (const p of [price.cachedInputPerMillion ?? bound, cacheWritePrice(price), cacheWrite1hPrice(price)]) if (p > bound) bound = p;
+  for (const p of [price.cachedInputPerMillion ?? bound, cacheWritePrice(price), cacheWrite1hPrice(price), price.audioInputPerMillion ?? bound]) if (p > bound) bound = p;
   return bound;
+}
+
+/** The price of one output token, text or audio: the larger (sound for bounds). */
+export function outputPriceUpperBound(price: ModelPrice): bigint {
+  const audio = price.audioOutputPerMillion ?? price.outputPerMillion;
+  return audio > price.outputPerMillion ? audio : price.outputPerMillion;
+}
+
+/** The price without its audio prices: what a request without audio is reserved and billed at. */
+export function textOnlyPrice(price: ModelPrice): ModelPrice {
+  if (price.audioInputPerMillion === undefined && price.audioOutputPerMillion === undefined) return price;
+  const { audioInputPerMillion: _in, audioOutputPerMillion: _out, ...text } = price;
+  return text;
+}
+
+/** Whether a model can serve audio: it has both audio prices. */
+export function hasAudioPrices(price: ModelPrice): boolean {
+  return price.audioInputPerMillion !== undefined && price.audioInputPerMillion !== null && price.audioOutputPerMillion !== undefined && price.audioOutputPerMillion !== null;
 }
 
 /** min(a, b) of bigints. */
@@ -37,27 +55,33 @@ const atMost = (a: bigint, b: bigint): bigint => (a > b ? b : a);
 
 /**
  * Actual cost in pico-dollars, exact: plain input at the input price, cache reads at the cached
- * price, 5-minute and 1-hour cache writes at theirs, output at the output price. Cache reads and
- * writes are part of `inputTokens` (clamped to it, reads first); a missing price is the input
- * price (a missing 1-hour price, the cache-write price).
+ * price, 5-minute and 1-hour cache writes at theirs, audio input and output at the audio prices,
+ * text output at the output price. Cache reads, writes and audio are part of `inputTokens` (clamped
+ * to it, in that order), audio output part of `outputTokens`; a missing price is the text price
+ * (a missing 1-hour price, the cache-write price).
  */
 export function computeCost(price: ModelPrice, usage: ActualUsage): bigint {
   const input = tokens(usage.inputTokens);
   const cached = atMost(tokens(usage.cachedInputTokens), input);
   const writes = atMost(tokens(usage.cacheWriteInputTokens ?? 0), input - cached);
   const longWrites = atMost(tokens(usage.cacheWrite1hInputTokens ?? 0), writes);
+  const audioIn = atMost(tokens(usage.audioInputTokens ?? 0), input - cached - writes);
+  const output = tokens(usage.outputTokens);
+  const audioOut = atMost(tokens(usage.audioOutputTokens ?? 0), output);
   return (
-    (input - cached - writes) * price.inputPerMillion +
+    (input - cached - writes - audioIn) * price.inputPerMillion +
     cached * (price.cachedInputPerMillion ?? price.inputPerMillion) +
     (writes - longWrites) * cacheWritePrice(price) +
     longWrites * cacheWrite1hPrice(price) +
-    tokens(usage.outputTokens) * price.outputPerMillion
+    audioIn * (price.audioInputPerMillion ?? price.inputPerMillion) +
+    (output - audioOut) * price.outputPerMillion +
+    audioOut * (price.audioOutputPerMillion ?? price.outputPerMillion)
   );
 }
 
 /** Upper-bound cost in pico-dollars of `inputTokens` (any of them uncached) and `outputTokens`. */
 export function upperBoundCost(price: ModelPrice, inputTokens: number, outputTokens: number): bigint {
-  return tokens(inputTokens) * inputPriceUpperBound(price) + tokens(outputTokens) * price.outputPerMillion;
+  return tokens(inputTokens) * inputPriceUpperBound(price) + tokens(outputTokens) * outputPriceUpperBound(price);
 }
 
 /**
@@ -67,8 +91,9 @@ export function upperBoundCost(price: ModelPrice, inputTokens: number, outputTok
 export function affordableOutputTokens(price: ModelPrice, inputTokens: number, availablePicos: bigint): number {
   const room = availablePicos - tokens(inputTokens) * inputPriceUpperBound(price);
   if (room < 0n) return -1;
-  if (price.outputPerMillion <= 0n) return Number.MAX_SAFE_INTEGER;
-  const n = room / price.outputPerMillion;
+  const outputPrice = outputPriceUpperBound(price);
+  if (outputPrice <= 0n) return Number.MAX_SAFE_INTEGER;
+  const n = room / outputPrice;
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
 }
 
