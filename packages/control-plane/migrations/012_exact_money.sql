@@ -42,3 +42,7 @@ UPDATE budget_alerts a SET used = a.used * 1000000, limit_amount = a.limit_amoun
 ALTER TABLE models ADD COLUMN cache_write_input_price_micros bigint;
 ALTER TABLE usage_records ADD COLUMN cache_write_input_tokens bigint NOT NULL DEFAULT 0;
 ALTER TABLE usage_records ADD COLUMN cache_write_1h_input_tokens bigint NOT NULL DEFAULT 0;
+
+-- Audio token prices per million (micro-dollars); a model without both serves no audio.
+ALTER TABLE models ADD COLUMN audio_input_price_micros bigint;
+ALTER TABLE models ADD COLUMN audio_output_price_micros bigint;

@@ -143,6 +143,13 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     expect(unknown.json().error.code).toBe("not_found");
   });
 
+  it("refuses audio for a model without audio prices (403 model_not_priced), before any upstream call", async () => {
+    const res = await chat(bearer("active"), hello({ modalities: ["text", "audio"], audio: { voice: "alloy", format: "wav" } }));
+    expect(res.statusCode).toBe(403);
+    expect(res.json().error).toMatchObject({ code: "model_not_priced", message: 'model "gpt-4o-mini" has no audio price (the request sends or asks for audio)' });
+    expect(mock.requests()).toHaveLength(0);
+  });
+
   it("does not send a service_tier billed above the model's price (priority), and keeps default", async () => {
     expect((await chat(bearer("active"), hello({ service_tier: "priority" }))).statusCode).toBe(200);
     expect((await chat(bearer("active"), hello({ service_tier: "default" }))).statusCode).toBe(200);

@@ -15,6 +15,7 @@ import {
   estimateGoogleInputTokensUpperBound,
   estimateInputTokensUpperBound,
   joinText,
+  requestsOpenAIAudio,
   type ChatProtocol,
   type ChatRequest,
   type InboundChatRequest,
@@ -104,6 +105,7 @@ export function shapeProtocolChat(inbound: InboundChatRequest, neutral: ChatRequ
     requestedMaxOutputTokens: requestedOutputOf(inbound),
     operation: "chat",
     promptText: promptTextOf(inbound, neutral),
+    ...(inbound.protocol === "openai" && requestsOpenAIAudio(inbound.parsed.body) ? { audio: true } : {}),
   };
 }
 

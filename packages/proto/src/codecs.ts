@@ -52,17 +52,21 @@ function wirePrice(p: policy.ModelPrice): pb.ModelPrice {
     ...(p.cachedInputPerMillion === null ? {} : { cachedInputPerMillion: p.cachedInputPerMillion }),
     ...(p.cacheWriteInputPerMillion === undefined || p.cacheWriteInputPerMillion === null ? {} : { cacheWriteInputPerMillion: p.cacheWriteInputPerMillion }),
     ...(p.cacheWrite1hInputPerMillion === undefined || p.cacheWrite1hInputPerMillion === null ? {} : { cacheWrite1hInputPerMillion: p.cacheWrite1hInputPerMillion }),
+    ...(p.audioInputPerMillion === undefined || p.audioInputPerMillion === null ? {} : { audioInputPerMillion: p.audioInputPerMillion }),
+    ...(p.audioOutputPerMillion === undefined || p.audioOutputPerMillion === null ? {} : { audioOutputPerMillion: p.audioOutputPerMillion }),
   });
 }
 
 function priceOf(p: pb.ModelPrice | undefined): policy.ModelPrice | null {
   if (!p) return null;
-  const optional = [p.cachedInputPerMillion, p.cacheWriteInputPerMillion, p.cacheWrite1hInputPerMillion];
+  const optional = [p.cachedInputPerMillion, p.cacheWriteInputPerMillion, p.cacheWrite1hInputPerMillion, p.audioInputPerMillion, p.audioOutputPerMillion];
   if (p.inputPerMillion < 0n || p.outputPerMillion < 0n || optional.some((v) => v !== undefined && v < 0n)) throw new ResourceDecodeError("negative price");
   return {
     inputPerMillion: p.inputPerMillion, outputPerMillion: p.outputPerMillion, cachedInputPerMillion: p.cachedInputPerMillion ?? null,
     ...(p.cacheWriteInputPerMillion === undefined ? {} : { cacheWriteInputPerMillion: p.cacheWriteInputPerMillion }),
     ...(p.cacheWrite1hInputPerMillion === undefined ? {} : { cacheWrite1hInputPerMillion: p.cacheWrite1hInputPerMillion }),
+    ...(p.audioInputPerMillion === undefined ? {} : { audioInputPerMillion: p.audioInputPerMillion }),
+    ...(p.audioOutputPerMillion === undefined ? {} : { audioOutputPerMillion: p.audioOutputPerMillion }),
   };
 }
 

@@ -9,6 +9,7 @@ import { estimateInputTokensUpperBound, isParseError, parseOpenAIChatRequest, ty
 import { estimateEmbeddingInputUpperBound, parseOpenAIEmbeddingsRequest, type ParsedEmbeddingsRequest } from "./openai/embeddings-request.js";
 import { parseResponsesRequest, responsesRequestToNeutral, type ParsedResponsesRequest } from "./openai/responses-request.js";
 import { estimateChatInputTokensUpperBound } from "./input-bound.js";
+import { requestsOpenAIAudio } from "./openai/usage.js";
 
 /** The routes the Simulator can evaluate. */
 export const SIMULATED_PATHS = ["/v1/chat/completions", "/v1/embeddings", "/v1/responses"] as const;
@@ -58,6 +59,7 @@ export function shapeChatRequest(parsed: ParsedChatRequest): RequestShape {
     requestedMaxOutputTokens: parsed.requestedMaxOutputTokens === null ? null : parsed.requestedMaxOutputTokens * parsed.n,
     operation: "chat",
     promptText: openAIPromptText(parsed),
+    ...(requestsOpenAIAudio(parsed.body) ? { audio: true } : {}),
   };
 }
 

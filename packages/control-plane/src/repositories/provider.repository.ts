@@ -9,6 +9,7 @@ interface ModelRow {
   id: string; organization_id: string; provider_account_id: string; name: string; upstream_model: string;
   input_price_micros: string | null; output_price_micros: string | null; cached_input_price_micros: string | null;
   cache_write_input_price_micros: string | null;
+  audio_input_price_micros: string | null; audio_output_price_micros: string | null;
   max_output_tokens: number; weight: number; priority: number; created_at: Date; updated_at: Date;
 }
 
@@ -74,12 +75,13 @@ export async function listSealedProviderAccounts(q: Queryable): Promise<Array<Pr
 }
 
 const MODEL_COLUMNS = "id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, weight, priority, created_at, updated_at"
-  + ", cache_write_input_price_micros";
+  + ", cache_write_input_price_micros, audio_input_price_micros, audio_output_price_micros";
 const toModel = (r: ModelRow): ModelRecord => ({
   id: r.id, organizationId: r.organization_id, providerAccountId: r.provider_account_id, name: r.name, upstreamModel: r.upstream_model,
   inputPricePerMillion: toBigIntOrNull(r.input_price_micros), outputPricePerMillion: toBigIntOrNull(r.output_price_micros),
   cachedInputPricePerMillion: toBigIntOrNull(r.cached_input_price_micros), maxOutputTokens: Number(r.max_output_tokens),
   cacheWriteInputPricePerMillion: toBigIntOrNull(r.cache_write_input_price_micros),
+  audioInputPricePerMillion: toBigIntOrNull(r.audio_input_price_micros), audioOutputPricePerMillion: toBigIntOrNull(r.audio_output_price_micros),
   weight: Number(r.weight), priority: Number(r.priority),
   createdAt: ms(r.created_at), updatedAt: ms(r.updated_at),
 });
@@ -92,6 +94,8 @@ export interface ModelWrite {
   weight?: number; priority?: number;
   /** Cache-write price; null or absent = the provider's default. */
   cacheWriteInputPricePerMillion?: bigint | null;
+  /** Audio token prices; null or absent = no audio. */
+  audioInputPricePerMillion?: bigint | null; audioOutputPricePerMillion?: bigint | null;
 }
 
 const modelParams = (m: ModelWrite, nowMs: number): unknown[] => [
@@ -99,10 +103,11 @@ const modelParams = (m: ModelWrite, nowMs: number): unknown[] => [
   m.inputPricePerMillion?.toString() ?? null, m.outputPricePerMillion?.toString() ?? null, m.cachedInputPricePerMillion?.toString() ?? null,
   m.maxOutputTokens, isoOf(nowMs), m.weight ?? 1, m.priority ?? 0,
   m.cacheWriteInputPricePerMillion?.toString() ?? null,
+  m.audioInputPricePerMillion?.toString() ?? null, m.audioOutputPricePerMillion?.toString() ?? null,
 ];
 const MODEL_INSERT = `INSERT INTO models (id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, created_at, updated_at, weight, priority,
-    cache_write_input_price_micros)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)`;
+    cache_write_input_price_micros, audio_input_price_micros, audio_output_price_micros)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15)`;
 
 /** Inserts a model (unique name per provider account). */
 export async function insertModel(q: Queryable, m: ModelWrite, nowMs: number): Promise<ModelRecord> {
@@ -117,7 +122,8 @@ export async function upsertModelByName(q: Queryable, m: ModelWrite, nowMs: numb
        input_price_micros = EXCLUDED.input_price_micros, output_price_micros = EXCLUDED.output_price_micros,
        cached_input_price_micros = EXCLUDED.cached_input_price_micros, max_output_tokens = EXCLUDED.max_output_tokens,
        weight = EXCLUDED.weight, priority = EXCLUDED.priority, updated_at = EXCLUDED.updated_at,
-       cache_write_input_price_micros = EXCLUDED.cache_write_input_price_micros
+       cache_write_input_price_micros = EXCLUDED.cache_write_input_price_micros,
+       audio_input_price_micros = EXCLUDED.audio_input_price_micros, audio_output_price_micros = EXCLUDED.audio_output_price_micros
      RETURNING ${MODEL_COLUMNS}`,
     modelParams(m, nowMs),
   );

@@ -89,4 +89,12 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("cache-write prices
     const snapshot = await buildSnapshot(tdb.db, { masterKey, nowMs: Date.now() });
     expect(snapshot.virtualKeys.find((k) => k.name === "capped")?.maxCostPerRequest).toBe(100_000_000n);
   });
+
+  it("takes audio prices together (or neither) and puts them in the snapshot", async () => {
+    await createModel("OPENAI", "gpt-audio", ', audioInputPricePerMillion: "40", audioOutputPricePerMillion: "80"');
+    expect(await priceOf("gpt-audio")).toMatchObject({ audioInputPerMillion: 40_000_000n, audioOutputPerMillion: 80_000_000n });
+    expect((await priceOf("gpt"))?.audioInputPerMillion).toBeUndefined();
+    const half = await createModel("OPENAI", "gpt-half", ', audioInputPricePerMillion: "40"');
+    expect(half.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+  });
 });

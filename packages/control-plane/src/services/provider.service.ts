@@ -41,6 +41,9 @@ export interface ModelInput {
   priority?: number | null;
   /** Cache-write price; unset = 1.25x input for ANTHROPIC accounts (1-hour writes 2x), the input price elsewhere. */
   cacheWriteInputPricePerMillion?: bigint | null;
+  /** Audio token prices (both or neither); unset = the model serves no audio (such requests are refused). */
+  audioInputPricePerMillion?: bigint | null;
+  audioOutputPricePerMillion?: bigint | null;
 }
 
 /** Provider account and model operations. */
@@ -124,6 +127,8 @@ export class ProviderService {
       weight: pick("weight", model.weight),
       priority: pick("priority", model.priority),
       cacheWriteInputPricePerMillion: pick("cacheWriteInputPricePerMillion", model.cacheWriteInputPricePerMillion),
+      audioInputPricePerMillion: pick("audioInputPricePerMillion", model.audioInputPricePerMillion),
+      audioOutputPricePerMillion: pick("audioOutputPricePerMillion", model.audioOutputPricePerMillion),
     }, true, "model.update");
   }
 
@@ -137,6 +142,10 @@ export class ProviderService {
     if (cachedPrice !== null && inputPrice === null) throw badInput("cachedInputPricePerMillion needs inputPricePerMillion");
     const cacheWritePrice = input.cacheWriteInputPricePerMillion ?? null;
     if (cacheWritePrice !== null && inputPrice === null) throw badInput("cacheWriteInputPricePerMillion needs inputPricePerMillion");
+    const audioIn = input.audioInputPricePerMillion ?? null;
+    const audioOut = input.audioOutputPricePerMillion ?? null;
+    if ((audioIn === null) !== (audioOut === null)) throw badInput("audioInputPricePerMillion and audioOutputPricePerMillion must be given together (or neither: no audio)");
+    if (audioIn !== null && inputPrice === null) throw badInput("audio prices need inputPricePerMillion");
     const maxOutputTokens = requireInt("maxOutputTokens", input.maxOutputTokens ?? 4096, 1, 10_000_000);
     const weight = requireInt("weight", input.weight ?? 1, 0, 1_000_000);
     const priority = requireInt("priority", input.priority ?? 0, -1_000_000, 1_000_000);
@@ -148,6 +157,7 @@ export class ProviderService {
         id: m.newId("mdl"), organizationId: account.organizationId, providerAccountId: account.id, name, upstreamModel,
         inputPricePerMillion: inputPrice, outputPricePerMillion: outputPrice, cachedInputPricePerMillion: cachedPrice, maxOutputTokens, weight, priority,
         cacheWriteInputPricePerMillion: cacheWritePrice,
+        audioInputPricePerMillion: audioIn, audioOutputPricePerMillion: audioOut,
       };
       const model = upsert
         ? await repo.upsertModelByName(m.tx, row, m.nowMs)
@@ -155,7 +165,8 @@ export class ProviderService {
       await m.audit({
         organizationId: model.organizationId, action: action ?? (upsert ? "model.upsert" : "model.create"), target: model.id,
         after: { name, upstreamModel, inputPricePerMillion: inputPrice?.toString() ?? null, outputPricePerMillion: outputPrice?.toString() ?? null, maxOutputTokens, weight, priority,
-          cacheWriteInputPricePerMillion: cacheWritePrice?.toString() ?? null },
+          cacheWriteInputPricePerMillion: cacheWritePrice?.toString() ?? null,
+          audioInputPricePerMillion: audioIn?.toString() ?? null, audioOutputPricePerMillion: audioOut?.toString() ?? null },
       });
       return model;
     });

@@ -76,6 +76,7 @@ export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<P
           : {
               inputPerMillion: m.inputPricePerMillion, outputPerMillion: m.outputPricePerMillion, cachedInputPerMillion: m.cachedInputPricePerMillion,
               ...setPricesOf(cacheWritePricesOf(providerOf.get(m.providerAccountId) ?? "OPENAI_COMPATIBLE", m.inputPricePerMillion, m.cacheWriteInputPricePerMillion)),
+              ...(m.audioInputPricePerMillion === null || m.audioOutputPricePerMillion === null ? {} : { audioInputPerMillion: m.audioInputPricePerMillion, audioOutputPerMillion: m.audioOutputPricePerMillion }),
             },
         maxOutputTokens: m.maxOutputTokens, weight: m.weight, priority: m.priority,
       })),
