@@ -69,6 +69,11 @@ export interface ModelRecord {
   readonly inputPricePerMillion: bigint | null;
   readonly outputPricePerMillion: bigint | null;
   readonly cachedInputPricePerMillion: bigint | null;
+  /** Cache-write price as set; null = the provider's default (see `cacheWritePricesOf`). */
+  readonly cacheWriteInputPricePerMillion: bigint | null;
+  /** Audio token prices; null = the model serves no audio. */
+  readonly audioInputPricePerMillion: bigint | null;
+  readonly audioOutputPricePerMillion: bigint | null;
   readonly maxOutputTokens: number;
   /** Route-group share within its priority (0 = standby). */
   readonly weight: number;

@@ -144,6 +144,20 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     expect(unknown.json().error.code).toBe("not_found");
   });
 
+  it("refuses audio for a model without audio prices (403 model_not_priced), before any upstream call", async () => {
+    const res = await chat(bearer("active"), hello({ modalities: ["text", "audio"], audio: { voice: "alloy", format: "wav" } }));
+    expect(res.statusCode).toBe(403);
+    expect(res.json().error).toMatchObject({ code: "model_not_priced", message: 'model "gpt-4o-mini" has no audio price (the request sends or asks for audio)' });
+    expect(mock.requests()).toHaveLength(0);
+  });
+
+  it("does not send a service_tier billed above the model's price (priority), and keeps default", async () => {
+    expect((await chat(bearer("active"), hello({ service_tier: "priority" }))).statusCode).toBe(200);
+    expect((await chat(bearer("active"), hello({ service_tier: "default" }))).statusCode).toBe(200);
+    const sent = mock.requests().map((r) => (r.body as Record<string, unknown>)["service_tier"]);
+    expect(sent).toEqual([undefined, "default"]);
+  });
+
   it("lowers max_tokens sent upstream under CAP_OUTPUT so the USD budget cannot be exceeded", async () => {
     const res = await chat(bearer("usdBudget"), hello({ max_tokens: 2000, messages: [{ role: "user", content: "hello [[mock:completion_tokens=3000]]" }] }));
     expect(res.statusCode).toBe(200);
@@ -151,8 +165,8 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     expect(sent.max_tokens).toBeGreaterThan(0);
     expect(sent.max_tokens).toBeLessThan(600);
     const record = sink.records[0]!;
-    expect(record.costMicros).toBeLessThanOrEqual(600n);
-    expect(record.charges).toEqual([expect.objectContaining({ budgetId: "bgt_usd", amount: record.costMicros })]);
+    expect(record.costPicos).toBeLessThanOrEqual(600_000_000n);
+    expect(record.charges).toEqual([expect.objectContaining({ budgetId: "bgt_usd", amount: record.costPicos })]);
   });
 
   it("refuses with 429 budget_exceeded, x-should-retry: false and the reset time once a hard budget is spent", async () => {

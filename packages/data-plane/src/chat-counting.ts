@@ -12,6 +12,7 @@ import {
   estimateChatInputTokensUpperBound,
   joinText,
   scanInboundChatInput,
+  requestsOpenAIAudio,
   type ChatProtocol,
   type ChatRequest,
   type InboundChatRequest,
@@ -94,10 +95,15 @@ export function shapeProtocolChat(inbound: InboundChatRequest, neutral: ChatRequ
     requestedMaxOutputTokens: requestedOutputOf(inbound),
     operation: "chat",
     promptText: promptTextOf(inbound, neutral),
+    ...(inbound.protocol === "openai" && requestsOpenAIAudio(inbound.parsed.body) ? { audio: true } : {}),
   };
 }
 
-/** Counted usage: `promptTokens` (as the reservation counted the prompt) and the generated text so far, no cached tokens. */
-export function countedUsageOf(promptTokens: number, completionText: string): ActualUsage {
-  return { inputTokens: promptTokens, cachedInputTokens: 0, outputTokens: countTokens(completionText) };
+/**
+ * Counted usage: the prompt and the generated text so far. The prompt is a count (no cached tokens)
+ * or the provider's own split of it (cache reads and writes kept; its output ignored).
+ */
+export function countedUsageOf(prompt: number | ActualUsage, completionText: string): ActualUsage {
+  const input = typeof prompt === "number" ? { inputTokens: prompt, cachedInputTokens: 0 } : prompt;
+  return { ...input, outputTokens: countTokens(completionText) };
 }

@@ -53,10 +53,10 @@ describe("POST /v1/embeddings (buildApp + inject, real mock provider)", () => {
     const record = t.sink.records[0]!;
     expect(record).toMatchObject({ route: "/v1/embeddings", model: "embed-small", upstreamModel: "text-embedding-3-small", virtualKeyId: "vk_usdBudget", stream: false });
     expect([record.outcome, record.usageSource, record.inputTokens, record.outputTokens]).toEqual([Outcome.SUCCESS, UsageSource.PROVIDER, promptTokens, 0]);
-    expect(record.costMicros).toBe(BigInt(promptTokens)); // 1 micro-dollar per input token
-    expect(record.charges).toEqual([expect.objectContaining({ budgetId: "bgt_usd", amount: BigInt(promptTokens) })]);
+    expect(record.costPicos).toBe(BigInt(promptTokens) * 1_000_000n); // 1 micro-dollar per input token
+    expect(record.charges).toEqual([expect.objectContaining({ budgetId: "bgt_usd", amount: BigInt(promptTokens) * 1_000_000n })]);
     // Nothing stays reserved: the node holds only what it spent.
-    expect(t.ledger.entries()).toEqual([expect.objectContaining({ budgetId: "bgt_usd", reserved: 0n, spent: BigInt(promptTokens) })]);
+    expect(t.ledger.entries()).toEqual([expect.objectContaining({ budgetId: "bgt_usd", reserved: 0n, spent: BigInt(promptTokens) * 1_000_000n })]);
   });
 
   it("takes usage from the provider even when it differs from the gateway's bound", async () => {

@@ -10,10 +10,10 @@ import { buildProtocolTestApp, chatBody, chatUrl, MODEL_OF } from "./protocols.f
 import { createUpstreamClient, type UpstreamClient } from "./upstream.client.js";
 
 /** 10,000 micro-dollars: pays 4,096 output tokens at $2 per million (8,192), not 16,000 (32,000). */
-const LIMIT_MICROS = 10_000n;
+const LIMIT_PICOS = 10_000_000_000n; // $0.01
 const budget: BudgetPolicy = {
   id: "bgt_hard", organizationId: "org_1", scope: "VIRTUAL_KEY", scopeId: "vk_usdBudget", unit: "USD", window: "TOTAL",
-  limit: LIMIT_MICROS, mode: "HARD", enforcement: "CAP_OUTPUT", scopeLabel: 'virtual key "usdBudget"',
+  limit: LIMIT_PICOS, mode: "HARD", enforcement: "CAP_OUTPUT", scopeLabel: 'virtual key "usdBudget"',
 };
 const o3: ModelPolicy = {
   id: "mdl_o3", organizationId: "org_1", providerAccountId: "pa_1", name: "o3-mini", upstreamModel: "o3-mini",
@@ -64,7 +64,7 @@ describe("the admitted output limit always reaches the upstream", () => {
       expect(limit as number).toBeLessThanOrEqual(4096);
       const record = t.sink.records.at(-1)!;
       expect(record.outputTokens).toBeLessThanOrEqual(4096);
-      expect(record.costMicros).toBeLessThanOrEqual(LIMIT_MICROS);
+      expect(record.costPicos).toBeLessThanOrEqual(LIMIT_PICOS);
     } finally {
       await t.app.close();
     }

@@ -82,7 +82,7 @@ export function buildPolicyFixture(baseUrl: string, version = 1n): PolicyFixture
       { id: "mdl_emb", organizationId: "org_1", providerAccountId: "pa_1", name: "embed-small", upstreamModel: "text-embedding-3-small", price: embedPrice, maxOutputTokens: 0 },
       { id: "mdl_claude", organizationId: "org_1", providerAccountId: "pa_2", name: "claude-haiku", upstreamModel: "claude-3-5-haiku-latest", price, maxOutputTokens: 4096 },
     ],
-    budgets: [budget("bgt_requests", "vk_requestBudget", "REQUESTS", 2n), budget("bgt_usd", "vk_usdBudget", "USD", 600n)],
+    budgets: [budget("bgt_requests", "vk_requestBudget", "REQUESTS", 2n), budget("bgt_usd", "vk_usdBudget", "USD", 600_000_000n)],
     rateLimits: [
       { id: "rl_requests", organizationId: "org_1", scope: "VIRTUAL_KEY", scopeId: "vk_rateLimited", unit: "REQUESTS", limit: 2, windowSeconds: 3600, scopeLabel: 'virtual key "rateLimited"' },
     ],

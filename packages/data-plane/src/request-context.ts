@@ -202,7 +202,7 @@ export async function refuse(deps: RequestPathDeps, ctx: RequestContext, refusal
     const record = deps.records.build({
       requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: 0,
       key: refusal.key, model: refusal.model, publicModel, route: ctx.route, stream, usage: null,
-      usageSource: UsageSource.NONE, costMicros: 0n, outcome: Outcome.REFUSED, status: error.status, errorCode: refusal.code, charges: [], attempts: ctx.attempts,
+      usageSource: UsageSource.NONE, costPicos: 0n, outcome: Outcome.REFUSED, status: error.status, errorCode: refusal.code, charges: [], attempts: ctx.attempts,
     });
     await appendRecord(deps, record);
   }
@@ -223,7 +223,7 @@ export async function abandon(deps: RequestPathDeps, ctx: RequestContext, admiss
   const record = deps.records.build({
     requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: end.firstByteMs,
     key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage: null,
-    usageSource: UsageSource.NONE, costMicros: 0n, outcome: end.outcome, status: end.status, errorCode: end.errorCode, charges: [], attempts: ctx.attempts,
+    usageSource: UsageSource.NONE, costPicos: 0n, outcome: end.outcome, status: end.status, errorCode: end.errorCode, charges: [], attempts: ctx.attempts,
   });
   await appendRecord(deps, record);
 }
@@ -255,14 +255,14 @@ async function settleAndRecord(
 ): Promise<void> {
   const success = end.outcome === Outcome.SUCCESS;
   const settled = settleRequestAttempts(ctx.state.index, deps.ledger, admission, answered, ctx.unanswered, success ? "success" : "failed", deps.now(), deps.limiter);
-  const { costMicros, charges, usage } = settled;
+  const { costPicos, charges, usage } = settled;
   const durationMs = performance.now() - ctx.startedMono;
   const labels = { operation: end.operation, provider: admission.account.provider.toLowerCase(), model: admission.model.name };
   deps.metrics.observeOperation(labels, usage.inputTokens, usage.outputTokens, durationMs / 1000);
   const record = deps.records.build({
     requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs, firstByteMs: end.firstByteMs,
     key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage,
-    usageSource, costMicros, outcome: end.outcome, status: end.status,
+    usageSource, costPicos, outcome: end.outcome, status: end.status,
     errorCode: end.errorCode, charges, attempts: ctx.attempts,
   });
   await appendRecord(deps, record);

@@ -63,7 +63,7 @@ describe("POST /v1/simulate (buildApp + inject, real mock provider)", () => {
       baseUrl: mock.baseUrl, upstream: upstream.send, now: () => NOW,
       budgetUsage: async (asks) => {
         asked.push(asks.map((a) => `${a.budgetId}@${a.windowStartMs}`));
-        return new Map([[budgetWindowKey("bgt_usd", windowStart), { used: 150n, held: 100n }]]);
+        return new Map([[budgetWindowKey("bgt_usd", windowStart), { used: 150_000_000n, held: 100_000_000n }]]);
       },
     });
     try {

@@ -14,7 +14,7 @@ describe("UsageRecordFactory", () => {
     const factory = new UsageRecordFactory("node-1", "boot_1");
     const facts = {
       requestId: "req_1", startedAt: 1_700_000_000_123, durationMs: 12.6, firstByteMs: -3, key, model, publicModel: "gpt-4o-mini", route: "/v1/chat/completions",
-      stream: true, usage: { inputTokens: 10, cachedInputTokens: 2, outputTokens: 5e10 }, usageSource: UsageSource.PROVIDER, costMicros: 42n,
+      stream: true, usage: { inputTokens: 10, cachedInputTokens: 2, outputTokens: 5e10 }, usageSource: UsageSource.PROVIDER, costPicos: 41_500_001n,
       outcome: Outcome.SUCCESS, status: 200, errorCode: "", charges: [{ budgetId: "bgt_1", windowStart: 1_698_796_800_000, amount: 42n }], attempts: 2,
     };
     const first = factory.build(facts);
@@ -23,7 +23,7 @@ describe("UsageRecordFactory", () => {
       requestId: "req_1", nodeId: "node-1", bootId: "boot_1", sequence: 1n, startedAtMs: 1_700_000_000_123n, durationMs: 13, firstByteMs: 0,
       organizationId: key.organizationId, virtualKeyId: key.id, userId: key.userId ?? "", teamId: key.teamId ?? "", model: "gpt-4o-mini", modelId: model.id,
       providerAccountId: model.providerAccountId, upstreamModel: model.upstreamModel, route: "/v1/chat/completions", stream: true, inputTokens: 10,
-      cachedInputTokens: 2, outputTokens: 0xffffffff, usageSource: UsageSource.PROVIDER, costMicros: 42n, outcome: Outcome.SUCCESS, status: 200, errorCode: "",
+      cachedInputTokens: 2, outputTokens: 0xffffffff, usageSource: UsageSource.PROVIDER, costMicros: 42n, costPicos: 41_500_001n, outcome: Outcome.SUCCESS, status: 200, errorCode: "",
       attempts: 2, charges: [create(BudgetChargeSchema, { budgetId: "bgt_1", windowStartMs: 1_698_796_800_000n, amount: 42n })],
     });
     expect(first).toEqual(expected);
@@ -43,7 +43,7 @@ describe("UsageRecordFactory with hostile text", () => {
     const factory = new UsageRecordFactory("node-1", "boot_1");
     const base = {
       requestId: "req_1", startedAt: 1_700_000_000_000, durationMs: 1, firstByteMs: 0, key, model: null, route: "/v1/chat/completions", stream: false, usage: null,
-      usageSource: UsageSource.NONE, costMicros: 0n, outcome: Outcome.REFUSED, status: 404, errorCode: "model_not_found", charges: [],
+      usageSource: UsageSource.NONE, costPicos: 0n, outcome: Outcome.REFUSED, status: 404, errorCode: "model_not_found", charges: [],
     };
     for (const publicModel of ["gpt-4o-mini\u0000x", "m".repeat(20_000), "\uD800".repeat(300), "😀".repeat(5_000)]) {
       const record = factory.build({ ...base, publicModel });

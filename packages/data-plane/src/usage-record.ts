@@ -5,7 +5,7 @@
  * whatever the caller sent: a model name is the caller's text, and one unstorable record must never
  * hold up the node's usage.
  */
-import type { ActualUsage, BudgetCharge, ModelPolicy, VirtualKeyPolicy } from "@tollgate/policy";
+import { microsCeilOfPicos, type ActualUsage, type BudgetCharge, type ModelPolicy, type VirtualKeyPolicy } from "@tollgate/policy";
 import { boundUsageText, Outcome, USAGE_TEXT_LIMITS as L, UsageSource, type BudgetCharge as WireBudgetCharge, type UsageRecord } from "@tollgate/proto";
 
 export { Outcome, UsageSource };
@@ -25,7 +25,8 @@ export interface UsageFacts {
   readonly stream: boolean;
   readonly usage: ActualUsage | null;
   readonly usageSource: UsageSource;
-  readonly costMicros: bigint;
+  /** The exact cost in pico-dollars. */
+  readonly costPicos: bigint;
   readonly outcome: Outcome;
   readonly status: number;
   readonly errorCode: string;
@@ -82,7 +83,10 @@ export class UsageRecordFactory {
       cachedInputTokens: clampU32(f.usage?.cachedInputTokens ?? 0),
       outputTokens: clampU32(f.usage?.outputTokens ?? 0),
       usageSource: f.usageSource,
-      costMicros: f.costMicros,
+      costMicros: microsCeilOfPicos(f.costPicos),
+      costPicos: f.costPicos,
+      cacheWriteInputTokens: clampU32(f.usage?.cacheWriteInputTokens ?? 0),
+      cacheWrite1hInputTokens: clampU32(f.usage?.cacheWrite1hInputTokens ?? 0),
       outcome: f.outcome,
       status: f.status,
       errorCode: boundUsageText(f.errorCode, L.errorCode),

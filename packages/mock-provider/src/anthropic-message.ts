@@ -39,12 +39,14 @@ export function readAnthropicInput(body: Record<string, unknown>, requireMaxToke
   };
 }
 
-/** The Anthropic `usage` of a plan (cached tokens reported as cache reads). */
-function buildAnthropicUsage(plan: ChatPlan, outputTokens: number): Record<string, number> {
+/** The Anthropic `usage` of a plan (cached tokens reported as cache reads, cache writes split by lifetime). */
+function buildAnthropicUsage(plan: ChatPlan, outputTokens: number): Record<string, unknown> {
+  const writes = plan.cacheWriteTokens + plan.cacheWrite1hTokens;
   return {
-    input_tokens: plan.promptTokens - plan.cachedTokens,
-    cache_creation_input_tokens: 0,
+    input_tokens: plan.promptTokens - plan.cachedTokens - writes,
+    cache_creation_input_tokens: writes,
     cache_read_input_tokens: plan.cachedTokens,
+    cache_creation: { ephemeral_5m_input_tokens: plan.cacheWriteTokens, ephemeral_1h_input_tokens: plan.cacheWrite1hTokens },
     output_tokens: outputTokens,
   };
 }

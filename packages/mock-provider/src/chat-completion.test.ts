@@ -40,9 +40,9 @@ describe("parseDirectives", () => {
   it("reads every directive and ignores unknown ones", () => {
     const d = parseDirectives([
       "a [[mock:completion_tokens=7]] b [[mock:prompt_tokens=123]]",
-      "[[mock:cached_tokens=5]][[mock:status=429]][[mock:latency_ms=200]][[mock:hang]][[mock:reset_after=3]][[mock:nope=1]][[mock:chunk_delay_ms=40]][[mock:echo_key=401]][[mock:reasoning_tokens=64]]",
+      "[[mock:cached_tokens=5]][[mock:cache_write_tokens=9]][[mock:cache_write_1h_tokens=4]][[mock:status=429]][[mock:latency_ms=200]][[mock:hang]][[mock:reset_after=3]][[mock:nope=1]][[mock:chunk_delay_ms=40]][[mock:echo_key=401]][[mock:reasoning_tokens=64]]",
     ]);
-    expect(d).toEqual({ completionTokens: 7, promptTokens: 123, cachedTokens: 5, reasoningTokens: 64, status: 429, latencyMs: 200, hang: true, resetAfter: 3, chunkDelayMs: 40, echoKey: 401 });
+    expect(d).toEqual({ completionTokens: 7, promptTokens: 123, cachedTokens: 5, cacheWriteTokens: 9, cacheWrite1hTokens: 4, reasoningTokens: 64, status: 429, latencyMs: 200, hang: true, resetAfter: 3, chunkDelayMs: 40, echoKey: 401 });
     expect(parseDirectives(["[[mock:echo_key=700]]"]).echoKey).toBeNull();
     expect(parseDirectives(["plain text"])).toBe(NO_DIRECTIVES);
     expect(parseDirectives(["[[mock:status=99]]"]).status).toBeNull();

@@ -17,6 +17,9 @@ export interface ChatPlan {
   readonly finishReason: "stop" | "length";
   readonly promptTokens: number;
   readonly cachedTokens: number;
+  /** Of the prompt tokens, those written to the prompt cache for 5 minutes and for 1 hour (Anthropic only). */
+  readonly cacheWriteTokens: number;
+  readonly cacheWrite1hTokens: number;
   readonly includeUsage: boolean;
 }
 
@@ -72,6 +75,12 @@ export interface CompletionInput {
   readonly includeUsage: boolean;
 }
 
+/** The cache writes of a plan: as the directives ask, within the uncached prompt tokens. */
+function cacheWritesOf(directives: MockDirectives, uncached: number): { cacheWriteTokens: number; cacheWrite1hTokens: number } {
+  const cacheWriteTokens = Math.min(directives.cacheWriteTokens ?? 0, uncached);
+  return { cacheWriteTokens, cacheWrite1hTokens: Math.min(directives.cacheWrite1hTokens ?? 0, uncached - cacheWriteTokens) };
+}
+
 /** Decides what the mock answers (same rules for every protocol). */
 export function planCompletion(
   input: CompletionInput,
@@ -93,6 +102,7 @@ export function planCompletion(
     finishReason: completionTokens < wanted ? "length" : "stop",
     promptTokens,
     cachedTokens: Math.min(directives.cachedTokens ?? 0, promptTokens),
+    ...cacheWritesOf(directives, promptTokens - Math.min(directives.cachedTokens ?? 0, promptTokens)),
     includeUsage: input.includeUsage,
   };
 }

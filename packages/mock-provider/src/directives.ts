@@ -1,7 +1,8 @@
 /**
  * Behaviour directives written inside a request's own text, so tests going through a gateway can
  * steer the mock: `[[mock:completion_tokens=7]]`, `[[mock:prompt_tokens=123]]`,
- * `[[mock:cached_tokens=5]]`, `[[mock:status=500]]`, `[[mock:latency_ms=200]]`, `[[mock:hang]]`,
+ * `[[mock:cached_tokens=5]]`, `[[mock:cache_write_tokens=100]]` (5-minute prompt-cache writes),
+ * `[[mock:cache_write_1h_tokens=100]]` (1-hour writes; both Anthropic only), `[[mock:status=500]]`, `[[mock:latency_ms=200]]`, `[[mock:hang]]`,
  * `[[mock:reset_after=3]]`, `[[mock:chunk_delay_ms=50]]`, `[[mock:echo_key=401]]`,
  * `[[mock:reasoning_tokens=100]]`. Unknown or malformed
  * directives are ignored.
@@ -17,6 +18,10 @@ export interface MockDirectives {
    * `reasoning_tokens`, Anthropic `output_tokens`) but never in the visible text.
    */
   readonly reasoningTokens: number | null;
+  /** Input tokens reported as written to the prompt cache for 5 minutes (Anthropic `cache_creation`). */
+  readonly cacheWriteTokens: number | null;
+  /** Input tokens reported as written to the prompt cache for 1 hour. */
+  readonly cacheWrite1hTokens: number | null;
   /** Answer with this HTTP status and an OpenAI error body. */
   readonly status: number | null;
   readonly latencyMs: number | null;
@@ -40,6 +45,8 @@ export const NO_DIRECTIVES: MockDirectives = {
   promptTokens: null,
   cachedTokens: null,
   reasoningTokens: null,
+  cacheWriteTokens: null,
+  cacheWrite1hTokens: null,
   status: null,
   latencyMs: null,
   hang: false,
@@ -49,7 +56,7 @@ export const NO_DIRECTIVES: MockDirectives = {
 };
 
 const MARKER = "[[mock:";
-const DIRECTIVE = /\[\[mock:([a-z_]+)(?:=(\d+))?\]\]/g;
+const DIRECTIVE = /\[\[mock:([a-z0-9_]+)(?:=(\d+))?\]\]/g;
 
 /** Reads the directives out of the given texts (later ones win). */
 export function parseDirectives(texts: readonly string[]): MockDirectives {
@@ -70,6 +77,12 @@ export function parseDirectives(texts: readonly string[]): MockDirectives {
           break;
         case "reasoning_tokens":
           found.reasoningTokens = value;
+          break;
+        case "cache_write_tokens":
+          found.cacheWriteTokens = value;
+          break;
+        case "cache_write_1h_tokens":
+          found.cacheWrite1hTokens = value;
           break;
         case "status":
           found.status = value !== null && value >= 100 && value <= 599 ? value : null;

@@ -7,6 +7,7 @@ import { buildPolicyIndex } from "./policy-index.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { settleRequest } from "./settlement.js";
 import { budget, makeInput, makeSnapshot, T0 } from "./test-fixtures.js";
+import { picosOfMicros } from "./money.js";
 import { windowStartOf } from "./windows.js";
 
 const MONTH = windowStartOf("MONTH", T0);
@@ -16,13 +17,13 @@ const DEAR = { inputPerMillion: 2_000_000n, outputPerMillion: 8_000_000n, cached
 
 function setup() {
   const budgets = [
-    budget("bgt_usd", "TEAM", "team_search", 1_000_000n, { window: "DAY" }),
+    budget("bgt_usd", "TEAM", "team_search", picosOfMicros(1_000_000n), { window: "DAY" }), // $1
     budget("bgt_tok", "VIRTUAL_KEY", "vk_ci", 1_000_000n, { unit: "TOKENS" }),
     budget("bgt_req", "ORGANIZATION", "org_acme", 100n, { unit: "REQUESTS" }),
   ];
   const index = buildPolicyIndex(makeSnapshot({ budgets }));
   const ledger = new BudgetLedger();
-  for (const b of budgets) ledger.applyGrant(b.id, windowStartOf(b.window, T0), 500_000n, T0 + 300_000, false);
+  for (const b of budgets) ledger.applyGrant(b.id, windowStartOf(b.window, T0), b.unit === "USD" ? picosOfMicros(500_000n) : 500_000n, T0 + 300_000, false);
   const limiter = new RateLimiter();
   const admit = (): Admission => {
     const d = decide(index, ledger, limiter, makeInput(), 1);
@@ -48,32 +49,32 @@ describe("settleRequestAttempts", () => {
     const { index, ledger, admit } = setup();
     const admission = admit();
     const usage = { inputTokens: 1000, cachedInputTokens: 0, outputTokens: 100 };
-    // The answer: 1000 * 0.15 + 100 * 0.6 = 210; the earlier prompt: 1000 * 2 = 2000 micro-dollars.
+    // The answer: 1000 * 0.15 + 100 * 0.6 = 210; the earlier prompt: 1000 * 2 = 2000 micro-dollars (pico-dollars x 10^6).
     const s = settleRequestAttempts(index, ledger, admission, usage, [{ price: DEAR, inputTokens: 1000 }], "success", T0 + 1);
-    expect(s.costMicros).toBe(2210n);
+    expect(s.costPicos).toBe(picosOfMicros(2210n));
     expect(s.usage).toEqual({ inputTokens: 2000, cachedInputTokens: 0, outputTokens: 100 });
     expect(s.charges).toEqual([
       { budgetId: "bgt_req", windowStart: MONTH, amount: 1n },
-      { budgetId: "bgt_usd", windowStart: DAY, amount: 2210n },
+      { budgetId: "bgt_usd", windowStart: DAY, amount: picosOfMicros(2210n) },
       { budgetId: "bgt_tok", windowStart: MONTH, amount: 2100n },
     ]);
     expect(ledger.entries().map((e) => [e.budgetId, e.spent, e.reserved])).toEqual([
-      ["bgt_usd", 2210n, 0n],
+      ["bgt_usd", picosOfMicros(2210n), 0n],
       ["bgt_tok", 2100n, 0n],
       ["bgt_req", 1n, 0n],
     ]);
     // Settling again charges nothing more.
     settleRequestAttempts(index, ledger, admission, usage, [{ price: DEAR, inputTokens: 1000 }], "success", T0 + 2);
-    expect(ledger.entries().map((e) => e.spent)).toEqual([2210n, 2100n, 1n]);
+    expect(ledger.entries().map((e) => e.spent)).toEqual([picosOfMicros(2210n), 2100n, 1n]);
   });
 
   it("bills only the unanswered prompts of a request that got no answer (no request counted)", () => {
     const { index, ledger, admit } = setup();
     const s = settleRequestAttempts(index, ledger, admit(), null, [{ price: DEAR, inputTokens: 500 }, { price: DEAR, inputTokens: 500 }], "failed", T0 + 1);
-    expect(s.costMicros).toBe(2000n);
+    expect(s.costPicos).toBe(picosOfMicros(2000n));
     expect(s.usage).toEqual({ inputTokens: 1000, cachedInputTokens: 0, outputTokens: 0 });
     expect(s.charges.map((c) => [c.budgetId, c.amount])).toEqual([
-      ["bgt_usd", 2000n],
+      ["bgt_usd", picosOfMicros(2000n)],
       ["bgt_tok", 1000n],
     ]);
     expect(ledger.entries().every((e) => e.reserved === 0n)).toBe(true);

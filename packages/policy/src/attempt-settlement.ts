@@ -44,15 +44,16 @@ export function settleRequestAttempts(
   now: number,
   limiter?: RateLimiter,
 ): AttemptsSettlement {
-  let costMicros = usage === null ? 0n : computeCost(admission.price, usage);
+  let costPicos = usage === null ? 0n : computeCost(admission.price, usage);
   let inputTokens = usage?.inputTokens ?? 0;
   for (const a of unanswered) {
-    costMicros += computeCost(a.price, { inputTokens: a.inputTokens, cachedInputTokens: 0, outputTokens: 0 });
+    costPicos += computeCost(a.price, { inputTokens: a.inputTokens, cachedInputTokens: 0, outputTokens: 0 });
     inputTokens += a.inputTokens;
   }
-  const total: ActualUsage = { inputTokens, cachedInputTokens: usage?.cachedInputTokens ?? 0, outputTokens: usage?.outputTokens ?? 0 };
-  const charges = computeCharges(budgetTargetsOf(index, admission, now), costMicros, total, outcome);
+  // The answer's usage with every token kind it carries (cache writes, audio), plus the unanswered prompts as plain input.
+  const total: ActualUsage = { ...(usage ?? { cachedInputTokens: 0, outputTokens: 0 }), inputTokens };
+  const charges = computeCharges(budgetTargetsOf(index, admission, now), costPicos, total, outcome);
   ledger.settle(admission.reservation, charges, now);
   limiter?.adjust(admission.rateLimitCharges ?? [], Math.max(0, total.inputTokens) + Math.max(0, total.outputTokens));
-  return { costMicros, charges, usage: total };
+  return { costPicos, charges, usage: total };
 }

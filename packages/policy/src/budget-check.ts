@@ -14,7 +14,7 @@
 import type { BudgetHold, DecisionCheck, GrantShortfall, RefusalCode } from "./decision.js";
 import type { BudgetLedger } from "./budget-ledger.js";
 import type { BudgetPolicy, BudgetUnit, ModelPrice } from "./model.js";
-import { formatUsd } from "./money.js";
+import { formatUsdPicos } from "./money.js";
 import { affordableOutputTokens, upperBoundCost } from "./pricing.js";
 import { assertNever, windowEndOf, windowLabel, windowStartOf } from "./windows.js";
 
@@ -66,7 +66,7 @@ function unitLabel(unit: BudgetUnit): string {
 }
 
 function formatAmount(unit: BudgetUnit, amount: bigint): string {
-  return unit === "USD" ? `$${formatUsd(amount)}` : `${amount.toString()} ${unit.toLowerCase()}`;
+  return unit === "USD" ? `$${formatUsdPicos(amount)}` : `${amount.toString()} ${unit.toLowerCase()}`;
 }
 
 /** A request's hold on a budget: USD upper-bound cost, TOKENS input + output cap, REQUESTS 1. */

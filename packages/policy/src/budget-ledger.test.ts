@@ -111,6 +111,20 @@ describe("BudgetLedger", () => {
     ]);
   });
 
+  it("asks for a debt on top of the shortfall, so the grant it gets can pay the next request", () => {
+    const ledger = new BudgetLedger();
+    ledger.applyGrant("bgt_a", W, 100n, 300_000, false);
+    const r = ledger.reserve([hold("bgt_a", 40n)], 0);
+    if (r === null) throw new Error("expected a reservation");
+    // The provider billed far more than the hold (a cache write): 250 spent of a 100 grant.
+    ledger.settle(r, [{ budgetId: "bgt_a", windowStart: W, amount: 250n }], 1);
+    expect(ledger.available("bgt_a", W, 2)).toBe(0n);
+    const [plan] = ledger.planShortfalls([{ budgetId: "bgt_a", windowStart: W, needed: 40n, upperBound: 40n }], 2);
+    expect(plan).toMatchObject({ needed: 190n });
+    ledger.applyGrant("bgt_a", W, 100n + (plan?.needed ?? 0n), 300_000, false);
+    expect(ledger.available("bgt_a", W, 3)).toBe(40n);
+  });
+
   it("forgets ended windows but never one with holds", () => {
     const ledger = new BudgetLedger();
     ledger.applyGrant("bgt_day", 0, 100n, 500_000, false, 86_400_000);

@@ -253,14 +253,18 @@ export class BudgetLedger {
   }
 
   /**
-   * Synchronous requests for a refused decision's shortfalls: needed as given, want =
-   * max(needed, 30 s demand * 2, upper bound * 4). Pure: changes nothing.
+   * Synchronous requests for a refused decision's shortfalls: needed as given plus the entry's
+   * debt (spent + reserved beyond the grant: a request that cost more than its hold), since a
+   * grant that does not cover the debt leaves nothing available; want = max(needed, 30 s demand
+   * * 2, upper bound * 4). Pure: changes nothing.
    */
   planShortfalls(shortfalls: readonly GrantShortfall[], now: number): GrantRequestPlan[] {
     return shortfalls.map((s) => {
       const entry = this.#entries.get(entryKey(s.budgetId, s.windowStart));
       const demand = entry === undefined ? 0n : demandOf(entry, now);
-      return { budgetId: s.budgetId, windowStart: s.windowStart, needed: s.needed, want: max(s.needed, max(demand * 2n, s.upperBound * 4n)) };
+      const debt = entry === undefined ? 0n : max(entry.spent + entry.reserved - entry.grantedTotal, 0n);
+      const needed = s.needed + debt;
+      return { budgetId: s.budgetId, windowStart: s.windowStart, needed, want: max(needed, max(demand * 2n, s.upperBound * 4n)) };
     });
   }
 

@@ -12,14 +12,14 @@ import { windowStartOf } from "./windows.js";
 function both(snapshot: PolicySnapshot, patch: InputPatch = {}): [Decision, Decision] {
   const run = (explain: boolean | undefined): Decision => {
     const ledger = new BudgetLedger();
-    for (const b of snapshot.budgets) ledger.applyGrant(b.id, windowStartOf(b.window, T0), 5_000n, T0 + 300_000, false);
+    for (const b of snapshot.budgets) ledger.applyGrant(b.id, windowStartOf(b.window, T0), 5_000_000_000n, T0 + 300_000, false);
     return decide(buildPolicyIndex(snapshot), ledger, new RateLimiter(), makeInput({ ...patch, ...(explain === undefined ? {} : { explain }) }), 1);
   };
   return [run(undefined), run(false)];
 }
 
 const withLimits = makeSnapshot({
-  budgets: [budget("bgt_key", "VIRTUAL_KEY", "vk_ci", 5_000n), budget("bgt_soft", "ORGANIZATION", "org_acme", 10n, { mode: "SOFT" })],
+  budgets: [budget("bgt_key", "VIRTUAL_KEY", "vk_ci", 5_000_000_000n), budget("bgt_soft", "ORGANIZATION", "org_acme", 10_000_000n, { mode: "SOFT" })],
   rateLimits: [rateLimit("rl_key", "VIRTUAL_KEY", "vk_ci", "REQUESTS", 10, 60)],
 });
 

@@ -93,15 +93,16 @@ describe("decide: guardrails after model access, before price and budgets", () =
 
 describe("decide: budgets at every level, all or none", () => {
   const MONTH = windowStartOf("MONTH", T0);
+  const M = 1_000_000n; // pico-dollars per micro-dollar
   it.each<[string, Record<string, bigint>, string | null]>([
-    ["every level has room", { bgt_org: 10_000n, bgt_team: 10_000n, bgt_user: 10_000n, bgt_key: 10_000n }, null],
-    ["the team is spent", { bgt_org: 10_000n, bgt_team: 100n, bgt_user: 10_000n, bgt_key: 10_000n }, 'monthly USD budget of team "search" is exhausted'],
-    ["the organization is spent", { bgt_org: 0n, bgt_team: 10_000n, bgt_user: 10_000n, bgt_key: 10_000n }, 'monthly USD budget of organization "acme" is exhausted'],
-    ["the user is spent", { bgt_org: 10_000n, bgt_team: 10_000n, bgt_user: 10n, bgt_key: 10_000n }, 'daily request budget of user "alice@acme.test" is exhausted'],
+    ["every level has room", { bgt_org: 10_000n * M, bgt_team: 10_000n * M, bgt_user: 10_000n, bgt_key: 10_000n }, null],
+    ["the team is spent", { bgt_org: 10_000n * M, bgt_team: 100n * M, bgt_user: 10_000n, bgt_key: 10_000n }, 'monthly USD budget of team "search" is exhausted'],
+    ["the organization is spent", { bgt_org: 0n, bgt_team: 10_000n * M, bgt_user: 10_000n, bgt_key: 10_000n }, 'monthly USD budget of organization "acme" is exhausted'],
+    ["the user is spent", { bgt_org: 10_000n * M, bgt_team: 10_000n * M, bgt_user: 10n, bgt_key: 10_000n }, 'daily request budget of user "alice@acme.test" is exhausted'],
   ])("%s", (_, grants, message) => {
     const budgets = [
-      budget("bgt_org", "ORGANIZATION", "org_acme", 100_000n),
-      budget("bgt_team", "TEAM", "team_search", 100_000n),
+      budget("bgt_org", "ORGANIZATION", "org_acme", 100_000n * M),
+      budget("bgt_team", "TEAM", "team_search", 100_000n * M),
       budget("bgt_user", "USER", "usr_alice", 1_000n, { unit: "REQUESTS", window: "DAY" }),
       budget("bgt_key", "VIRTUAL_KEY", "vk_alice", 100_000n, { unit: "TOKENS", window: "TOTAL" }),
     ];

@@ -45,7 +45,7 @@ describe("decide + settle simulation: CAP_OUTPUT and STRICT never spend beyond g
     let now = T0;
     let admittedCount = 0;
     let cappedCount = 0;
-    grant("bgt_org", 20_000n, now);
+    grant("bgt_org", 20_000_000_000n, now);
     grant("bgt_team", 60_000n, now);
     grant("bgt_user", 60n, now);
     for (let step = 0; step < 1_500; step++) {
@@ -79,7 +79,7 @@ describe("decide + settle simulation: CAP_OUTPUT and STRICT never spend beyond g
         const input = int(item.inputBound + 1);
         const usage = { inputTokens: input, cachedInputTokens: int(input + 1), outputTokens: int(a.maxOutputTokens + 1) };
         const s = settleRequest(index, ledger, a, usage, rand() < 0.9 ? "success" : "failed", now);
-        expect(s.costMicros).toBeLessThanOrEqual(a.estimatedCost);
+        expect(s.costPicos).toBeLessThanOrEqual(a.estimatedCost);
         for (const h of a.reservation.holds) {
           const charge = s.charges.find((c) => c.budgetId === h.budgetId)?.amount ?? 0n;
           expect(charge).toBeLessThanOrEqual(h.amount);

@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 import { BudgetLedger } from "./budget-ledger.js";
 import { decide } from "./decide.js";
 import type { Decision, Refusal } from "./decision.js";
-import type { PolicySnapshot } from "./model.js";
+import type { ModelPrice, PolicySnapshot } from "./model.js";
 import { listCallableModels } from "./model-access-chain.js";
 import { buildPolicyIndex } from "./policy-index.js";
 import { RateLimiter } from "./rate-limiter.js";
-import { CI_KEY, HMAC, type InputPatch, makeInput, makeSnapshot, PERSONAL_KEY, rateLimit, T0 } from "./test-fixtures.js";
+import { CI_KEY, HMAC, type InputPatch, makeInput, makeSnapshot, MINI, PERSONAL_KEY, rateLimit, T0 } from "./test-fixtures.js";
 
 function run(snapshot: PolicySnapshot, patch: InputPatch = {}): Decision {
   return decide(buildPolicyIndex(snapshot), new BudgetLedger(), new RateLimiter(), makeInput(patch), 1);
@@ -92,7 +92,7 @@ describe("decide: refusals in order, with code, message and level", () => {
     ["unpriced model", base, { request: { model: "unpriced" } }, "model_not_priced", 'model "unpriced" has no price', "MODEL"],
     [
       "over the per-request cap",
-      withKey({ maxCostPerRequest: 500n }),
+      withKey({ maxCostPerRequest: 500_000_000n }),
       {},
       "request_cost_limit",
       'request may cost up to $0.00075, over the per-request limit of $0.0005 of virtual key "ci"',
@@ -118,18 +118,28 @@ describe("decide: refusals in order, with code, message and level", () => {
     expect(run(base, { keyHmac: HMAC.old, now: 999_999 }).allow).toBe(true);
   });
 
+  it("serves audio only on a model priced for it, and reserves a text request without the audio prices", () => {
+    const refused = run(base, { request: { audio: true } });
+    expect(refused).toMatchObject({ allow: false, code: "model_not_priced", message: 'model "gpt-4o-mini" has no audio price (the request sends or asks for audio)' });
+    const audioPrice = { ...MINI.price, audioInputPerMillion: 40_000_000n, audioOutputPerMillion: 80_000_000n } as ModelPrice;
+    const priced = makeSnapshot({ models: [...base.models.map((m) => (m.id === MINI.id ? { ...m, price: audioPrice } : m))] });
+    // 1000 input tokens and 1000 output tokens: at the audio prices $0.12, at the text prices $0.00075.
+    expect(run(priced, { request: { audio: true } })).toMatchObject({ allow: true, estimatedCost: 120_000_000_000n });
+    expect(run(priced)).toMatchObject({ allow: true, estimatedCost: 750_000_000n });
+  });
+
   it("charges an unpriced model at the organization's fallback price", () => {
     const fallbackPrice = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n, cachedInputPerMillion: null };
     const d = run(makeSnapshot({ organizations: base.organizations.map((o) => ({ ...o, fallbackPrice })) }), { request: { model: "unpriced" } });
-    expect(d).toMatchObject({ allow: true, price: fallbackPrice, estimatedCost: 3_000n });
+    expect(d).toMatchObject({ allow: true, price: fallbackPrice, estimatedCost: 3_000_000_000n });
   });
 
   it("admits under the per-request cap once max tokens are lowered", () => {
-    expect(run(withKey({ maxCostPerRequest: 500n }), { request: { requestedMaxOutputTokens: 100 } })).toMatchObject({
+    expect(run(withKey({ maxCostPerRequest: 500_000_000n }), { request: { requestedMaxOutputTokens: 100 } })).toMatchObject({
       allow: true,
       maxOutputTokens: 100,
       outputCapped: false,
-      estimatedCost: 210n,
+      estimatedCost: 210_000_000n,
     });
   });
 
@@ -160,7 +170,7 @@ describe("decide: refusals in order, with code, message and level", () => {
     expect(d.model.upstreamModel).toBe("gpt-4o-mini-2024-07-18");
     expect(d.maxOutputTokens).toBe(1000);
     expect(d.outputCapped).toBe(false);
-    expect(d.estimatedCost).toBe(750n);
+    expect(d.estimatedCost).toBe(750_000_000n);
     expect(d.checks.every((c) => c.passed)).toBe(true);
     expect(d.checks.map((c) => c.name)).toEqual(["api_key", "key_status", "model", "model_access", "price"]);
   });
@@ -169,7 +179,7 @@ describe("decide: refusals in order, with code, message and level", () => {
     expect(run(base, { request: { model: "embed", requestedMaxOutputTokens: 50, operation: "embeddings" } })).toMatchObject({
       allow: true,
       maxOutputTokens: 0,
-      estimatedCost: 20n,
+      estimatedCost: 20_000_000n,
     });
   });
 });

@@ -12,9 +12,9 @@ import { evaluateGuardrails } from "./guardrails.js";
 import { boundInputTokens, hasHardSpendLimit } from "./input-attachments.js";
 import { authenticateKey } from "./key-authentication.js";
 import { findModelAccessDenial } from "./model-access-chain.js";
-import { formatUsd } from "./money.js";
+import { formatUsdPicos } from "./money.js";
 import type { PolicyIndex, ScopeChain } from "./policy-index.js";
-import { upperBoundCost } from "./pricing.js";
+import { hasAudioPrices, textOnlyPrice, upperBoundCost } from "./pricing.js";
 import { boundingPrice, resolveRoute } from "./routing.js";
 import { formatScopeLabel } from "./scope-label.js";
 import type { RateLimiter } from "./rate-limiter.js";
@@ -109,10 +109,17 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   const candidates: PricedRouteCandidate[] = [];
   for (const c of allowed) {
     const candidatePrice = c.model.price ?? fallbackPrice;
-    if (candidatePrice !== null) candidates.push({ ...c, price: candidatePrice });
+    // Audio is served only by a model priced for it (never billed at the text price); a request
+    // without audio is reserved and billed without the audio prices.
+    if (candidatePrice === null) continue;
+    if (request.audio !== true) candidates.push({ ...c, price: textOnlyPrice(candidatePrice) });
+    else if (hasAudioPrices(candidatePrice)) candidates.push({ ...c, price: candidatePrice });
   }
   const [primary] = candidates;
-  if (primary === undefined) return refuse("model_not_priced", "price", "MODEL", `model "${request.model}" has no price`);
+  if (primary === undefined) {
+    const what = request.audio === true && allowed.some((c) => (c.model.price ?? fallbackPrice) !== null) ? "no audio price (the request sends or asks for audio)" : "no price";
+    return refuse("model_not_priced", "price", "MODEL", `model "${request.model}" has ${what}`);
+  }
   model = primary.model;
   const { account, price } = primary;
   if (explain) pass("price", "MODEL", model.price === null ? "charged at the organization's fallback price" : "model price");
@@ -129,10 +136,10 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
       "request_cost_limit",
       "request_cost_limit",
       "VIRTUAL_KEY",
-      `request may cost up to $${formatUsd(fullCost)}, over the per-request limit of $${formatUsd(key.maxCostPerRequest)} of ${keyLabel}`,
+      `request may cost up to $${formatUsdPicos(fullCost)}, over the per-request limit of $${formatUsdPicos(key.maxCostPerRequest)} of ${keyLabel}`,
     );
   }
-  if (explain && key.maxCostPerRequest !== null) pass("request_cost_limit", "VIRTUAL_KEY", `up to $${formatUsd(fullCost)} per request`);
+  if (explain && key.maxCostPerRequest !== null) pass("request_cost_limit", "VIRTUAL_KEY", `up to $${formatUsdPicos(fullCost)} per request`);
 
   // Rate limits at every level (checked with the starting cap, counted with the final one).
   const rateLimits = rateLimitsOfChain(index, chain);

@@ -40,6 +40,8 @@ export interface RequestShape {
    * embeddings: the inputs). Absent = text rules (BLOCK_REGEX, BLOCK_KEYWORDS) see an empty prompt.
    */
   readonly promptText?: string;
+  /** The request sends audio or asks for audio output: only a model with audio prices may serve it. */
+  readonly audio?: boolean;
 }
 
 /** One check the core ran, for the Simulator (`checks` in contract §2). */
@@ -105,7 +107,7 @@ export interface Admission {
   readonly outputCapped: boolean;
   /** The reservation to settle; holds are empty in dry runs. */
   readonly reservation: Reservation;
-  /** Upper-bound cost in micro-dollars of the request as admitted. */
+  /** Upper-bound cost in pico-dollars of the request as admitted. */
   readonly estimatedCost: bigint;
   readonly checks: readonly DecisionCheck[];
   /** Every budget (HARD and SOFT) the request counts against, in its admission-time window. */
@@ -207,9 +209,19 @@ export interface DecideInput {
 
 /** Actual usage of a finished request, to settle its reservation. */
 export interface ActualUsage {
+  /** Every input token: uncached, cache reads and cache writes. */
   readonly inputTokens: number;
+  /** Input tokens read from the provider's prompt cache (part of `inputTokens`). */
   readonly cachedInputTokens: number;
   readonly outputTokens: number;
+  /** Input tokens written to the provider's prompt cache (part of `inputTokens`); absent = 0. */
+  readonly cacheWriteInputTokens?: number;
+  /** The 1-hour part of `cacheWriteInputTokens` (Anthropic `ephemeral_1h_input_tokens`); absent = 0. */
+  readonly cacheWrite1hInputTokens?: number;
+  /** Audio input tokens (part of `inputTokens`, OpenAI `prompt_tokens_details.audio_tokens`); absent = 0. */
+  readonly audioInputTokens?: number;
+  /** Audio output tokens (part of `outputTokens`, OpenAI `completion_tokens_details.audio_tokens`); absent = 0. */
+  readonly audioOutputTokens?: number;
 }
 
 /** One budget charge of a settled request (sent to the control plane in the usage record). */

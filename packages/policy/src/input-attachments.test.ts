@@ -6,6 +6,7 @@ import { boundInputTokens, hasHardSpendLimit, type InputAttachments } from "./in
 import type { BudgetPolicy, ModelPolicy, PolicySnapshot } from "./model.js";
 import { buildPolicyIndex } from "./policy-index.js";
 import { RateLimiter } from "./rate-limiter.js";
+import { picosOfMicros } from "./money.js";
 import { upperBoundCost } from "./pricing.js";
 import { REFUSAL_STATUS } from "./refusal-status.js";
 import { estimateDecisionCost } from "./simulation.js";
@@ -60,7 +61,7 @@ describe("hasHardSpendLimit", () => {
 });
 
 describe("decide: unsizable parts and images", () => {
-  const hard = [budget("bgt_key", "VIRTUAL_KEY", "vk_ci", 5_000_000n)];
+  const hard = [budget("bgt_key", "VIRTUAL_KEY", "vk_ci", picosOfMicros(5_000_000n))]; // $5
   const run = (snap: PolicySnapshot, attachments: InputAttachments): Decision => {
     const ledger = new BudgetLedger();
     for (const b of snap.budgets) ledger.applyGrant(b.id, windowStartOf(b.window, T0), b.limit, T0 + 300_000, false);

@@ -1,7 +1,8 @@
 /**
  * The policy model: what a data-plane node holds in memory to decide every request alone.
  * It mirrors `proto/tollgate/v1/policy.proto`; `@tollgate/proto` converts between the two.
- * Money is integer micro-dollars (`bigint`). Times are epoch milliseconds (`number`).
+ * Money is integer pico-dollars (`bigint`, see money.ts); prices are micro-dollars per million tokens
+ * (= pico-dollars per token). Times are epoch milliseconds (`number`).
  */
 
 /** Which protocol an upstream provider account speaks. */
@@ -81,7 +82,7 @@ export interface VirtualKeyPolicy {
   readonly status: Exclude<KeyStatus, "EXPIRED">;
   readonly secrets: readonly KeySecret[];
   readonly access: ModelAccess;
-  /** Per-request spend cap in micro-dollars; null = none. */
+  /** Per-request spend cap in pico-dollars; null = none. */
   readonly maxCostPerRequest: bigint | null;
   /** Epoch ms; null = never. */
   readonly expiresAt: number | null;
@@ -93,6 +94,19 @@ export interface ModelPrice {
   readonly outputPerMillion: bigint;
   /** Price of cached input tokens; null = same as input. */
   readonly cachedInputPerMillion: bigint | null;
+  /**
+   * Price of input tokens written to the provider's prompt cache (Anthropic's 5-minute cache
+   * writes); absent or null = the input price. The control plane fills in the provider's default.
+   */
+  readonly cacheWriteInputPerMillion?: bigint | null;
+  /** Price of 1-hour cache writes (Anthropic); absent or null = the cache-write price. */
+  readonly cacheWrite1hInputPerMillion?: bigint | null;
+  /**
+   * Prices of audio input and output tokens. A model without both takes no audio: a request that
+   * sends or asks for audio is refused (model_not_priced) rather than billed at the text price.
+   */
+  readonly audioInputPerMillion?: bigint | null;
+  readonly audioOutputPerMillion?: bigint | null;
 }
 
 /** A model an organization exposes, routed to one provider account. */
@@ -135,7 +149,7 @@ export interface ProviderAccountPolicy {
   readonly apiKey: string;
 }
 
-/** A budget at one scope. `limit` is micro-dollars (USD), tokens (TOKENS) or requests (REQUESTS). */
+/** A budget at one scope. `limit` is pico-dollars (USD), tokens (TOKENS) or requests (REQUESTS). */
 export interface BudgetPolicy {
   readonly id: string;
   readonly organizationId: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatUsd, InvalidUsdAmountError, parseUsd } from "./money.js";
+import { formatUsd, formatUsdPicos, InvalidUsdAmountError, MAX_USD_BUDGET_PICOS, microsCeilOfPicos, parseUsd, picosOfMicros } from "./money.js";
 
 describe("formatUsd", () => {
   it.each([
@@ -48,5 +48,28 @@ describe("parseUsd", () => {
     for (const micros of [0n, 1n, 99n, 1_000_000n, 12_345_678n, 987_654_321_012n]) {
       expect(parseUsd(formatUsd(micros))).toBe(micros);
     }
+  });
+});
+
+describe("pico-dollars", () => {
+  it.each([
+    [1_305_000_000n, "0.001305"],
+    [1n, "0.000000000001"],
+    [0n, "0.00"],
+    [12_500_000_000_000n, "12.50"],
+    [-1_250_000_000_000n, "-1.25"],
+    [9_000_000_000_000_000_000n, "9000000.00"],
+    [123_456_789_012n, "0.123456789012"],
+  ])("%s picos -> %s", (picos, text) => {
+    expect(formatUsdPicos(picos)).toBe(text);
+  });
+
+  it("converts micro-dollars exactly and rounds pico-dollars up to micro-dollars (never undercounts)", () => {
+    expect(picosOfMicros(1_305n)).toBe(1_305_000_000n);
+    expect(microsCeilOfPicos(1_305_000_000n)).toBe(1_305n);
+    expect(microsCeilOfPicos(13_050_000n)).toBe(14n);
+    expect(microsCeilOfPicos(1n)).toBe(1n);
+    expect(microsCeilOfPicos(0n)).toBe(0n);
+    expect(MAX_USD_BUDGET_PICOS).toBeLessThan(2n ** 63n - 1n);
   });
 });

@@ -1,9 +1,47 @@
 /**
- * Money helpers. Inside Tollgate money is integer micro-dollars (`bigint`); outside it is a
+ * Money helpers. Inside Tollgate an amount of money is an integer `bigint` in one of two units:
+ * pico-dollars (10^-12 $: costs, ledgers, holds, budget limits; a price of up to six decimals per
+ * million tokens times a token count is an exact number of them) or micro-dollars (10^-6 $: what
+ * admins type, and prices per million tokens, which are pico-dollars per token). Outside it is a
  * decimal string of US dollars. No floats ever touch an amount.
  */
 
 const MICROS_PER_DOLLAR = 1_000_000n;
+const PICOS_PER_DOLLAR = 1_000_000_000_000n;
+
+/** Pico-dollars in one micro-dollar. */
+export const PICOS_PER_MICRO = 1_000_000n;
+
+/**
+ * The largest USD budget limit: $9,000,000 in pico-dollars, below int64's 9.22 * 10^18 so a
+ * budget's grants, holds and charges fit the wire's int64 fields. Sums over many windows and
+ * rollups are NUMERIC in the database and bigint in memory, so they have no such bound.
+ */
+export const MAX_USD_BUDGET_PICOS = 9_000_000n * PICOS_PER_DOLLAR;
+
+/** Micro-dollars as pico-dollars (exact). */
+export function picosOfMicros(micros: bigint): bigint {
+  return micros * PICOS_PER_MICRO;
+}
+
+/** Pico-dollars rounded up to whole micro-dollars (for holds and legacy fields: never undercounts). */
+export function microsCeilOfPicos(picos: bigint): bigint {
+  if (picos <= 0n) return -((-picos) / PICOS_PER_MICRO);
+  return (picos + PICOS_PER_MICRO - 1n) / PICOS_PER_MICRO;
+}
+
+/**
+ * Formats pico-dollars as dollars, exactly, with up to 12 decimals and at least 2 ("12.50",
+ * "0.001305", "0.000000000001", "-1.25"). Presentation only: nothing is rounded.
+ */
+export function formatUsdPicos(picos: bigint): string {
+  const negative = picos < 0n;
+  const abs = negative ? -picos : picos;
+  const dollars = abs / PICOS_PER_DOLLAR;
+  let fraction = (abs % PICOS_PER_DOLLAR).toString().padStart(12, "0");
+  while (fraction.length > 2 && fraction.endsWith("0")) fraction = fraction.slice(0, -1);
+  return `${negative ? "-" : ""}${dollars.toString()}.${fraction}`;
+}
 
 /** Formats micro-dollars as dollars with up to 6 decimals, at least 2 ("12.50", "0.000123", "-1.25"). */
 export function formatUsd(micros: bigint): string {

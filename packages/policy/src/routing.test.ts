@@ -108,22 +108,23 @@ describe("decide over a route group", () => {
   };
 
   it("admits with every candidate in order and reserves the dearest candidate's upper bound", () => {
+    const M = 1_000_000n; // pico-dollars per micro-dollar
     const ledger = new BudgetLedger();
-    const s = snapshotWith(group, { budgets: [budget("bgt_k", "VIRTUAL_KEY", CI_KEY.id, 1_000_000n, { window: "TOTAL" })] });
-    ledger.applyGrant("bgt_k", 0, 1_000_000n, T0 + 60_000, false, null);
+    const s = snapshotWith(group, { budgets: [budget("bgt_k", "VIRTUAL_KEY", CI_KEY.id, 1_000_000n * M, { window: "TOTAL" })] });
+    ledger.applyGrant("bgt_k", 0, 1_000_000n * M, T0 + 60_000, false, null);
     const a = admitted(run(s, {}, ledger));
     expect(a.candidates.map((c) => [c.model.id, c.account.name, c.price])).toEqual([["mdl_1", "a", cheap], ["mdl_2", "b", dear]]);
     expect([a.model.id, a.price]).toEqual(["mdl_1", cheap]);
     // 1000 input at $4/M + 200 output (the larger max) at $8/M = 4000 + 1600 micro-dollars.
-    expect(a.estimatedCost).toBe(5_600n);
-    expect(a.reservation.holds).toEqual([expect.objectContaining({ budgetId: "bgt_k", amount: 5_600n })]);
+    expect(a.estimatedCost).toBe(5_600n * M);
+    expect(a.reservation.holds).toEqual([expect.objectContaining({ budgetId: "bgt_k", amount: 5_600n * M })]);
     // Settled at the candidate that served: the cheap one, at its price.
     const via = admissionVia(a, a.candidates[0]!);
     expect(via.maxOutputTokens).toBe(100);
     const settled = settleRequest(buildPolicyIndex(s), ledger, via, { inputTokens: 900, cachedInputTokens: 0, outputTokens: 50 }, "success", T0);
-    expect(settled.costMicros).toBe(950n);
+    expect(settled.costPicos).toBe(950n * M);
     const second = settleRequest(buildPolicyIndex(s), new BudgetLedger(), admissionVia(a, a.candidates[1]!), { inputTokens: 900, cachedInputTokens: 0, outputTokens: 50 }, "success", T0);
-    expect(second.costMicros).toBe(3_600n + 400n);
+    expect(second.costPicos).toBe((3_600n + 400n) * M);
   });
 
   it("applies allow/deny to the public name for the whole group; a qualified deny drops only that account", () => {

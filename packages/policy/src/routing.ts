@@ -8,7 +8,7 @@
 import type { Admission, PricedRouteCandidate } from "./decision.js";
 import type { ModelPolicy, ModelPrice, ProviderAccountPolicy } from "./model.js";
 import type { PolicyIndex } from "./policy-index.js";
-import { inputPriceUpperBound } from "./pricing.js";
+import { inputPriceUpperBound, outputPriceUpperBound } from "./pricing.js";
 
 /** One account a request may be sent to, with the model row it goes through. */
 export interface RouteCandidate {
@@ -104,7 +104,8 @@ export function boundingPrice(prices: readonly ModelPrice[]): ModelPrice {
   for (const p of prices) {
     const i = inputPriceUpperBound(p);
     if (i > input) input = i;
-    if (p.outputPerMillion > output) output = p.outputPerMillion;
+    const o = outputPriceUpperBound(p);
+    if (o > output) output = o;
   }
   return { inputPerMillion: input, outputPerMillion: output, cachedInputPerMillion: null };
 }

@@ -12,7 +12,7 @@ import { assertNever, windowStartOf } from "./windows.js";
 
 /** The result of settling a request: its cost and the charges for its usage record. */
 export interface Settlement {
-  readonly costMicros: bigint;
+  readonly costPicos: bigint;
   readonly charges: BudgetCharge[];
 }
 
@@ -20,14 +20,14 @@ export interface Settlement {
  * The charges of a finished request: USD = its cost, TOKENS = input + output tokens, REQUESTS = 1
  * on success only. Zero charges are left out.
  */
-export function computeCharges(targets: readonly BudgetTarget[], costMicros: bigint, usage: ActualUsage, outcome: "success" | "failed"): BudgetCharge[] {
+export function computeCharges(targets: readonly BudgetTarget[], costPicos: bigint, usage: ActualUsage, outcome: "success" | "failed"): BudgetCharge[] {
   const tokens = BigInt(Math.max(0, Math.floor(usage.inputTokens)) + Math.max(0, Math.floor(usage.outputTokens)));
   const charges: BudgetCharge[] = [];
   for (const t of targets) {
     let amount: bigint;
     switch (t.unit) {
       case "USD":
-        amount = costMicros;
+        amount = costPicos;
         break;
       case "TOKENS":
         amount = tokens;
@@ -59,11 +59,11 @@ export function settleRequest(
   limiter?: RateLimiter,
 ): Settlement {
   const targets = budgetTargetsOf(index, admission, now);
-  const costMicros = computeCost(admission.price, usage);
-  const charges = computeCharges(targets, costMicros, usage, outcome);
+  const costPicos = computeCost(admission.price, usage);
+  const charges = computeCharges(targets, costPicos, usage, outcome);
   ledger.settle(admission.reservation, charges, now);
   limiter?.adjust(admission.rateLimitCharges ?? [], Math.max(0, usage.inputTokens) + Math.max(0, usage.outputTokens));
-  return { costMicros, charges };
+  return { costPicos, charges };
 }
 
 /** The budgets an admission counts against: those recorded at admission, else its key's chain in the windows of `now`. */

@@ -14,7 +14,7 @@ import { budgetsOfChain, decide, startingOutputCap } from "./decide.js";
 import type { Decision, DecisionCheck, RequestShape } from "./decision.js";
 import { boundInputTokens } from "./input-attachments.js";
 import type { BudgetUnit } from "./model.js";
-import { formatUsd } from "./money.js";
+import { formatUsdPicos } from "./money.js";
 import type { PolicyIndex } from "./policy-index.js";
 import { upperBoundCost } from "./pricing.js";
 import type { RateLimiter } from "./rate-limiter.js";
@@ -48,7 +48,7 @@ export interface Simulation {
 }
 
 function formatAmount(unit: BudgetUnit, amount: bigint): string {
-  return unit === "USD" ? `$${formatUsd(amount)}` : `${amount.toString()} ${unit.toLowerCase()}`;
+  return unit === "USD" ? `$${formatUsdPicos(amount)}` : `${amount.toString()} ${unit.toLowerCase()}`;
 }
 
 const windowKey = (budgetId: string, windowStart: number): string => `${budgetId}@${windowStart}`;
@@ -106,7 +106,7 @@ export function simulateDecision(index: PolicyIndex, ledger: BudgetLedger, limit
 }
 
 /**
- * The upper-bound cost (micro-dollars) a request is evaluated at before budgets: its model's price
+ * The upper-bound cost (pico-dollars) a request is evaluated at before budgets: its model's price
  * (or the organization's fallback) for the input bound (images and unsizable parts at the model's
  * settings, the latter 0 when unset) and the starting output cap. 0 when the decision never
  * resolved a priced model.

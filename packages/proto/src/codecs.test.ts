@@ -11,7 +11,7 @@ const snapshot: PolicySnapshot = {
   teams: [{ id: "team_1", organizationId: "org_1", slug: "search", name: "Search", access: { allow: [], deny: ["gpt-4o"] } }],
   users: [{ id: "usr_1", organizationId: "org_1", email: "a@acme.test", active: true, teamIds: ["team_1"], access: { allow: [], deny: [] } }],
   virtualKeys: [
-    { id: "vk_1", organizationId: "org_1", name: "ci", kind: "SERVICE", teamId: "team_1", userId: null, status: "ACTIVE", secrets: [{ hmac: "aa".repeat(32), validUntil: null }, { hmac: "bb".repeat(32), validUntil: 1_700_000_000_000 }], access: { allow: ["gpt-4o-mini"], deny: [] }, maxCostPerRequest: 50_000n, expiresAt: 1_800_000_000_000 },
+    { id: "vk_1", organizationId: "org_1", name: "ci", kind: "SERVICE", teamId: "team_1", userId: null, status: "ACTIVE", secrets: [{ hmac: "aa".repeat(32), validUntil: null }, { hmac: "bb".repeat(32), validUntil: 1_700_000_000_000 }], access: { allow: ["gpt-4o-mini"], deny: [] }, maxCostPerRequest: 50_000_000_000n, expiresAt: 1_800_000_000_000 },
     { id: "vk_2", organizationId: "org_1", name: "me", kind: "PERSONAL", teamId: null, userId: "usr_1", status: "PAUSED", secrets: [{ hmac: "cc".repeat(32), validUntil: null }], access: { allow: [], deny: [] }, maxCostPerRequest: null, expiresAt: null },
   ],
   providerAccounts: [{ id: "pa_1", organizationId: "org_1", name: "openai-main", provider: "OPENAI", baseUrl: "https://api.openai.com/v1", apiKey: "sk-secret" }],

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import type * as policy from "@tollgate/policy";
+import { PICOS_PER_MICRO, picosOfMicros } from "@tollgate/policy";
 import * as pb from "./gen/tollgate/v1/policy_pb.js";
 
 /** A wire resource decoded into the policy model. */
@@ -49,6 +50,10 @@ function wirePrice(p: policy.ModelPrice): pb.ModelPrice {
     inputPerMillion: p.inputPerMillion,
     outputPerMillion: p.outputPerMillion,
     ...(p.cachedInputPerMillion === null ? {} : { cachedInputPerMillion: p.cachedInputPerMillion }),
+    ...(p.cacheWriteInputPerMillion === undefined || p.cacheWriteInputPerMillion === null ? {} : { cacheWriteInputPerMillion: p.cacheWriteInputPerMillion }),
+    ...(p.cacheWrite1hInputPerMillion === undefined || p.cacheWrite1hInputPerMillion === null ? {} : { cacheWrite1hInputPerMillion: p.cacheWrite1hInputPerMillion }),
+    ...(p.audioInputPerMillion === undefined || p.audioInputPerMillion === null ? {} : { audioInputPerMillion: p.audioInputPerMillion }),
+    ...(p.audioOutputPerMillion === undefined || p.audioOutputPerMillion === null ? {} : { audioOutputPerMillion: p.audioOutputPerMillion }),
   });
 }
 
@@ -72,8 +77,15 @@ function inputBoundsOf(v: pb.Model): { imageInputTokens?: number; maxInputTokens
 
 function priceOf(p: pb.ModelPrice | undefined): policy.ModelPrice | null {
   if (!p) return null;
-  if (p.inputPerMillion < 0n || p.outputPerMillion < 0n) throw new ResourceDecodeError("negative price");
-  return { inputPerMillion: p.inputPerMillion, outputPerMillion: p.outputPerMillion, cachedInputPerMillion: p.cachedInputPerMillion ?? null };
+  const optional = [p.cachedInputPerMillion, p.cacheWriteInputPerMillion, p.cacheWrite1hInputPerMillion, p.audioInputPerMillion, p.audioOutputPerMillion];
+  if (p.inputPerMillion < 0n || p.outputPerMillion < 0n || optional.some((v) => v !== undefined && v < 0n)) throw new ResourceDecodeError("negative price");
+  return {
+    inputPerMillion: p.inputPerMillion, outputPerMillion: p.outputPerMillion, cachedInputPerMillion: p.cachedInputPerMillion ?? null,
+    ...(p.cacheWriteInputPerMillion === undefined ? {} : { cacheWriteInputPerMillion: p.cacheWriteInputPerMillion }),
+    ...(p.cacheWrite1hInputPerMillion === undefined ? {} : { cacheWrite1hInputPerMillion: p.cacheWrite1hInputPerMillion }),
+    ...(p.audioInputPerMillion === undefined ? {} : { audioInputPerMillion: p.audioInputPerMillion }),
+    ...(p.audioOutputPerMillion === undefined ? {} : { audioOutputPerMillion: p.audioOutputPerMillion }),
+  };
 }
 
 const SCOPES: readonly policy.Scope[] = ["ORGANIZATION", "TEAM", "USER", "VIRTUAL_KEY"];
@@ -111,7 +123,7 @@ function bodyOf(r: PolicyResource): pb.Resource["body"] {
           status: toWireEnum(pb.KeyStatus, v.status),
           secrets: v.secrets.map((s) => create(pb.KeySecretSchema, { hmac: s.hmac, ...(s.validUntil === null ? {} : { validUntilMs: BigInt(s.validUntil) }) })),
           access: wireAccess(v.access),
-          ...(v.maxCostPerRequest === null ? {} : { maxCostPerRequestMicros: v.maxCostPerRequest }),
+          ...(v.maxCostPerRequest === null ? {} : { maxCostPerRequestMicros: v.maxCostPerRequest / PICOS_PER_MICRO }),
           ...(v.expiresAt === null ? {} : { expiresAtMs: BigInt(v.expiresAt) }),
         }),
       };
@@ -220,7 +232,7 @@ export function decodeResource(r: pb.Resource): PolicyResource {
           status: fromWireEnum(pb.KeyStatus, v.status, ["ACTIVE", "PAUSED", "REVOKED"] as const),
           secrets: v.secrets.map((s) => ({ hmac: need(s.hmac, "key secret"), validUntil: msOrNull(s.validUntilMs) })),
           access: accessOf(v.access),
-          maxCostPerRequest: v.maxCostPerRequestMicros ?? null,
+          maxCostPerRequest: v.maxCostPerRequestMicros === undefined ? null : picosOfMicros(v.maxCostPerRequestMicros),
           expiresAt: msOrNull(v.expiresAtMs),
         },
       };

@@ -95,7 +95,7 @@ export type ChatStreamEvent =
       readonly id: string;
       readonly model: string;
       readonly inputTokens: number | null;
-      /** The usage the upstream reported at the start (the prompt's split: cached reads, cache writes), when it did. */
+      /** The provider's split of the input (cache reads and writes) as of the start, when it gave one (Anthropic `message_start`). */
       readonly inputUsage?: ProviderUsage;
     }
   | { readonly type: "text"; readonly text: string }

@@ -10,6 +10,7 @@ import { isParseError, parseOpenAIChatRequest, type ChatMessage, type ParseError
 import { estimateEmbeddingInputUpperBound, parseOpenAIEmbeddingsRequest, type ParsedEmbeddingsRequest } from "./openai/embeddings-request.js";
 import { parseResponsesRequest, responsesRequestToNeutral, type ParsedResponsesRequest } from "./openai/responses-request.js";
 import { estimateChatInputTokensUpperBound, neutralAttachmentsOf } from "./input-bound.js";
+import { requestsOpenAIAudio } from "./openai/usage.js";
 
 /** The routes the Simulator can evaluate. */
 export const SIMULATED_PATHS = ["/v1/chat/completions", "/v1/embeddings", "/v1/responses"] as const;
@@ -64,6 +65,7 @@ export function shapeChatRequest(parsed: ParsedChatRequest): RequestShape {
     requestedMaxOutputTokens: parsed.requestedMaxOutputTokens === null ? null : parsed.requestedMaxOutputTokens * parsed.n,
     operation: "chat",
     promptText: openAIPromptText(parsed),
+    ...(requestsOpenAIAudio(parsed.body) ? { audio: true } : {}),
   };
 }
 

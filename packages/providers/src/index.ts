@@ -35,6 +35,7 @@ export {
 export {
   extractOpenAICompletionText,
   extractOpenAIUsage,
+  requestsOpenAIAudio,
   type ProviderUsage,
 } from "./openai/usage.js";
 export { createOpenAIStreamTap, type OpenAIStreamTap, type OpenAIStreamTapOptions } from "./openai/stream-tap.js";

@@ -4,7 +4,7 @@
  * the control plane's ledger), and — on a data-plane node — what this node holds of it in grants.
  * Shared by the node's `POST /v1/simulate` and the control plane's `simulate` query.
  */
-import { budgetsOfChain, describeBudget, formatUsd, windowEndOf, windowStartOf, type BudgetPolicy, type BudgetUnit, type PolicyIndex, type VirtualKeyPolicy } from "@tollgate/policy";
+import { budgetsOfChain, describeBudget, formatUsdPicos, windowEndOf, windowStartOf, type BudgetPolicy, type BudgetUnit, type PolicyIndex, type VirtualKeyPolicy } from "@tollgate/policy";
 
 /** One budget of the simulated key's chain. Amounts are dollars for USD, whole counts otherwise. */
 export interface SimulatedBudget {
@@ -37,9 +37,9 @@ export function budgetWindowsOfKey(index: PolicyIndex, key: VirtualKeyPolicy, no
   return budgetsOfChain(index, index.scopeChainOf(key)).map((budget) => ({ budget, windowStart: windowStartOf(budget.window, nowMs) }));
 }
 
-/** Formats an amount of `unit`: dollars for USD (micro-dollars in), the count otherwise. */
+/** Formats an amount of `unit`: dollars for USD (pico-dollars in), the count otherwise. */
 export function formatBudgetAmount(unit: BudgetUnit, amount: bigint): string {
-  return unit === "USD" ? formatUsd(amount) : amount.toString();
+  return unit === "USD" ? formatUsdPicos(amount) : amount.toString();
 }
 
 /** The report entry of one budget window; `used` / `held` null when unknown / not applicable. */

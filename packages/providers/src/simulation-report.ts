@@ -3,7 +3,7 @@
  * `POST /v1/simulate` and the control plane's `simulate` query so both answer alike. Errors are in
  * OpenAI's shape with the status the real request would get (`REFUSAL_STATUS`).
  */
-import { estimateDecisionCost, formatUsd, REFUSAL_STATUS, type Decision, type DecisionCheck, type ModelPolicy, type PolicyIndex, type RequestShape } from "@tollgate/policy";
+import { estimateDecisionCost, formatUsdPicos, REFUSAL_STATUS, type Decision, type DecisionCheck, type ModelPolicy, type PolicyIndex, type RequestShape } from "@tollgate/policy";
 import { openAIErrorBody, type OpenAIErrorBody } from "./openai/errors.js";
 import type { SimulatedBudget } from "./simulated-budgets.js";
 
@@ -24,7 +24,7 @@ export interface SimulationReport {
   /** The OpenAI error object the real request would get; null when allowed. */
   readonly error: OpenAIErrorBody["error"] | null;
   readonly route: SimulatedRoute | null;
-  /** Upper-bound cost in US dollars (`formatUsd`); "0.00" when no priced model was reached. */
+  /** Upper-bound cost in US dollars (`formatUsdPicos`); "0.00" when no priced model was reached. */
   readonly estimatedCost: string;
   readonly checks: readonly DecisionCheck[];
   /** Every budget on the key's chain with its limit, use and remainder (empty when no key was found). */
@@ -33,7 +33,7 @@ export interface SimulationReport {
 
 /** A refused report that never reached a decision (bad request, node cannot record usage, ...). */
 export function refusedSimulationReport(code: string, status: number, message: string, checks: readonly DecisionCheck[]): SimulationReport {
-  return { allowed: false, status, error: openAIErrorBody(code, message).error, route: null, estimatedCost: formatUsd(0n), checks, budgets: [] };
+  return { allowed: false, status, error: openAIErrorBody(code, message).error, route: null, estimatedCost: formatUsdPicos(0n), checks, budgets: [] };
 }
 
 /** The report of a dry-run decision of `shape`; `checks` are the checks to list (the decision's, maybe with more). */
@@ -44,7 +44,7 @@ export function simulationReportOf(
   checks: readonly DecisionCheck[],
   budgets: readonly SimulatedBudget[] = [],
 ): SimulationReport {
-  const estimatedCost = formatUsd(estimateDecisionCost(index, decision, shape));
+  const estimatedCost = formatUsdPicos(estimateDecisionCost(index, decision, shape));
   const route = decision.model === null ? null : routeOf(index, decision.model);
   if (decision.allow) return { allowed: true, status: 200, error: null, route, estimatedCost, checks, budgets };
   return { ...refusedSimulationReport(decision.code, REFUSAL_STATUS[decision.code], decision.message, checks), route, estimatedCost, budgets };

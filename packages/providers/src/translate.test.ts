@@ -271,15 +271,16 @@ describe("createStreamTranslator", () => {
         const { translator } = pump(from, to, cut, 50);
         expect(translator.usage()).toBeNull();
         expect(translator.reportedInputTokens()).toBe(1187);
-        expect(translator.reportedInputUsage()?.inputTokens).toBe(1187);
+        // The provider's split (1,024 cache reads) is kept, so a cut stream does not bill cache reads at the full input price.
+        expect(translator.reportedInputUsage()).toEqual({ inputTokens: 1187, cachedInputTokens: 1024, outputTokens: 0 });
       }
     }
     // The cached split of a cut Anthropic stream is kept from message_start.
     const cached = 'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":10,"cache_read_input_tokens":90,"cache_creation_input_tokens":0,"output_tokens":1}}}\n\n';
-    expect(pump("anthropic", "openai", Buffer.from(cached, "utf8"), 16).translator.reportedInputUsage()).toEqual({ inputTokens: 100, cachedInputTokens: 90, outputTokens: 1 });
+    expect(pump("anthropic", "openai", Buffer.from(cached, "utf8"), 16).translator.reportedInputUsage()).toEqual({ inputTokens: 100, cachedInputTokens: 90, outputTokens: 0 });
     const openai = load("openai", STREAM_FIXTURES.text.openai).toString("utf8");
     const cutOpenAI = pump("openai", "anthropic", Buffer.from(openai.slice(0, openai.indexOf("data:", 200)), "utf8"), 50).translator;
-    expect([cutOpenAI.usage(), cutOpenAI.reportedInputTokens()]).toEqual([null, null]);
+    expect([cutOpenAI.usage(), cutOpenAI.reportedInputTokens(), cutOpenAI.reportedInputUsage()]).toEqual([null, null, null]);
     expect(pump("openai", "google", load("openai", STREAM_FIXTURES.text.openai), 64).translator.reportedInputTokens()).toBe(1187);
   });
 

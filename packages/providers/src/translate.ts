@@ -116,9 +116,9 @@ export interface StreamTranslator {
    */
   reportedInputTokens(): number | null;
   /**
-   * The usage the upstream reported before its final usage (Anthropic `message_start`, Gemini's
-   * first `usageMetadata`), or its final usage; null when none. A cut stream bills its prompt split
-   * (cached reads, cache writes) from this, as the provider counted it; its output is not final.
+   * The prompt's split as the upstream reported it (cache reads, cache writes; output 0), from its
+   * final usage or, for a stream cut before it, from the start (Anthropic `message_start`); null
+   * when it reported no split. A cut stream bills this split, not every input token at full price.
    */
   reportedInputUsage(): ProviderUsage | null;
   /** Generated text so far (text, reasoning, tool names and arguments), for counting. */
@@ -155,7 +155,7 @@ export function translateStreamWith(
   const parser = createChatStreamParser(from);
   let usage: ProviderUsage | null = null;
   let reportedInput: number | null = null;
-  let reportedUsage: ProviderUsage | null = null;
+  let reportedSplit: ProviderUsage | null = null;
   let text = "";
   let stop: StopReason | null = null;
   let ended = false;
@@ -178,11 +178,11 @@ export function translateStreamWith(
       case "usage":
         usage = e.usage;
         reportedInput = e.usage.inputTokens;
-        reportedUsage = e.usage;
+        reportedSplit = { ...e.usage, outputTokens: 0 };
         return;
       case "start":
         if (e.inputTokens !== null && reportedInput === null) reportedInput = e.inputTokens;
-        if (e.inputUsage !== undefined && reportedUsage === null) reportedUsage = e.inputUsage;
+        if (e.inputUsage !== undefined && reportedSplit === null) reportedSplit = { ...e.inputUsage, outputTokens: 0 };
         return;
       case "end":
         ended = true;
@@ -219,7 +219,7 @@ export function translateStreamWith(
     },
     usage: () => usage,
     reportedInputTokens: () => reportedInput,
-    reportedInputUsage: () => reportedUsage,
+    reportedInputUsage: () => reportedSplit,
     completionText: () => text,
     stopReason: () => stop,
     get completed() {

@@ -123,7 +123,7 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("identity and right
     const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
     for (const [user, requests] of [[a.memberUserId, 3], [a.otherMemberUserId, 5]] as const) {
       await tdb.db.query(
-        `INSERT INTO usage_hourly (organization_id, hour_start_ms, virtual_key_id, user_id, team_id, model, provider_account_id, requests, blocked, input_tokens, cached_input_tokens, output_tokens, cost_micros)
+        `INSERT INTO usage_hourly (organization_id, hour_start_ms, virtual_key_id, user_id, team_id, model, provider_account_id, requests, blocked, input_tokens, cached_input_tokens, output_tokens, cost_picos)
          VALUES ($1, $2, $3, $4, '', 'chat-small', $5, $6, 0, 10, 0, 10, 100)`, [a.orgId, hour, `vk_of_${user}`, user, a.accountId, requests]);
     }
     const q = `query($o: ID!) { usage(organizationId: $o, groupBy: [USER]) { group { userId } requests } }`;

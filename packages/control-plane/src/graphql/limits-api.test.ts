@@ -213,7 +213,7 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
     expect(r.updateOrganization).toEqual({ organization: { id: ids.org, fallbackInputPricePerMillion: "3.00", fallbackOutputPricePerMillion: "6.00" }, webhookSecret: null });
     expect((await snapshot()).organizations.find((o) => o.id === ids.org)?.fallbackPrice).toEqual({ inputPerMillion: 3_000_000n, outputPerMillion: 6_000_000n, cachedInputPerMillion: null });
     // 1000 input tokens at $3/M + 100 output tokens at $6/M = $0.0036.
-    expect(await decideOn(secrets.ci, { model: "house-llm" })).toMatchObject({ allow: true, estimatedCost: 3_600n, price: { inputPerMillion: 3_000_000n } });
+    expect(await decideOn(secrets.ci, { model: "house-llm" })).toMatchObject({ allow: true, estimatedCost: 3_600_000_000n, price: { inputPerMillion: 3_000_000n } });
     const sim = await simulate(secrets.ci, chat("hello", "house-llm"));
     expect(sim.data?.simulate).toMatchObject({ allowed: true, status: 200, estimatedCost: expect.stringMatching(/^0\.00\d+$/) });
     expect(sim.data?.simulate.checks.find((c) => c.name === "price")?.detail).toBe("charged at the organization's fallback price");

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
-import { MAX_DECIMAL, parseDecimal } from "./scalars.js";
+import { limitInUnit } from "../services/budget.service.js";
+import { DecimalScalar, MAX_DECIMAL, parseDecimal, PicoAmount } from "./scalars.js";
 
 function codeOf(f: () => unknown): string | undefined {
   try {
@@ -39,5 +40,20 @@ describe("Decimal inputs", () => {
     ["a boolean", true],
   ])("refuses %s as BAD_USER_INPUT", (_what, v) => {
     expect(codeOf(() => parseDecimal(v))).toBe("BAD_USER_INPUT");
+  });
+});
+
+describe("Decimal money in pico-dollars", () => {
+  it("prints an exact cost with up to 12 decimals and a micro-unit amount with up to 6", () => {
+    expect(DecimalScalar.serialize(new PicoAmount(1_305_000_000n))).toBe("0.001305");
+    expect(DecimalScalar.serialize(new PicoAmount(1n))).toBe("0.000000000001");
+    expect(DecimalScalar.serialize(12_500_000n)).toBe("12.50");
+  });
+
+  it("takes a USD budget limit up to $9,000,000 in pico-dollars, BAD_USER_INPUT beyond", () => {
+    expect(limitInUnit("USD", parseDecimal("9000000"))).toBe(9_000_000n * 10n ** 12n);
+    expect(limitInUnit("USD", parseDecimal("0.000001"))).toBe(1_000_000n);
+    expect(codeOf(() => limitInUnit("USD", parseDecimal("9000000.000001")))).toBe("BAD_USER_INPUT");
+    expect(limitInUnit("TOKENS", parseDecimal("1000000000000"))).toBe(1_000_000_000_000n);
   });
 });

@@ -1,12 +1,17 @@
-/** Custom scalars: `Decimal` (US dollars as a string; micro-dollar bigint inside), DateTime and JSONObject. */
-import { formatUsd, parseUsd } from "@tollgate/policy";
+/**
+ * Custom scalars: `Decimal` (US dollars as a string; a micro-unit bigint inside, or a `PicoAmount`
+ * for exact costs), DateTime and JSONObject.
+ */
+import { formatUsd, formatUsdPicos, parseUsd } from "@tollgate/policy";
 import { GraphQLScalarType, Kind, type ValueNode } from "graphql";
 import { DateTimeResolver, JSONObjectResolver } from "graphql-scalars";
 import { badInput } from "../errors.js";
 
 /**
  * The largest Decimal accepted: $1,000,000,000,000 (10^18 micro-units), inside the `bigint`
- * micro-dollar columns (at most 9.2 * 10^18) with room for sums. Larger values are BAD_USER_INPUT.
+ * micro-dollar columns (prices per million, per-request caps; at most 9.2 * 10^18). Larger values
+ * are BAD_USER_INPUT. A USD budget limit has a tighter bound (`MAX_USD_BUDGET_PICOS`, $9,000,000),
+ * checked where the limit is turned into pico-dollars.
  */
 export const MAX_DECIMAL = 1_000_000_000_000n;
 
@@ -42,12 +47,22 @@ export function parseDecimal(v: unknown): bigint {
   return micros;
 }
 
-/** Money: serialized as a string of US dollars ("12.50"); accepts a string or a number; micro-dollars (bigint) inside. */
-export const DecimalScalar = new GraphQLScalarType<bigint, string>({
+/** An exact amount of pico-dollars for a Decimal output (a cost): printed with up to 12 decimals. */
+export class PicoAmount {
+  /** `picos` is the amount in pico-dollars (10^-12 $). */
+  constructor(readonly picos: bigint) {}
+}
+
+/**
+ * Money: serialized as a string of US dollars ("12.50"); accepts a string or a number (at most 6
+ * decimals); micro-dollars (bigint) inside, or a `PicoAmount` for exact costs (up to 12 decimals).
+ */
+export const DecimalScalar = new GraphQLScalarType<bigint | PicoAmount, string>({
   name: "Decimal",
-  description: 'An exact non-negative decimal amount, serialized as a string ("12.50"). Money is US dollars with at most 6 decimals. Accepts a string or a number.',
+  description: 'An exact decimal amount, serialized as a string ("12.50"). Money is US dollars: inputs have at most 6 decimals; costs are output exactly, with up to 12 decimals ("0.001305"). Accepts a string or a number.',
   serialize(v: unknown): string {
-    if (typeof v !== "bigint") throw new TypeError("Decimal values are micro-unit bigints inside");
+    if (v instanceof PicoAmount) return formatUsdPicos(v.picos);
+    if (typeof v !== "bigint") throw new TypeError("Decimal values are micro-unit bigints or PicoAmounts inside");
     return formatUsd(v);
   },
   parseValue: parseDecimal,

@@ -134,12 +134,12 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("gRPC policy stream
     const windowStartMs = BigInt(windowStartOf("DAY", Date.now()));
     const answers = await Promise.all(Array.from({ length: 50 }, (_, i) =>
       client.acquireGrants(create(AcquireGrantsRequestSchema, {
-        nodeId: `n${i}`, bootId: "b", requests: [create(GrantRequestSchema, { budgetId: usd.id, windowStartMs, needed: 30_000n, want: 200_000n })],
+        nodeId: `n${i}`, bootId: "b", requests: [create(GrantRequestSchema, { budgetId: usd.id, windowStartMs, needed: 30_000_000_000n, want: 200_000_000_000n })],
       }), 20_000)));
     const grants = answers.map((a) => a.grants[0]);
     const total = grants.reduce((s, g) => s + (g?.grantedTotal ?? 0n), 0n);
-    expect(total).toBeLessThanOrEqual(1_000_000n);
-    expect(total).toBeGreaterThan(900_000n);
+    expect(total).toBeLessThanOrEqual(1_000_000_000_000n); // $1.00 in pico-dollars
+    expect(total).toBeGreaterThan(900_000_000_000n);
     expect(grants.some((g) => g?.exhausted)).toBe(true);
     for (const g of grants) expect(Number(g?.expiresAtMs ?? 0n)).toBeGreaterThan(Date.now() + 60_000);
 
@@ -173,14 +173,14 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("gRPC policy stream
     const record = (i: number, patch: Omit<Partial<UsageRecord>, "$typeName" | "$unknown"> = {}) => create(UsageRecordSchema, {
       requestId: `req_${target.name}_${i}`, nodeId: "n1", bootId: "b", sequence: BigInt(i), startedAtMs: BigInt(now - 1000), durationMs: 20,
       organizationId: orgId, virtualKeyId: keyId, model: i % 2 === 0 ? "gpt-4o-mini" : "gpt-4o", providerAccountId: accountId, route: "/v1/chat/completions",
-      inputTokens: 100, outputTokens: 50, usageSource: UsageSource.PROVIDER, costMicros: 1000n, outcome: Outcome.SUCCESS, status: 200,
+      inputTokens: 100, outputTokens: 50, usageSource: UsageSource.PROVIDER, costMicros: 1000n, costPicos: 1_000_000_000n, outcome: Outcome.SUCCESS, status: 200,
       charges: [
-        create(BudgetChargeSchema, { budgetId: usd.id, windowStartMs: BigInt(dayStart), amount: 1000n }),
+        create(BudgetChargeSchema, { budgetId: usd.id, windowStartMs: BigInt(dayStart), amount: 1_000_000_000n }),
         create(BudgetChargeSchema, { budgetId: requests.id, windowStartMs: 0n, amount: 1n }),
       ],
       ...patch,
     });
-    const records = [record(1), record(2), record(3), record(4, { outcome: Outcome.REFUSED, costMicros: 0n, inputTokens: 0, outputTokens: 0, charges: [], status: 429, errorCode: "budget_exceeded" })];
+    const records = [record(1), record(2), record(3), record(4, { outcome: Outcome.REFUSED, costMicros: 0n, costPicos: 0n, inputTokens: 0, outputTokens: 0, charges: [], status: 429, errorCode: "budget_exceeded" })];
     const batch = create(UsageBatchSchema, { nodeId: "n1", bootId: "b", records });
     expect(await client.reportUsage(batch, 10_000)).toMatchObject({ accepted: 4, duplicates: 0 });
     expect(await client.reportUsage(batch, 10_000)).toMatchObject({ accepted: 0, duplicates: 4 });
@@ -189,7 +189,7 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("gRPC policy stream
     expect(after.find((b) => b.unit === "USD")).toMatchObject({ used: "0.003", remaining: "0.997" });
     expect(after.find((b) => b.unit === "REQUESTS")).toMatchObject({ used: "3", remaining: "97" });
     const consumed = await tdb.db.query<{ consumed: string }>("SELECT consumed FROM budget_grants WHERE budget_id = $1 AND holder = 'n1/b'", [usd.id]);
-    expect(consumed.map((c) => c.consumed)).toEqual(["3000"]);
+    expect(consumed.map((c) => String(c.consumed))).toEqual(["3000000000"]);
 
     type U = { usage: Array<{ group: Record<string, string | null>; requests: number; inputTokens: number; outputTokens: number; cost: string; blocked: number }> };
     const q = `query($o: ID!, $from: DateTime!, $to: DateTime!, $g: [UsageGroupBy!], $f: UsageFilter) {

@@ -5,13 +5,21 @@
  * numbers within their columns).
  */
 import { toBinary } from "@bufbuild/protobuf";
+import { picosOfMicros } from "@tollgate/policy";
 import { boundUsageText, Outcome, USAGE_TEXT_LIMITS, UsageRecordSchema, UsageSource, usageRecordTextProblem, type UsageBatch, type UsageRecord } from "@tollgate/proto";
 import type { DeadLetterIn, DeadLetterReason, UsageIn } from "../services/ledger.service.js";
 
 /** Latest accepted `started_at_ms` / `window_start_ms`: the end of year 9999 UTC. */
 const MAX_TIME_MS = 253_402_300_800_000n;
-/** Largest cost or charge of one record, in micro-units ($1e9 in USD; a sum of a whole batch stays far from int8). */
-const MAX_AMOUNT = 1_000_000_000_000_000n;
+/** Largest cost or charge of one record: $1,000,000 in pico-dollars (10^18, a whole batch's sum stays in numeric). */
+const MAX_AMOUNT = 1_000_000_000_000_000_000n;
+/** The same bound for a record from a node before pico-dollars (micro-dollars). */
+const MAX_LEGACY_AMOUNT = 1_000_000_000_000n;
+
+/** A record from a node before pico-dollars: no `cost_picos`, a cost in micro-dollars (see policy.proto). */
+function isLegacyRecord(r: UsageRecord): boolean {
+  return r.costPicos === 0n && r.costMicros !== 0n;
+}
 const MAX_INT8 = 0x7fff_ffff_ffff_ffffn;
 /** Most charges one record can carry (every budget of every level of a key, with room to spare). */
 const MAX_CHARGES = 256;
@@ -41,12 +49,13 @@ export function usageRecordDefect(r: UsageRecord): { reason: DeadLetterReason; d
   return (
     range("sequence", r.sequence <= MAX_INT8) ??
     range("started_at_ms", r.startedAtMs >= 0n && r.startedAtMs < MAX_TIME_MS) ??
-    range("cost_micros", r.costMicros >= 0n && r.costMicros <= MAX_AMOUNT) ??
+    range("cost_micros", r.costMicros >= 0n && r.costMicros <= MAX_LEGACY_AMOUNT) ??
+    range("cost_picos", r.costPicos >= 0n && r.costPicos <= MAX_AMOUNT) ??
     range("status", r.status <= 999) ??
     range("attempts", r.attempts <= MAX_ATTEMPTS) ??
     range("charges", r.charges.length <= MAX_CHARGES) ??
     range("charges.window_start_ms", r.charges.every((c) => c.windowStartMs >= 0n && c.windowStartMs < MAX_TIME_MS)) ??
-    range("charges.amount", r.charges.every((c) => c.amount >= 0n && c.amount <= MAX_AMOUNT))
+    range("charges.amount", r.charges.every((c) => c.amount >= 0n && c.amount <= (isLegacyRecord(r) ? MAX_LEGACY_AMOUNT : MAX_AMOUNT)))
   );
 }
 
@@ -57,7 +66,8 @@ function toUsageIn(r: UsageRecord, received: () => Uint8Array): UsageIn {
     durationMs: r.durationMs, firstByteMs: r.firstByteMs, organizationId: r.organizationId, virtualKeyId: r.virtualKeyId, userId: r.userId,
     teamId: r.teamId, model: r.model, modelId: r.modelId, providerAccountId: r.providerAccountId, upstreamModel: r.upstreamModel, route: r.route,
     stream: r.stream, inputTokens: r.inputTokens, cachedInputTokens: r.cachedInputTokens, outputTokens: r.outputTokens,
-    usageSource: enumName(UsageSource, r.usageSource, "USAGE_SOURCE_"), costMicros: r.costMicros,
+    cacheWriteInputTokens: r.cacheWriteInputTokens, cacheWrite1hInputTokens: r.cacheWrite1hInputTokens,
+    usageSource: enumName(UsageSource, r.usageSource, "USAGE_SOURCE_"), costPicos: isLegacyRecord(r) ? picosOfMicros(r.costMicros) : r.costPicos, usdChargesInMicros: isLegacyRecord(r),
     outcome: enumName(Outcome, r.outcome, "OUTCOME_"), status: r.status, errorCode: r.errorCode, attempts: r.attempts,
     charges: r.charges.map((c) => ({ budgetId: c.budgetId, windowStartMs: Number(c.windowStartMs), amount: c.amount })),
     received,

@@ -26,7 +26,7 @@ export async function readWindowState(q: Queryable, budgetId: string, windowStar
   const rows = await q.query<{ used: string | null; others: string | null; granted: string | null; consumed: string | null; expires_at_ms: string | null; generation: string | null }>(
     `SELECT
        (SELECT used FROM budget_usage WHERE budget_id = $1 AND window_start_ms = $2) AS used,
-       (SELECT COALESCE(SUM(GREATEST(granted - consumed, 0)), 0)::bigint FROM budget_grants
+       (SELECT COALESCE(SUM(GREATEST(granted - consumed, 0)), 0) FROM budget_grants
           WHERE budget_id = $1 AND window_start_ms = $2 AND holder <> $3 AND expires_at_ms + $5::bigint > $4) AS others,
        g.granted, g.consumed, g.expires_at_ms, g.generation
      FROM (SELECT 1) AS one
@@ -69,7 +69,7 @@ export async function addToGrant(
  */
 export async function releaseGrant(q: Queryable, budgetId: string, windowStartMs: number, holder: string, keepTotal: bigint, expectedGeneration = 0n): Promise<boolean> {
   const rows = await q.query<{ generation: string }>(
-    `UPDATE budget_grants SET granted = LEAST(granted, GREATEST(consumed, $4::bigint)), generation = generation + 1
+    `UPDATE budget_grants SET granted = LEAST(granted, GREATEST(consumed, $4::numeric)), generation = generation + 1
      WHERE budget_id = $1 AND window_start_ms = $2 AND holder = $3 AND ($5::bigint = 0 OR generation = $5::bigint)
      RETURNING generation`,
     [budgetId, windowStartMs, holder, keepTotal.toString(), expectedGeneration.toString()],
@@ -90,7 +90,7 @@ export async function findGrant(q: Queryable, budgetId: string, windowStartMs: n
 /** Adds ingested spend to the holder's `consumed` (no row: nothing to do). */
 export async function addGrantConsumed(q: Queryable, budgetId: string, windowStartMs: number, holder: string, amount: bigint): Promise<void> {
   await q.query(
-    "UPDATE budget_grants SET consumed = consumed + $4::bigint WHERE budget_id = $1 AND window_start_ms = $2 AND holder = $3",
+    "UPDATE budget_grants SET consumed = consumed + $4::numeric WHERE budget_id = $1 AND window_start_ms = $2 AND holder = $3",
     [budgetId, windowStartMs, holder, amount.toString()],
   );
 }

@@ -8,6 +8,8 @@ interface AccountRow { id: string; organization_id: string; name: string; provid
 interface ModelRow {
   id: string; organization_id: string; provider_account_id: string; name: string; upstream_model: string;
   input_price_micros: string | null; output_price_micros: string | null; cached_input_price_micros: string | null;
+  cache_write_input_price_micros: string | null;
+  audio_input_price_micros: string | null; audio_output_price_micros: string | null;
   max_output_tokens: number; weight: number; priority: number; created_at: Date; updated_at: Date;
   image_input_tokens: number | null; max_input_tokens_per_attachment: number | null;
 }
@@ -73,11 +75,14 @@ export async function listSealedProviderAccounts(q: Queryable): Promise<Array<Pr
   }));
 }
 
-const MODEL_COLUMNS = "id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, weight, priority, created_at, updated_at, image_input_tokens, max_input_tokens_per_attachment";
+const MODEL_COLUMNS = "id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, weight, priority, created_at, updated_at"
+  + ", image_input_tokens, max_input_tokens_per_attachment, cache_write_input_price_micros, audio_input_price_micros, audio_output_price_micros";
 const toModel = (r: ModelRow): ModelRecord => ({
   id: r.id, organizationId: r.organization_id, providerAccountId: r.provider_account_id, name: r.name, upstreamModel: r.upstream_model,
   inputPricePerMillion: toBigIntOrNull(r.input_price_micros), outputPricePerMillion: toBigIntOrNull(r.output_price_micros),
   cachedInputPricePerMillion: toBigIntOrNull(r.cached_input_price_micros), maxOutputTokens: Number(r.max_output_tokens),
+  cacheWriteInputPricePerMillion: toBigIntOrNull(r.cache_write_input_price_micros),
+  audioInputPricePerMillion: toBigIntOrNull(r.audio_input_price_micros), audioOutputPricePerMillion: toBigIntOrNull(r.audio_output_price_micros),
   weight: Number(r.weight), priority: Number(r.priority),
   createdAt: ms(r.created_at), updatedAt: ms(r.updated_at),
   imageInputTokens: r.image_input_tokens === null ? null : Number(r.image_input_tokens),
@@ -92,6 +97,10 @@ export interface ModelWrite {
   weight?: number; priority?: number;
   /** Input bounds (null = the provider's default per image / not set per unsizable part). */
   imageInputTokens?: number | null; maxInputTokensPerAttachment?: number | null;
+  /** Cache-write price; null or absent = the provider's default. */
+  cacheWriteInputPricePerMillion?: bigint | null;
+  /** Audio token prices; null or absent = no audio. */
+  audioInputPricePerMillion?: bigint | null; audioOutputPricePerMillion?: bigint | null;
 }
 
 const modelParams = (m: ModelWrite, nowMs: number): unknown[] => [
@@ -99,10 +108,12 @@ const modelParams = (m: ModelWrite, nowMs: number): unknown[] => [
   m.inputPricePerMillion?.toString() ?? null, m.outputPricePerMillion?.toString() ?? null, m.cachedInputPricePerMillion?.toString() ?? null,
   m.maxOutputTokens, isoOf(nowMs), m.weight ?? 1, m.priority ?? 0,
   m.imageInputTokens ?? null, m.maxInputTokensPerAttachment ?? null,
+  m.cacheWriteInputPricePerMillion?.toString() ?? null,
+  m.audioInputPricePerMillion?.toString() ?? null, m.audioOutputPricePerMillion?.toString() ?? null,
 ];
 const MODEL_INSERT = `INSERT INTO models (id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, created_at, updated_at, weight, priority,
-    image_input_tokens, max_input_tokens_per_attachment)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)`;
+    image_input_tokens, max_input_tokens_per_attachment, cache_write_input_price_micros, audio_input_price_micros, audio_output_price_micros)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16, $17)`;
 
 /** Inserts a model (unique name per provider account). */
 export async function insertModel(q: Queryable, m: ModelWrite, nowMs: number): Promise<ModelRecord> {
@@ -117,7 +128,9 @@ export async function upsertModelByName(q: Queryable, m: ModelWrite, nowMs: numb
        input_price_micros = EXCLUDED.input_price_micros, output_price_micros = EXCLUDED.output_price_micros,
        cached_input_price_micros = EXCLUDED.cached_input_price_micros, max_output_tokens = EXCLUDED.max_output_tokens,
        weight = EXCLUDED.weight, priority = EXCLUDED.priority, updated_at = EXCLUDED.updated_at,
-       image_input_tokens = EXCLUDED.image_input_tokens, max_input_tokens_per_attachment = EXCLUDED.max_input_tokens_per_attachment
+       image_input_tokens = EXCLUDED.image_input_tokens, max_input_tokens_per_attachment = EXCLUDED.max_input_tokens_per_attachment,
+       cache_write_input_price_micros = EXCLUDED.cache_write_input_price_micros,
+       audio_input_price_micros = EXCLUDED.audio_input_price_micros, audio_output_price_micros = EXCLUDED.audio_output_price_micros
      RETURNING ${MODEL_COLUMNS}`,
     modelParams(m, nowMs),
   );
@@ -134,7 +147,8 @@ export async function findModelForUpdate(q: Queryable, id: string): Promise<Mode
 export async function updateModel(q: Queryable, m: ModelWrite, nowMs: number): Promise<ModelRecord> {
   const rows = await q.query<ModelRow>(
     `UPDATE models SET upstream_model = $5, input_price_micros = $6, output_price_micros = $7, cached_input_price_micros = $8,
-       max_output_tokens = $9, updated_at = $10, weight = $11, priority = $12, image_input_tokens = $13, max_input_tokens_per_attachment = $14
+       max_output_tokens = $9, updated_at = $10, weight = $11, priority = $12, image_input_tokens = $13, max_input_tokens_per_attachment = $14,
+       cache_write_input_price_micros = $15, audio_input_price_micros = $16, audio_output_price_micros = $17
      WHERE id = $1 AND organization_id = $2 AND provider_account_id = $3 AND name = $4 RETURNING ${MODEL_COLUMNS}`,
     modelParams(m, nowMs),
   );

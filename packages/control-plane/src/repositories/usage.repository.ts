@@ -6,10 +6,15 @@ export interface UsageRecordRow {
   requestId: string; nodeId: string; bootId: string; sequence: bigint; startedAtMs: bigint; durationMs: number; firstByteMs: number;
   organizationId: string; virtualKeyId: string; userId: string; teamId: string; model: string; modelId: string;
   providerAccountId: string; upstreamModel: string; route: string; stream: boolean;
-  inputTokens: number; cachedInputTokens: number; outputTokens: number; usageSource: string; costMicros: bigint;
+  inputTokens: number; cachedInputTokens: number; outputTokens: number; usageSource: string;
+  /** The exact cost in pico-dollars. */
+  costPicos: bigint;
   outcome: string; status: number; errorCode: string; charges: ReadonlyArray<{ budgetId: string; windowStartMs: string; amount: string }>;
   /** Upstream attempts (1 = no retry, 0 = none); absent = 0. */
   attempts?: number;
+  /** Input tokens written to the provider's prompt cache, and the 1-hour part of them; absent = 0. */
+  cacheWriteInputTokens?: number;
+  cacheWrite1hInputTokens?: number;
 }
 
 /** Inserts a record unless its request_id is stored; resolves true when inserted now. */
@@ -17,12 +22,13 @@ export async function insertUsageRecord(q: Queryable, r: UsageRecordRow, nowMs: 
   const rows = await q.query<{ request_id: string }>(
     `INSERT INTO usage_records (request_id, node_id, boot_id, sequence, started_at_ms, duration_ms, first_byte_ms, organization_id, virtual_key_id,
        user_id, team_id, model, model_id, provider_account_id, upstream_model, route, stream, input_tokens, cached_input_tokens, output_tokens,
-       usage_source, cost_micros, outcome, status, error_code, charges, received_at, attempts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26::jsonb, $27, $28)
+       usage_source, cost_picos, outcome, status, error_code, charges, received_at, attempts, cache_write_input_tokens, cache_write_1h_input_tokens)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26::jsonb, $27, $28, $29, $30)
      ON CONFLICT (request_id) DO NOTHING RETURNING request_id`,
     [r.requestId, r.nodeId, r.bootId, r.sequence.toString(), r.startedAtMs.toString(), r.durationMs, r.firstByteMs, r.organizationId, r.virtualKeyId,
       r.userId, r.teamId, r.model, r.modelId, r.providerAccountId, r.upstreamModel, r.route, r.stream, r.inputTokens, r.cachedInputTokens, r.outputTokens,
-      r.usageSource, r.costMicros.toString(), r.outcome, r.status, r.errorCode, JSON.stringify(r.charges), isoOf(nowMs), r.attempts ?? 0],
+      r.usageSource, r.costPicos.toString(), r.outcome, r.status, r.errorCode, JSON.stringify(r.charges), isoOf(nowMs), r.attempts ?? 0,
+      r.cacheWriteInputTokens ?? 0, r.cacheWrite1hInputTokens ?? 0],
   );
   return rows.length > 0;
 }
@@ -31,14 +37,14 @@ export async function insertUsageRecord(q: Queryable, r: UsageRecordRow, nowMs: 
 export async function addToHourlyRollup(q: Queryable, r: UsageRecordRow, hourStartMs: number, blocked: boolean): Promise<void> {
   await q.query(
     `INSERT INTO usage_hourly (organization_id, hour_start_ms, virtual_key_id, user_id, team_id, model, provider_account_id,
-       requests, blocked, input_tokens, cached_input_tokens, output_tokens, cost_micros)
+       requests, blocked, input_tokens, cached_input_tokens, output_tokens, cost_picos)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      ON CONFLICT (organization_id, hour_start_ms, virtual_key_id, user_id, team_id, model, provider_account_id) DO UPDATE SET
        requests = usage_hourly.requests + EXCLUDED.requests, blocked = usage_hourly.blocked + EXCLUDED.blocked,
        input_tokens = usage_hourly.input_tokens + EXCLUDED.input_tokens, cached_input_tokens = usage_hourly.cached_input_tokens + EXCLUDED.cached_input_tokens,
-       output_tokens = usage_hourly.output_tokens + EXCLUDED.output_tokens, cost_micros = usage_hourly.cost_micros + EXCLUDED.cost_micros`,
+       output_tokens = usage_hourly.output_tokens + EXCLUDED.output_tokens, cost_picos = usage_hourly.cost_picos + EXCLUDED.cost_picos`,
     [r.organizationId, hourStartMs, r.virtualKeyId, r.userId, r.teamId, r.model, r.providerAccountId,
-      blocked ? 0 : 1, blocked ? 1 : 0, r.inputTokens, r.cachedInputTokens, r.outputTokens, r.costMicros.toString()],
+      blocked ? 0 : 1, blocked ? 1 : 0, r.inputTokens, r.cachedInputTokens, r.outputTokens, r.costPicos.toString()],
   );
 }
 
@@ -55,7 +61,9 @@ export interface UsageQuery {
 export interface UsageAggregate {
   virtualKeyId: string | null; virtualKeyName: string | null; userId: string | null; teamId: string | null; model: string | null;
   providerAccountId: string | null; dayMs: number | null; hourMs: number | null;
-  requests: bigint; blocked: bigint; inputTokens: bigint; outputTokens: bigint; costMicros: bigint;
+  requests: bigint; blocked: bigint; inputTokens: bigint; outputTokens: bigint;
+  /** The exact sum of the costs, in pico-dollars (numeric in the database: no int8 overflow). */
+  costPicos: bigint;
 }
 
 const DIMENSION_SQL: Readonly<Record<UsageDimension, readonly string[]>> = {
@@ -91,7 +99,7 @@ export async function queryUsage(q: Queryable, u: UsageQuery): Promise<UsageAggr
   const sql = `SELECT ${[...select,
     "COALESCE(SUM(h.requests), 0)::bigint AS requests", "COALESCE(SUM(h.blocked), 0)::bigint AS blocked",
     "COALESCE(SUM(h.input_tokens), 0)::bigint AS input_tokens", "COALESCE(SUM(h.output_tokens), 0)::bigint AS output_tokens",
-    "COALESCE(SUM(h.cost_micros), 0)::bigint AS cost_micros"].join(", ")}
+    "COALESCE(SUM(h.cost_picos), 0) AS cost_picos"].join(", ")}
     FROM usage_hourly h LEFT JOIN virtual_keys vk ON vk.id = h.virtual_key_id
     WHERE ${where.join(" AND ")}
     ${columns.length > 0 ? `GROUP BY ${columns.join(", ")} ORDER BY ${columns.map((c) => `${c} NULLS FIRST`).join(", ")}` : ""}`;
@@ -102,6 +110,6 @@ export async function queryUsage(q: Queryable, u: UsageQuery): Promise<UsageAggr
     virtualKeyId: str(r.virtual_key_id), virtualKeyName: str(r.virtual_key_name), userId: str(r.user_id), teamId: str(r.team_id),
     model: str(r.model), providerAccountId: str(r.provider_account_id), dayMs: num(r.day_ms), hourMs: num(r.hour_ms),
     requests: toBigInt(r.requests), blocked: toBigInt(r.blocked), inputTokens: toBigInt(r.input_tokens),
-    outputTokens: toBigInt(r.output_tokens), costMicros: toBigInt(r.cost_micros),
+    outputTokens: toBigInt(r.output_tokens), costPicos: toBigInt(r.cost_picos),
   }));
 }

@@ -5,7 +5,7 @@
  * concurrent ingests harmless — and, when the organization has a webhook, queued in the outbox in
  * the same transaction, so an alert is never lost nor delivered for spend that was rolled back.
  */
-import { formatUsd, windowEndOf } from "@tollgate/policy";
+import { formatUsdPicos, windowEndOf } from "@tollgate/policy";
 import type { Database, Queryable } from "../db/database.js";
 import type { IdSource } from "../ids.js";
 import { enqueueWebhook, insertBudgetAlert, listBudgetAlerts, type BudgetAlertRecord } from "../repositories/alert.repository.js";
@@ -39,7 +39,7 @@ export function reachedThresholds(percents: readonly number[], used: bigint, lim
 
 /** The JSON body of a budget threshold webhook (signed as sent). */
 export function budgetThresholdPayload(alertId: string, budget: BudgetRecord, windowStartMs: number, percent: number, used: bigint, createdAtMs: number): string {
-  const amount = (v: bigint): string => (budget.unit === "USD" ? formatUsd(v) : v.toString());
+  const amount = (v: bigint): string => (budget.unit === "USD" ? formatUsdPicos(v) : v.toString());
   const windowEnd = windowEndOf(budget.window, windowStartMs);
   return JSON.stringify({
     type: BUDGET_THRESHOLD_EVENT,

@@ -1,5 +1,5 @@
 /** Budgets at every scope: setBudget (one per scope, unit and window), removeBudget, live usage views. */
-import { windowEndOf, windowStartOf, type BudgetEnforcement, type BudgetMode, type BudgetUnit, type BudgetWindow, type Scope } from "@tollgate/policy";
+import { formatUsdPicos, MAX_USD_BUDGET_PICOS, picosOfMicros, windowEndOf, windowStartOf, type BudgetEnforcement, type BudgetMode, type BudgetUnit, type BudgetWindow, type Scope } from "@tollgate/policy";
 import type { Database, Queryable } from "../db/database.js";
 import { badInput, notFound } from "../errors.js";
 import type { BudgetRecord } from "../records.js";
@@ -27,11 +27,17 @@ export interface BudgetView extends BudgetRecord {
   readonly resetsAt: number | null;
 }
 
-/** The limit in the budget's unit: micro-dollars for USD, a whole count for TOKENS/REQUESTS. */
+/**
+ * The limit in the budget's unit: pico-dollars for USD (at most `MAX_USD_BUDGET_PICOS`, so every
+ * grant and ledger amount of the budget fits the wire's int64), a whole count for TOKENS/REQUESTS.
+ */
 export function limitInUnit(unit: BudgetUnit, limitDecimal: bigint): bigint {
   switch (unit) {
-    case "USD":
-      return limitDecimal;
+    case "USD": {
+      const picos = picosOfMicros(limitDecimal);
+      if (picos > MAX_USD_BUDGET_PICOS) throw badInput(`limit of a USD budget must be at most ${formatUsdPicos(MAX_USD_BUDGET_PICOS)}`);
+      return picos;
+    }
     case "TOKENS":
     case "REQUESTS":
       if (limitDecimal % MICROS !== 0n) throw badInput(`limit of a ${unit} budget must be a whole number`);

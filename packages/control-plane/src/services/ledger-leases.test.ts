@@ -16,7 +16,7 @@ function usage(requestId: string, holder: { nodeId: string; bootId: string }, am
     requestId, nodeId: holder.nodeId, bootId: holder.bootId, sequence: 1n, startedAtMs: BigInt(T0), durationMs: 5, firstByteMs: 1,
     organizationId: "org_1", virtualKeyId: "vk_1", userId: "", teamId: "", model: "m", modelId: "mdl_1", providerAccountId: "pa_1",
     upstreamModel: "m", route: "/v1/chat/completions", stream: false, inputTokens: 1, cachedInputTokens: 0, outputTokens: 1,
-    usageSource: "PROVIDER", costMicros: amount, outcome: "SUCCESS", status: 200, errorCode: "", charges: [{ budgetId: "bgt_1", windowStartMs: 0, amount }],
+    usageSource: "PROVIDER", costPicos: amount, outcome: "SUCCESS", status: 200, errorCode: "", charges: [{ budgetId: "bgt_1", windowStartMs: 0, amount }],
   };
 }
 

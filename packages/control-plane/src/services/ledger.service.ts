@@ -5,7 +5,7 @@
  * its expiry plus the reclaim grace (the rules of `lease.ts` in @tollgate/policy; the bound is
  * written in docs/reliability.md).
  */
-import { countedOutstanding, sizeGrant, windowStartOf } from "@tollgate/policy";
+import { countedOutstanding, picosOfMicros, sizeGrant, windowStartOf } from "@tollgate/policy";
 import { boundUsageText } from "@tollgate/proto";
 import type { Database, Queryable } from "../db/database.js";
 import { createIdSource, type IdSource } from "../ids.js";
@@ -57,8 +57,16 @@ export interface GrantGiveBack { readonly budgetId: string; readonly windowStart
 /** A charge of a usage record. */
 export interface ChargeIn { readonly budgetId: string; readonly windowStartMs: number; readonly amount: bigint }
 
-/** A usage record to ingest; `received` gives its bytes as received, what a dead letter keeps if the database refuses it. */
-export interface UsageIn extends Omit<UsageRecordRow, "charges"> { readonly charges: readonly ChargeIn[]; readonly received?: () => Uint8Array }
+/**
+ * A usage record to ingest; `received` gives its bytes as received, what a dead letter keeps if the
+ * database refuses it. `usdChargesInMicros`: the record is from a node before pico-dollars (its cost
+ * is already converted; its USD charges are micro-dollars, scaled at ingest by their budget's unit).
+ */
+export interface UsageIn extends Omit<UsageRecordRow, "charges"> {
+  readonly charges: readonly ChargeIn[];
+  readonly received?: () => Uint8Array;
+  readonly usdChargesInMicros?: boolean;
+}
 
 /** Every reason a usage record can be dead-lettered for (a fixed list: the `reason` label of the metric). */
 export const DEAD_LETTER_REASONS = ["missing_field", "invalid_text", "too_long", "out_of_range", "store_failed"] as const;
@@ -193,8 +201,9 @@ export class LedgerService {
     }
   }
 
-  private async ingestIn(tx: Queryable, records: readonly UsageIn[], rejected: readonly DeadLetterIn[], isolate: boolean): Promise<IngestResult> {
+  private async ingestIn(tx: Queryable, received: readonly UsageIn[], rejected: readonly DeadLetterIn[], isolate: boolean): Promise<IngestResult> {
     const nowMs = this.now();
+    const records = await withPicoCharges(tx, received);
     const letters: DeadLetterIn[] = [...rejected];
     const fresh = isolate ? await this.storeIsolated(tx, records, nowMs, letters) : await this.storeStraight(tx, records, nowMs);
     const used = new Map<string, { budgetId: string; windowStartMs: number; amount: bigint }>();
@@ -257,6 +266,30 @@ export class LedgerService {
     }
     return fresh;
   }
+}
+
+/**
+ * The records with every USD charge in pico-dollars: a record from a node before pico-dollars has
+ * its USD charges (told apart from TOKENS and REQUESTS ones by their budget's unit) scaled by 10^6.
+ * A charge of a budget that no longer exists is left as it is (no ledger row counts it).
+ */
+async function withPicoCharges(q: Queryable, records: readonly UsageIn[]): Promise<readonly UsageIn[]> {
+  if (!records.some((r) => r.usdChargesInMicros === true)) return records;
+  const usd = new Map<string, boolean>();
+  const out: UsageIn[] = [];
+  for (const r of records) {
+    if (r.usdChargesInMicros !== true) {
+      out.push(r);
+      continue;
+    }
+    const charges: ChargeIn[] = [];
+    for (const c of r.charges) {
+      if (!usd.has(c.budgetId)) usd.set(c.budgetId, (await findBudget(q, c.budgetId))?.unit === "USD");
+      charges.push(usd.get(c.budgetId) === true ? { ...c, amount: picosOfMicros(c.amount) } : c);
+    }
+    out.push({ ...r, charges, usdChargesInMicros: false });
+  }
+  return out;
 }
 
 function hourOf(r: UsageIn): number {

@@ -5,7 +5,7 @@ import { badInput, notFound } from "../errors.js";
 import type { ModelRecord, ProviderAccountRecord } from "../records.js";
 import * as repo from "../repositories/provider.repository.js";
 import { apiKeyHint, providerKeyAssociatedData, sealSecret } from "../security/crypto.js";
-import { assertCanManage, assertCanSee, type Actor } from "./actor.js";
+import { assertCanManage, assertCanSee, assertInTenancy, type Actor } from "./actor.js";
 import type { MutationRunner } from "./mutation-runner.js";
 import { requireOrganization, withConflict } from "./organization.service.js";
 import { requireBaseUrl, requireInt, requireModelName, requireName } from "./validate.js";
@@ -36,6 +36,11 @@ export interface ModelInput {
   weight?: number | null;
   /** Route-group order, lower first (default 0). */
   priority?: number | null;
+  /** Cache-write price; unset = 1.25x input for ANTHROPIC accounts (1-hour writes 2x), the input price elsewhere. */
+  cacheWriteInputPricePerMillion?: bigint | null;
+  /** Audio token prices (both or neither); unset = the model serves no audio (such requests are refused). */
+  audioInputPricePerMillion?: bigint | null;
+  audioOutputPricePerMillion?: bigint | null;
   /** Tokens one image may count (default null: the provider's default). */
   imageInputTokens?: number | null;
   /** Tokens one part the gateway cannot size may count (default null: not set, refused under hard limits). */
@@ -57,6 +62,12 @@ function modelFieldsOf(input: ModelInput): Omit<repo.ModelWrite, "id" | "organiz
   const cachedPrice = input.cachedInputPricePerMillion ?? null;
   if ((inputPrice === null) !== (outputPrice === null)) throw badInput("inputPricePerMillion and outputPricePerMillion must be given together (or neither: unpriced)");
   if (cachedPrice !== null && inputPrice === null) throw badInput("cachedInputPricePerMillion needs inputPricePerMillion");
+  const cacheWritePrice = input.cacheWriteInputPricePerMillion ?? null;
+  if (cacheWritePrice !== null && inputPrice === null) throw badInput("cacheWriteInputPricePerMillion needs inputPricePerMillion");
+  const audioIn = input.audioInputPricePerMillion ?? null;
+  const audioOut = input.audioOutputPricePerMillion ?? null;
+  if ((audioIn === null) !== (audioOut === null)) throw badInput("audioInputPricePerMillion and audioOutputPricePerMillion must be given together (or neither: no audio)");
+  if (audioIn !== null && inputPrice === null) throw badInput("audio prices need inputPricePerMillion");
   const imageInputTokens = input.imageInputTokens == null ? null : requireInt("imageInputTokens", input.imageInputTokens, 1, MAX_INPUT_BOUND);
   const perAttachment = input.maxInputTokensPerAttachment;
   const maxInputTokensPerAttachment = perAttachment == null ? null : requireInt("maxInputTokensPerAttachment", perAttachment, 1, MAX_INPUT_BOUND);
@@ -65,14 +76,18 @@ function modelFieldsOf(input: ModelInput): Omit<repo.ModelWrite, "id" | "organiz
     maxOutputTokens: requireInt("maxOutputTokens", input.maxOutputTokens ?? 4096, 1, 10_000_000),
     weight: requireInt("weight", input.weight ?? 1, 0, 1_000_000),
     priority: requireInt("priority", input.priority ?? 0, -1_000_000, 1_000_000),
+    cacheWriteInputPricePerMillion: cacheWritePrice, audioInputPricePerMillion: audioIn, audioOutputPricePerMillion: audioOut,
     imageInputTokens, maxInputTokensPerAttachment,
   };
 }
 
 /** What the audit row shows of a model. */
 function auditOf(m: ModelRecord): Record<string, unknown> {
+  const price = (v: bigint | null): string | null => v?.toString() ?? null;
   return {
-    name: m.name, upstreamModel: m.upstreamModel, inputPricePerMillion: m.inputPricePerMillion?.toString() ?? null, outputPricePerMillion: m.outputPricePerMillion?.toString() ?? null,
+    name: m.name, upstreamModel: m.upstreamModel, inputPricePerMillion: price(m.inputPricePerMillion), outputPricePerMillion: price(m.outputPricePerMillion),
+    cachedInputPricePerMillion: price(m.cachedInputPricePerMillion), cacheWriteInputPricePerMillion: price(m.cacheWriteInputPricePerMillion),
+    audioInputPricePerMillion: price(m.audioInputPricePerMillion), audioOutputPricePerMillion: price(m.audioOutputPricePerMillion),
     maxOutputTokens: m.maxOutputTokens, weight: m.weight, priority: m.priority, imageInputTokens: m.imageInputTokens, maxInputTokensPerAttachment: m.maxInputTokensPerAttachment,
   };
 }

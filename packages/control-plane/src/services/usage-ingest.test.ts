@@ -19,14 +19,14 @@ const T0 = Date.UTC(2030, 0, 15, 12);
 function wire(requestId: string, over: Partial<UsageRecord> = {}): UsageRecord {
   const base = create(UsageRecordSchema, {
     requestId, nodeId: "node-a", bootId: "boot-1", sequence: 1n, startedAtMs: BigInt(T0), durationMs: 5, organizationId: "org_1", virtualKeyId: "vk_1",
-    model: "m", modelId: "mdl_1", providerAccountId: "pa_1", upstreamModel: "m", route: "/v1/chat/completions", inputTokens: 3, outputTokens: 4, costMicros: 7n,
+    model: "m", modelId: "mdl_1", providerAccountId: "pa_1", upstreamModel: "m", route: "/v1/chat/completions", inputTokens: 3, outputTokens: 4, costMicros: 1n, costPicos: 7n,
     status: 200, charges: [create(BudgetChargeSchema, { budgetId: "bgt_1", windowStartMs: 0n, amount: 7n })],
   });
   return { ...base, ...over };
 }
 
 const POISON: Array<[string, UsageRecord]> = [
-  ["invalid_text", wire("req_nul", { model: "gpt-4o-mini\u0000x", status: 404, costMicros: 0n, charges: [] })],
+  ["invalid_text", wire("req_nul", { model: "gpt-4o-mini\u0000x", status: 404, costMicros: 0n, costPicos: 0n, charges: [] })],
   ["too_long", wire("req_long", { model: "m".repeat(20_000) })],
   ["missing_field", wire("", { model: "no-id" })],
   ["missing_field", wire("req_noorg", { organizationId: "" })],
@@ -81,7 +81,7 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("usage ingest with 
   const state = async () => {
     const stored = await tdb.db.query<{ request_id: string }>("SELECT request_id FROM usage_records ORDER BY request_id");
     const [used] = await tdb.db.query<{ used: string }>("SELECT COALESCE(SUM(used), 0)::text AS used FROM budget_usage");
-    const [rollup] = await tdb.db.query<{ requests: string; cost: string }>("SELECT COALESCE(SUM(requests), 0)::text AS requests, COALESCE(SUM(cost_micros), 0)::text AS cost FROM usage_hourly");
+    const [rollup] = await tdb.db.query<{ requests: string; cost: string }>("SELECT COALESCE(SUM(requests), 0)::text AS requests, COALESCE(SUM(cost_picos), 0)::text AS cost FROM usage_hourly");
     const [consumed] = await tdb.db.query<{ c: string }>("SELECT COALESCE(SUM(consumed), 0)::text AS c FROM budget_grants");
     return { stored: stored.map((r) => r.request_id), used: used?.used, requests: rollup?.requests, cost: rollup?.cost, consumed: consumed?.c };
   };
@@ -138,5 +138,15 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("usage ingest with 
     await expect(ledger.ingestUsage(intake.records, intake.rejected)).rejects.toMatchObject({ code: "53100" });
     expect(await state()).toEqual({ stored: [], used: "0", requests: "0", cost: "0", consumed: "0" });
     expect(await listDeadLetters(tdb.db, null, 10)).toEqual([]);
+  });
+
+  it("reads a record from a node before pico-dollars (cost_micros only) in micro-dollars: cost and USD charges scaled by 10^6", async () => {
+    const legacy = wire("req_legacy", { costMicros: 7n, costPicos: 0n });
+    const intake = checkUsageBatch(create(UsageBatchSchema, { nodeId: "node-a", bootId: "boot-1", records: [legacy, wire("req_new")] }));
+    expect(intake.rejected).toEqual([]);
+    await ledger.ingestUsage(intake.records, intake.rejected);
+    expect(await state()).toEqual({ stored: ["req_legacy", "req_new"], used: "7000007", requests: "2", cost: "7000007", consumed: "7000007" });
+    const [row] = await tdb.db.query<{ cost_picos: string; charges: Array<{ amount: string }> }>("SELECT cost_picos::text, charges FROM usage_records WHERE request_id = 'req_legacy'");
+    expect([row?.cost_picos, row?.charges[0]?.amount]).toEqual(["7000000", "7000000"]);
   });
 });

@@ -3,7 +3,7 @@
  * secrets as HMACs (expired ones omitted), provider credentials decrypted (they travel only on
  * the authenticated channel), budgets and rate limits labelled with their scope's name.
  */
-import { formatScopeLabel, type BudgetPolicy, type GuardrailsPolicy, type PolicySnapshot, type RateLimitPolicy, type Scope, type SigningKeyPolicy } from "@tollgate/policy";
+import { cacheWritePricesOf, formatScopeLabel, picosOfMicros, type BudgetPolicy, type CacheWritePrices, type GuardrailsPolicy, type PolicySnapshot, type RateLimitPolicy, type Scope, type SigningKeyPolicy } from "@tollgate/policy";
 import type { Database } from "../db/database.js";
 import { listAllBudgets, listAllRateLimits } from "../repositories/budget.repository.js";
 import { listAllGuardrails } from "../repositories/limits.repository.js";
@@ -21,6 +21,14 @@ export interface SnapshotKeys {
   readonly nowMs: number;
 }
 
+/** The cache-write prices that are set (a null price is left out: the policy model reads it as the input price). */
+function setPricesOf(p: CacheWritePrices): Partial<CacheWritePrices> {
+  return {
+    ...(p.cacheWriteInputPerMillion === null ? {} : { cacheWriteInputPerMillion: p.cacheWriteInputPerMillion }),
+    ...(p.cacheWrite1hInputPerMillion === null ? {} : { cacheWrite1hInputPerMillion: p.cacheWrite1hInputPerMillion }),
+  };
+}
+
 /** Reads every table and assembles the snapshot at the current policy revision. */
 export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<PolicySnapshot> {
   return db.transaction(async (tx) => {
@@ -33,6 +41,7 @@ export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<P
     const keyRows = await listAllVirtualKeys(tx);
     const secrets = await listLiveKeySecrets(tx, keys.nowMs);
     const accounts = await listSealedProviderAccounts(tx);
+    const providerOf = new Map(accounts.map((a) => [a.id, a.provider] as const));
     const models = await listModels(tx, null);
     const budgets = await listAllBudgets(tx);
     const rateLimits = await listAllRateLimits(tx);
@@ -55,7 +64,7 @@ export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<P
       virtualKeys: keyRows.map((k) => ({
         id: k.id, organizationId: k.organizationId, name: k.name, kind: k.kind, teamId: k.teamId, userId: k.userId, status: k.status,
         secrets: secrets.get(k.id) ?? [], access: { allow: [...k.allowedModels], deny: [...k.deniedModels] },
-        maxCostPerRequest: k.maxCostPerRequest, expiresAt: k.expiresAt,
+        maxCostPerRequest: k.maxCostPerRequest === null ? null : picosOfMicros(k.maxCostPerRequest), expiresAt: k.expiresAt,
       })),
       providerAccounts: accounts.map((a) => ({
         id: a.id, organizationId: a.organizationId, name: a.name, provider: a.provider, baseUrl: a.baseUrl,
@@ -64,7 +73,11 @@ export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<P
       models: models.map((m) => ({
         id: m.id, organizationId: m.organizationId, providerAccountId: m.providerAccountId, name: m.name, upstreamModel: m.upstreamModel,
         price: m.inputPricePerMillion === null || m.outputPricePerMillion === null ? null
-          : { inputPerMillion: m.inputPricePerMillion, outputPerMillion: m.outputPricePerMillion, cachedInputPerMillion: m.cachedInputPricePerMillion },
+          : {
+              inputPerMillion: m.inputPricePerMillion, outputPerMillion: m.outputPricePerMillion, cachedInputPerMillion: m.cachedInputPricePerMillion,
+              ...setPricesOf(cacheWritePricesOf(providerOf.get(m.providerAccountId) ?? "OPENAI_COMPATIBLE", m.inputPricePerMillion, m.cacheWriteInputPricePerMillion)),
+              ...(m.audioInputPricePerMillion === null || m.audioOutputPricePerMillion === null ? {} : { audioInputPerMillion: m.audioInputPricePerMillion, audioOutputPerMillion: m.audioOutputPricePerMillion }),
+            },
         maxOutputTokens: m.maxOutputTokens, weight: m.weight, priority: m.priority,
         ...(m.imageInputTokens === null ? {} : { imageInputTokens: m.imageInputTokens }),
         ...(m.maxInputTokensPerAttachment === null ? {} : { maxInputTokensPerAttachment: m.maxInputTokensPerAttachment }),

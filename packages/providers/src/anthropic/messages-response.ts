@@ -9,15 +9,23 @@ function count(v: unknown): number {
 
 /**
  * Neutral usage of an Anthropic `usage` object: input = input_tokens + cache_read_input_tokens +
- * cache_creation_input_tokens, cached = cache_read_input_tokens, output = output_tokens (thinking
- * included). Null when it has no integer `input_tokens` nor `output_tokens`.
+ * cache_creation_input_tokens, cached = cache_read_input_tokens, cache writes =
+ * cache_creation_input_tokens (of them 1-hour = cache_creation.ephemeral_1h_input_tokens), output =
+ * output_tokens (thinking included). Null when it has no integer `input_tokens` nor `output_tokens`.
  */
 export function readAnthropicUsage(usage: unknown): ProviderUsage | null {
   if (!isJsonObject(usage)) return null;
   if (typeof usage["input_tokens"] !== "number" && typeof usage["output_tokens"] !== "number") return null;
   const cached = count(usage["cache_read_input_tokens"]);
-  const inputTokens = count(usage["input_tokens"]) + cached + count(usage["cache_creation_input_tokens"]);
-  return { inputTokens, cachedInputTokens: cached, outputTokens: count(usage["output_tokens"]) };
+  const writes = count(usage["cache_creation_input_tokens"]);
+  const creation = usage["cache_creation"];
+  const longWrites = Math.min(writes, isJsonObject(creation) ? count(creation["ephemeral_1h_input_tokens"]) : 0);
+  const inputTokens = count(usage["input_tokens"]) + cached + writes;
+  return {
+    inputTokens, cachedInputTokens: cached, outputTokens: count(usage["output_tokens"]),
+    ...(writes > 0 ? { cacheWriteInputTokens: writes } : {}),
+    ...(longWrites > 0 ? { cacheWrite1hInputTokens: longWrites } : {}),
+  };
 }
 
 /** `usage` of an Anthropic message body, neutral; null when absent. */
@@ -25,12 +33,13 @@ export function extractAnthropicUsage(json: unknown): ProviderUsage | null {
   return isJsonObject(json) ? readAnthropicUsage(json["usage"]) : null;
 }
 
-/** Anthropic `usage` of neutral usage (all cached tokens reported as cache reads). */
+/** Anthropic `usage` of neutral usage (cache reads and cache writes as the upstream reported them). */
 export function renderAnthropicUsage(usage: ProviderUsage | null): Record<string, number> {
   const u = usage ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
+  const writes = u.cacheWriteInputTokens ?? 0;
   return {
-    input_tokens: Math.max(0, u.inputTokens - u.cachedInputTokens),
-    cache_creation_input_tokens: 0,
+    input_tokens: Math.max(0, u.inputTokens - u.cachedInputTokens - writes),
+    cache_creation_input_tokens: writes,
     cache_read_input_tokens: u.cachedInputTokens,
     output_tokens: u.outputTokens,
   };

@@ -63,7 +63,7 @@ export function createAnthropicStreamParser(): ChatStreamParser {
             const repeated = typeof u["input_tokens"] === "number" ? readAnthropicUsage(u) : null;
             const base = repeated ?? startUsage ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
             const outputTokens = typeof u["output_tokens"] === "number" ? u["output_tokens"] : base.outputTokens;
-            out.push({ type: "usage", usage: { inputTokens: base.inputTokens, cachedInputTokens: base.cachedInputTokens, outputTokens } });
+            out.push({ type: "usage", usage: { ...base, outputTokens } });
           }
           return out;
         }

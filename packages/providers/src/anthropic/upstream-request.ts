@@ -12,10 +12,16 @@ export interface AnthropicUpstreamBodyOptions {
   readonly maxOutputTokens: number | null;
 }
 
-/** A copy of the client's Messages body for an Anthropic upstream: `model` replaced, `max_tokens` capped. */
+/**
+ * A copy of the client's Messages body for an Anthropic upstream: `model` replaced, `max_tokens`
+ * capped, and `service_tier` removed unless it is `standard_only` (`auto` may run on Priority Tier
+ * capacity, billed above the model's price).
+ */
 export function buildAnthropicUpstreamBody(req: ParsedAnthropicRequest, opts: AnthropicUpstreamBodyOptions): Record<string, unknown> {
   const maxTokens = opts.maxOutputTokens === null ? req.maxTokens : Math.min(req.maxTokens, opts.maxOutputTokens);
-  return { ...req.body, model: opts.upstreamModel, max_tokens: maxTokens };
+  const out: Record<string, unknown> = { ...req.body, model: opts.upstreamModel, max_tokens: maxTokens };
+  if ("service_tier" in out && out["service_tier"] !== "standard_only") delete out["service_tier"];
+  return out;
 }
 
 /** Strips trailing slashes of a base URL. */

@@ -27,6 +27,11 @@ describe("buildOpenAIUpstreamChatBody", () => {
     expect(out).not.toHaveProperty("stream_options");
   });
 
+  it("sends service_tier only when it is billed at the model's price (default, flex)", () => {
+    for (const tier of ["priority", "scale", "auto", 7, null]) expect(buildOpenAIUpstreamChatBody(parsed({ service_tier: tier }), base)).not.toHaveProperty("service_tier");
+    for (const tier of ["default", "flex"]) expect(buildOpenAIUpstreamChatBody(parsed({ service_tier: tier }), base)["service_tier"]).toBe(tier);
+  });
+
   it("writes the cap into the field the client used", () => {
     expect(buildOpenAIUpstreamChatBody(parsed({ max_completion_tokens: 500 }), { ...base, maxOutputTokens: 120 })).toMatchObject({ max_completion_tokens: 120 });
     const legacy = buildOpenAIUpstreamChatBody(parsed({ max_tokens: 500 }), { ...base, maxOutputTokens: 120 });

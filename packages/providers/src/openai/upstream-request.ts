@@ -16,13 +16,22 @@ export interface UpstreamChatBodyOptions {
 }
 
 /**
- * A copy of the client's body for the upstream: `model` replaced; when `maxOutputTokens` is set,
+ * The `service_tier` values billed at the model's (standard) price: `default`, and `flex` (cheaper
+ * upstream, never dearer). `priority`, `scale` and `auto` (the project's tier, possibly priority)
+ * cost more upstream than the model's price says, so they are not sent.
+ */
+const TIERS_AT_MODEL_PRICE: ReadonlySet<unknown> = new Set(["default", "flex"]);
+
+/**
+ * A copy of the client's body for the upstream: `model` replaced; `service_tier` removed unless it
+ * is billed at the model's price (`TIERS_AT_MODEL_PRICE`); when `maxOutputTokens` is set,
  * written into the field the client used (both fields lowered when the client sent both), except
  * that a reasoning model always gets `max_completion_tokens` (it refuses `max_tokens`);
  * for streams with `forceStreamUsage`, `stream_options.include_usage = true` (other options kept).
  */
 export function buildOpenAIUpstreamChatBody(req: ParsedChatRequest, opts: UpstreamChatBodyOptions): Record<string, unknown> {
   const out: Record<string, unknown> = { ...req.body, model: opts.upstreamModel };
+  if ("service_tier" in out && !TIERS_AT_MODEL_PRICE.has(out["service_tier"])) delete out["service_tier"];
   if (opts.maxOutputTokens !== null) {
     const accepted = outputLimitFieldOf(opts.upstreamModel);
     const field = accepted === "max_completion_tokens" ? accepted : (req.maxTokensField ?? opts.fieldWhenAbsent ?? accepted);

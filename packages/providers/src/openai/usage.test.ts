@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { extractOpenAICompletionText, extractOpenAIUsage } from "./usage.js";
+import { extractOpenAICompletionText, extractOpenAIUsage, requestsOpenAIAudio } from "./usage.js";
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8"));
 
@@ -39,5 +39,21 @@ describe("extractOpenAICompletionText", () => {
     };
     expect(extractOpenAICompletionText(body)).toBe('No.f{"a":1}');
     expect(extractOpenAICompletionText({ choices: "x" })).toBe("");
+  });
+});
+
+describe("audio", () => {
+  it("reads audio input and output tokens (parts of prompt and completion tokens)", () => {
+    const usage = { prompt_tokens: 1_100, completion_tokens: 550, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 1_000 }, completion_tokens_details: { audio_tokens: 500, reasoning_tokens: 0 } };
+    expect(extractOpenAIUsage({ usage })).toEqual({ inputTokens: 1_100, cachedInputTokens: 0, outputTokens: 550, audioInputTokens: 1_000, audioOutputTokens: 500 });
+  });
+
+  it("tells a request that sends or asks for audio", () => {
+    const text = { model: "m", messages: [{ role: "user", content: "hi" }] };
+    expect(requestsOpenAIAudio(text)).toBe(false);
+    expect(requestsOpenAIAudio({ ...text, modalities: ["text", "audio"], audio: { voice: "alloy", format: "wav" } })).toBe(true);
+    expect(requestsOpenAIAudio({ ...text, audio: { voice: "alloy" } })).toBe(true);
+    expect(requestsOpenAIAudio({ model: "m", messages: [{ role: "user", content: [{ type: "input_audio", input_audio: { data: "AAAA", format: "wav" } }] }] })).toBe(true);
+    expect(requestsOpenAIAudio({ model: "m", messages: [{ role: "user", content: [{ type: "text", text: "input_audio" }] }], modalities: ["text"] })).toBe(false);
   });
 });

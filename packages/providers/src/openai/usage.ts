@@ -16,8 +16,9 @@ function readCount(v: unknown): number | null {
 
 /**
  * Reads `usage` of an OpenAI chat completion, chunk or embeddings response: `prompt_tokens`,
- * `prompt_tokens_details.cached_tokens`, `completion_tokens` (reasoning tokens are already inside
- * it; absent for embeddings = 0). Null when there is no usable usage object.
+ * `prompt_tokens_details.cached_tokens` and `.audio_tokens`, `completion_tokens` (reasoning tokens
+ * are already inside it; absent for embeddings = 0) and `completion_tokens_details.audio_tokens`.
+ * Null when there is no usable usage object.
  */
 export function extractOpenAIUsage(json: unknown): ProviderUsage | null {
   if (!isJsonObject(json)) return null;
@@ -28,7 +29,28 @@ export function extractOpenAIUsage(json: unknown): ProviderUsage | null {
   const details = usage["prompt_tokens_details"];
   const cached = isJsonObject(details) ? readCount(details["cached_tokens"]) : null;
   const outputTokens = readCount(usage["completion_tokens"]) ?? 0;
-  return { inputTokens, cachedInputTokens: Math.min(cached ?? 0, inputTokens), outputTokens };
+  const outDetails = usage["completion_tokens_details"];
+  const audioIn = isJsonObject(details) ? (readCount(details["audio_tokens"]) ?? 0) : 0;
+  const audioOut = isJsonObject(outDetails) ? (readCount(outDetails["audio_tokens"]) ?? 0) : 0;
+  return {
+    inputTokens, cachedInputTokens: Math.min(cached ?? 0, inputTokens), outputTokens,
+    ...(audioIn > 0 ? { audioInputTokens: audioIn } : {}),
+    ...(audioOut > 0 ? { audioOutputTokens: audioOut } : {}),
+  };
+}
+
+/**
+ * Whether an OpenAI chat body sends audio (an `input_audio` content part) or asks for audio output
+ * (`modalities` naming "audio", or an `audio` object): such a request is served only by a model
+ * with audio prices.
+ */
+export function requestsOpenAIAudio(body: Readonly<Record<string, unknown>>): boolean {
+  const modalities = body["modalities"];
+  if (Array.isArray(modalities) && modalities.includes("audio")) return true;
+  if (isJsonObject(body["audio"])) return true;
+  const messages = body["messages"];
+  if (!Array.isArray(messages)) return false;
+  return messages.some((m) => isJsonObject(m) && Array.isArray(m["content"]) && m["content"].some((p) => isJsonObject(p) && p["type"] === "input_audio"));
 }
 
 /**

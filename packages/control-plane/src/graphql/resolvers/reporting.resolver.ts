@@ -7,7 +7,7 @@ import type { DeadLetterRecord } from "../../repositories/usage-dead-letter.repo
 import type { UsageDimension } from "../../repositories/usage.repository.js";
 import { actorOf, type GraphQLContext } from "../context.js";
 import { UsageGroupByEnum } from "../enums.js";
-import { DateTimeScalar } from "../scalars.js";
+import { DateTimeScalar, PicoAmount } from "../scalars.js";
 import { AuditLogConnection, DataPlaneNode, UsageDeadLetter, UsageDeadLetterConnection, UsageRow } from "../types/reporting.type.js";
 import { RemoveBudgetInput, RemoveBudgetPayload, SetBudgetInput, SetBudgetPayload, UsageFilter } from "../types/virtual-key.input.js";
 import { decodeCursor, encodeCursor, toBudget } from "../types/virtual-key.type.js";
@@ -59,7 +59,7 @@ export class ReportingResolver {
         virtualKeyId: r.virtualKeyId, virtualKeyName: r.virtualKeyName, userId: r.userId, teamId: r.teamId, model: r.model,
         providerAccountId: r.providerAccountId, day: r.dayMs === null ? null : new Date(r.dayMs), hour: r.hourMs === null ? null : new Date(r.hourMs),
       },
-      requests: Number(r.requests), inputTokens: Number(r.inputTokens), outputTokens: Number(r.outputTokens), cost: r.costMicros, blocked: Number(r.blocked),
+      requests: Number(r.requests), inputTokens: Number(r.inputTokens), outputTokens: Number(r.outputTokens), cost: new PicoAmount(r.costPicos), blocked: Number(r.blocked),
     }));
   }
 

@@ -1,5 +1,5 @@
 /** GraphQL object types of model access, guardrails, budget alerts and the Simulator's answer. */
-import { formatUsd, type BudgetMode, type BudgetUnit, type BudgetWindow, type GuardrailKind, type Scope } from "@tollgate/policy";
+import { formatUsdPicos, type BudgetMode, type BudgetUnit, type BudgetWindow, type GuardrailKind, type Scope } from "@tollgate/policy";
 import type { SimulationReport } from "@tollgate/providers";
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import type { BudgetAlertView } from "../../services/budget-alert.service.js";
@@ -134,7 +134,7 @@ export function toGuardrails(v: GuardrailsView): Guardrails {
 
 /** Maps an alert view. */
 export function toBudgetAlert(a: BudgetAlertView): BudgetAlert {
-  const amount = (v: bigint): string => (a.budget?.unit === "USD" ? formatUsd(v) : v.toString());
+  const amount = (v: bigint): string => (a.budget?.unit === "USD" ? formatUsdPicos(v) : v.toString());
   return {
     id: a.id, budgetId: a.budgetId, scope: a.budget?.scope ?? null, scopeId: a.budget?.scopeId ?? null, unit: a.budget?.unit ?? null,
     window: a.budget?.window ?? null, threshold: a.thresholdPercent / 100, used: amount(a.used), limit: amount(a.limit),

@@ -29,6 +29,10 @@ export class Model {
   @Field(() => DecimalScalar, { nullable: true, description: "null = unpriced (refused, never free)." }) inputPricePerMillion: bigint | null;
   @Field(() => DecimalScalar, { nullable: true }) outputPricePerMillion: bigint | null;
   @Field(() => DecimalScalar, { nullable: true, description: "null = same as input." }) cachedInputPricePerMillion: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "USD per million input tokens written to the prompt cache, as set; null = the provider's default (1.25x input for ANTHROPIC accounts, 1-hour writes at 2x; the input price elsewhere)." })
+  cacheWriteInputPricePerMillion: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "USD per million audio input tokens; null = the model serves no audio." }) audioInputPricePerMillion: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "USD per million audio output tokens; null = the model serves no audio." }) audioOutputPricePerMillion: bigint | null;
   @Field(() => Boolean) priced: boolean;
   @Field(() => Int) maxOutputTokens: number;
   @Field(() => Int, { description: "Share of traffic within its route group and priority (0 = standby)." }) weight: number;
@@ -52,6 +56,8 @@ export function toModel(r: ModelRecord): Model {
   return {
     id: r.id, organizationId: r.organizationId, providerAccountId: r.providerAccountId, name: r.name, upstreamModel: r.upstreamModel,
     inputPricePerMillion: r.inputPricePerMillion, outputPricePerMillion: r.outputPricePerMillion, cachedInputPricePerMillion: r.cachedInputPricePerMillion,
+    cacheWriteInputPricePerMillion: r.cacheWriteInputPricePerMillion,
+    audioInputPricePerMillion: r.audioInputPricePerMillion, audioOutputPricePerMillion: r.audioOutputPricePerMillion,
     priced: r.inputPricePerMillion !== null && r.outputPricePerMillion !== null, maxOutputTokens: r.maxOutputTokens,
     weight: r.weight, priority: r.priority,
     imageInputTokens: r.imageInputTokens, maxInputTokensPerAttachment: r.maxInputTokensPerAttachment,

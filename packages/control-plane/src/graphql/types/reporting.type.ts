@@ -1,6 +1,6 @@
 /** GraphQL object types of usage rows, the audit log and data-plane nodes. */
 import { Field, Float, ID, Int, ObjectType } from "type-graphql";
-import { DateTimeScalar, DecimalScalar, JSONObjectScalar } from "../scalars.js";
+import { DateTimeScalar, DecimalScalar, JSONObjectScalar, PicoAmount } from "../scalars.js";
 import { PageInfo } from "./virtual-key.type.js";
 
 /** The group a usage row belongs to; fields not grouped by are null. */
@@ -23,7 +23,7 @@ export class UsageRow {
   @Field(() => Float, { description: "Requests served (not refused)." }) requests: number;
   @Field(() => Float) inputTokens: number;
   @Field(() => Float) outputTokens: number;
-  @Field(() => DecimalScalar) cost: bigint;
+  @Field(() => DecimalScalar, { description: "The exact cost in US dollars (up to 12 decimals)." }) cost: PicoAmount;
   @Field(() => Float, { description: "Requests refused by policy (key, model, budget, rate limit...)." }) blocked: number;
 }
 

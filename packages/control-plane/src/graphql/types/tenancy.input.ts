@@ -104,6 +104,11 @@ export class CreateModelInput {
   @Field(() => DecimalScalar, { nullable: true, description: "USD per million input tokens; omit both prices for an unpriced model (refused)." }) inputPricePerMillion?: bigint | null;
   @Field(() => DecimalScalar, { nullable: true }) outputPricePerMillion?: bigint | null;
   @Field(() => DecimalScalar, { nullable: true }) cachedInputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "USD per million input tokens written to the prompt cache. Unset: 1.25x the input price for ANTHROPIC accounts (1-hour cache writes at 2x); none (the input price) elsewhere." })
+  cacheWriteInputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "USD per million audio input tokens (with audioOutputPricePerMillion). Unset: the model serves no audio; requests with audio are refused." })
+  audioInputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true }) audioOutputPricePerMillion?: bigint | null;
   @Field(() => Int, { nullable: true, description: "Default 4096." }) maxOutputTokens?: number | null;
   @Field(() => Int, { nullable: true, description: "Share of traffic among the models with this name in the organization (its route group) at the same priority. Default 1; 0 = standby (tried after the others)." }) weight?: number | null;
   @Field(() => Int, { nullable: true, description: "Route-group order: lower priorities are tried first, higher ones are fallbacks. Default 0." }) priority?: number | null;
@@ -121,6 +126,11 @@ export class UpdateModelInput {
   @Field(() => DecimalScalar, { nullable: true, description: "null with outputPricePerMillion null = unpriced (refused)." }) inputPricePerMillion?: bigint | null;
   @Field(() => DecimalScalar, { nullable: true }) outputPricePerMillion?: bigint | null;
   @Field(() => DecimalScalar, { nullable: true }) cachedInputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "null = the provider's default (1.25x input for ANTHROPIC accounts, 1-hour writes 2x; the input price elsewhere)." })
+  cacheWriteInputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "USD per million audio input tokens (with audioOutputPricePerMillion). Unset: the model serves no audio; requests with audio are refused." })
+  audioInputPricePerMillion?: bigint | null;
+  @Field(() => DecimalScalar, { nullable: true }) audioOutputPricePerMillion?: bigint | null;
   @Field(() => Int, { nullable: true }) maxOutputTokens?: number | null;
   @Field(() => Int, { nullable: true }) weight?: number | null;
   @Field(() => Int, { nullable: true }) priority?: number | null;

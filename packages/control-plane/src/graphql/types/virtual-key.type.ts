@@ -1,5 +1,5 @@
 /** GraphQL object types of virtual keys, budgets, rate limits and the key connection. */
-import { formatUsd, type BudgetEnforcement, type BudgetMode, type BudgetUnit, type BudgetWindow, type KeyKind, type KeyStatus, type Scope } from "@tollgate/policy";
+import { formatUsdPicos, type BudgetEnforcement, type BudgetMode, type BudgetUnit, type BudgetWindow, type KeyKind, type KeyStatus, type Scope } from "@tollgate/policy";
 import { Field, Float, ID, Int, ObjectType } from "type-graphql";
 import type { KeyFormat, RateLimitRecord, VirtualKeyRecord } from "../../records.js";
 import type { BudgetView } from "../../services/budget.service.js";
@@ -85,7 +85,7 @@ export class VirtualKeyConnection {
 export function formatBudgetAmount(unit: BudgetUnit, v: bigint): string {
   switch (unit) {
     case "USD":
-      return formatUsd(v);
+      return formatUsdPicos(v);
     case "TOKENS":
     case "REQUESTS":
       return v.toString();
