@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { findFreePort, repoRoot, spawnTollgate, waitForHttpOk, type RunningProcess } from "../support/processes.js";
+import { findFreePort, repoRoot, waitForHttpOk, type RunningProcess } from "../support/processes.js";
 import { startStack, type Stack } from "../support/stack.js";
 import { runLoad } from "./load.js";
 
