@@ -1,5 +1,5 @@
 /**
- * Import rules of the house (docs: /ARCHITECTURE.md §2), checked by dependency-cruiser in `npm run check`
+ * Import rules of the house (the layering of the architecture), checked by dependency-cruiser in `npm run check`
  * (`npm run lint:imports`). Apps (control-plane, data-plane, cli) import libraries (policy, proto,
  * providers, mock-provider); libraries never import apps; the two planes meet only through `proto`;
  * `policy` is the leaf: nothing internal, no Node built-in; a package is imported by its name
