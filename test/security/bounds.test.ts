@@ -59,9 +59,9 @@ async function ask(protocol: Protocol, what: Case, secret: string): Promise<stri
 /** Status and message of the error a call raises (Anthropic's and Gemini's SDKs put the JSON body in it: quotes unescaped). */
 async function refusalOf(call: Promise<unknown>): Promise<{ status: number; message: string }> {
   const e = await call.then(() => null, (err: unknown) => err);
-  const unescape = (m: string): string => m.replaceAll('\\"', '"');
-  if (e instanceof OpenAI.APIError || e instanceof Anthropic.APIError) return { status: e.status ?? 0, message: unescape(e.message) };
-  if (e instanceof ApiError) return { status: e.status, message: unescape(e.message) };
+  const unquote = (m: string): string => m.replaceAll('\\"', '"');
+  if (e instanceof OpenAI.APIError || e instanceof Anthropic.APIError) return { status: e.status ?? 0, message: unquote(e.message) };
+  if (e instanceof ApiError) return { status: e.status, message: unquote(e.message) };
   throw new Error(`expected an API error, got ${String(e)}`);
 }
 

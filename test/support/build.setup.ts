@@ -7,6 +7,6 @@ import path from "node:path";
 import { repoRoot } from "./processes.js";
 
 /** Builds `dist/run/` once before the system tests; throws (failing the run) when the build fails. */
-export default function buildCli(): void {
+export function setup(): void {
   execFileSync(process.execPath, [path.join(repoRoot, "scripts/build.mjs")], { cwd: repoRoot, stdio: "inherit" });
 }

@@ -1,6 +1,6 @@
 import { BudgetLedger, RateLimiter } from "@tollgate/policy";
 import { startMockProvider, type MockProvider } from "@tollgate/mock-provider";
-import { Outcome, UsageSource, type UsageRecord } from "@tollgate/proto";
+import { Outcome, UsageSource, } from "@tollgate/proto";
 import { parseOpenAIChatRequest, shapeChatRequest, type ParsedChatRequest } from "@tollgate/providers";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";

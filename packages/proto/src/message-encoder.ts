@@ -191,7 +191,7 @@ function measure(plan: MessagePlan, message: Record<string, unknown>, sizes: num
     const value = message[f.name];
     switch (f.kind) {
       case "message": {
-        if (value === undefined || !Object.prototype.hasOwnProperty.call(message, f.name)) break;
+        if (value === undefined || !Object.hasOwn(message, f.name)) break;
         if (typeof value !== "object" || value === null || f.sub === null) return UNSUPPORTED;
         const at = sizes.length;
         sizes.push(0);
@@ -253,7 +253,10 @@ class Writer {
   }
 
   varint64(v: bigint): void {
-    if (v >= 0n && v <= MAX_SAFE) return this.varint(Number(v));
+    if (v >= 0n && v <= MAX_SAFE) {
+      this.varint(Number(v));
+      return;
+    }
     let u = BigInt.asUintN(64, v);
     while (u > 0x7fn) {
       this.buf[this.pos++] = Number(u & 0x7fn) | 0x80;
@@ -305,7 +308,7 @@ class Writer {
           }
           break;
         case "message":
-          if (value !== undefined && Object.prototype.hasOwnProperty.call(message, f.name)) this.nested(f, value as Record<string, unknown>);
+          if (value !== undefined && Object.hasOwn(message, f.name)) this.nested(f, value as Record<string, unknown>);
           break;
         case "messages":
           for (const item of value as Record<string, unknown>[]) this.nested(f, item);

@@ -30,12 +30,14 @@ export type UsageTextField = keyof typeof USAGE_TEXT_LIMITS;
 /** Why a string breaks the rules. */
 export type UsageTextProblem = "nul" | "ill_formed" | "too_long";
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding NUL is the point (PostgreSQL text cannot hold it).
 const NUL = /\u0000/g;
 const LONE_SURROGATE_SOURCE = "[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]";
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE_SOURCE, "g");
 const HAS_LONE_SURROGATE = new RegExp(LONE_SURROGATE_SOURCE);
 const REPLACEMENT = "\uFFFD";
 /** A NUL or any surrogate (paired or not): the only characters that may need replacing. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is one of the characters looked for.
 const SUSPECT = /[\u0000\uD800-\uDFFF]/;
 
 /** Bytes of `s` in UTF-8 (lone surrogates count 3, as they are encoded as U+FFFD). */

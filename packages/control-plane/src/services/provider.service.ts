@@ -5,7 +5,7 @@ import { badInput, notFound } from "../errors.js";
 import type { ModelRecord, ProviderAccountRecord } from "../records.js";
 import * as repo from "../repositories/provider.repository.js";
 import { apiKeyHint, providerKeyAssociatedData, sealSecret } from "../security/crypto.js";
-import { assertCanManage, assertCanSee, assertInTenancy, type Actor } from "./actor.js";
+import { assertCanManage, assertCanSee, type Actor } from "./actor.js";
 import type { MutationRunner } from "./mutation-runner.js";
 import { requireOrganization, withConflict } from "./organization.service.js";
 import { requireBaseUrl, requireInt, requireModelName, requireName } from "./validate.js";
