@@ -53,7 +53,16 @@ function rows(bare: Figures, toll: Figures, direct: Figures, rate: number): Row[
 export function formatReport(bare: Figures, toll: Figures, direct: Figures, rate: number): string {
   const head = ["figure".padEnd(32), "bare".padStart(9), "tollgate".padStart(9), "ratio".padStart(7), "diff".padStart(8), "  goal"].join(" ");
   const lines = rows(bare, toll, direct, rate).map((r) =>
-    [r.label.padEnd(32), fmt(r.bare, r.digits).padStart(9), fmt(r.tollgate, r.digits).padStart(9), (r.bare > 0 ? `${fmt(r.tollgate / r.bare, 2)}x` : "-").padStart(7), fmt(r.tollgate - r.bare, r.digits).padStart(8), `  ${r.goal}`].join(" ").trimEnd(),
+    [
+      r.label.padEnd(32),
+      fmt(r.bare, r.digits).padStart(9),
+      fmt(r.tollgate, r.digits).padStart(9),
+      (r.bare > 0 ? `${fmt(r.tollgate / r.bare, 2)}x` : "-").padStart(7),
+      fmt(r.tollgate - r.bare, r.digits).padStart(8),
+      `  ${r.goal}`,
+    ]
+      .join(" ")
+      .trimEnd(),
   );
   const directLine =
     `direct mock (subtracted from every latency): p50/p99 c=1 ${fmt(direct.c1.p50, 3)}/${fmt(direct.c1.p99, 3)} ms, ` +

@@ -98,7 +98,9 @@ function pidOf(p: RunningProcess): number {
 
 function machine(): string {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
-  return `${cpu}, ${cpus().length} CPUs, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`;
+  return `${cpu}, ${cpus().length} CPUs, node ${process.version}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`;
 }
 
 async function main(): Promise<void> {
@@ -117,10 +119,9 @@ async function main(): Promise<void> {
     await gql(`mutation($i: CreateModelInput!) { createModel(input: $i) { model { id } } }`, {
       i: { providerAccountId: acct.createProviderAccount.providerAccount.id, name: "gpt-4o-mini", upstreamModel: "gpt-4o-mini", inputPricePerMillion: "0.15", outputPricePerMillion: "0.60" },
     });
-    const key = await gql<{ createVirtualKey: { secret: string } }>(
-      `mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { secret } }`,
-      { i: { organizationId: orgId, name: "bench", kind: "SERVICE", allowedModels: ["gpt-4o-mini"], budgets: [{ unit: "USD", window: "MONTH", limit: "100000", mode: "HARD" }] } },
-    );
+    const key = await gql<{ createVirtualKey: { secret: string } }>(`mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { secret } }`, {
+      i: { organizationId: orgId, name: "bench", kind: "SERVICE", allowedModels: ["gpt-4o-mini"], budgets: [{ unit: "USD", window: "MONTH", limit: "100000", mode: "HARD" }] },
+    });
     const secret = key.createVirtualKey.secret;
     const nodeUrl = stack.nodeUrls[0] ?? "";
     for (let i = 0; i < 50; i++) {

@@ -25,7 +25,11 @@ describe("configuration mistakes", () => {
   it.each(cases)("$command without a valid $names exits 1 with one line naming it", async ({ command, env, names }) => {
     const proc = spawnTollgate(command, command, env);
     const code = await new Promise<number | null>((resolve) => proc.child.once("exit", (c) => resolve(c)));
-    const lines = proc.output().trim().split("\n").filter((l) => l.trim() !== "");
+    const lines = proc
+      .output()
+      .trim()
+      .split("\n")
+      .filter((l) => l.trim() !== "");
     expect(code).toBe(1);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(names);

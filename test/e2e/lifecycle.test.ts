@@ -27,11 +27,20 @@ const applied = (): Promise<void> => policyApplied(stack.gql, stack.nodeUrls.len
 async function refusedEverywhere(secret: string, timeoutMs = 5_000): Promise<OpenAIApiError[]> {
   return Promise.all(
     stack.nodeUrls.map((_, i) =>
-      eventually(async () => {
-        // /v1/models is not billed: polling it leaves the key's usage as it was.
-        const err = await sdk(secret, i).models.list().then(() => null, (e: unknown) => e);
-        return err instanceof OpenAI.AuthenticationError && err.code === "invalid_api_key" ? err : undefined;
-      }, timeoutMs, `node ${i + 1} refusing the key`),
+      eventually(
+        async () => {
+          // /v1/models is not billed: polling it leaves the key's usage as it was.
+          const err = await sdk(secret, i)
+            .models.list()
+            .then(
+              () => null,
+              (e: unknown) => e,
+            );
+          return err instanceof OpenAI.AuthenticationError && err.code === "invalid_api_key" ? err : undefined;
+        },
+        timeoutMs,
+        `node ${i + 1} refusing the key`,
+      ),
     ),
   );
 }
@@ -69,10 +78,9 @@ describe("a member's personal key dies with the member", () => {
   it("deactivateUser: every node refuses the key within a second", async () => {
     const { userId, key } = await memberWithPersonalKey("dana@example.com");
     const started = Date.now();
-    const d = await stack.gql<{ deactivateUser: { user: { active: boolean } } }>(
-      `mutation($input: DeactivateUserInput!) { deactivateUser(input: $input) { user { active } } }`,
-      { input: { id: userId } },
-    );
+    const d = await stack.gql<{ deactivateUser: { user: { active: boolean } } }>(`mutation($input: DeactivateUserInput!) { deactivateUser(input: $input) { user { active } } }`, {
+      input: { id: userId },
+    });
     expect(d.deactivateUser.user.active).toBe(false);
     const refusals = await refusedEverywhere(key.secret);
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -119,10 +127,14 @@ describe("rotateVirtualKey with a grace period", () => {
     for (const err of refusals) expect(bodyMessage(err)).toBe(`this secret of virtual key "rotating" was rotated and its grace period has ended`);
     for (const i of [0, 1]) expect(await sdkChat(sdk(fresh, i), tenant.model)).not.toBe("");
     // Same key, same usage: the 1 + 2 + 2 + 2 requests under both secrets all count on it.
-    const usage = await eventually(async () => {
-      const u = await keyUsage(stack.gql, tenant.orgId, key.id);
-      return u.requests >= 7 ? u : undefined;
-    }, 15_000, "usage of the rotated key");
+    const usage = await eventually(
+      async () => {
+        const u = await keyUsage(stack.gql, tenant.orgId, key.id);
+        return u.requests >= 7 ? u : undefined;
+      },
+      15_000,
+      "usage of the rotated key",
+    );
     expect(usage.requests).toBe(7);
   });
 });
@@ -204,7 +216,9 @@ describe("the Simulator", () => {
           const fromNode = await simulateOnNode(i, key.secret, body);
           expect({ allowed: fromNode.allowed, status: fromNode.status, code: fromNode.error?.code ?? null }).toEqual({ allowed, status, code });
           expect({ allowed: fromControlPlane.allowed, status: fromControlPlane.status, error: fromControlPlane.error }).toEqual({
-            allowed, status, error: fromNode.error === null ? null : { code: fromNode.error.code, message: fromNode.error.message },
+            allowed,
+            status,
+            error: fromNode.error === null ? null : { code: fromNode.error.code, message: fromNode.error.message },
           });
           expect(fromControlPlane.route).toEqual({ model: "sim-model", providerAccount: "sim-upstream", upstreamModel: "sim-model-upstream" });
           expect(fromNode.route).toEqual(fromControlPlane.route);
@@ -234,12 +248,20 @@ describe("the Simulator", () => {
     expect((spent as OpenAIApiError).code).toBe("budget_exceeded");
     for (const k of [dry, narrow]) expect(await failureOf(sdkChat(sdk(k.secret, 0), "sim-model"))).toBeInstanceOf(OpenAI.APIError);
     expect(simUpstream.requests()).toHaveLength(1);
-    for (const [key, want] of [[open, { requests: 1, blocked: 1 }], [dry, { requests: 0, blocked: 1 }], [narrow, { requests: 0, blocked: 1 }]] as const) {
+    for (const [key, want] of [
+      [open, { requests: 1, blocked: 1 }],
+      [dry, { requests: 0, blocked: 1 }],
+      [narrow, { requests: 0, blocked: 1 }],
+    ] as const) {
       // Simulations left before the real requests: any record of theirs would be counted by now.
-      const usage = await eventually(async () => {
-        const u = await keyUsage(stack.gql, tenant.orgId, key.id);
-        return u.requests + u.blocked >= want.requests + want.blocked ? u : undefined;
-      }, 15_000, "usage of the real requests");
+      const usage = await eventually(
+        async () => {
+          const u = await keyUsage(stack.gql, tenant.orgId, key.id);
+          return u.requests + u.blocked >= want.requests + want.blocked ? u : undefined;
+        },
+        15_000,
+        "usage of the real requests",
+      );
       expect({ requests: usage.requests, blocked: usage.blocked }).toEqual(want);
     }
     expect((await keyBudget(stack.gql, open.id)).used).toBe("1");

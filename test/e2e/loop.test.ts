@@ -31,10 +31,14 @@ async function acceptedEverywhere(secret: string): Promise<number> {
   const started = Date.now();
   await Promise.all(
     stack.nodeUrls.map((u) =>
-      eventually(async () => {
-        const res = await fetch(`${u}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
-        return res.status === 200 ? true : undefined;
-      }, 5_000, `key accepted by ${u}`),
+      eventually(
+        async () => {
+          const res = await fetch(`${u}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
+          return res.status === 200 ? true : undefined;
+        },
+        5_000,
+        `key accepted by ${u}`,
+      ),
     ),
   );
   return Date.now() - started;
@@ -52,10 +56,16 @@ beforeAll(async () => {
   );
   expect(account.createProviderAccount.providerAccount.apiKeyHint).not.toContain(UPSTREAM_KEY);
   for (const name of ["gpt-4o-mini", "gpt-4o"]) {
-    await stack.gql(
-      `mutation($input: CreateModelInput!) { createModel(input: $input) { model { id name } } }`,
-      { input: { providerAccountId: account.createProviderAccount.providerAccount.id, name, upstreamModel: `${name}-upstream`, inputPricePerMillion: "1.00", outputPricePerMillion: "2.00", maxOutputTokens: 1000 } },
-    );
+    await stack.gql(`mutation($input: CreateModelInput!) { createModel(input: $input) { model { id name } } }`, {
+      input: {
+        providerAccountId: account.createProviderAccount.providerAccount.id,
+        name,
+        upstreamModel: `${name}-upstream`,
+        inputPricePerMillion: "1.00",
+        outputPricePerMillion: "2.00",
+        maxOutputTokens: 1000,
+      },
+    });
   }
   mainKey = await createKey("main", { allowedModels: ["gpt-4o-mini"] });
   const ms = await acceptedEverywhere(mainKey.secret);
@@ -92,7 +102,9 @@ describe("the loop through the official openai client", () => {
   });
 
   it("refuses a wrong key with 401 invalid_api_key", async () => {
-    const err = await client(0, "tg_live_not-a-real-key").models.list().catch((e: unknown) => e);
+    const err = await client(0, "tg_live_not-a-real-key")
+      .models.list()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
     expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe("invalid_api_key");
   });
@@ -161,17 +173,29 @@ describe("a small hard USD budget", () => {
       .catch((e: unknown) => e);
     expect((other as InstanceType<typeof OpenAI.APIError>).code).toBe("budget_exceeded");
 
-    const spentUsd = (expected.spent / 1e6).toFixed(6).replace(/0+$/, "").replace(/\.(\d)$/, ".$10");
-    const budgets = await eventually(async () => {
-      const d = await stack.gql<{ virtualKey: { budgets: { used: string; remaining: string; limit: string }[] } }>(
-        `query($id: ID!) { virtualKey(id: $id) { budgets { unit window limit mode used remaining resetsAt } } }`,
-        { id: budgetKey.id },
-      );
-      const b = d.virtualKey.budgets[0];
-      return b && b.used === spentUsd ? b : undefined;
-    }, 10_000, `recorded spend of ${spentUsd}`);
+    const spentUsd = (expected.spent / 1e6)
+      .toFixed(6)
+      .replace(/0+$/, "")
+      .replace(/\.(\d)$/, ".$10");
+    const budgets = await eventually(
+      async () => {
+        const d = await stack.gql<{ virtualKey: { budgets: { used: string; remaining: string; limit: string }[] } }>(
+          `query($id: ID!) { virtualKey(id: $id) { budgets { unit window limit mode used remaining resetsAt } } }`,
+          { id: budgetKey.id },
+        );
+        const b = d.virtualKey.budgets[0];
+        return b && b.used === spentUsd ? b : undefined;
+      },
+      10_000,
+      `recorded spend of ${spentUsd}`,
+    );
     expect(budgets.used).toBe(spentUsd);
-    expect(budgets.remaining).toBe(((500 - expected.spent) / 1e6).toFixed(6).replace(/0+$/, "").replace(/\.(\d)$/, ".$10"));
+    expect(budgets.remaining).toBe(
+      ((500 - expected.spent) / 1e6)
+        .toFixed(6)
+        .replace(/0+$/, "")
+        .replace(/\.(\d)$/, ".$10"),
+    );
   });
 });
 
@@ -187,24 +211,37 @@ describe("revocation and usage", () => {
     expect(revoked.revokeVirtualKey.virtualKey.status).toBe("REVOKED");
     await Promise.all(
       [0, 1].map((i) =>
-        eventually(async () => {
-          const err = await client(i, key.secret).models.list().then(() => null, (e: unknown) => e);
-          return err instanceof OpenAI.AuthenticationError ? true : undefined;
-        }, 5_000, `node ${i + 1} refusing the revoked key`),
+        eventually(
+          async () => {
+            const err = await client(i, key.secret)
+              .models.list()
+              .then(
+                () => null,
+                (e: unknown) => e,
+              );
+            return err instanceof OpenAI.AuthenticationError ? true : undefined;
+          },
+          5_000,
+          `node ${i + 1} refusing the revoked key`,
+        ),
       ),
     );
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it("the usage query shows every request once", async () => {
-    const rows = await eventually(async () => {
-      const d = await stack.gql<{ usage: { group: { virtualKeyId: string | null }; requests: number; blocked: number; cost: string }[] }>(
-        `query($org: ID!) { usage(organizationId: $org, groupBy: [VIRTUAL_KEY]) { group { virtualKeyId } requests inputTokens outputTokens cost blocked } }`,
-        { org: orgId },
-      );
-      const main = d.usage.find((r) => r.group.virtualKeyId === mainKey.id);
-      return main && main.requests === 3 ? d.usage : undefined;
-    }, 10_000, "usage rows for the main key");
+    const rows = await eventually(
+      async () => {
+        const d = await stack.gql<{ usage: { group: { virtualKeyId: string | null }; requests: number; blocked: number; cost: string }[] }>(
+          `query($org: ID!) { usage(organizationId: $org, groupBy: [VIRTUAL_KEY]) { group { virtualKeyId } requests inputTokens outputTokens cost blocked } }`,
+          { org: orgId },
+        );
+        const main = d.usage.find((r) => r.group.virtualKeyId === mainKey.id);
+        return main && main.requests === 3 ? d.usage : undefined;
+      },
+      10_000,
+      "usage rows for the main key",
+    );
     const main = rows.find((r) => r.group.virtualKeyId === mainKey.id);
     expect(main?.requests).toBe(3);
     expect(main?.blocked).toBe(1);
@@ -216,18 +253,24 @@ describe("policy changes reach every node", () => {
     const key = await createKey("gets-a-budget", {});
     await acceptedEverywhere(key.secret);
     const started = Date.now();
-    await stack.gql(
-      `mutation($input: SetBudgetInput!) { setBudget(input: $input) { budget { id unit window limit mode } } }`,
-      { input: { scope: "VIRTUAL_KEY", scopeId: key.id, unit: "REQUESTS", window: "DAY", limit: 0, mode: "HARD" } },
-    );
+    await stack.gql(`mutation($input: SetBudgetInput!) { setBudget(input: $input) { budget { id unit window limit mode } } }`, {
+      input: { scope: "VIRTUAL_KEY", scopeId: key.id, unit: "REQUESTS", window: "DAY", limit: 0, mode: "HARD" },
+    });
     await Promise.all(
       [0, 1].map((i) =>
-        eventually(async () => {
-          const err = await client(i, key.secret)
-            .chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], max_tokens: 20 })
-            .then(() => null, (e: unknown) => e);
-          return err instanceof OpenAI.RateLimitError && err.code === "budget_exceeded" ? true : undefined;
-        }, 5_000, `node ${i + 1} enforcing the new budget`),
+        eventually(
+          async () => {
+            const err = await client(i, key.secret)
+              .chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], max_tokens: 20 })
+              .then(
+                () => null,
+                (e: unknown) => e,
+              );
+            return err instanceof OpenAI.RateLimitError && err.code === "budget_exceeded" ? true : undefined;
+          },
+          5_000,
+          `node ${i + 1} enforcing the new budget`,
+        ),
       ),
     );
     expect(Date.now() - started).toBeLessThan(1_000);

@@ -53,7 +53,10 @@ async function chat(inbound: Protocol, secret: string, model: string, prompt: st
 
 /** The error a call raises (null when it succeeds). */
 async function failureOf(inbound: Protocol, secret: string, model: string): Promise<unknown> {
-  return chat(inbound, secret, model, "hi", false).then(() => null, (e: unknown) => e);
+  return chat(inbound, secret, model, "hi", false).then(
+    () => null,
+    (e: unknown) => e,
+  );
 }
 
 async function gqlCreate<T>(mutation: string, type: string, input: Record<string, unknown>, fields: string): Promise<T> {
@@ -62,14 +65,29 @@ async function gqlCreate<T>(mutation: string, type: string, input: Record<string
 }
 
 async function createAccount(name: string, provider: string, baseUrl: string, models: Record<string, string>): Promise<void> {
-  const { providerAccount } = await gqlCreate<{ providerAccount: { id: string } }>("createProviderAccount", "CreateProviderAccountInput", { organizationId: orgId, name, provider, baseUrl, apiKey: `sk-${name}` }, "providerAccount { id }");
+  const { providerAccount } = await gqlCreate<{ providerAccount: { id: string } }>(
+    "createProviderAccount",
+    "CreateProviderAccountInput",
+    { organizationId: orgId, name, provider, baseUrl, apiKey: `sk-${name}` },
+    "providerAccount { id }",
+  );
   for (const [model, upstreamModel] of Object.entries(models)) {
-    await gqlCreate("createModel", "CreateModelInput", { providerAccountId: providerAccount.id, name: model, upstreamModel, inputPricePerMillion: "1.00", outputPricePerMillion: "2.00", maxOutputTokens: 1000 }, "model { id }");
+    await gqlCreate(
+      "createModel",
+      "CreateModelInput",
+      { providerAccountId: providerAccount.id, name: model, upstreamModel, inputPricePerMillion: "1.00", outputPricePerMillion: "2.00", maxOutputTokens: 1000 },
+      "model { id }",
+    );
   }
 }
 
 async function createKey(name: string, allowedModels: string[] = []): Promise<void> {
-  const r = await gqlCreate<{ virtualKey: { id: string }; secret: string }>("createVirtualKey", "CreateVirtualKeyInput", { organizationId: orgId, name, kind: "SERVICE", allowedModels }, "virtualKey { id } secret");
+  const r = await gqlCreate<{ virtualKey: { id: string }; secret: string }>(
+    "createVirtualKey",
+    "CreateVirtualKeyInput",
+    { organizationId: orgId, name, kind: "SERVICE", allowedModels },
+    "virtualKey { id } secret",
+  );
   keys[name] = { id: r.virtualKey.id, secret: r.secret };
 }
 
@@ -83,14 +101,18 @@ interface UsageRow {
 
 /** Waits until the usage query shows `want` for (key, model), and returns that row. */
 async function usageRow(key: string, model: string, want: (r: UsageRow) => boolean): Promise<UsageRow> {
-  return eventually(async () => {
-    const d = await stack.gql<{ usage: UsageRow[] }>(
-      `query($org: ID!, $filter: UsageFilter) { usage(organizationId: $org, groupBy: [VIRTUAL_KEY, MODEL], filter: $filter) { group { virtualKeyId model } requests inputTokens outputTokens blocked } }`,
-      { org: orgId, filter: { virtualKeyId: keys[key]?.id } },
-    );
-    const row = d.usage.find((r) => r.group.model === model);
-    return row !== undefined && want(row) ? row : undefined;
-  }, 15_000, `usage of ${key} on ${model}`);
+  return eventually(
+    async () => {
+      const d = await stack.gql<{ usage: UsageRow[] }>(
+        `query($org: ID!, $filter: UsageFilter) { usage(organizationId: $org, groupBy: [VIRTUAL_KEY, MODEL], filter: $filter) { group { virtualKeyId model } requests inputTokens outputTokens blocked } }`,
+        { org: orgId, filter: { virtualKeyId: keys[key]?.id } },
+      );
+      const row = d.usage.find((r) => r.group.model === model);
+      return row !== undefined && want(row) ? row : undefined;
+    },
+    15_000,
+    `usage of ${key} on ${model}`,
+  );
 }
 
 beforeAll(async () => {
@@ -103,10 +125,14 @@ beforeAll(async () => {
   await createAccount("slow", "ANTHROPIC", slowMock.url, { "slow-claude": "claude-slow" });
   for (const name of [...PROTOCOLS, "cut", "leave", "tools"]) await createKey(name);
   await createKey("restricted", ["only-this-one"]);
-  await eventually(async () => {
-    const res = await fetch(`${stack.nodeUrls[0]}/v1/models`, { headers: { authorization: `Bearer ${keys["restricted"]?.secret}` } });
-    return res.status === 200 ? true : undefined;
-  }, 10_000, "keys on the node");
+  await eventually(
+    async () => {
+      const res = await fetch(`${stack.nodeUrls[0]}/v1/models`, { headers: { authorization: `Bearer ${keys["restricted"]?.secret}` } });
+      return res.status === 200 ? true : undefined;
+    },
+    10_000,
+    "keys on the node",
+  );
 }, 120_000);
 
 afterAll(async () => {

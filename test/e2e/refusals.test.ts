@@ -54,24 +54,37 @@ async function newKey(name: string, extra: Record<string, unknown> = {}): Promis
 async function refusedEverywhere(secret: string, timeoutMs = 5_000): Promise<OpenAIApiError[]> {
   return Promise.all(
     stack.nodeUrls.map((_, i) =>
-      eventually(async () => {
-        const err = await sdk(secret, i).models.list().then(() => null, (e: unknown) => e);
-        return err instanceof OpenAI.AuthenticationError ? err : undefined;
-      }, timeoutMs, `node ${i + 1} refusing the key`),
+      eventually(
+        async () => {
+          const err = await sdk(secret, i)
+            .models.list()
+            .then(
+              () => null,
+              (e: unknown) => e,
+            );
+          return err instanceof OpenAI.AuthenticationError ? err : undefined;
+        },
+        timeoutMs,
+        `node ${i + 1} refusing the key`,
+      ),
     ),
   );
 }
 
 /** Cost in USD (Decimal string) of one key's usage of one model, once `requests` served requests are recorded. */
 async function usageCost(keyId: string, model: string, requests: number): Promise<string> {
-  return eventually(async () => {
-    const d = await stack.gql<{ usage: { group: { model: string }; requests: number; cost: string }[] }>(
-      `query($org: ID!, $filter: UsageFilter) { usage(organizationId: $org, groupBy: [MODEL], filter: $filter) { group { model } requests cost } }`,
-      { org: tenant.orgId, filter: { virtualKeyId: keyId } },
-    );
-    const row = d.usage.find((r) => r.group.model === model);
-    return row !== undefined && row.requests === requests ? row.cost : undefined;
-  }, 15_000, `usage of ${model}`);
+  return eventually(
+    async () => {
+      const d = await stack.gql<{ usage: { group: { model: string }; requests: number; cost: string }[] }>(
+        `query($org: ID!, $filter: UsageFilter) { usage(organizationId: $org, groupBy: [MODEL], filter: $filter) { group { model } requests cost } }`,
+        { org: tenant.orgId, filter: { virtualKeyId: keyId } },
+      );
+      const row = d.usage.find((r) => r.group.model === model);
+      return row !== undefined && row.requests === requests ? row.cost : undefined;
+    },
+    15_000,
+    `usage of ${model}`,
+  );
 }
 
 beforeAll(async () => {
@@ -95,7 +108,12 @@ describe("401 invalid_api_key", () => {
   it("refuses an unknown secret, a malformed one and a revoked key", async () => {
     const unknown = generateOpaqueSecret(new Uint8Array(randomBytes(32)));
     for (const secret of [unknown, "tg_live_not-a-real-key"]) {
-      const err = expectOpenAIError(await failureOf(sdk(secret).chat.completions.create({ model: tenant.model, messages: [{ role: "user", content: "hi" }] })), OpenAI.AuthenticationError, 401, "invalid_api_key");
+      const err = expectOpenAIError(
+        await failureOf(sdk(secret).chat.completions.create({ model: tenant.model, messages: [{ role: "user", content: "hi" }] })),
+        OpenAI.AuthenticationError,
+        401,
+        "invalid_api_key",
+      );
       expect(bodyMessage(err)).toContain("the API key is not valid");
     }
     const noKey = await fetch(`${node(0)}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: tenant.model, messages: [] }) });
@@ -235,7 +253,9 @@ describe("429 budget_exceeded and rate_limit_exceeded", () => {
     // The limit is the key's over both connected nodes: one node borrows units until all 4 are used.
     const remaining: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const { response } = await sdk(key.secret).chat.completions.create({ model: tenant.model, messages: [{ role: "user", content: "hi" }], max_tokens: 5 }).withResponse();
+      const { response } = await sdk(key.secret)
+        .chat.completions.create({ model: tenant.model, messages: [{ role: "user", content: "hi" }], max_tokens: 5 })
+        .withResponse();
       expect(response.headers.get("x-ratelimit-limit-requests")).toBe("4");
       expect(response.headers.get("x-ratelimit-reset-requests")).toMatch(/^\d+s$/);
       remaining.push(response.headers.get("x-ratelimit-remaining-requests") ?? "");
@@ -266,7 +286,12 @@ describe("400 request_cost_limit, guardrail_blocked, invalid_request; 413 reques
 
   it("refuses a prompt matching a key's regex guardrail (OpenAI and Google SDKs), and serves a clean one", async () => {
     const key = await newKey("guarded");
-    await mutate("setGuardrails", "SetGuardrailsInput", { scope: "VIRTUAL_KEY", scopeId: key.id, rules: [{ name: "no-ssn", kind: "BLOCK_REGEX", pattern: "\\b\\d{3}-\\d{2}-\\d{4}\\b" }] }, "guardrails { rules { name } }");
+    await mutate(
+      "setGuardrails",
+      "SetGuardrailsInput",
+      { scope: "VIRTUAL_KEY", scopeId: key.id, rules: [{ name: "no-ssn", kind: "BLOCK_REGEX", pattern: "\\b\\d{3}-\\d{2}-\\d{4}\\b" }] },
+      "guardrails { rules { name } }",
+    );
     const err = expectOpenAIError(await failureOf(sdkChat(sdk(key.secret), tenant.model, "my ssn is 123-45-6789")), OpenAI.BadRequestError, 400, "guardrail_blocked");
     expect(bodyMessage(err)).toBe(`blocked by guardrail "no-ssn" of virtual key "guarded"`);
     expect(await sdkChat(sdk(key.secret), tenant.model, "nothing secret here")).not.toBe("");
@@ -280,7 +305,11 @@ describe("400 request_cost_limit, guardrail_blocked, invalid_request; 413 reques
 
   it("malformed JSON (fetch) and a request without messages (SDK) are 400 invalid_request", async () => {
     const key = await newKey("sloppy");
-    const res = await fetch(`${node(0)}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key.secret}` }, body: `{"model": "${tenant.model}", "messages": [` });
+    const res = await fetch(`${node(0)}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key.secret}` },
+      body: `{"model": "${tenant.model}", "messages": [`,
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: { code: "invalid_request", type: "invalid_request_error" } });
     const noMessages = { model: tenant.model } as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming;
@@ -328,6 +357,16 @@ describe("503 budget_unverifiable", () => {
     } finally {
       await stack.restartControlPlane();
     }
-    await eventually(async () => ((await sdkChat(sdk(key.secret), tenant.model).then(() => true, () => false)) ? true : undefined), 20_000, "the budget verifiable again");
+    await eventually(
+      async () =>
+        (await sdkChat(sdk(key.secret), tenant.model).then(
+          () => true,
+          () => false,
+        ))
+          ? true
+          : undefined,
+      20_000,
+      "the budget verifiable again",
+    );
   });
 });

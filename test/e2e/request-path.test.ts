@@ -39,14 +39,22 @@ describe("a cut stream with images and tools", () => {
         { role: "system" as const, content: "You name the colors of pictures." },
         { role: "user" as const, content: [{ type: "text" as const, text: "which colors? [[mock:reset_after=2]] [[mock:completion_tokens=40]]" }, image, image] },
       ],
-      tools: [{ type: "function" as const, function: { name: "lookup_color", description: "Looks a color name up in the house palette.", parameters: { type: "object", properties: { hex: { type: "string" } }, required: ["hex"] } } }],
+      tools: [
+        {
+          type: "function" as const,
+          function: { name: "lookup_color", description: "Looks a color name up in the house palette.", parameters: { type: "object", properties: { hex: { type: "string" } }, required: ["hex"] } },
+        },
+      ],
       response_format: { type: "json_schema" as const, json_schema: { name: "colors", schema: { type: "object", properties: { colors: { type: "array", items: { type: "string" } } } } } },
     };
     const client = new OpenAI({ baseURL: `${stack.nodeUrls[0]}/v1`, apiKey: key.secret });
     let text = "";
     const failure = await (async () => {
       for await (const chunk of await client.chat.completions.create(body)) text += chunk.choices[0]?.delta?.content ?? "";
-    })().then(() => null, (e: unknown) => e);
+    })().then(
+      () => null,
+      (e: unknown) => e,
+    );
     // The cut reaches the app as the SDK's error after the two tokens, never as a complete answer.
     expect(failure).toBeInstanceOf(OpenAI.APIError);
     expect(text).toBe(" tok".repeat(2));
@@ -55,14 +63,18 @@ describe("a cut stream with images and tools", () => {
     const shape = shapeChatRequest(parseOpenAIChatRequest(body) as ParsedChatRequest);
     const prompt = shape.inputTokensUpperBound + (shape.attachments?.images ?? 0) * DEFAULT_IMAGE_INPUT_TOKENS.OPENAI_COMPATIBLE;
     expect(prompt).toBeGreaterThan(3_000); // the images and declarations; the text alone is about 20 tokens
-    const row = await eventually(async () => {
-      const d = await stack.gql<{ usage: { requests: number; inputTokens: number; outputTokens: number }[] }>(
-        `query($org: ID!, $filter: UsageFilter) { usage(organizationId: $org, groupBy: [VIRTUAL_KEY], filter: $filter) { requests inputTokens outputTokens } }`,
-        { org: tenant.orgId, filter: { virtualKeyId: key.id } },
-      );
-      const r = d.usage[0];
-      return r !== undefined && r.outputTokens > 0 ? r : undefined;
-    }, 15_000, "usage of the cut stream");
+    const row = await eventually(
+      async () => {
+        const d = await stack.gql<{ usage: { requests: number; inputTokens: number; outputTokens: number }[] }>(
+          `query($org: ID!, $filter: UsageFilter) { usage(organizationId: $org, groupBy: [VIRTUAL_KEY], filter: $filter) { requests inputTokens outputTokens } }`,
+          { org: tenant.orgId, filter: { virtualKeyId: key.id } },
+        );
+        const r = d.usage[0];
+        return r !== undefined && r.outputTokens > 0 ? r : undefined;
+      },
+      15_000,
+      "usage of the cut stream",
+    );
     expect(row).toMatchObject({ inputTokens: prompt, outputTokens: 50 });
     // $1 / $2 per million: one micro-dollar per prompt token, two per output token.
     expect(toMicros((await keyUsage(stack.gql, tenant.orgId, key.id)).cost)).toBe(prompt + 2 * 50);

@@ -27,12 +27,30 @@ beforeAll(async () => {
   [stack, failing, healthy] = await Promise.all([startStack(1), startMockProvider({ defaultCompletionTokens: 4 }), startMockProvider({ defaultCompletionTokens: 4 })]);
   failing.setFault({ status: 503 });
   orgId = (await create<{ organization: { id: string } }>("createOrganization", "CreateOrganizationInput", { name: "Routes", slug: "routes" }, "organization { id }")).organization.id;
-  for (const [name, mock, priority, price] of [["primary", failing, 0, "1.00"], ["fallback", healthy, 1, "3.00"]] as const) {
-    const { providerAccount } = await create<{ providerAccount: { id: string } }>("createProviderAccount", "CreateProviderAccountInput", { organizationId: orgId, name, provider: "OPENAI", baseUrl: `${mock.url}/v1`, apiKey: `sk-${name}` }, "providerAccount { id }");
+  for (const [name, mock, priority, price] of [
+    ["primary", failing, 0, "1.00"],
+    ["fallback", healthy, 1, "3.00"],
+  ] as const) {
+    const { providerAccount } = await create<{ providerAccount: { id: string } }>(
+      "createProviderAccount",
+      "CreateProviderAccountInput",
+      { organizationId: orgId, name, provider: "OPENAI", baseUrl: `${mock.url}/v1`, apiKey: `sk-${name}` },
+      "providerAccount { id }",
+    );
     accounts[name] = providerAccount.id;
-    await create("createModel", "CreateModelInput", { providerAccountId: providerAccount.id, name: "routed", upstreamModel: `up-${name}`, inputPricePerMillion: price, outputPricePerMillion: price, maxOutputTokens: 500, priority }, "model { id }");
+    await create(
+      "createModel",
+      "CreateModelInput",
+      { providerAccountId: providerAccount.id, name: "routed", upstreamModel: `up-${name}`, inputPricePerMillion: price, outputPricePerMillion: price, maxOutputTokens: 500, priority },
+      "model { id }",
+    );
   }
-  const key = await create<{ virtualKey: { id: string }; secret: string }>("createVirtualKey", "CreateVirtualKeyInput", { organizationId: orgId, name: "app", kind: "SERVICE", allowedModels: ["routed"] }, "virtualKey { id } secret");
+  const key = await create<{ virtualKey: { id: string }; secret: string }>(
+    "createVirtualKey",
+    "CreateVirtualKeyInput",
+    { organizationId: orgId, name: "app", kind: "SERVICE", allowedModels: ["routed"] },
+    "virtualKey { id } secret",
+  );
   keyId = key.virtualKey.id;
   client = new OpenAI({ baseURL: `${stack.nodeUrls[0]}/v1`, apiKey: key.secret, maxRetries: 0, timeout: 15_000 });
   const listed = async (): Promise<true | undefined> => {
@@ -63,14 +81,18 @@ describe("a route group on real processes", () => {
     expect((await client.models.list()).data.filter((m) => m.id === "routed")).toHaveLength(1);
     const tokens = res.usage!.prompt_tokens + res.usage!.completion_tokens + reply.usage!.input_tokens + reply.usage!.output_tokens;
     type Row = { group: { providerAccountId: string | null }; requests: number; cost: string; inputTokens: number; outputTokens: number };
-    const row = await eventually(async () => {
-      const d = await stack.gql<{ usage: Row[] }>(
-        `query($org: ID!, $f: UsageFilter) { usage(organizationId: $org, groupBy: [PROVIDER_ACCOUNT], filter: $f) { group { providerAccountId } requests cost inputTokens outputTokens } }`,
-        { org: orgId, f: { virtualKeyId: keyId } },
-      );
-      const r = d.usage.find((u) => u.group.providerAccountId === accounts["fallback"]);
-      return r !== undefined && r.requests === 3 ? r : undefined;
-    }, 15_000, "usage on the fallback account");
+    const row = await eventually(
+      async () => {
+        const d = await stack.gql<{ usage: Row[] }>(
+          `query($org: ID!, $f: UsageFilter) { usage(organizationId: $org, groupBy: [PROVIDER_ACCOUNT], filter: $f) { group { providerAccountId } requests cost inputTokens outputTokens } }`,
+          { org: orgId, f: { virtualKeyId: keyId } },
+        );
+        const r = d.usage.find((u) => u.group.providerAccountId === accounts["fallback"]);
+        return r !== undefined && r.requests === 3 ? r : undefined;
+      },
+      15_000,
+      "usage on the fallback account",
+    );
     expect(row.inputTokens + row.outputTokens).toBeGreaterThan(tokens);
     // Every token at the fallback account's $3 per million: 3 micro-dollars each.
     const micros = Math.round(Number(row.cost) * 1_000_000);

@@ -6,9 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/processes.js";
 import { startStack, type Stack } from "../support/stack.js";
-import {
-  acceptedEverywhere, chat, createKey, formatMicros, keyBudget, keyUsage, mapConcurrent, modelsStatus, percentile, setupTenant, toMicros, type Tenant,
-} from "../support/tenant.js";
+import { acceptedEverywhere, chat, createKey, formatMicros, keyBudget, keyUsage, mapConcurrent, modelsStatus, percentile, setupTenant, toMicros, type Tenant } from "../support/tenant.js";
 
 let stack: Stack;
 let tenant: Tenant;
@@ -48,10 +46,14 @@ async function burstAgainstBudget(name: string, nodeUrls: readonly string[], bur
       misses++;
     }
   }
-  const budget = await eventually(async () => {
-    const [b, u] = await Promise.all([keyBudget(stack.gql, key.id), keyUsage(stack.gql, tenant.orgId, key.id)]);
-    return u.requests === admitted + after ? b : undefined;
-  }, 15_000, "every admitted request recorded");
+  const budget = await eventually(
+    async () => {
+      const [b, u] = await Promise.all([keyBudget(stack.gql, key.id), keyUsage(stack.gql, tenant.orgId, key.id)]);
+      return u.requests === admitted + after ? b : undefined;
+    },
+    15_000,
+    "every admitted request recorded",
+  );
   return { admitted, refused, after, burstMs, spent: toMicros(budget.used) };
 }
 
@@ -86,7 +88,11 @@ describe("rate limits across nodes", () => {
     const intoWindow = Date.now() % windowMs;
     if (intoWindow > 1_000) await sleep(windowMs - intoWindow + 50);
     const started = Date.now();
-    const results = await mapConcurrent(Array.from({ length: 150 }, (_, i) => i), 12, (i) => chat(stack.nodeUrls[i % 3] as string, key.secret, "hi", 5));
+    const results = await mapConcurrent(
+      Array.from({ length: 150 }, (_, i) => i),
+      12,
+      (i) => chat(stack.nodeUrls[i % 3] as string, key.secret, "hi", 5),
+    );
     const elapsed = Date.now() - started;
     const ok = results.filter((r) => r.status === 200).length;
     const limited = results.filter((r) => r.code === "rate_limit_exceeded").length;
@@ -214,12 +220,19 @@ describe("policy changes while traffic flows", () => {
     const admittedAfter = log.filter((l) => l.status === 200 && l.at > returnedAt).length;
     for (let n = 0; n < 3; n++) {
       const tail = log.filter((l) => l.node === n).slice(-3);
-      expect(tail.map((l) => `${l.status} ${l.code}`), `last answers of node ${n + 1}`).toEqual(Array(3).fill("429 budget_exceeded"));
+      expect(
+        tail.map((l) => `${l.status} ${l.code}`),
+        `last answers of node ${n + 1}`,
+      ).toEqual(Array(3).fill("429 budget_exceeded"));
     }
-    const recorded = await eventually(async () => {
-      const u = await keyUsage(stack.gql, tenant.orgId, key.id);
-      return u.requests === log.filter((l) => l.status === 200).length ? u : undefined;
-    }, 15_000, "usage recorded");
+    const recorded = await eventually(
+      async () => {
+        const u = await keyUsage(stack.gql, tenant.orgId, key.id);
+        return u.requests === log.filter((l) => l.status === 200).length ? u : undefined;
+      },
+      15_000,
+      "usage recorded",
+    );
     console.log(
       `[limit lowered] limit 100000 -> 0 requests under load (used ${before.used} before): every node refusing ${Math.max(0, stopMs)} ms after the mutation ` +
         `returned (mutation took ${returnedAt - changedAt} ms); ${admittedAfter} requests admitted after it on grants already held; ${recorded.requests} recorded`,
@@ -267,7 +280,9 @@ describe("revocation under load", () => {
     const log = await load.stop();
     const p50 = percentile(times, 50);
     const p99 = percentile(times, 99);
-    console.log(`[fault d] revoke -> refused on all 3 nodes, 20 revocations under ~20 req/s: p50 ${p50} ms, p99 ${p99} ms, max ${Math.max(...times)} ms; background load ${log.length} requests, ${log.filter((l) => l.status !== 200).length} failed`);
+    console.log(
+      `[fault d] revoke -> refused on all 3 nodes, 20 revocations under ~20 req/s: p50 ${p50} ms, p99 ${p99} ms, max ${Math.max(...times)} ms; background load ${log.length} requests, ${log.filter((l) => l.status !== 200).length} failed`,
+    );
     expect(p99).toBeLessThan(1_000);
     expect(propagations.every((p) => p.nodesApplied === 3 && p.nodesPending === 0)).toBe(true);
     expect(log.every((l) => l.status === 200)).toBe(true);

@@ -65,10 +65,14 @@ describe("leases of nodes that go away", () => {
     const reclaimAt = killedAt + TTL_MS + GRACE_MS + 500;
     await new Promise((r) => setTimeout(r, Math.max(0, reclaimAt - Date.now())));
     const after = await spendAll(1, key);
-    const budget = await eventually(async () => {
-      const b = await keyBudget(stack.gql, key.id);
-      return b.used === String(1 + before + after) ? b : undefined;
-    }, 10_000, "usage recorded");
+    const budget = await eventually(
+      async () => {
+        const b = await keyBudget(stack.gql, key.id);
+        return b.used === String(1 + before + after) ? b : undefined;
+      },
+      10_000,
+      "usage recorded",
+    );
     console.log(
       `[fault e] node 1 SIGKILLed holding a grant of 4 requests (spent 1): node 2 spent ${before} before the reclaim and ${after} more after ` +
         `expiry + grace (${TTL_MS} + ${GRACE_MS} ms); budget used ${budget.used} of ${budget.limit}, nothing lost, nothing over`,

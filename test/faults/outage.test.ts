@@ -28,24 +28,30 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Resolves once the usage query and the budget agree exactly with what the clients saw. */
 async function ledgerExact(what: string): Promise<{ requests: number; blocked: number }> {
-  return eventually(async () => {
-    const [b, o, budget] = await Promise.all([keyUsage(stack.gql, tenant.orgId, budgeted.id), keyUsage(stack.gql, tenant.orgId, open.id), keyBudget(stack.gql, budgeted.id)]);
-    const tb = truth.get(budgeted.id) ?? { ok: 0, cost: 0, refused: 0 };
-    const to = truth.get(open.id) ?? { ok: 0, cost: 0, refused: 0 };
-    const exact = b.requests === tb.ok && o.requests === to.ok && b.blocked === tb.refused && o.blocked === to.refused && toMicros(budget.used) === tb.cost;
-    return exact ? { requests: b.requests + o.requests, blocked: b.blocked + o.blocked } : undefined;
-  }, 20_000, what);
+  return eventually(
+    async () => {
+      const [b, o, budget] = await Promise.all([keyUsage(stack.gql, tenant.orgId, budgeted.id), keyUsage(stack.gql, tenant.orgId, open.id), keyBudget(stack.gql, budgeted.id)]);
+      const tb = truth.get(budgeted.id) ?? { ok: 0, cost: 0, refused: 0 };
+      const to = truth.get(open.id) ?? { ok: 0, cost: 0, refused: 0 };
+      const exact = b.requests === tb.ok && o.requests === to.ok && b.blocked === tb.refused && o.blocked === to.refused && toMicros(budget.used) === tb.cost;
+      return exact ? { requests: b.requests + o.requests, blocked: b.blocked + o.blocked } : undefined;
+    },
+    20_000,
+    what,
+  );
 }
 
 /** Resolves (to the latest stream opening) once every node's policy stream reopened since `since`. */
 async function allReconnectedSince(since: number): Promise<number> {
-  return eventually(async () => {
-    const d = await stack.gql<{ dataPlaneNodes: { id: string; connectionState: string; streamOpenedAt: string | null }[] }>(
-      `{ dataPlaneNodes { id connectionState streamOpenedAt } }`,
-    );
-    const fresh = d.dataPlaneNodes.filter((n) => n.connectionState === "CONNECTED" && n.streamOpenedAt !== null && Date.parse(n.streamOpenedAt) >= since);
-    return fresh.length === 3 ? Math.max(...fresh.map((n) => Date.parse(n.streamOpenedAt as string))) : undefined;
-  }, 20_000, "all nodes reconnected");
+  return eventually(
+    async () => {
+      const d = await stack.gql<{ dataPlaneNodes: { id: string; connectionState: string; streamOpenedAt: string | null }[] }>(`{ dataPlaneNodes { id connectionState streamOpenedAt } }`);
+      const fresh = d.dataPlaneNodes.filter((n) => n.connectionState === "CONNECTED" && n.streamOpenedAt !== null && Date.parse(n.streamOpenedAt) >= since);
+      return fresh.length === 3 ? Math.max(...fresh.map((n) => Date.parse(n.streamOpenedAt as string))) : undefined;
+    },
+    20_000,
+    "all nodes reconnected",
+  );
 }
 
 async function duplicatesSeen(): Promise<number> {
@@ -135,12 +141,18 @@ describe("crash between the usage commit and its ACK, and spool replays", () => 
     expect(stack.controlPlane.output()).toContain("fault injection");
     await stack.restartControlPlane();
     // The node never got the ACK: it sends the committed batch again; the control plane ignores its records.
-    const duplicates = await eventually(async () => {
-      const d = await duplicatesSeen();
-      return d > 0 ? d : undefined;
-    }, 20_000, "the committed batch sent again");
+    const duplicates = await eventually(
+      async () => {
+        const d = await duplicatesSeen();
+        return d > 0 ? d : undefined;
+      },
+      20_000,
+      "the committed batch sent again",
+    );
     const ledger = await ledgerExact("ledger after the crash between commit and ACK");
-    console.log(`[fault e] control plane killed after committing a usage batch, before the ACK: the node sent it again, ${duplicates} duplicate records ignored, ledger exact (${ledger.requests} requests, ${ledger.blocked} refusals)`);
+    console.log(
+      `[fault e] control plane killed after committing a usage batch, before the ACK: the node sent it again, ${duplicates} duplicate records ignored, ledger exact (${ledger.requests} requests, ${ledger.blocked} refusals)`,
+    );
     expect(duplicates).toBeGreaterThan(0);
   }, 90_000);
 

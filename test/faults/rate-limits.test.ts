@@ -115,9 +115,7 @@ describe("the official openai SDK with default settings, 3 per 2 s over two node
       }
       // The SDK retries a 429 after its Retry-After (at most 2 s here); were it told not to retry
       // (x-should-retry: false), the refusal itself reaches the caller.
-      const fourth = await (clients[1] as OpenAI).chat.completions
-        .create({ model: tenant.model, messages: [{ role: "user", content: "hi" }], max_tokens: 5 })
-        .catch((e: unknown) => e);
+      const fourth = await (clients[1] as OpenAI).chat.completions.create({ model: tenant.model, messages: [{ role: "user", content: "hi" }], max_tokens: 5 }).catch((e: unknown) => e);
       const first4 = seen.slice(0, 4);
       const window = windowOf(first4[0]?.sentAt ?? 0);
       if (!first4.every((s) => windowOf(s.sentAt) === window && windowOf(s.doneAt) === window)) continue;

@@ -32,9 +32,11 @@ describe.skipIf(!hasPostgres)("control-plane replicas on one PostgreSQL database
   });
 
   const nodesView = async () =>
-    (await replica.gql<{ dataPlaneNodes: { id: string; connectionState: string; controlPlaneReplica: string; streamOpenedAt: string | null }[] }>(
-      `{ dataPlaneNodes { id connectionState controlPlaneReplica streamOpenedAt } }`,
-    )).dataPlaneNodes;
+    (
+      await replica.gql<{ dataPlaneNodes: { id: string; connectionState: string; controlPlaneReplica: string; streamOpenedAt: string | null }[] }>(
+        `{ dataPlaneNodes { id connectionState controlPlaneReplica streamOpenedAt } }`,
+      )
+    ).dataPlaneNodes;
 
   it("a change made through either replica reaches every node", async () => {
     const replicas = new Set((await nodesView()).map((n) => n.controlPlaneReplica));
@@ -65,12 +67,16 @@ describe.skipIf(!hasPostgres)("control-plane replicas on one PostgreSQL database
     await new Promise((r) => setTimeout(r, 3_000));
     const killedAt = Date.now();
     await stack.killControlPlane("SIGKILL");
-    const movedAt = await eventually(async () => {
-      const nodes = await nodesView();
-      const moved = nodes.filter((n) => n.connectionState === "CONNECTED" && n.streamOpenedAt !== null && Date.parse(n.streamOpenedAt) >= killedAt);
-      const onOne = new Set(nodes.map((n) => n.controlPlaneReplica)).size === 1;
-      return onOne && nodes.every((n) => n.connectionState === "CONNECTED") && moved.length >= 2 ? Date.now() : undefined;
-    }, 20_000, "nodes moved to replica B");
+    const movedAt = await eventually(
+      async () => {
+        const nodes = await nodesView();
+        const moved = nodes.filter((n) => n.connectionState === "CONNECTED" && n.streamOpenedAt !== null && Date.parse(n.streamOpenedAt) >= killedAt);
+        const onOne = new Set(nodes.map((n) => n.controlPlaneReplica)).size === 1;
+        return onOne && nodes.every((n) => n.connectionState === "CONNECTED") && moved.length >= 2 ? Date.now() : undefined;
+      },
+      20_000,
+      "nodes moved to replica B",
+    );
     // Grants keep flowing from replica B (the leases are rows in the shared database).
     await new Promise((r) => setTimeout(r, 3_000));
     running = false;
@@ -78,10 +84,14 @@ describe.skipIf(!hasPostgres)("control-plane replicas on one PostgreSQL database
     const ok = results.filter((r) => r.status === 200);
     const failed = results.filter((r) => r.status !== 200);
     const cost = ok.reduce((s, r) => s + r.costMicros, 0);
-    await eventually(async () => {
-      const [u, b] = await Promise.all([keyUsage(replica.gql, tenant.orgId, key.id), keyBudget(replica.gql, key.id)]);
-      return u.requests === ok.length && toMicros(b.used) === cost ? true : undefined;
-    }, 20_000, "usage recorded exactly through replica B");
+    await eventually(
+      async () => {
+        const [u, b] = await Promise.all([keyUsage(replica.gql, tenant.orgId, key.id), keyBudget(replica.gql, key.id)]);
+        return u.requests === ok.length && toMicros(b.used) === cost ? true : undefined;
+      },
+      20_000,
+      "usage recorded exactly through replica B",
+    );
     const revokeStarted = Date.now();
     await replica.gql(`mutation($input: RevokeVirtualKeyInput!) { revokeVirtualKey(input: $input) { virtualKey { status } } }`, { input: { id: key.id } });
     await Promise.all(stack.nodeUrls.map((u) => eventually(async () => ((await modelsStatus(u, key.secret)) === 401 ? true : undefined), 5_000, "revoked")));

@@ -32,24 +32,43 @@ async function ask(protocol: Protocol, what: Case, secret: string): Promise<stri
     case "openai": {
       const client = new OpenAI({ baseURL: `${node()}/v1`, apiKey: secret });
       const res = await client.chat.completions.create({
-        model: MODEL.openai, max_tokens: 20,
-        messages: [{ role: "user", content: [{ type: "text", text: "summarise the file" }, { type: "file", file: { file_id: "file-abc123" } }] }],
+        model: MODEL.openai,
+        max_tokens: 20,
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "summarise the file" },
+              { type: "file", file: { file_id: "file-abc123" } },
+            ],
+          },
+        ],
       });
       return res.choices[0]?.message.content ?? "";
     }
     case "anthropic": {
       const client = new Anthropic({ baseURL: node(), apiKey: secret });
       const res = await client.messages.create({
-        model: MODEL.anthropic, max_tokens: 20,
-        messages: [{ role: "user", content: [{ type: "text", text: "summarise" }, { type: "document", source: { type: "url", url: "https://example.test/report.pdf" } }] }],
+        model: MODEL.anthropic,
+        max_tokens: 20,
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "summarise" },
+              { type: "document", source: { type: "url", url: "https://example.test/report.pdf" } },
+            ],
+          },
+        ],
       });
       return res.content.map((b) => (b.type === "text" ? b.text : "")).join("");
     }
     case "google": {
       const ai = new GoogleGenAI({ apiKey: secret, httpOptions: { baseUrl: node() } });
-      const contents = what === "file"
-        ? [{ role: "user", parts: [{ text: "describe" }, { fileData: { mimeType: "video/mp4", fileUri: "https://generativelanguage.googleapis.com/v1beta/files/abc" } }] }]
-        : [{ role: "user", parts: [{ text: "continue" }] }];
+      const contents =
+        what === "file"
+          ? [{ role: "user", parts: [{ text: "describe" }, { fileData: { mimeType: "video/mp4", fileUri: "https://generativelanguage.googleapis.com/v1beta/files/abc" } }] }]
+          : [{ role: "user", parts: [{ text: "continue" }] }];
       const res = await ai.models.generateContent({ model: MODEL.google, contents, config: { maxOutputTokens: 20, ...(what === "cached_content" ? { cachedContent: "cachedContents/abc123" } : {}) } });
       return res.text ?? "";
     }
@@ -58,7 +77,10 @@ async function ask(protocol: Protocol, what: Case, secret: string): Promise<stri
 
 /** Status and message of the error a call raises (Anthropic's and Gemini's SDKs put the JSON body in it: quotes unescaped). */
 async function refusalOf(call: Promise<unknown>): Promise<{ status: number; message: string }> {
-  const e = await call.then(() => null, (err: unknown) => err);
+  const e = await call.then(
+    () => null,
+    (err: unknown) => err,
+  );
   const unquote = (m: string): string => m.replaceAll('\\"', '"');
   if (e instanceof OpenAI.APIError || e instanceof Anthropic.APIError) return { status: e.status ?? 0, message: unquote(e.message) };
   if (e instanceof ApiError) return { status: e.status, message: unquote(e.message) };
@@ -70,10 +92,9 @@ async function createAccount(name: string, provider: string, baseUrl: string, mo
     `mutation($i: CreateProviderAccountInput!) { createProviderAccount(input: $i) { providerAccount { id } } }`,
     { i: { organizationId: orgId, name, provider, baseUrl, apiKey: `sk-${name}-0123456789` } },
   );
-  const m = await stack.gql<{ createModel: { model: { id: string } } }>(
-    `mutation($i: CreateModelInput!) { createModel(input: $i) { model { id } } }`,
-    { i: { providerAccountId: a.createProviderAccount.providerAccount.id, name: model, inputPricePerMillion: "1.00", outputPricePerMillion: "2.00", maxOutputTokens: 1000 } },
-  );
+  const m = await stack.gql<{ createModel: { model: { id: string } } }>(`mutation($i: CreateModelInput!) { createModel(input: $i) { model { id } } }`, {
+    i: { providerAccountId: a.createProviderAccount.providerAccount.id, name: model, inputPricePerMillion: "1.00", outputPricePerMillion: "2.00", maxOutputTokens: 1000 },
+  });
   modelIds[model] = m.createModel.model.id;
 }
 

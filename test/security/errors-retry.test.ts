@@ -128,7 +128,12 @@ describe("a rate limit with a 2-second window", () => {
     const counter = countingFetch();
     const call =
       sdk === "openai"
-        ? () => new OpenAI({ baseURL: `${node()}/v1`, apiKey: key.secret, fetch: counter.fetch }).chat.completions.create({ model: tenant.model, max_tokens: 5, messages: [{ role: "user", content: "hi" }] })
+        ? () =>
+            new OpenAI({ baseURL: `${node()}/v1`, apiKey: key.secret, fetch: counter.fetch }).chat.completions.create({
+              model: tenant.model,
+              max_tokens: 5,
+              messages: [{ role: "user", content: "hi" }],
+            })
         : () => new Anthropic({ baseURL: node(), apiKey: key.secret, fetch: counter.fetch }).messages.create({ model: tenant.model, max_tokens: 5, messages: [{ role: "user", content: "hi" }] });
     await startOfWindow(WINDOW_MS);
     await call();

@@ -125,12 +125,19 @@ beforeAll(async () => {
   for (const upstream of UPSTREAMS) {
     const baseUrl = upstream === "OPENAI" ? `${stack.mockUrl}/v1` : stack.mockUrl;
     const { providerAccount } = await gql<{ providerAccount: { id: string } }>(
-      "createProviderAccount", "CreateProviderAccountInput",
-      { organizationId: orgId, name: `acct-${upstream.toLowerCase()}`, provider: upstream, baseUrl, apiKey: KEYS[upstream] }, "providerAccount { id }",
+      "createProviderAccount",
+      "CreateProviderAccountInput",
+      { organizationId: orgId, name: `acct-${upstream.toLowerCase()}`, provider: upstream, baseUrl, apiKey: KEYS[upstream] },
+      "providerAccount { id }",
     );
     const models = [chatModel(upstream), ...(upstream === "ANTHROPIC" ? [] : [embedModel(upstream)])];
     for (const name of models) {
-      await gql("createModel", "CreateModelInput", { providerAccountId: providerAccount.id, name, upstreamModel: `${name}-up`, inputPricePerMillion: "1.00", outputPricePerMillion: "2.00", maxOutputTokens: 1000 }, "model { id }");
+      await gql(
+        "createModel",
+        "CreateModelInput",
+        { providerAccountId: providerAccount.id, name, upstreamModel: `${name}-up`, inputPricePerMillion: "1.00", outputPricePerMillion: "2.00", maxOutputTokens: 1000 },
+        "model { id }",
+      );
     }
   }
   key = await createKey(stack.gql, orgId, "echo-client");

@@ -29,25 +29,33 @@ let port = 0;
 function post(body: string, options: { token?: string; localAddress?: string; chunked?: boolean; agent?: Agent } = {}): Promise<GraphQLAnswer> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request({
-      host: "127.0.0.1", port, path: "/graphql", method: "POST", localAddress: options.localAddress ?? "127.0.0.1", agent: options.agent,
-      headers: {
-        "content-type": "application/json",
-        ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
-        ...(options.chunked === true ? { "transfer-encoding": "chunked" } : { "content-length": Buffer.byteLength(body) }),
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/graphql",
+        method: "POST",
+        localAddress: options.localAddress ?? "127.0.0.1",
+        agent: options.agent,
+        headers: {
+          "content-type": "application/json",
+          ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
+          ...(options.chunked === true ? { "transfer-encoding": "chunked" } : { "content-length": Buffer.byteLength(body) }),
+        },
       },
-    }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (text += c));
-      res.on("end", () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) as GraphQLAnswer["body"], ms: performance.now() - started });
-        } catch (e) {
-          reject(new Error(`not JSON (HTTP ${res.statusCode}): ${text.slice(0, 200)}`, { cause: e }));
-        }
-      });
-    });
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text += c));
+        res.on("end", () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) as GraphQLAnswer["body"], ms: performance.now() - started });
+          } catch (e) {
+            reject(new Error(`not JSON (HTTP ${res.statusCode}): ${text.slice(0, 200)}`, { cause: e }));
+          }
+        });
+      },
+    );
     req.on("error", reject);
     if (options.chunked === true) {
       for (let i = 0; i < body.length; i += 16_384) req.write(body.slice(i, i + 16_384));
@@ -65,8 +73,12 @@ const aliasFlood = (n: number): string => JSON.stringify({ query: `query { ${Arr
 beforeAll(async () => {
   port = await findFreePort();
   cp = spawnTollgate("control-plane", "control-plane", {
-    TOLLGATE_DATA_DIR: path.join(dir, "cp"), TOLLGATE_ADMIN_TOKEN: adminToken, TOLLGATE_NODE_TOKEN: randomBytes(32).toString("hex"),
-    TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"), CONTROL_PLANE_HTTP_PORT: String(port), CONTROL_PLANE_GRPC_PORT: String(await findFreePort()),
+    TOLLGATE_DATA_DIR: path.join(dir, "cp"),
+    TOLLGATE_ADMIN_TOKEN: adminToken,
+    TOLLGATE_NODE_TOKEN: randomBytes(32).toString("hex"),
+    TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"),
+    CONTROL_PLANE_HTTP_PORT: String(port),
+    CONTROL_PLANE_GRPC_PORT: String(await findFreePort()),
   });
   await waitForHttpOk(`http://127.0.0.1:${port}/readyz`);
   // One request first, so the timings below measure the refusals and not the first request's warm-up.
@@ -83,7 +95,9 @@ describe("alias floods", () => {
     const body = aliasFlood(n);
     expect(body.length).toBeGreaterThan(n === 30_000 ? 400_000 : 800_000);
     const [flood, chunked, admin] = await Promise.all([post(body), post(body, { chunked: true }), gql("{ me { kind } organizations { id } }")]);
-    console.info(`${n} anonymous aliases (${Math.round(body.length / 1024)} KB): refused in ${flood.ms.toFixed(0)} ms (chunked: ${chunked.ms.toFixed(0)} ms); concurrent admin query ${admin.ms.toFixed(0)} ms`);
+    console.info(
+      `${n} anonymous aliases (${Math.round(body.length / 1024)} KB): refused in ${flood.ms.toFixed(0)} ms (chunked: ${chunked.ms.toFixed(0)} ms); concurrent admin query ${admin.ms.toFixed(0)} ms`,
+    );
     for (const refused of [flood, chunked]) {
       expect(refused.status).toBe(413);
       expect(codeOf(refused)).toBe("PAYLOAD_TOO_LARGE");
@@ -171,7 +185,8 @@ describe("input validation", () => {
   });
 
   it("answers inexact or out-of-range Decimals with BAD_USER_INPUT naming the field", async () => {
-    const rawCreate = (decimalJson: string) => post(`{"query":${JSON.stringify(CREATE_KEY)},"variables":{"i":{"organizationId":"${orgId}","name":"dec","kind":"SERVICE","maxCostPerRequest":${decimalJson}}}}`, { token: adminToken });
+    const rawCreate = (decimalJson: string) =>
+      post(`{"query":${JSON.stringify(CREATE_KEY)},"variables":{"i":{"organizationId":"${orgId}","name":"dec","kind":"SERVICE","maxCostPerRequest":${decimalJson}}}}`, { token: adminToken });
     for (const decimal of ['"1e400"', "1e400", "9007199254740993", '"100000000000000000000"', "100000000000000000000", '"-1"', "123456789.1234567"]) {
       const r = await rawCreate(decimal);
       expect(codeOf(r), decimal).toBe("BAD_USER_INPUT");
@@ -192,14 +207,16 @@ describe("failed bearer tokens", () => {
     const statuses: number[] = [];
     let lastRefusal: GraphQLAnswer | undefined;
     let next = 0;
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      while (next < guesses) {
-        const i = next++;
-        const r = await post(JSON.stringify({ query: "{ me { kind } }" }), { token: `tg_api_guess${i}${randomBytes(16).toString("hex")}`, localAddress: "127.0.0.2", agent });
-        statuses[i] = r.status;
-        if (r.status === 429) lastRefusal = r;
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < guesses) {
+          const i = next++;
+          const r = await post(JSON.stringify({ query: "{ me { kind } }" }), { token: `tg_api_guess${i}${randomBytes(16).toString("hex")}`, localAddress: "127.0.0.2", agent });
+          statuses[i] = r.status;
+          if (r.status === 429) lastRefusal = r;
+        }
+      }),
+    );
     agent.destroy();
     const elapsed = performance.now() - started;
     const unauthenticated = statuses.filter((s) => s === 401).length;

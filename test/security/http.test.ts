@@ -164,7 +164,11 @@ describe("bad requests are answered in the route's protocol", () => {
     const url = `${node()}/v1/chat/completions`;
     const started = Date.now();
     for (let i = 0; i < 5; i++) {
-      const { stdout } = await run("curl", ["-s", "-S", "-H", "content-type: application/json", "-H", `authorization: Bearer ${key.secret}`, "--data-binary", `@${file}`, "-w", "\n%{http_code}", url], { maxBuffer: 1 << 20 });
+      const { stdout } = await run(
+        "curl",
+        ["-s", "-S", "-H", "content-type: application/json", "-H", `authorization: Bearer ${key.secret}`, "--data-binary", `@${file}`, "-w", "\n%{http_code}", url],
+        { maxBuffer: 1 << 20 },
+      );
       const code = stdout.slice(stdout.lastIndexOf("\n") + 1);
       expect(code).toBe("413");
       expect(errorMessage("openai", 413, JSON.parse(stdout.slice(0, stdout.lastIndexOf("\n"))))).toBe("the request body is larger than the limit of 4194304 bytes");
@@ -212,13 +216,20 @@ describe("SIGTERM during long streams", () => {
     nodeProcess.child.kill("SIGTERM");
     // Readiness turns false at once while the streams go on.
     await new Promise((r) => setTimeout(r, 300));
-    const ready = await fetch(`${node()}/readyz`).then((r) => r.status, () => 0);
+    const ready = await fetch(`${node()}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
     expect(ready).not.toBe(200);
     const [openai, anthropic, google] = await Promise.all([streams.openai, streams.anthropic, streams.google]);
     const endedAfter = Date.now() - signalledAt;
     expect(endedAfter).toBeGreaterThanOrEqual(GRACE_MS - 200);
     expect(endedAfter).toBeLessThan(GRACE_MS + 3_000);
-    const lastEvent = (text: string): string => text.trim().split(/\r?\n\r?\n/).at(-1) ?? "";
+    const lastEvent = (text: string): string =>
+      text
+        .trim()
+        .split(/\r?\n\r?\n/)
+        .at(-1) ?? "";
     expect(lastEvent(openai)).toMatch(/^data: \{"error":\{"message":"this gateway node is shutting down/);
     expect(JSON.parse(lastEvent(openai).slice(6))).toMatchObject({ error: { code: "overloaded" } });
     expect(lastEvent(anthropic)).toMatch(/^event: error\ndata: /);

@@ -29,22 +29,46 @@ beforeAll(async () => {
   stack = await startStack(1);
   orgId = (await mutate<{ organization: { id: string } }>("createOrganization", "CreateOrganizationInput", { name: "Exact", slug: "exact" }, "organization { id }")).organization.id;
   const account = await mutate<{ providerAccount: { id: string } }>(
-    "createProviderAccount", "CreateProviderAccountInput",
-    { organizationId: orgId, name: "openai-mock", provider: "OPENAI", baseUrl: `${stack.mockUrl}/v1`, apiKey: "sk-upstream-0123456789" }, "providerAccount { id }",
+    "createProviderAccount",
+    "CreateProviderAccountInput",
+    { organizationId: orgId, name: "openai-mock", provider: "OPENAI", baseUrl: `${stack.mockUrl}/v1`, apiKey: "sk-upstream-0123456789" },
+    "providerAccount { id }",
   );
-  await mutate("createModel", "CreateModelInput", {
-    providerAccountId: account.providerAccount.id, name: "gpt-4o-mini", upstreamModel: "gpt-4o-mini", inputPricePerMillion: "0.15", outputPricePerMillion: "0.60", maxOutputTokens: 1000,
-  }, "model { id }");
+  await mutate(
+    "createModel",
+    "CreateModelInput",
+    {
+      providerAccountId: account.providerAccount.id,
+      name: "gpt-4o-mini",
+      upstreamModel: "gpt-4o-mini",
+      inputPricePerMillion: "0.15",
+      outputPricePerMillion: "0.60",
+      maxOutputTokens: 1000,
+    },
+    "model { id }",
+  );
   exactKey = await createKey(stack.gql, orgId, "exact", { budgets: [{ unit: "USD", window: "DAY", limit: "1.00", mode: "HARD" }] });
   const anthropic = await mutate<{ providerAccount: { id: string } }>(
-    "createProviderAccount", "CreateProviderAccountInput",
-    { organizationId: orgId, name: "anthropic-mock", provider: "ANTHROPIC", baseUrl: stack.mockUrl, apiKey: "sk-ant-upstream-0123456789" }, "providerAccount { id }",
+    "createProviderAccount",
+    "CreateProviderAccountInput",
+    { organizationId: orgId, name: "anthropic-mock", provider: "ANTHROPIC", baseUrl: stack.mockUrl, apiKey: "sk-ant-upstream-0123456789" },
+    "providerAccount { id }",
   );
   // No cacheWriteInputPricePerMillion: the ANTHROPIC default applies (1.25x input, 1-hour writes 2x).
-  await mutate("createModel", "CreateModelInput", {
-    providerAccountId: anthropic.providerAccount.id, name: "claude-sonnet", upstreamModel: "claude-sonnet-4-5", inputPricePerMillion: "3", outputPricePerMillion: "15",
-    cachedInputPricePerMillion: "0.30", maxOutputTokens: 4096,
-  }, "model { id }");
+  await mutate(
+    "createModel",
+    "CreateModelInput",
+    {
+      providerAccountId: anthropic.providerAccount.id,
+      name: "claude-sonnet",
+      upstreamModel: "claude-sonnet-4-5",
+      inputPricePerMillion: "3",
+      outputPricePerMillion: "15",
+      cachedInputPricePerMillion: "0.30",
+      maxOutputTokens: 4096,
+    },
+    "model { id }",
+  );
   cacheKeys = {
     write5m: await createKey(stack.gql, orgId, "write-5m", { budgets: [{ unit: "USD", window: "DAY", limit: "5.00", mode: "HARD" }] }),
     write1h: await createKey(stack.gql, orgId, "write-1h"),
@@ -66,14 +90,24 @@ describe("exact money through the gateway", () => {
         const res = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: prompt }], max_tokens: 50 });
         expect([res.usage?.prompt_tokens, res.usage?.completion_tokens]).toEqual([7, 20]);
       } else {
-        const stream = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: prompt }], max_tokens: 50, stream: true, stream_options: { include_usage: true } });
+        const stream = await client.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages: [{ role: "user", content: prompt }],
+          max_tokens: 50,
+          stream: true,
+          stream_options: { include_usage: true },
+        });
         for await (const _chunk of stream) void _chunk;
       }
     }
-    const usage = await eventually(async () => {
-      const u = await keyUsage(stack.gql, orgId, exactKey.id);
-      return u.requests === 100 ? u : undefined;
-    }, 20_000, "100 requests recorded");
+    const usage = await eventually(
+      async () => {
+        const u = await keyUsage(stack.gql, orgId, exactKey.id);
+        return u.requests === 100 ? u : undefined;
+      },
+      20_000,
+      "100 requests recorded",
+    );
     console.log(`[money] 100 x (7 in, 20 out) at $0.15/$0.60 per million: usage cost ${usage.cost} (exact: 0.001305; rounded per request it was 0.001400)`);
     expect(usage.cost).toBe("0.001305");
     const budget = await keyBudget(stack.gql, exactKey.id);
@@ -95,11 +129,17 @@ describe("exact money through the gateway", () => {
     await ask(cacheKeys.write5m, "[[mock:cache_write_tokens=100000]]", false);
     await ask(cacheKeys.write5m, "[[mock:cache_write_tokens=100000]]", true);
     await ask(cacheKeys.write1h, "[[mock:cache_write_1h_tokens=100000]]", false);
-    const costs = await eventually(async () => {
-      const [a, b] = [await keyUsage(stack.gql, orgId, cacheKeys.write5m.id), await keyUsage(stack.gql, orgId, cacheKeys.write1h.id)];
-      return a.requests === 2 && b.requests === 1 ? [a.cost, b.cost] : undefined;
-    }, 20_000, "cache-write usage recorded");
-    console.log(`[money] 100,000 Anthropic cache-write tokens + 50 in + 500 out at $3/$15: 2 requests (JSON, stream) ${costs[0]} (2 x 0.38265), 1-hour ${costs[1]} (0.60765); as plain input it was 0.30765 each`);
+    const costs = await eventually(
+      async () => {
+        const [a, b] = [await keyUsage(stack.gql, orgId, cacheKeys.write5m.id), await keyUsage(stack.gql, orgId, cacheKeys.write1h.id)];
+        return a.requests === 2 && b.requests === 1 ? [a.cost, b.cost] : undefined;
+      },
+      20_000,
+      "cache-write usage recorded",
+    );
+    console.log(
+      `[money] 100,000 Anthropic cache-write tokens + 50 in + 500 out at $3/$15: 2 requests (JSON, stream) ${costs[0]} (2 x 0.38265), 1-hour ${costs[1]} (0.60765); as plain input it was 0.30765 each`,
+    );
     expect(costs).toEqual(["0.7653", "0.60765"]);
     expect(await keyBudget(stack.gql, cacheKeys.write5m.id)).toMatchObject({ used: "0.7653", remaining: "4.2347" });
   }, 60_000);
@@ -108,13 +148,18 @@ describe("exact money through the gateway", () => {
     const client = new Anthropic({ baseURL: stack.nodeUrls[0], apiKey: cacheKeys.cut.secret, maxRetries: 0 });
     const content = "[[mock:prompt_tokens=10000]] [[mock:cached_tokens=9000]] [[mock:completion_tokens=50]] [[mock:reset_after=2]]";
     await expect(client.messages.stream({ model: "claude-sonnet", max_tokens: 1000, messages: [{ role: "user", content }] }).finalMessage()).rejects.toThrow();
-    const usage = await eventually(async () => {
-      const d = await stack.gql<{ usage: { group: { virtualKeyId: string | null }; requests: number; blocked: number; inputTokens: number; cost: string }[] }>(
-        `query($org: ID!) { usage(organizationId: $org, groupBy: [VIRTUAL_KEY]) { group { virtualKeyId } requests blocked inputTokens cost } }`, { org: orgId },
-      );
-      const row = d.usage.find((r) => r.group.virtualKeyId === cacheKeys.cut.id);
-      return row !== undefined && row.requests + row.blocked > 0 ? row : undefined;
-    }, 20_000, "the cut stream recorded");
+    const usage = await eventually(
+      async () => {
+        const d = await stack.gql<{ usage: { group: { virtualKeyId: string | null }; requests: number; blocked: number; inputTokens: number; cost: string }[] }>(
+          `query($org: ID!) { usage(organizationId: $org, groupBy: [VIRTUAL_KEY]) { group { virtualKeyId } requests blocked inputTokens cost } }`,
+          { org: orgId },
+        );
+        const row = d.usage.find((r) => r.group.virtualKeyId === cacheKeys.cut.id);
+        return row !== undefined && row.requests + row.blocked > 0 ? row : undefined;
+      },
+      20_000,
+      "the cut stream recorded",
+    );
     // 1,000 plain input at $3 + 9,000 cache reads at $0.30 = $0.0057, plus at most 50 output tokens at $15 ($0.00075).
     // Billed at the full input price the prompt alone would be $0.03.
     console.log(`[money] cut Anthropic stream (10,000 input of which 9,000 cache reads): recorded ${usage.inputTokens} input tokens, cost ${usage.cost} (all input at full price: 0.03)`);

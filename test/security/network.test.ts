@@ -22,7 +22,10 @@ import { eventually, findFreePort, spawnTollgate, type RunningProcess } from "..
 import { startStack, type Stack } from "../support/stack.js";
 import { chat, createKey, setupTenant, type Tenant } from "../support/tenant.js";
 
-interface Delivery { readonly headers: IncomingHttpHeaders; readonly body: string }
+interface Delivery {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
 
 let pki: TestPki;
 let stack: Stack;
@@ -72,10 +75,14 @@ describe("the policy channel under mutual TLS", () => {
   it("a node with a client certificate signed by the CA gets its snapshot and serves a request", async () => {
     expect(await (await fetch(`${stack.nodeUrls[0]}/readyz`)).json()).toMatchObject({ status: "ready", controlPlaneConnected: true });
     const key = await createKey(stack.gql, tenant.orgId, "tls-key");
-    const result = await eventually(async () => {
-      const r = await chat(stack.nodeUrls[0] as string, key.secret, "hello over TLS");
-      return r.status === 200 ? r : undefined;
-    }, 20_000, "the key to reach the node over the TLS channel");
+    const result = await eventually(
+      async () => {
+        const r = await chat(stack.nodeUrls[0] as string, key.secret, "hello over TLS");
+        return r.status === 200 ? r : undefined;
+      },
+      20_000,
+      "the key to reach the node over the TLS channel",
+    );
     expect(result.code).toBe("");
   });
 
@@ -88,15 +95,27 @@ describe("the policy channel under mutual TLS", () => {
     const logFrom = stack.controlPlane.output().length;
     const base = stack.nodeEnv(0);
     const node: RunningProcess = spawnTollgate("intruder", "data-plane", {
-      PORT: String(port), NODE_ID: `intruder-${port}`, CONTROL_PLANE_URL: base.CONTROL_PLANE_URL as string, TOLLGATE_NODE_TOKEN: base.TOLLGATE_NODE_TOKEN as string,
-      TOLLGATE_DATA_DIR: path.join(scratch, `intruder-${port}`), ...tlsEnv,
+      PORT: String(port),
+      NODE_ID: `intruder-${port}`,
+      CONTROL_PLANE_URL: base.CONTROL_PLANE_URL as string,
+      TOLLGATE_NODE_TOKEN: base.TOLLGATE_NODE_TOKEN as string,
+      TOLLGATE_DATA_DIR: path.join(scratch, `intruder-${port}`),
+      ...tlsEnv,
     });
     try {
       await node.waitForOutput(/is listening on/, 30_000);
-      const refusal = await eventually(async () => {
-        const lines = stack.controlPlane.output().slice(logFrom).split("\n").filter((l) => l.includes("refused a gRPC connection"));
-        return lines.length > 0 ? lines[0] : undefined;
-      }, 20_000, "the control plane to log the refused node");
+      const refusal = await eventually(
+        async () => {
+          const lines = stack.controlPlane
+            .output()
+            .slice(logFrom)
+            .split("\n")
+            .filter((l) => l.includes("refused a gRPC connection"));
+          return lines.length > 0 ? lines[0] : undefined;
+        },
+        20_000,
+        "the control plane to log the refused node",
+      );
       expect(refusal).toContain('"remote":"127.0.0.1"');
       await new Promise((r) => setTimeout(r, 1_500));
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
@@ -121,9 +140,20 @@ describe("TLS settings are checked at start", () => {
     { command: "data-plane", env: () => ({ TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND: "2" }), names: "TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND" },
   ];
   it.each(cases)("$command with a bad $names exits 1 with one line naming it", async ({ command, env, names }) => {
-    const proc = spawnTollgate(command, command, { TOLLGATE_DATA_DIR: path.join(scratch, "config"), TOLLGATE_NODE_TOKEN: token, PORT: "0", CONTROL_PLANE_HTTP_PORT: "0", CONTROL_PLANE_GRPC_PORT: "0", ...env(pki) });
+    const proc = spawnTollgate(command, command, {
+      TOLLGATE_DATA_DIR: path.join(scratch, "config"),
+      TOLLGATE_NODE_TOKEN: token,
+      PORT: "0",
+      CONTROL_PLANE_HTTP_PORT: "0",
+      CONTROL_PLANE_GRPC_PORT: "0",
+      ...env(pki),
+    });
     const code = await new Promise<number | null>((resolve) => proc.child.once("exit", (c) => resolve(c)));
-    const lines = proc.output().trim().split("\n").filter((l) => l.trim() !== "");
+    const lines = proc
+      .output()
+      .trim()
+      .split("\n")
+      .filter((l) => l.trim() !== "");
     expect(code).toBe(1);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(names);
@@ -146,7 +176,10 @@ describe("outbound addresses", () => {
     "http://[fe80::1]/",
     "http://metadata.google.internal/",
   ])("a provider account with baseUrl %s is refused with BAD_USER_INPUT naming baseUrl", async (baseUrl) => {
-    for (const [mutation, name] of [[createAccount, "meta-create"], [upsertAccount, "meta-upsert"]] as const) {
+    for (const [mutation, name] of [
+      [createAccount, "meta-create"],
+      [upsertAccount, "meta-upsert"],
+    ] as const) {
       const err = await gqlError(mutation, { input: { organizationId: tenant.orgId, name, provider: "OPENAI_COMPATIBLE", baseUrl, apiKey: "sk-meta-0123456789" } });
       expect(err.code).toBe("BAD_USER_INPUT");
       expect(err.errors[0]?.message).toMatch(/^baseUrl targets a link-local or cloud-metadata address/);
@@ -171,7 +204,9 @@ describe("outbound addresses", () => {
     const lookup: LookupLike = (_host, options, callback) => (options.all ? callback(null, [{ address: "fe80::1%lo", family: 6 }]) : callback(null, "fe80::1%lo", 6));
     const client = createUpstreamClient({ connectMs: 1_000, firstByteMs: 1_000, idleMs: 1_000, totalMs: 2_000 }, { allowLinkLocal: false, lookup });
     try {
-      const err = await client.send({ url: `http://metadata.rebind.test:${upstream}/v1/chat/completions`, headers: {}, body: "{}", clientSignal: new AbortController().signal }).catch((e: unknown) => e);
+      const err = await client
+        .send({ url: `http://metadata.rebind.test:${upstream}/v1/chat/completions`, headers: {}, body: "{}", clientSignal: new AbortController().signal })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UpstreamCallError);
       expect(err).toMatchObject({ failure: "connection", message: "upstream request failed: ERR_OUTBOUND_ADDRESS_BLOCKED" });
     } finally {
@@ -182,8 +217,9 @@ describe("outbound addresses", () => {
 
 describe("budget-alert webhooks", () => {
   it("are signed the Standard Webhooks way: the receiver verifies with standardwebhooks, and a replayed delivery fails", async () => {
-    const set = await stack.gql<{ updateOrganization: { webhookSecret: string } }>(
-      `mutation($i: UpdateOrganizationInput!) { updateOrganization(input: $i) { webhookSecret } }`, { i: { id: tenant.orgId, webhookUrl: receiverUrl } });
+    const set = await stack.gql<{ updateOrganization: { webhookSecret: string } }>(`mutation($i: UpdateOrganizationInput!) { updateOrganization(input: $i) { webhookSecret } }`, {
+      i: { id: tenant.orgId, webhookUrl: receiverUrl },
+    });
     const secret = set.updateOrganization.webhookSecret;
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     // The budget comes with the key (so the node charges it from the first request); setBudget then adds the alert threshold to it.
@@ -216,15 +252,19 @@ describe("each process applies its own outbound setting", () => {
       input: { providerAccountId: account.createProviderAccount.providerAccount.id, name: "link-local-model", inputPricePerMillion: "1.00", outputPricePerMillion: "2.00", maxOutputTokens: 100 },
     });
     const key = await createKey(stack.gql, tenant.orgId, "link-local-key");
-    const answer = await eventually(async () => {
-      const res = await fetch(`${stack.nodeUrls[0]}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${key.secret}` },
-        body: JSON.stringify({ model: "link-local-model", messages: [{ role: "user", content: "hi" }], max_tokens: 5 }),
-      });
-      const body = (await res.json()) as { error?: { code?: string } };
-      return res.status === 401 || res.status === 404 ? undefined : { status: res.status, code: body.error?.code };
-    }, 30_000, "the node to know the key and the model");
+    const answer = await eventually(
+      async () => {
+        const res = await fetch(`${stack.nodeUrls[0]}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${key.secret}` },
+          body: JSON.stringify({ model: "link-local-model", messages: [{ role: "user", content: "hi" }], max_tokens: 5 }),
+        });
+        const body = (await res.json()) as { error?: { code?: string } };
+        return res.status === 401 || res.status === 404 ? undefined : { status: res.status, code: body.error?.code };
+      },
+      30_000,
+      "the node to know the key and the model",
+    );
     expect(answer).toEqual({ status: 502, code: "upstream_error" });
     const attempts = (stack.nodes[0]?.output() ?? "").split("\n").filter((l) => l.includes("upstream attempt failed") && l.includes('"account":"link-local"'));
     expect(attempts.length).toBeGreaterThan(0);

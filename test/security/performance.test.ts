@@ -54,7 +54,9 @@ describe("production processes", () => {
       [stack.mock.child.pid, "mock-provider"],
     ];
     for (const [pid, command] of expected) {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((a) => a !== "");
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+        .split("\0")
+        .filter((a) => a !== "");
       expect(argv).toEqual([process.execPath, builtCli, command]);
       expect(readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim()).toBe("");
     }

@@ -41,8 +41,12 @@ async function send(secret: string, content: string, model = "gpt-4o-mini"): Pro
 
 /** A user of the organization with an API token; resolves to their id and a client with that token. */
 async function userWithToken(orgId: string, email: string, role: "ADMIN" | "MEMBER"): Promise<{ id: string; gql: Gql }> {
-  const u = await stack.gql<{ createUser: { user: { id: string } } }>(`mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }`, { i: { organizationId: orgId, email, name: email, role } });
-  const t = await stack.gql<{ createApiToken: { secret: string } }>(`mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { secret } }`, { i: { organizationId: orgId, userId: u.createUser.user.id, name: "t" } });
+  const u = await stack.gql<{ createUser: { user: { id: string } } }>(`mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }`, {
+    i: { organizationId: orgId, email, name: email, role },
+  });
+  const t = await stack.gql<{ createApiToken: { secret: string } }>(`mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { secret } }`, {
+    i: { organizationId: orgId, userId: u.createUser.user.id, name: "t" },
+  });
   return { id: u.createUser.user.id, gql: graphqlClient(stack.graphqlUrl, t.createApiToken.secret) };
 }
 
@@ -77,8 +81,9 @@ describe("row 3: a catastrophic guardrail pattern", () => {
     const baseline: number[] = [];
     for (let i = 0; i < 20; i++) baseline.push((await send(globexKey.secret, `hello ${i}`)).ms);
 
-    await acmeAdmin(`mutation($i: SetGuardrailsInput!) { setGuardrails(input: $i) { guardrails { scopeId } } }`,
-      { i: { scope: "ORGANIZATION", scopeId: acme.orgId, rules: [{ name: "redos", kind: "BLOCK_REGEX", pattern: "(a+)+$" }] } });
+    await acmeAdmin(`mutation($i: SetGuardrailsInput!) { setGuardrails(input: $i) { guardrails { scopeId } } }`, {
+      i: { scope: "ORGANIZATION", scopeId: acme.orgId, rules: [{ name: "redos", kind: "BLOCK_REGEX", pattern: "(a+)+$" }] },
+    });
     await policyApplied(stack.gql, 1);
     expect(await send(acmeKey.secret, "aaaa")).toMatchObject({ status: 400, code: "guardrail_blocked" });
 
@@ -89,9 +94,12 @@ describe("row 3: a catastrophic guardrail pattern", () => {
       for (let i = 0; i < 20; i++) hostile.push(await send(acmeKey.secret, HOSTILE));
       attacking = false;
     })();
-    const attackers = [attacker, ...Array.from({ length: 3 }, async () => {
-      while (attacking) hostile.push(await send(acmeKey.secret, HOSTILE));
-    })];
+    const attackers = [
+      attacker,
+      ...Array.from({ length: 3 }, async () => {
+        while (attacking) hostile.push(await send(acmeKey.secret, HOSTILE));
+      }),
+    ];
     while (attacking) {
       const r = await send(globexKey.secret, "hello during");
       expect(r.status).toBe(200);
@@ -100,9 +108,19 @@ describe("row 3: a catastrophic guardrail pattern", () => {
     await Promise.all(attackers);
 
     const figures = {
-      hostileRequests: hostile.length, hostileMaxMs: round(Math.max(...hostile.map((h) => h.ms))), hostileP50Ms: round(percentile(hostile.map((h) => h.ms), 50)),
-      otherOrgBaselineP50Ms: round(percentile(baseline, 50)), otherOrgBaselineP95Ms: round(percentile(baseline, 95)),
-      otherOrgDuringRequests: during.length, otherOrgDuringP50Ms: round(percentile(during, 50)), otherOrgDuringP95Ms: round(percentile(during, 95)),
+      hostileRequests: hostile.length,
+      hostileMaxMs: round(Math.max(...hostile.map((h) => h.ms))),
+      hostileP50Ms: round(
+        percentile(
+          hostile.map((h) => h.ms),
+          50,
+        ),
+      ),
+      otherOrgBaselineP50Ms: round(percentile(baseline, 50)),
+      otherOrgBaselineP95Ms: round(percentile(baseline, 95)),
+      otherOrgDuringRequests: during.length,
+      otherOrgDuringP50Ms: round(percentile(during, 50)),
+      otherOrgDuringP95Ms: round(percentile(during, 95)),
     };
     console.log("row 3 through the gateway:", JSON.stringify(figures));
     expect(hostile.every((h) => h.status === 200)).toBe(true);
@@ -112,9 +130,10 @@ describe("row 3: a catastrophic guardrail pattern", () => {
   }, 120_000);
 
   it("simulate on the control plane answers the same pattern at once", async () => {
-    const simulate = (content: string) => acmeAdmin<{ simulate: { allowed: boolean; error: { code: string } | null } }>(
-      `query($i: SimulateInput!) { simulate(input: $i) { allowed error { code } } }`,
-      { i: { secret: acmeKey.secret, path: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: [{ role: "user", content }], max_tokens: 8 } } });
+    const simulate = (content: string) =>
+      acmeAdmin<{ simulate: { allowed: boolean; error: { code: string } | null } }>(`query($i: SimulateInput!) { simulate(input: $i) { allowed error { code } } }`, {
+        i: { secret: acmeKey.secret, path: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: [{ role: "user", content }], max_tokens: 8 } },
+      });
     const started = performance.now();
     const r = await simulate(HOSTILE);
     const ms = performance.now() - started;
@@ -125,8 +144,12 @@ describe("row 3: a catastrophic guardrail pattern", () => {
   });
 
   it("refuses at setGuardrails what the engine cannot run in linear time", async () => {
-    const err = await acmeAdmin(`mutation($i: SetGuardrailsInput!) { setGuardrails(input: $i) { guardrails { scopeId } } }`,
-      { i: { scope: "ORGANIZATION", scopeId: acme.orgId, rules: [{ name: "twice", kind: "BLOCK_REGEX", pattern: "(\\w+) \\1" }] } }).then(() => null, (e: unknown) => e);
+    const err = await acmeAdmin(`mutation($i: SetGuardrailsInput!) { setGuardrails(input: $i) { guardrails { scopeId } } }`, {
+      i: { scope: "ORGANIZATION", scopeId: acme.orgId, rules: [{ name: "twice", kind: "BLOCK_REGEX", pattern: "(\\w+) \\1" }] },
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(GraphQLRequestError);
     expect((err as GraphQLRequestError).code).toBe("BAD_USER_INPUT");
     expect((err as GraphQLRequestError).message).toContain('rule "twice": backreferences');
@@ -146,13 +169,24 @@ describe("row 5: a MEMBER cannot lift what an admin set on their own personal ke
     await createModel(stack.gql, acme.accountId, "gpt-4o");
     const created = await acmeAdmin<{ createVirtualKey: { virtualKey: { id: string }; secret: string } }>(
       `mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { virtualKey { id } secret } }`,
-      { i: {
-        organizationId: acme.orgId, name: "member-laptop", kind: "PERSONAL", userId: memberUserId, deniedModels: ["gpt-4o"], maxCostPerRequest: "0.5",
-        expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString(), budgets: [{ unit: "REQUESTS", window: "DAY", limit: 3 }], rateLimits: [{ unit: "REQUESTS", limit: 100, windowSeconds: 60 }],
-      } });
+      {
+        i: {
+          organizationId: acme.orgId,
+          name: "member-laptop",
+          kind: "PERSONAL",
+          userId: memberUserId,
+          deniedModels: ["gpt-4o"],
+          maxCostPerRequest: "0.5",
+          expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+          budgets: [{ unit: "REQUESTS", window: "DAY", limit: 3 }],
+          rateLimits: [{ unit: "REQUESTS", limit: 100, windowSeconds: 60 }],
+        },
+      },
+    );
     key = { id: created.createVirtualKey.virtualKey.id, secret: created.createVirtualKey.secret, name: "member-laptop" };
-    await acmeAdmin(`mutation($i: SetGuardrailsInput!) { setGuardrails(input: $i) { guardrails { scopeId } } }`,
-      { i: { scope: "VIRTUAL_KEY", scopeId: key.id, rules: [{ name: "no-secrets", kind: "BLOCK_KEYWORDS", keywords: ["password"] }] } });
+    await acmeAdmin(`mutation($i: SetGuardrailsInput!) { setGuardrails(input: $i) { guardrails { scopeId } } }`, {
+      i: { scope: "VIRTUAL_KEY", scopeId: key.id, rules: [{ name: "no-secrets", kind: "BLOCK_KEYWORDS", keywords: ["password"] }] },
+    });
     await acceptedEverywhere(stack.nodeUrls, key.secret);
   });
 
@@ -160,8 +194,11 @@ describe("row 5: a MEMBER cannot lift what an admin set on their own personal ke
     const before = await acmeAdmin<Limits>(LIMITS, { id: key.id });
     const budgetId = before.virtualKey.budgets[0]?.id;
     const rateLimitId = before.virtualKey.rateLimits[0]?.id;
-    const m = (name: string, input: Record<string, unknown>, selection = "__typename"): [string, string, Record<string, unknown>] =>
-      [`${name} ${JSON.stringify(input).slice(0, 60)}`, `mutation($i: ${name.charAt(0).toUpperCase()}${name.slice(1)}Input!) { ${name}(input: $i) { ${selection} } }`, { i: input }];
+    const m = (name: string, input: Record<string, unknown>, selection = "__typename"): [string, string, Record<string, unknown>] => [
+      `${name} ${JSON.stringify(input).slice(0, 60)}`,
+      `mutation($i: ${name.charAt(0).toUpperCase()}${name.slice(1)}Input!) { ${name}(input: $i) { ${selection} } }`,
+      { i: input },
+    ];
     const attempts = [
       m("setBudget", { scope: "VIRTUAL_KEY", scopeId: key.id, unit: "REQUESTS", window: "DAY", limit: 1_000_000 }),
       m("updateVirtualKey", { id: key.id, budgets: [] }),
@@ -179,7 +216,10 @@ describe("row 5: a MEMBER cannot lift what an admin set on their own personal ke
     ];
     const answers: string[] = [];
     for (const [label, query, variables] of attempts) {
-      const err = await acmeMember(query, variables).then(() => null, (e: unknown) => e);
+      const err = await acmeMember(query, variables).then(
+        () => null,
+        (e: unknown) => e,
+      );
       answers.push(`${label}: ${err instanceof GraphQLRequestError ? err.code : "allowed"}`);
       if (err instanceof GraphQLRequestError) expect(err.message).toContain("members may only tighten limits");
     }
@@ -197,7 +237,10 @@ describe("row 5: a MEMBER cannot lift what an admin set on their own personal ke
     const pause = `mutation($i: PauseVirtualKeyInput!) { pauseVirtualKey(input: $i) { virtualKey { status } } }`;
     const resume = `mutation($i: ResumeVirtualKeyInput!) { resumeVirtualKey(input: $i) { virtualKey { status } } }`;
     await acmeAdmin(pause, { i: { id: key.id } });
-    const err = await acmeMember(resume, { i: { id: key.id } }).then(() => null, (e: unknown) => e);
+    const err = await acmeMember(resume, { i: { id: key.id } }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err instanceof GraphQLRequestError ? [err.code, err.message] : err).toEqual(["FORBIDDEN", expect.stringContaining("resumes a key an admin paused")]);
     await policyApplied(stack.gql, 1);
     expect(await send(key.secret, "hi")).toMatchObject({ code: "key_paused" });
@@ -208,7 +251,10 @@ describe("row 5: a MEMBER cannot lift what an admin set on their own personal ke
 
   it("still lets the member tighten: a lower cap and one more guardrail rule", async () => {
     await acmeMember(`mutation($i: UpdateVirtualKeyInput!) { updateVirtualKey(input: $i) { virtualKey { id } } }`, { i: { id: key.id, maxCostPerRequest: "0.25" } });
-    const rules = [{ name: "no-secrets", kind: "BLOCK_KEYWORDS", keywords: ["password"] }, { name: "no-ssn", kind: "BLOCK_REGEX", pattern: "\\d{3}-\\d{2}-\\d{4}" }];
+    const rules = [
+      { name: "no-secrets", kind: "BLOCK_KEYWORDS", keywords: ["password"] },
+      { name: "no-ssn", kind: "BLOCK_REGEX", pattern: "\\d{3}-\\d{2}-\\d{4}" },
+    ];
     await acmeMember(`mutation($i: SetGuardrailsInput!) { setGuardrails(input: $i) { guardrails { scopeId } } }`, { i: { scope: "VIRTUAL_KEY", scopeId: key.id, rules } });
     const after = await acmeAdmin<{ virtualKey: { maxCostPerRequest: string }; guardrails: { rules: Array<{ name: string }> } }>(LIMITS, { id: key.id });
     expect(after.virtualKey.maxCostPerRequest).toBe("0.25");

@@ -31,7 +31,16 @@ const LONG_MODEL = "m".repeat(20_000);
 
 const DEAD_LETTERS = `query($after: String) { usageDeadLetters(first: 100, after: $after) {
   edges { node { id reason detail nodeId requestId organizationId recordBytes recordBase64 record } } pageInfo { hasNextPage endCursor } } }`;
-interface DeadLetterNode { reason: string; detail: string; nodeId: string; requestId: string; organizationId: string; recordBytes: number; recordBase64: string; record: Record<string, unknown> | null }
+interface DeadLetterNode {
+  reason: string;
+  detail: string;
+  nodeId: string;
+  requestId: string;
+  organizationId: string;
+  recordBytes: number;
+  recordBase64: string;
+  record: Record<string, unknown> | null;
+}
 
 async function deadLetters(): Promise<DeadLetterNode[]> {
   const d = await stack.gql<{ usageDeadLetters: { edges: { node: DeadLetterNode }[] } }>(DEAD_LETTERS, {});
@@ -59,7 +68,9 @@ async function chatWithModel(secret: string, model: string): Promise<{ status: n
 /** Usage of a tenant grouped by model: model -> {requests, blocked}. */
 async function usageByModel(orgId: string): Promise<Map<string, { requests: number; blocked: number }>> {
   const d = await stack.gql<{ usage: { group: { model: string }; requests: number; blocked: number }[] }>(
-    `query($org: ID!) { usage(organizationId: $org, groupBy: [MODEL]) { group { model } requests blocked } }`, { org: orgId });
+    `query($org: ID!) { usage(organizationId: $org, groupBy: [MODEL]) { group { model } requests blocked } }`,
+    { org: orgId },
+  );
   return new Map(d.usage.map((r) => [r.group.model, { requests: r.requests, blocked: r.blocked }]));
 }
 
@@ -74,15 +85,23 @@ beforeAll(async () => {
   await acceptedEverywhere(stack.nodeUrls, valid.secret);
   await acceptedEverywhere(stack.nodeUrls, betaKey.secret);
   let probes = 0;
-  await eventually(async () => {
-    probes++;
-    return (await chatWithModel(paused.secret, "gpt-4o-mini")).code === "key_paused" ? true : undefined;
-  }, 10_000, "the pause applied");
+  await eventually(
+    async () => {
+      probes++;
+      return (await chatWithModel(paused.secret, "gpt-4o-mini")).code === "key_paused" ? true : undefined;
+    },
+    10_000,
+    "the pause applied",
+  );
   // Every probe is a usage record of the paused key: wait until they are all counted.
-  await eventually(async () => {
-    const u = await keyUsage(stack.gql, acme.orgId, paused.id);
-    return u.blocked + u.requests === probes ? true : undefined;
-  }, 20_000, "the probes recorded");
+  await eventually(
+    async () => {
+      const u = await keyUsage(stack.gql, acme.orgId, paused.id);
+      return u.blocked + u.requests === probes ? true : undefined;
+    },
+    20_000,
+    "the probes recorded",
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -102,16 +121,24 @@ describe("usage recording survives hostile model names (issue 8, row 1)", () => 
     for (let i = 0; i < 5; i++) expect((await chat(stack.nodeUrls[0] ?? "", betaKey.secret, `hello ${i}`)).status).toBe(200);
     expect((await chat(stack.nodeUrls[0] ?? "", valid.secret, "hello")).status).toBe(200);
 
-    const beta5 = await eventually(async () => {
-      const u = await keyUsage(stack.gql, beta.orgId, betaKey.id);
-      return u.requests === 5 ? u : undefined;
-    }, 20_000, "the other tenant's usage recorded");
+    const beta5 = await eventually(
+      async () => {
+        const u = await keyUsage(stack.gql, beta.orgId, betaKey.id);
+        return u.requests === 5 ? u : undefined;
+      },
+      20_000,
+      "the other tenant's usage recorded",
+    );
     expect(beta5.blocked).toBe(0);
     expect(Number(beta5.cost)).toBeGreaterThan(0);
-    await eventually(async () => {
-      const [p, v] = [await keyUsage(stack.gql, acme.orgId, paused.id), await keyUsage(stack.gql, acme.orgId, valid.id)];
-      return p.blocked === pausedBefore.blocked + 2 && v.blocked === validBefore.blocked + 2 && v.requests === validBefore.requests + 1 ? true : undefined;
-    }, 20_000, "the refusals and the valid key's request recorded");
+    await eventually(
+      async () => {
+        const [p, v] = [await keyUsage(stack.gql, acme.orgId, paused.id), await keyUsage(stack.gql, acme.orgId, valid.id)];
+        return p.blocked === pausedBefore.blocked + 2 && v.blocked === validBefore.blocked + 2 && v.requests === validBefore.requests + 1 ? true : undefined;
+      },
+      20_000,
+      "the refusals and the valid key's request recorded",
+    );
 
     // Stored sanitized by the node: NUL became U+FFFD, the long name was cut to 256 bytes.
     const byModel = await usageByModel(acme.orgId);
@@ -126,9 +153,23 @@ describe("usage recording survives hostile model names (issue 8, row 1)", () => 
     const now = BigInt(Date.now());
     const record = (requestId: string, over: Partial<UsageRecord> = {}): UsageRecord => ({
       ...create(UsageRecordSchema, {
-        requestId, nodeId: "node-poison", bootId: "boot_old", sequence: 1n, startedAtMs: now, durationMs: 10, organizationId: beta.orgId, virtualKeyId: betaKey.id,
-        model: "gpt-4o-mini", route: "/v1/chat/completions", inputTokens: 10, outputTokens: 10, usageSource: UsageSource.PROVIDER, costMicros: 30n,
-        outcome: Outcome.SUCCESS, status: 200, attempts: 1,
+        requestId,
+        nodeId: "node-poison",
+        bootId: "boot_old",
+        sequence: 1n,
+        startedAtMs: now,
+        durationMs: 10,
+        organizationId: beta.orgId,
+        virtualKeyId: betaKey.id,
+        model: "gpt-4o-mini",
+        route: "/v1/chat/completions",
+        inputTokens: 10,
+        outputTokens: 10,
+        usageSource: UsageSource.PROVIDER,
+        costMicros: 30n,
+        outcome: Outcome.SUCCESS,
+        status: 200,
+        attempts: 1,
       }),
       ...over,
     });
@@ -143,26 +184,39 @@ describe("usage recording survives hostile model names (issue 8, row 1)", () => 
     ];
     const spoolDir = path.join(spoolRoot, "node-node-poison", "spool");
     mkdirSync(spoolDir, { recursive: true });
-    writeFileSync(path.join(spoolDir, "seg-000000000001.log"), Buffer.concat(frames.map((f) => {
-      const b = Buffer.alloc(4 + f.length);
-      b.writeUInt32BE(f.length, 0);
-      b.set(f, 4);
-      return b;
-    })));
+    writeFileSync(
+      path.join(spoolDir, "seg-000000000001.log"),
+      Buffer.concat(
+        frames.map((f) => {
+          const b = Buffer.alloc(4 + f.length);
+          b.writeUInt32BE(f.length, 0);
+          b.set(f, 4);
+          return b;
+        }),
+      ),
+    );
     const before = await keyUsage(stack.gql, beta.orgId, betaKey.id);
 
     const i = await stack.addNode({ NODE_ID: "node-poison", TOLLGATE_DATA_DIR: spoolRoot });
     const nodeUrl = stack.nodeUrls[i] ?? "";
-    const after = await eventually(async () => {
-      const u = await keyUsage(stack.gql, beta.orgId, betaKey.id);
-      return u.requests === before.requests + 2 ? u : undefined;
-    }, 20_000, "the good records of the poisoned segment recorded");
+    const after = await eventually(
+      async () => {
+        const u = await keyUsage(stack.gql, beta.orgId, betaKey.id);
+        return u.requests === before.requests + 2 ? u : undefined;
+      },
+      20_000,
+      "the good records of the poisoned segment recorded",
+    );
     expect(Math.round((Number(after.cost) - Number(before.cost)) * 1e6)).toBe(60);
 
-    const letters = await eventually(async () => {
-      const l = await deadLetters();
-      return l.length === 4 ? l : undefined;
-    }, 20_000, "four dead letters");
+    const letters = await eventually(
+      async () => {
+        const l = await deadLetters();
+        return l.length === 4 ? l : undefined;
+      },
+      20_000,
+      "four dead letters",
+    );
     expect(letters.map((l) => l.reason).sort()).toEqual(["invalid_text", "missing_field", "out_of_range", "too_long"]);
     expect(letters.every((l) => l.nodeId === "node-poison")).toBe(true);
     const nul = letters.find((l) => l.reason === "invalid_text");

@@ -54,28 +54,25 @@ export async function sdkChat(client: OpenAI, model: string, prompt = "hi", maxT
 
 /** Creates a team; returns its id. */
 export async function createTeam(gql: Gql, orgId: string, slug: string): Promise<string> {
-  const d = await gql<{ createTeam: { team: { id: string } } }>(
-    `mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { id } } }`,
-    { input: { organizationId: orgId, name: slug, slug } },
-  );
+  const d = await gql<{ createTeam: { team: { id: string } } }>(`mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { id } } }`, {
+    input: { organizationId: orgId, name: slug, slug },
+  });
   return d.createTeam.team.id;
 }
 
 /** Creates a user of the organization; returns their id. */
 export async function createUser(gql: Gql, orgId: string, email: string, role: "ADMIN" | "MEMBER", teamIds: string[] = []): Promise<string> {
-  const d = await gql<{ createUser: { user: { id: string; role: string; active: boolean } } }>(
-    `mutation($input: CreateUserInput!) { createUser(input: $input) { user { id role active } } }`,
-    { input: { organizationId: orgId, email, name: email.split("@")[0], role, teamIds } },
-  );
+  const d = await gql<{ createUser: { user: { id: string; role: string; active: boolean } } }>(`mutation($input: CreateUserInput!) { createUser(input: $input) { user { id role active } } }`, {
+    input: { organizationId: orgId, email, name: email.split("@")[0], role, teamIds },
+  });
   return d.createUser.user.id;
 }
 
 /** Issues an admin-API token carrying a user's rights; returns its secret. */
 export async function createApiToken(gql: Gql, orgId: string, userId: string, name: string): Promise<string> {
-  const d = await gql<{ createApiToken: { secret: string } }>(
-    `mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) { apiToken { id } secret } }`,
-    { input: { organizationId: orgId, userId, name } },
-  );
+  const d = await gql<{ createApiToken: { secret: string } }>(`mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) { apiToken { id } secret } }`, {
+    input: { organizationId: orgId, userId, name },
+  });
   return d.createApiToken.secret;
 }
 
@@ -91,9 +88,8 @@ export async function createOpenAIAccount(gql: Gql, orgId: string, name: string,
 /** Creates a model on an account ($1 / $2 per million tokens unless `prices` is null: unpriced). */
 export async function createModel(gql: Gql, accountId: string, name: string, prices: { input: string; output: string } | null = { input: "1.00", output: "2.00" }): Promise<string> {
   const priceFields = prices === null ? {} : { inputPricePerMillion: prices.input, outputPricePerMillion: prices.output };
-  const d = await gql<{ createModel: { model: { id: string } } }>(
-    `mutation($input: CreateModelInput!) { createModel(input: $input) { model { id } } }`,
-    { input: { providerAccountId: accountId, name, upstreamModel: `${name}-upstream`, maxOutputTokens: 1000, ...priceFields } },
-  );
+  const d = await gql<{ createModel: { model: { id: string } } }>(`mutation($input: CreateModelInput!) { createModel(input: $input) { model { id } } }`, {
+    input: { providerAccountId: accountId, name, upstreamModel: `${name}-upstream`, maxOutputTokens: 1000, ...priceFields },
+  });
   return d.createModel.model.id;
 }

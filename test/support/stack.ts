@@ -163,7 +163,10 @@ export async function startStack(nodeCount: number, options: StackOptions = {}):
         if (!database) throw new Error("control-plane replicas need DATABASE_URL (PGlite is single-process)");
         const [replicaHttp, replicaGrpc] = [await findFreePort(), await findFreePort()];
         const replica = spawnTollgate(`control-plane-${processes.length}`, "control-plane", {
-          ...cpEnv, CONTROL_PLANE_HTTP_PORT: String(replicaHttp), CONTROL_PLANE_GRPC_PORT: String(replicaGrpc), ...extraEnv,
+          ...cpEnv,
+          CONTROL_PLANE_HTTP_PORT: String(replicaHttp),
+          CONTROL_PLANE_GRPC_PORT: String(replicaGrpc),
+          ...extraEnv,
         });
         processes.push(replica);
         await waitForHttpOk(`http://127.0.0.1:${replicaHttp}/readyz`);
@@ -187,8 +190,12 @@ export async function startStack(nodeCount: number, options: StackOptions = {}):
         const i = nodeEnvs.length;
         const port = await findFreePort();
         const env = {
-          PORT: String(port), NODE_ID: `node-${i + 1}`, CONTROL_PLANE_URL: `127.0.0.1:${grpcPort}`, TOLLGATE_NODE_TOKEN: nodeToken,
-          TOLLGATE_DATA_DIR: path.join(dir, `node-${i + 1}`), ...extraEnv,
+          PORT: String(port),
+          NODE_ID: `node-${i + 1}`,
+          CONTROL_PLANE_URL: `127.0.0.1:${grpcPort}`,
+          TOLLGATE_NODE_TOKEN: nodeToken,
+          TOLLGATE_DATA_DIR: path.join(dir, `node-${i + 1}`),
+          ...extraEnv,
         };
         nodeEnvs.push(env);
         const url = `http://127.0.0.1:${port}`;

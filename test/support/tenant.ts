@@ -24,10 +24,9 @@ export interface TestKey {
 
 /** Creates an organization, a provider account on the mock provider and a priced model. */
 export async function setupTenant(gql: Gql, mockUrl: string, slug = "acme"): Promise<Tenant> {
-  const org = await gql<{ createOrganization: { organization: { id: string } } }>(
-    `mutation($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } } }`,
-    { input: { name: slug, slug } },
-  );
+  const org = await gql<{ createOrganization: { organization: { id: string } } }>(`mutation($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } } }`, {
+    input: { name: slug, slug },
+  });
   const orgId = org.createOrganization.organization.id;
   const account = await gql<{ createProviderAccount: { providerAccount: { id: string } } }>(
     `mutation($input: CreateProviderAccountInput!) { createProviderAccount(input: $input) { providerAccount { id } } }`,

@@ -59,9 +59,7 @@ async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
   const controlPlane = await startControlPlane(loadControlPlaneConfig({ ...env, TOLLGATE_NODE_TOKEN: nodeToken }));
   let dataPlane;
   try {
-    dataPlane = await startDataPlane(
-      loadDataPlaneConfig({ ...env, TOLLGATE_NODE_TOKEN: nodeToken, CONTROL_PLANE_URL: controlPlane.grpcAddress, NODE_ID: env.NODE_ID ?? "local" }),
-    );
+    dataPlane = await startDataPlane(loadDataPlaneConfig({ ...env, TOLLGATE_NODE_TOKEN: nodeToken, CONTROL_PLANE_URL: controlPlane.grpcAddress, NODE_ID: env.NODE_ID ?? "local" }));
   } catch (err) {
     await controlPlane.close();
     throw err;

@@ -38,7 +38,10 @@ describe("control-plane network settings", () => {
     expect(tls?.cert.equals(readFileSync(file("control-plane.crt")))).toBe(true);
     expect(tls?.clientCa).toBeNull();
     const mutual = loadControlPlaneConfig({
-      TOLLGATE_GRPC_TLS_CERT: file("control-plane.crt"), TOLLGATE_GRPC_TLS_KEY: file("control-plane.key"), TOLLGATE_GRPC_MTLS: "true", TOLLGATE_GRPC_TLS_CA: file("ca.crt"),
+      TOLLGATE_GRPC_TLS_CERT: file("control-plane.crt"),
+      TOLLGATE_GRPC_TLS_KEY: file("control-plane.key"),
+      TOLLGATE_GRPC_MTLS: "true",
+      TOLLGATE_GRPC_TLS_CA: file("ca.crt"),
     }).grpcTls;
     expect(mutual?.clientCa?.equals(readFileSync(file("ca.crt")))).toBe(true);
     expect(Object.isFrozen(mutual)).toBe(true);

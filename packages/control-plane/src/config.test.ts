@@ -13,26 +13,64 @@ describe("loadControlPlaneConfig", () => {
   it("reads every variable", () => {
     const key = randomBytes(32);
     const c = loadControlPlaneConfig({
-      DATABASE_URL: "postgres://postgres@127.0.0.1:5432/tg", TOLLGATE_MASTER_KEY: key.toString("base64"), TOLLGATE_DATA_DIR: "/tmp/x",
-      TOLLGATE_ADMIN_TOKEN: "admin-token-0123456789", TOLLGATE_NODE_TOKEN: "node-token-0123456789", CONTROL_PLANE_HTTP_PORT: "0",
-      CONTROL_PLANE_GRPC_PORT: "6000", CONTROL_PLANE_HOST: "0.0.0.0", LOG_LEVEL: "warn",
+      DATABASE_URL: "postgres://postgres@127.0.0.1:5432/tg",
+      TOLLGATE_MASTER_KEY: key.toString("base64"),
+      TOLLGATE_DATA_DIR: "/tmp/x",
+      TOLLGATE_ADMIN_TOKEN: "admin-token-0123456789",
+      TOLLGATE_NODE_TOKEN: "node-token-0123456789",
+      CONTROL_PLANE_HTTP_PORT: "0",
+      CONTROL_PLANE_GRPC_PORT: "6000",
+      CONTROL_PLANE_HOST: "0.0.0.0",
+      LOG_LEVEL: "warn",
     });
-    expect(c).toMatchObject({ databaseUrl: "postgres://postgres@127.0.0.1:5432/tg", dataDir: "/tmp/x", adminToken: "admin-token-0123456789", nodeToken: "node-token-0123456789", httpPort: 0, grpcPort: 6000, host: "0.0.0.0", logLevel: "warn" });
+    expect(c).toMatchObject({
+      databaseUrl: "postgres://postgres@127.0.0.1:5432/tg",
+      dataDir: "/tmp/x",
+      adminToken: "admin-token-0123456789",
+      nodeToken: "node-token-0123456789",
+      httpPort: 0,
+      grpcPort: 6000,
+      host: "0.0.0.0",
+      logLevel: "warn",
+    });
     expect(c.masterKey?.equals(key)).toBe(true);
   });
 
   it("bounds the admin API by default and reads every admin-API limit", () => {
     expect(loadControlPlaneConfig({}).adminApi).toEqual({
-      maxBodyBytes: 2 * 1024 * 1024, maxTokens: 10_000, maxAliases: 50, maxDepth: 12, maxDirectives: 20, maxCost: 100_000,
-      authFailureLimit: 20, authFailureWindowMs: 60_000, authLockoutMs: 300_000, trustProxy: false,
+      maxBodyBytes: 2 * 1024 * 1024,
+      maxTokens: 10_000,
+      maxAliases: 50,
+      maxDepth: 12,
+      maxDirectives: 20,
+      maxCost: 100_000,
+      authFailureLimit: 20,
+      authFailureWindowMs: 60_000,
+      authLockoutMs: 300_000,
+      trustProxy: false,
     });
     const c = loadControlPlaneConfig({
-      TOLLGATE_GRAPHQL_MAX_BODY_BYTES: "65536", TOLLGATE_GRAPHQL_MAX_TOKENS: "2000", TOLLGATE_GRAPHQL_MAX_ALIASES: "3", TOLLGATE_GRAPHQL_MAX_DEPTH: "8",
-      TOLLGATE_GRAPHQL_MAX_DIRECTIVES: "4", TOLLGATE_GRAPHQL_MAX_COST: "900", TOLLGATE_AUTH_FAILURE_LIMIT: "5", TOLLGATE_AUTH_FAILURE_WINDOW_MS: "10000", TOLLGATE_AUTH_LOCKOUT_MS: "2000",
+      TOLLGATE_GRAPHQL_MAX_BODY_BYTES: "65536",
+      TOLLGATE_GRAPHQL_MAX_TOKENS: "2000",
+      TOLLGATE_GRAPHQL_MAX_ALIASES: "3",
+      TOLLGATE_GRAPHQL_MAX_DEPTH: "8",
+      TOLLGATE_GRAPHQL_MAX_DIRECTIVES: "4",
+      TOLLGATE_GRAPHQL_MAX_COST: "900",
+      TOLLGATE_AUTH_FAILURE_LIMIT: "5",
+      TOLLGATE_AUTH_FAILURE_WINDOW_MS: "10000",
+      TOLLGATE_AUTH_LOCKOUT_MS: "2000",
       CONTROL_PLANE_TRUST_PROXY: "10.0.0.0/8, 192.0.2.1,::1",
     });
     expect(c.adminApi).toEqual({
-      maxBodyBytes: 65_536, maxTokens: 2_000, maxAliases: 3, maxDepth: 8, maxDirectives: 4, maxCost: 900, authFailureLimit: 5, authFailureWindowMs: 10_000, authLockoutMs: 2_000,
+      maxBodyBytes: 65_536,
+      maxTokens: 2_000,
+      maxAliases: 3,
+      maxDepth: 8,
+      maxDirectives: 4,
+      maxCost: 900,
+      authFailureLimit: 5,
+      authFailureWindowMs: 10_000,
+      authLockoutMs: 2_000,
       trustProxy: ["10.0.0.0/8", "192.0.2.1", "::1"],
     });
     expect(loadControlPlaneConfig({ CONTROL_PLANE_TRUST_PROXY: "2" }).adminApi.trustProxy).toBe(2);

@@ -100,7 +100,10 @@ const PROXY_ENTRY = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(?
 function readTrustProxy(raw: string | undefined): false | number | readonly string[] {
   if (raw === undefined || raw === "" || raw === "false") return false;
   if (/^\d+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 10) return Number(raw);
-  const entries = raw.split(",").map((e) => e.trim()).filter((e) => e !== "");
+  const entries = raw
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
   if (entries.length === 0 || !entries.every((e) => PROXY_ENTRY.test(e))) {
     throw new ConfigError(`CONTROL_PLANE_TRUST_PROXY: must be false, a hop count 1-10, or comma-separated proxy addresses/CIDRs, got "${raw}"`);
   }
@@ -220,7 +223,8 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv): ControlPlaneConf
   if (/[\s/]/.test(host)) throw new ConfigError(`CONTROL_PLANE_HOST: not a host name or address: "${host}"`);
   const httpRequestTimeoutMs = readMs(env, "CONTROL_PLANE_REQUEST_TIMEOUT_MS", 30_000, 100);
   const httpHeadersTimeoutMs = readMs(env, "CONTROL_PLANE_HEADERS_TIMEOUT_MS", Math.min(10_000, httpRequestTimeoutMs), 100);
-  if (httpHeadersTimeoutMs > httpRequestTimeoutMs) throw new ConfigError(`CONTROL_PLANE_HEADERS_TIMEOUT_MS: must not exceed CONTROL_PLANE_REQUEST_TIMEOUT_MS (${httpRequestTimeoutMs}), got "${httpHeadersTimeoutMs}"`);
+  if (httpHeadersTimeoutMs > httpRequestTimeoutMs)
+    throw new ConfigError(`CONTROL_PLANE_HEADERS_TIMEOUT_MS: must not exceed CONTROL_PLANE_REQUEST_TIMEOUT_MS (${httpRequestTimeoutMs}), got "${httpHeadersTimeoutMs}"`);
   return Object.freeze({
     databaseUrl,
     dataDir: resolve(env.TOLLGATE_DATA_DIR && env.TOLLGATE_DATA_DIR !== "" ? env.TOLLGATE_DATA_DIR : "./.tollgate"),

@@ -16,7 +16,9 @@ function getRaw(url: string, headers: Record<string, string>): Promise<{ status:
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    }).on("error", reject).end();
+    })
+      .on("error", reject)
+      .end();
   });
 }
 
@@ -36,7 +38,11 @@ describe("startControlPlane in embedded mode", () => {
       expect(statSync(join(dataDir, "master.key")).mode & 0o777).toBe(0o600);
       expect((await gql<{ me: { kind: string } }>(cp.httpUrl, token, "{ me { kind } }")).me.kind).toBe("PLATFORM_ADMIN");
       const org = await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, token, `mutation { createOrganization(input: {name: "A", slug: "a"}) { organization { id } } }`);
-      await gql(cp.httpUrl, token, `mutation { createProviderAccount(input: {organizationId: "${org.createOrganization.organization.id}", name: "oa", provider: OPENAI, apiKey: "sk-embedded-000000"}) { providerAccount { id } } }`);
+      await gql(
+        cp.httpUrl,
+        token,
+        `mutation { createProviderAccount(input: {organizationId: "${org.createOrganization.organization.id}", name: "oa", provider: OPENAI, apiKey: "sk-embedded-000000"}) { providerAccount { id } } }`,
+      );
 
       expect((await fetch(`${cp.httpUrl}/healthz`)).status).toBe(200);
       const ready = await fetch(`${cp.httpUrl}/readyz`);

@@ -130,23 +130,37 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
       simulation: new SimulationService(db, () => feed.refresh(), now, config.grantReclaimGraceMs),
     };
     const metrics = createControlPlaneMetrics();
-    const authenticate = async (token: string): Promise<Actor | null> =>
-      adminHash !== null && digestsEqual(hashToken(token), adminHash) ? { kind: "platformAdmin" } : apiTokens.authenticate(token);
+    const authenticate = async (token: string): Promise<Actor | null> => (adminHash !== null && digestsEqual(hashToken(token), adminHash) ? { kind: "platformAdmin" } : apiTokens.authenticate(token));
 
     const feed = new PolicyFeed({ db, masterKey, now, logger: logger.child({ component: "policy-feed" }), pollMs: deps.policyPollMs ?? 1000 });
     feed.subscribe((e) => metrics.policyRevision.set(Number(e.version)));
     await feed.start();
     cleanups.push(() => feed.stop());
 
-    const app = await buildHttpApp({ schema: await buildControlPlaneSchema(), services, db, logger: logger.child({ component: "http" }), metrics, now, authenticate,
-      limits: config.adminApi, timeouts: { requestMs: config.httpRequestTimeoutMs, headersMs: config.httpHeadersTimeoutMs } });
+    const app = await buildHttpApp({
+      schema: await buildControlPlaneSchema(),
+      services,
+      db,
+      logger: logger.child({ component: "http" }),
+      metrics,
+      now,
+      authenticate,
+      limits: config.adminApi,
+      timeouts: { requestMs: config.httpRequestTimeoutMs, headersMs: config.httpHeadersTimeoutMs },
+    });
     await app.listen({ host: config.host, port: config.httpPort });
     cleanups.push(() => app.close());
     const address = app.server.address();
     const httpPort = typeof address === "object" && address !== null ? address.port : config.httpPort;
 
     const grpc = await startGrpcServer(config.host, config.grpcPort, {
-      db, feed, now, logger: logger.child({ component: "grpc" }), tls: config.grpcTls, ledger: new LedgerService(db, now, { grantTtlMs: config.grantTtlMs, reclaimGraceMs: config.grantReclaimGraceMs }, createThresholdAlertHook(newId)), nodeToken,
+      db,
+      feed,
+      now,
+      logger: logger.child({ component: "grpc" }),
+      tls: config.grpcTls,
+      ledger: new LedgerService(db, now, { grantTtlMs: config.grantTtlMs, reclaimGraceMs: config.grantReclaimGraceMs }, createThresholdAlertHook(newId)),
+      nodeToken,
       reclaimGraceMs: config.grantReclaimGraceMs,
       replicaId: `cpr_${randomBytes(6).toString("hex")}`,
       rateShares: new RateShareService({ now }),
@@ -163,7 +177,14 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     });
     cleanups.push(() => grpc.close());
 
-    const webhooks = new WebhookDispatcher({ ...deps.webhooks, allowLinkLocal: config.allowLinkLocalOutbound, db, now, logger: logger.child({ component: "webhooks" }), webhookOf: (id) => organizationSettings.webhookOf(id) });
+    const webhooks = new WebhookDispatcher({
+      ...deps.webhooks,
+      allowLinkLocal: config.allowLinkLocalOutbound,
+      db,
+      now,
+      logger: logger.child({ component: "webhooks" }),
+      webhookOf: (id) => organizationSettings.webhookOf(id),
+    });
     webhooks.start();
     cleanups.push(() => webhooks.stop());
 

@@ -3,8 +3,21 @@ import { pino, type Logger } from "pino";
 
 /** Paths redacted from every log line. */
 export const REDACT_PATHS = [
-  "authorization", "*.authorization", "req.headers.authorization", "headers.authorization", "metadata.authorization",
-  "apiKey", "*.apiKey", "secret", "*.secret", "token", "*.token", "masterKey", "*.masterKey", "hmacPepper", "*.hmacPepper",
+  "authorization",
+  "*.authorization",
+  "req.headers.authorization",
+  "headers.authorization",
+  "metadata.authorization",
+  "apiKey",
+  "*.apiKey",
+  "secret",
+  "*.secret",
+  "token",
+  "*.token",
+  "masterKey",
+  "*.masterKey",
+  "hmacPepper",
+  "*.hmacPepper",
 ];
 
 /** Creates the root logger at `level`. */

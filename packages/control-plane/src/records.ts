@@ -1,16 +1,7 @@
 /**
  * Rows of the control plane's tables as services see them (ids, bigint money, epoch-ms times).
  */
-import type {
-  BudgetEnforcement,
-  BudgetMode,
-  BudgetUnit,
-  BudgetWindow,
-  KeyKind,
-  KeyStatus,
-  ProviderKind,
-  Scope,
-} from "@tollgate/policy";
+import type { BudgetEnforcement, BudgetMode, BudgetUnit, BudgetWindow, KeyKind, KeyStatus, ProviderKind, Scope } from "@tollgate/policy";
 
 /** An organization. */
 export interface OrganizationRecord {

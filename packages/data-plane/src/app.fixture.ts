@@ -87,7 +87,18 @@ export function buildTestApp(opts: TestAppOptions): TestApp {
   const grants = opts.grants ? Object.assign(opts.grants, { calls: 0 }) : fixtureGrants;
   const rates = opts.rates?.(limiter, store);
   const app = buildApp({
-    nodeId: opts.nodeId ?? "node-t", bootId: "boot-t", store, ledger, limiter, grants, rates, usage: sink, upstream: opts.upstream, logger: silentLogger, now, bodyLimitBytes: 64 * 1024,
+    nodeId: opts.nodeId ?? "node-t",
+    bootId: "boot-t",
+    store,
+    ledger,
+    limiter,
+    grants,
+    rates,
+    usage: sink,
+    upstream: opts.upstream,
+    logger: silentLogger,
+    now,
+    bodyLimitBytes: 64 * 1024,
     shutdown: opts.shutdown,
     ...(opts.budgetUsage === undefined ? {} : { budgetUsage: opts.budgetUsage }),
   });

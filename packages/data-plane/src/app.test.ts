@@ -1,6 +1,6 @@
 import { BudgetLedger, RateLimiter } from "@tollgate/policy";
 import { startMockProvider, type MockProvider } from "@tollgate/mock-provider";
-import { Outcome, UsageSource, } from "@tollgate/proto";
+import { Outcome, UsageSource } from "@tollgate/proto";
 import { parseOpenAIChatRequest, shapeChatRequest, type ParsedChatRequest } from "@tollgate/providers";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -186,7 +186,10 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     const res = await chat(bearer("active"), hello({ stream: true, messages: [{ role: "user", content: "hi [[mock:completion_tokens=7]]" }] }));
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^text\/event-stream/);
-    const events = res.body.split("\n\n").filter((e) => e.startsWith("data: ")).map((e) => e.slice(6));
+    const events = res.body
+      .split("\n\n")
+      .filter((e) => e.startsWith("data: "))
+      .map((e) => e.slice(6));
     expect(events.at(-1)).toBe("[DONE]");
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { model: string; usage?: unknown; choices: { delta: { content?: string } }[] });
     expect(chunks.every((c) => !("usage" in c))).toBe(true);
@@ -202,7 +205,11 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     expect(record.outputTokens).toBe(7);
 
     const withUsage = await chat(bearer("active"), hello({ stream: true, stream_options: { include_usage: true } }));
-    const last = withUsage.body.split("\n\n").filter((e) => e.startsWith("data: {")).at(-1) ?? "";
+    const last =
+      withUsage.body
+        .split("\n\n")
+        .filter((e) => e.startsWith("data: {"))
+        .at(-1) ?? "";
     expect(JSON.parse(last.slice(6)).usage.completion_tokens).toBe(5);
   });
 
@@ -247,7 +254,17 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
 
   it("answers 503 budget_unverifiable when a hard budget needs grants and the control plane is unreachable", async () => {
     const ledger = new BudgetLedger();
-    const offline = buildApp({ nodeId: "n", bootId: "b", store, ledger, limiter: new RateLimiter(), grants: { reachable: () => false, acquire: async () => false }, usage: sink, upstream: upstream.send, logger: silentLogger });
+    const offline = buildApp({
+      nodeId: "n",
+      bootId: "b",
+      store,
+      ledger,
+      limiter: new RateLimiter(),
+      grants: { reachable: () => false, acquire: async () => false },
+      usage: sink,
+      upstream: upstream.send,
+      logger: silentLogger,
+    });
     const res = await offline.inject({ method: "POST", url: "/v1/chat/completions", headers: { ...bearer("usdBudget"), "content-type": "application/json" }, payload: hello() });
     expect(res.statusCode).toBe(503);
     expect(res.json().error.code).toBe("budget_unverifiable");
@@ -280,7 +297,12 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     const all = await app.inject({ method: "GET", url: "/v1/models", headers: bearer("active") });
     expect(all.statusCode).toBe(200);
     expect(all.json()).toMatchObject({ object: "list" });
-    expect(all.json().data.map((m: { id: string }) => m.id).sort()).toEqual(["claude-haiku", "embed-small", "gpt-4o", "gpt-4o-mini", "unpriced"]);
+    expect(
+      all
+        .json()
+        .data.map((m: { id: string }) => m.id)
+        .sort(),
+    ).toEqual(["claude-haiku", "embed-small", "gpt-4o", "gpt-4o-mini", "unpriced"]);
     const byId = new Map(all.json().data.map((m: { id: string }) => [m.id, m]));
     expect(byId.get("gpt-4o-mini")).toMatchObject({ object: "model", owned_by: "openai-main" });
     expect(byId.get("claude-haiku")).toMatchObject({ object: "model", owned_by: "anthropic-main" });
@@ -309,7 +331,17 @@ describe("data-plane app (buildApp + inject, real mock provider)", () => {
     expect(metrics.body).toContain("tollgate_usage_spool_records 1");
     expect(metrics.body).not.toContain("vk_");
 
-    const empty = buildApp({ nodeId: "n", bootId: "b", store: new PolicyStore(), ledger: new BudgetLedger(), limiter: new RateLimiter(), grants: { reachable: () => false, acquire: async () => false }, usage: createMemorySink(), upstream: upstream.send, logger: silentLogger });
+    const empty = buildApp({
+      nodeId: "n",
+      bootId: "b",
+      store: new PolicyStore(),
+      ledger: new BudgetLedger(),
+      limiter: new RateLimiter(),
+      grants: { reachable: () => false, acquire: async () => false },
+      usage: createMemorySink(),
+      upstream: upstream.send,
+      logger: silentLogger,
+    });
     expect((await empty.inject({ url: "/readyz" })).statusCode).toBe(503);
     const notReady = await empty.inject({ method: "POST", url: "/v1/chat/completions", headers: bearer("active"), payload: hello() });
     expect(notReady.statusCode).toBe(503);

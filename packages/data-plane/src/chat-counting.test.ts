@@ -23,7 +23,16 @@ function parse(protocol: "openai" | "anthropic" | "google", body: unknown, model
 
 describe("admission shape of translated chat requests", () => {
   const tools = [{ type: "function", function: { name: "lookup", description: "find", parameters: { type: "object", properties: { q: { type: "string" } } } } }];
-  const openai = parse("openai", { model: "m", n: 1, max_tokens: 30, tools, messages: [{ role: "system", content: "be brief" }, { role: "user", content: "héllo wörld" }] });
+  const openai = parse("openai", {
+    model: "m",
+    n: 1,
+    max_tokens: 30,
+    tools,
+    messages: [
+      { role: "system", content: "be brief" },
+      { role: "user", content: "héllo wörld" },
+    ],
+  });
 
   it("bounds the prompt with the upstream's overheads (Anthropic's hidden tool prompt is larger than OpenAI's)", () => {
     const toAnthropic = shapeProtocolChat(openai.inbound, openai.neutral, ["anthropic"]);
@@ -52,10 +61,24 @@ describe("upstream targets per provider kind", () => {
   const account = (provider: ProviderAccountPolicy["provider"], baseUrl: string): ProviderAccountPolicy => ({ id: "pa", organizationId: "org", name: "a", provider, baseUrl, apiKey: "sk-x" });
 
   it("maps each provider kind to its protocol, URL and credential header", () => {
-    expect(["OPENAI", "OPENAI_COMPATIBLE", "AZURE_OPENAI", "ANTHROPIC", "GOOGLE"].map((p) => protocolOfProvider(p as ProviderAccountPolicy["provider"]))).toEqual(["openai", "openai", "openai", "anthropic", "google"]);
-    expect(chatTargetOf(account("OPENAI", "https://api.openai.com/v1/"), "gpt", false)).toEqual({ url: "https://api.openai.com/v1/chat/completions", headers: { authorization: "Bearer sk-x", "content-type": "application/json" } });
-    expect(chatTargetOf(account("AZURE_OPENAI", "https://res.openai.azure.com"), "dep 1", true).url).toBe("https://res.openai.azure.com/openai/deployments/dep%201/chat/completions?api-version=2024-10-21");
-    expect(chatTargetOf(account("ANTHROPIC", "https://api.anthropic.com"), "c", true)).toEqual({ url: "https://api.anthropic.com/v1/messages", headers: { "x-api-key": "sk-x", "anthropic-version": "2023-06-01", "content-type": "application/json" } });
+    expect(["OPENAI", "OPENAI_COMPATIBLE", "AZURE_OPENAI", "ANTHROPIC", "GOOGLE"].map((p) => protocolOfProvider(p as ProviderAccountPolicy["provider"]))).toEqual([
+      "openai",
+      "openai",
+      "openai",
+      "anthropic",
+      "google",
+    ]);
+    expect(chatTargetOf(account("OPENAI", "https://api.openai.com/v1/"), "gpt", false)).toEqual({
+      url: "https://api.openai.com/v1/chat/completions",
+      headers: { authorization: "Bearer sk-x", "content-type": "application/json" },
+    });
+    expect(chatTargetOf(account("AZURE_OPENAI", "https://res.openai.azure.com"), "dep 1", true).url).toBe(
+      "https://res.openai.azure.com/openai/deployments/dep%201/chat/completions?api-version=2024-10-21",
+    );
+    expect(chatTargetOf(account("ANTHROPIC", "https://api.anthropic.com"), "c", true)).toEqual({
+      url: "https://api.anthropic.com/v1/messages",
+      headers: { "x-api-key": "sk-x", "anthropic-version": "2023-06-01", "content-type": "application/json" },
+    });
     expect(chatTargetOf(account("GOOGLE", "https://generativelanguage.googleapis.com"), "gemini-2.0-flash", true)).toEqual({
       url: "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse",
       headers: { "x-goog-api-key": "sk-x", "content-type": "application/json" },

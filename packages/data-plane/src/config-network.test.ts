@@ -32,13 +32,22 @@ describe("data-plane network settings", () => {
     expect(c.allowLinkLocalOutbound).toBe(false);
   });
 
-  it.each([["true", true], ["1", true], ["false", false], ["0", false], ["", false]])("TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND=%j -> %s", (raw, value) => {
+  it.each([
+    ["true", true],
+    ["1", true],
+    ["false", false],
+    ["0", false],
+    ["", false],
+  ])("TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND=%j -> %s", (raw, value) => {
     expect(loadDataPlaneConfig({ ...base, TOLLGATE_ALLOW_LINK_LOCAL_OUTBOUND: raw }).allowLinkLocalOutbound).toBe(value);
   });
 
   it("reads the CA and the client certificate and key for mutual TLS", () => {
     const c = loadDataPlaneConfig({
-      ...base, TOLLGATE_GRPC_TLS_CA: join(dir, "ca.crt"), TOLLGATE_GRPC_TLS_CLIENT_CERT: join(dir, "node-1.crt"), TOLLGATE_GRPC_TLS_CLIENT_KEY: join(dir, "node-1.key"),
+      ...base,
+      TOLLGATE_GRPC_TLS_CA: join(dir, "ca.crt"),
+      TOLLGATE_GRPC_TLS_CLIENT_CERT: join(dir, "node-1.crt"),
+      TOLLGATE_GRPC_TLS_CLIENT_KEY: join(dir, "node-1.key"),
       TOLLGATE_GRPC_TLS_SERVER_NAME: "control-plane",
     });
     expect(c.grpcTls?.ca?.equals(readFileSync(join(dir, "ca.crt")))).toBe(true);

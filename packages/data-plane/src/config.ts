@@ -87,7 +87,12 @@ function readInt(env: Env, name: string, fallback: number, min: number, max: num
 
 function readAddresses(env: Env): string[] {
   const raw = env.CONTROL_PLANE_URL?.trim() || "127.0.0.1:50051";
-  const addresses = raw.split(",").map((a) => a.trim().replace(/^(grpc|http|dns):\/\//, "").replace(/\/+$/, ""));
+  const addresses = raw.split(",").map((a) =>
+    a
+      .trim()
+      .replace(/^(grpc|http|dns):\/\//, "")
+      .replace(/\/+$/, ""),
+  );
   for (const a of addresses) {
     if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(a)) {
       throw new ConfigError(`CONTROL_PLANE_URL must be a comma-separated list of host:port (got "${raw}")`);
@@ -134,7 +139,9 @@ function readGrpcTls(env: Env): ClientTlsSettings | null {
   }
   if (enabled !== true && !anySet) return null;
   if ((cert === null) !== (key === null)) {
-    throw new ConfigError(cert === null ? "TOLLGATE_GRPC_TLS_CLIENT_CERT is required with TOLLGATE_GRPC_TLS_CLIENT_KEY" : "TOLLGATE_GRPC_TLS_CLIENT_KEY is required with TOLLGATE_GRPC_TLS_CLIENT_CERT");
+    throw new ConfigError(
+      cert === null ? "TOLLGATE_GRPC_TLS_CLIENT_CERT is required with TOLLGATE_GRPC_TLS_CLIENT_KEY" : "TOLLGATE_GRPC_TLS_CLIENT_KEY is required with TOLLGATE_GRPC_TLS_CLIENT_CERT",
+    );
   }
   if (cert !== null && key !== null) {
     try {

@@ -5,14 +5,7 @@
  * the same protocol, else from the tokenizer (o200k_base) over the prompt.
  */
 import { authenticateKey, findModelAccessDenial } from "@tollgate/policy";
-import {
-  countInboundPromptTokens,
-  inboundToNeutral,
-  parseAnthropicCountTokensRequest,
-  parseGoogleCountTokensRequest,
-  pickField,
-  type InboundChatRequest,
-} from "@tollgate/providers";
+import { countInboundPromptTokens, inboundToNeutral, parseAnthropicCountTokensRequest, parseGoogleCountTokensRequest, pickField, type InboundChatRequest } from "@tollgate/providers";
 import { GatewayError } from "./gateway-error.js";
 import type { RequestHeaders } from "./key-auth.js";
 import { beginRequest } from "./request-context.js";

@@ -49,7 +49,12 @@ function textsOf(request: unknown): string[] {
 }
 
 /** The upstream call of an embed request: Gemini as is (model renamed), OpenAI-style as one `/embeddings` call. */
-function upstreamCallOf(provider: "google" | "openai", target: UpstreamTarget, requests: readonly unknown[], upstreamModel: string): { url: string; headers: Readonly<Record<string, string>>; body: string } {
+function upstreamCallOf(
+  provider: "google" | "openai",
+  target: UpstreamTarget,
+  requests: readonly unknown[],
+  upstreamModel: string,
+): { url: string; headers: Readonly<Record<string, string>>; body: string } {
   if (provider === "google") {
     const renamed = requests.map((r) => (isObject(r) ? { ...r, model: `models/${upstreamModel}` } : r));
     return { ...target, body: JSON.stringify({ requests: renamed }) };
@@ -75,7 +80,13 @@ export async function handleGeminiEmbed(deps: UpstreamPathDeps, input: GeminiEmb
   const parsed = input.batch ? parseGoogleBatchEmbedRequest(input.model, input.body) : parseGoogleEmbedRequest(input.model, input.body);
   if ("error" in parsed) throw new GatewayError("invalid_request", parsed.error);
   const requests: unknown[] = input.batch && isObject(input.body) && Array.isArray(input.body["requests"]) ? input.body["requests"] : [input.body];
-  const shape = { model: input.model, inputTokensUpperBound: estimateGoogleEmbedInputUpperBound(parsed), requestedMaxOutputTokens: null, operation: "embeddings" as const, promptText: parsed.texts.join("\n") };
+  const shape = {
+    model: input.model,
+    inputTokensUpperBound: estimateGoogleEmbedInputUpperBound(parsed),
+    requestedMaxOutputTokens: null,
+    operation: "embeddings" as const,
+    promptText: parsed.texts.join("\n"),
+  };
   const admitted = await admitRequest(deps, ctx, shape, false);
   const facts = { stream: false, publicModel: input.model, operation: "embeddings" as const };
   const plan = (via: Admission): AttemptPlan => {

@@ -1,13 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { applyGrantToRow, applyReleaseToRow, BudgetLedger, countedOutstanding, sizeGrant, windowStartOf, type LeaseRow } from "@tollgate/policy";
-import {
-  AcquireGrantsResponseSchema,
-  GrantSchema,
-  ReleaseGrantsResponseSchema,
-  policyServiceDefinition,
-  type AcquireGrantsRequest,
-  type ReleaseGrantsRequest,
-} from "@tollgate/proto";
+import { AcquireGrantsResponseSchema, GrantSchema, ReleaseGrantsResponseSchema, policyServiceDefinition, type AcquireGrantsRequest, type ReleaseGrantsRequest } from "@tollgate/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { createControlPlaneLink } from "./control-plane-link.js";
 import { GrantManager } from "./grant-manager.js";
@@ -35,7 +28,15 @@ async function startLeaseServer(limits: Map<string, bigint>) {
           const { amount, exhausted } = sizeGrant((limits.get(r.budgetId) ?? 0n) - others - (mine ? countedOutstanding(mine, NOW, 0) : 0n), r.needed, r.want);
           const row = applyGrantToRow(rows.get(key) ?? null, amount, NOW + TTL, NOW, 0);
           rows.set(key, row);
-          return create(GrantSchema, { budgetId: r.budgetId, windowStartMs: r.windowStartMs, grantedTotal: row.granted, expiresAtMs: BigInt(row.expiresAtMs), exhausted, generation: row.generation, heldElsewhere: others });
+          return create(GrantSchema, {
+            budgetId: r.budgetId,
+            windowStartMs: r.windowStartMs,
+            grantedTotal: row.granted,
+            expiresAtMs: BigInt(row.expiresAtMs),
+            exhausted,
+            generation: row.generation,
+            heldElsewhere: others,
+          });
         });
         cb(null, create(AcquireGrantsResponseSchema, { grants }));
       },
@@ -46,7 +47,13 @@ async function startLeaseServer(limits: Map<string, bigint>) {
           const row = rows.get(key);
           if (row) rows.set(key, applyReleaseToRow(row, r.spentTotal, r.expectedGeneration));
           const after = rows.get(key);
-          return create(GrantSchema, { budgetId: r.budgetId, windowStartMs: r.windowStartMs, grantedTotal: after?.granted ?? 0n, expiresAtMs: BigInt(after?.expiresAtMs ?? 0), generation: after?.generation ?? 0n });
+          return create(GrantSchema, {
+            budgetId: r.budgetId,
+            windowStartMs: r.windowStartMs,
+            grantedTotal: after?.granted ?? 0n,
+            expiresAtMs: BigInt(after?.expiresAtMs ?? 0),
+            generation: after?.generation ?? 0n,
+          });
         });
         cb(null, create(ReleaseGrantsResponseSchema, { grants }));
       },

@@ -1,13 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { BudgetLedger, windowStartOf } from "@tollgate/policy";
-import {
-  AcquireGrantsResponseSchema,
-  GrantSchema,
-  ReleaseGrantsResponseSchema,
-  policyServiceDefinition,
-  type AcquireGrantsRequest,
-  type ReleaseGrantsRequest,
-} from "@tollgate/proto";
+import { AcquireGrantsResponseSchema, GrantSchema, ReleaseGrantsResponseSchema, policyServiceDefinition, type AcquireGrantsRequest, type ReleaseGrantsRequest } from "@tollgate/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { createControlPlaneLink } from "./control-plane-link.js";
 import { GrantManager } from "./grant-manager.js";

@@ -30,15 +30,7 @@ import {
   type GrantShortfall,
   type IdleReleasePolicy,
 } from "@tollgate/policy";
-import {
-  AcquireGrantsRequestSchema,
-  AcquireGrantsResponseSchema,
-  GrantReleaseSchema,
-  GrantRequestSchema,
-  ReleaseGrantsRequestSchema,
-  type AcquireGrantsResponse,
-  type Grant,
-} from "@tollgate/proto";
+import { AcquireGrantsRequestSchema, AcquireGrantsResponseSchema, GrantReleaseSchema, GrantRequestSchema, ReleaseGrantsRequestSchema, type AcquireGrantsResponse, type Grant } from "@tollgate/proto";
 import type { Logger } from "pino";
 import type { ControlPlaneLink } from "./control-plane-link.js";
 import type { PolicyState, PolicyStore } from "./policy-store.js";
@@ -224,9 +216,7 @@ export class GrantManager implements GrantSource {
     const entries = this.options.ledger.entries().filter((e) => e.grantedTotal > 0n);
     if (entries.length === 0) return;
     const { nodeId, bootId } = this.options;
-    const releases = entries.map((e) =>
-      create(GrantReleaseSchema, { budgetId: e.budgetId, windowStartMs: BigInt(e.windowStart), spentTotal: e.spent + e.reserved, expectedGeneration: 0n }),
-    );
+    const releases = entries.map((e) => create(GrantReleaseSchema, { budgetId: e.budgetId, windowStartMs: BigInt(e.windowStart), spentTotal: e.spent + e.reserved, expectedGeneration: 0n }));
     try {
       await this.options.link.current().releaseGrants(create(ReleaseGrantsRequestSchema, { nodeId, bootId, releases }), this.options.timeoutMs);
     } catch (err) {
@@ -286,9 +276,7 @@ export class GrantManager implements GrantSource {
   private async release(plans: readonly GrantReleasePlan[]): Promise<void> {
     if (plans.length === 0) return;
     const { nodeId, bootId, link, logger, timeoutMs } = this.options;
-    const releases = plans.map((p) =>
-      create(GrantReleaseSchema, { budgetId: p.budgetId, windowStartMs: BigInt(p.windowStart), spentTotal: p.keepTotal, expectedGeneration: p.expectedGeneration }),
-    );
+    const releases = plans.map((p) => create(GrantReleaseSchema, { budgetId: p.budgetId, windowStartMs: BigInt(p.windowStart), spentTotal: p.keepTotal, expectedGeneration: p.expectedGeneration }));
     try {
       const response = await this.track(link.current().releaseGrants(create(ReleaseGrantsRequestSchema, { nodeId, bootId, releases }), timeoutMs));
       this.applyGrants(response.grants, true);

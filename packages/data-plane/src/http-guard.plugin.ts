@@ -59,9 +59,7 @@ export function describeClientError(code: string | undefined, limits: HttpLimits
     return { status: 431, code: "request_too_large", message: `the request headers are larger than ${limits.maxHeaderBytes} bytes` };
   }
   if (code === "ERR_HTTP_REQUEST_TIMEOUT") {
-    const message = bodyStarted
-      ? `the request body was not received within ${limits.requestTimeoutMs} ms`
-      : `the request headers were not received within ${limits.headersTimeoutMs} ms`;
+    const message = bodyStarted ? `the request body was not received within ${limits.requestTimeoutMs} ms` : `the request headers were not received within ${limits.headersTimeoutMs} ms`;
     return { status: 408, code: "request_timeout", message };
   }
   if (code === "HPE_CHUNK_EXTENSIONS_OVERFLOW") return { status: 413, code: "request_too_large", message: "the chunk extensions are too large" };
@@ -73,8 +71,7 @@ export function describeClientError(code: string | undefined, limits: HttpLimits
 function answerAndClose(socket: Socket, refusal: EdgeRefusal, path: string): void {
   const body = JSON.stringify(protocolErrorBody(protocolOfPath(path), refusal.code, refusal.message, refusal.status));
   socket.write(
-    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? "Error"}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? "Error"}\r\ncontent-type: application/json\r\n` + `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
   socket.end();
   socket.on("data", () => undefined);

@@ -144,7 +144,7 @@ describe("the HTTP edge on a real socket", () => {
 
   it("headers that never finish are cut off with a 408 after the headers timeout (OpenAI's shape: the path is not known yet)", async () => {
     const port = await listen({ requestTimeoutMs: 5_000, headersTimeoutMs: 1_000 });
-    const raw = await rawExchange(port, ["POST /v1/messages HTTP/1.1\r\n", ..."x-a: b\r\n".repeat(40).match(/.{1,4}/g) ?? []], 100);
+    const raw = await rawExchange(port, ["POST /v1/messages HTTP/1.1\r\n", ...("x-a: b\r\n".repeat(40).match(/.{1,4}/g) ?? [])], 100);
     expect(raw.startsWith("HTTP/1.1 408 ")).toBe(true);
     expect(messageIn("openai", 408, bodyOf(raw))).toBe("the request headers were not received within 1000 ms");
   });

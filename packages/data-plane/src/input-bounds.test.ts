@@ -36,15 +36,17 @@ const MODEL_ID: Record<Protocol, string> = { openai: "mdl_mini", anthropic: "mdl
  * The policy with the usdBudget key's hard daily budget at `limitMicros` and `patch` on the model
  * each protocol's request uses (priced for audio, so inline audio meets the bound, not the audio price rule).
  */
-const withPolicy = (limitMicros: bigint, patch: Partial<ModelPolicy> = {}) => (s: PolicySnapshot): PolicySnapshot => ({
-  ...s,
-  budgets: s.budgets.map((b) => (b.id === "bgt_usd" ? { ...b, limit: picosOfMicros(limitMicros) } : b)),
-  models: s.models.map((m) =>
-    Object.values(MODEL_ID).includes(m.id)
-      ? { ...m, ...patch, price: m.price === null ? null : { ...m.price, audioInputPerMillion: m.price.inputPerMillion, audioOutputPerMillion: m.price.outputPerMillion } }
-      : m,
-  ),
-});
+const withPolicy =
+  (limitMicros: bigint, patch: Partial<ModelPolicy> = {}) =>
+  (s: PolicySnapshot): PolicySnapshot => ({
+    ...s,
+    budgets: s.budgets.map((b) => (b.id === "bgt_usd" ? { ...b, limit: picosOfMicros(limitMicros) } : b)),
+    models: s.models.map((m) =>
+      Object.values(MODEL_ID).includes(m.id)
+        ? { ...m, ...patch, price: m.price === null ? null : { ...m.price, audioInputPerMillion: m.price.inputPerMillion, audioOutputPerMillion: m.price.outputPerMillion } }
+        : m,
+    ),
+  });
 
 describe("input bounds on the data plane (buildProtocolTestApp + inject, real mock provider)", () => {
   let mock: MockProvider;

@@ -57,12 +57,24 @@ describe("JWT-format virtual keys on the data plane (buildApp + inject)", () => 
   /** The fixture snapshot plus the signing keys and JWT keys; `change` edits the JWT keys. */
   const snapshotWith = (version: bigint, base: PolicySnapshot, change: (k: VirtualKeyPolicy) => VirtualKeyPolicy = (k) => k, signingKeys = [active.policy, retired.policy]): PolicySnapshot => {
     const pepperKey = Buffer.from(base.hmacPepper, "hex");
-    const jwtKey = (id: string, token: string): VirtualKeyPolicy => change({
-      id, organizationId: "org_1", name: id, kind: "SERVICE", teamId: "team_1", userId: null, status: "ACTIVE",
-      secrets: [{ hmac: hashSecret(token, pepperKey), validUntil: null }], access: { allow: [], deny: [] }, maxCostPerRequest: null, expiresAt: null,
-    });
+    const jwtKey = (id: string, token: string): VirtualKeyPolicy =>
+      change({
+        id,
+        organizationId: "org_1",
+        name: id,
+        kind: "SERVICE",
+        teamId: "team_1",
+        userId: null,
+        status: "ACTIVE",
+        secrets: [{ hmac: hashSecret(token, pepperKey), validUntil: null }],
+        access: { allow: [], deny: [] },
+        maxCostPerRequest: null,
+        expiresAt: null,
+      });
     return {
-      ...base, version, signingKeys,
+      ...base,
+      version,
+      signingKeys,
       virtualKeys: [...base.virtualKeys, jwtKey("vk_jwt", tokens.valid!), jwtKey("vk_jwt_expired", tokens.expired!), jwtKey("vk_jwt_old", tokens.byRetired!), jwtKey("vk_jwt_soon", tokens.soon!)],
     };
   };
@@ -78,8 +90,16 @@ describe("JWT-format virtual keys on the data plane (buildApp + inject)", () => 
     sink = createMemorySink();
     const now = (): number => clock;
     app = buildApp({
-      nodeId: "node-j", bootId: "boot-j", store, ledger, limiter: new RateLimiter(), grants: createFixtureGrantSource(ledger, store, now),
-      usage: sink, upstream: upstream.send, logger: silentLogger, now,
+      nodeId: "node-j",
+      bootId: "boot-j",
+      store,
+      ledger,
+      limiter: new RateLimiter(),
+      grants: createFixtureGrantSource(ledger, store, now),
+      usage: sink,
+      upstream: upstream.send,
+      logger: silentLogger,
+      now,
     });
   });
   afterEach(async () => {
@@ -161,13 +181,27 @@ describe("JWT-format virtual keys on the data plane (buildApp + inject)", () => 
     expect((await chat(bearer)).statusCode).toBe(200);
     // Rotation at the control plane: the key now retires in 30 s; the cached verdict must not outlive it.
     const retiring = { ...active.policy, notAfter: T0 + 30_000 };
-    expect(store.applyUpdate(toFullUpdate(snapshotWith(2n, snapshot, (k) => k, [retiring, retired.policy]), "n2")).applied).toBe(true);
+    expect(
+      store.applyUpdate(
+        toFullUpdate(
+          snapshotWith(2n, snapshot, (k) => k, [retiring, retired.policy]),
+          "n2",
+        ),
+      ).applied,
+    ).toBe(true);
     clock = T0 + 29_000;
     expect((await chat(bearer)).statusCode).toBe(200);
     clock = T0 + 30_000;
     await expectRefused(tokens.valid!, "the token's signing key has been retired");
     // A later snapshot without the key at all: unknown.
-    expect(store.applyUpdate(toFullUpdate(snapshotWith(3n, snapshot, (k) => k, [retired.policy]), "n3")).applied).toBe(true);
+    expect(
+      store.applyUpdate(
+        toFullUpdate(
+          snapshotWith(3n, snapshot, (k) => k, [retired.policy]),
+          "n3",
+        ),
+      ).applied,
+    ).toBe(true);
     await expectRefused(tokens.valid!, "unknown signing key");
   });
 
@@ -182,8 +216,12 @@ describe("JWT-format virtual keys on the data plane (buildApp + inject)", () => 
 
   it("simulates with a JWT: a valid one is evaluated, a refused one is reported like the real 401", async () => {
     const simulate = (token: string) =>
-      app.inject({ method: "POST", url: "/v1/simulate", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        payload: JSON.stringify({ path: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] } }) });
+      app.inject({
+        method: "POST",
+        url: "/v1/simulate",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        payload: JSON.stringify({ path: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] } }),
+      });
     const ok = await simulate(tokens.valid!);
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ allowed: true, status: 200 });

@@ -47,7 +47,10 @@ export class JwtVerifier {
   private readonly maxEntries: number;
   private readonly ttlMs: number;
 
-  constructor(private readonly keys: ReadonlyMap<string, ImportedKey>, options: JwtVerifierOptions = {}) {
+  constructor(
+    private readonly keys: ReadonlyMap<string, ImportedKey>,
+    options: JwtVerifierOptions = {},
+  ) {
     this.maxEntries = Math.max(1, options.maxEntries ?? 10_000);
     this.ttlMs = options.ttlMs ?? 60_000;
   }

@@ -12,7 +12,14 @@ const CHAT = "/v1/chat/completions";
 const say = (content: string, extra: Record<string, unknown> = {}) => ({ model: "gpt-4o-mini", messages: [{ role: "user", content }], max_tokens: 50, ...extra });
 
 const limit = (id: string, scope: RateLimitPolicy["scope"], scopeId: string, unit: RateLimitPolicy["unit"], n: number, windowSeconds: number, label: string): RateLimitPolicy => ({
-  id, organizationId: "org_1", scope, scopeId, unit, limit: n, windowSeconds, scopeLabel: label,
+  id,
+  organizationId: "org_1",
+  scope,
+  scopeId,
+  unit,
+  limit: n,
+  windowSeconds,
+  scopeLabel: label,
 });
 
 describe("limits on the data plane (buildApp + inject, real mock provider)", () => {
@@ -44,11 +51,19 @@ describe("limits on the data plane (buildApp + inject, real mock provider)", () 
   describe("guardrails", () => {
     const guardrails: GuardrailsPolicy[] = [
       {
-        id: "grd_org", organizationId: "org_1", scope: "ORGANIZATION", scopeId: "org_1", scopeLabel: 'organization "acme"',
+        id: "grd_org",
+        organizationId: "org_1",
+        scope: "ORGANIZATION",
+        scopeId: "org_1",
+        scopeLabel: 'organization "acme"',
         rules: [{ name: "no-ssn", kind: "BLOCK_REGEX", pattern: "\\b\\d{3}-\\d{2}-\\d{4}\\b", flags: "", keywords: [], limit: 0 }],
       },
       {
-        id: "grd_key", organizationId: "org_1", scope: "VIRTUAL_KEY", scopeId: "vk_active", scopeLabel: 'virtual key "active"',
+        id: "grd_key",
+        organizationId: "org_1",
+        scope: "VIRTUAL_KEY",
+        scopeId: "vk_active",
+        scopeLabel: 'virtual key "active"',
         rules: [{ name: "no-secrets", kind: "BLOCK_KEYWORDS", pattern: "", flags: "", keywords: ["password"], limit: 0 }],
       },
     ];
@@ -57,7 +72,13 @@ describe("limits on the data plane (buildApp + inject, real mock provider)", () 
       ["an SSN in a string message", say("my ssn is 123-45-6789"), 'blocked by guardrail "no-ssn" of organization "acme"'],
       [
         "an SSN in a text part of a system message",
-        { model: "gpt-4o-mini", messages: [{ role: "system", content: [{ type: "text", text: "id 987-65-4321" }] }, { role: "user", content: "hi" }] },
+        {
+          model: "gpt-4o-mini",
+          messages: [
+            { role: "system", content: [{ type: "text", text: "id 987-65-4321" }] },
+            { role: "user", content: "hi" },
+          ],
+        },
         'blocked by guardrail "no-ssn" of organization "acme"',
       ],
       ["a keyword of the key", say("the Password is hunter2"), 'blocked by guardrail "no-secrets" of virtual key "active"'],
@@ -118,7 +139,11 @@ describe("limits on the data plane (buildApp + inject, real mock provider)", () 
       expect((await t.post(CHAT, "denyGpt4o", say("hi"))).headers["x-ratelimit-remaining-requests"]).toBe("0");
       const refused = await t.post(CHAT, "active", say("hi"));
       expect(refused.statusCode).toBe(429);
-      expect(refused.json().error).toMatchObject({ code: "rate_limit_exceeded", message: 'request rate limit of team "search" exceeded (2 per 60s); resets at 2025-01-15T12:31:00.000Z', type: "rate_limit_error" });
+      expect(refused.json().error).toMatchObject({
+        code: "rate_limit_exceeded",
+        message: 'request rate limit of team "search" exceeded (2 per 60s); resets at 2025-01-15T12:31:00.000Z',
+        type: "rate_limit_error",
+      });
       expect(refused.headers["retry-after"]).toBe("60");
       expect(refused.headers["x-should-retry"]).toBe("true");
       expect(refused.headers["x-ratelimit-limit-requests"]).toBe("2");

@@ -53,7 +53,11 @@ describe("the official openai client: Responses API, Azure upstreams, embeddings
   });
 
   it.each(UPSTREAMS)("responses.create (stream) through a %s account: created, text deltas, completed with usage", async (_kind, model) => {
-    const stream = await client.responses.create({ model, input: [{ role: "user", content: [{ type: "input_text", text: "stream it [[mock:completion_tokens=5]] [[mock:cached_tokens=2]]" }] }], stream: true });
+    const stream = await client.responses.create({
+      model,
+      input: [{ role: "user", content: [{ type: "input_text", text: "stream it [[mock:completion_tokens=5]] [[mock:cached_tokens=2]]" }] }],
+      stream: true,
+    });
     const types: string[] = [];
     let text = "";
     let usage: OpenAI.Responses.ResponseUsage | undefined;
@@ -71,7 +75,9 @@ describe("the official openai client: Responses API, Azure upstreams, embeddings
   });
 
   it("carries function tools and tool results to the upstream in its own shape", async () => {
-    const tools: OpenAI.Responses.FunctionTool[] = [{ type: "function", name: "get_weather", description: "Weather", parameters: { type: "object", properties: { city: { type: "string" } } }, strict: false }];
+    const tools: OpenAI.Responses.FunctionTool[] = [
+      { type: "function", name: "get_weather", description: "Weather", parameters: { type: "object", properties: { city: { type: "string" } } }, strict: false },
+    ];
     const input: OpenAI.Responses.ResponseInput = [
       { role: "user", content: "weather in Paris?" },
       { type: "function_call", call_id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' },
@@ -89,7 +95,11 @@ describe("the official openai client: Responses API, Azure upstreams, embeddings
     await client.responses.create({ model: MODEL_OF.google, input, tools });
     expect(mock.requests().at(-1)!.body).toMatchObject({
       tools: [{ functionDeclarations: [{ name: "get_weather" }] }],
-      contents: [{ role: "user" }, { role: "model", parts: [{ functionCall: { name: "get_weather", args: { city: "Paris" } } }] }, { role: "user", parts: [{ functionResponse: { name: "get_weather" } }] }],
+      contents: [
+        { role: "user" },
+        { role: "model", parts: [{ functionCall: { name: "get_weather", args: { city: "Paris" } } }] },
+        { role: "user", parts: [{ functionResponse: { name: "get_weather" } }] },
+      ],
     });
   });
 

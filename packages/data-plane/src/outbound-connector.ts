@@ -19,7 +19,8 @@ export interface OutboundRules {
 
 const systemLookup: LookupLike = (hostname, options, callback) =>
   dnsLookup(hostname, { all: options.all === true, family: options.family as number | undefined, hints: options.hints }, (err, address, family) =>
-    callback(err, address as string | LookupAddress[], family));
+    callback(err, address as string | LookupAddress[], family),
+  );
 
 /**
  * Wraps `inner` (the connector that opens sockets) so an IP-literal link-local / metadata host is

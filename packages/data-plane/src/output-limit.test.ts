@@ -12,12 +12,25 @@ import { createUpstreamClient, type UpstreamClient } from "./upstream.client.js"
 /** 10,000 micro-dollars: pays 4,096 output tokens at $2 per million (8,192), not 16,000 (32,000). */
 const LIMIT_PICOS = 10_000_000_000n; // $0.01
 const budget: BudgetPolicy = {
-  id: "bgt_hard", organizationId: "org_1", scope: "VIRTUAL_KEY", scopeId: "vk_usdBudget", unit: "USD", window: "TOTAL",
-  limit: LIMIT_PICOS, mode: "HARD", enforcement: "CAP_OUTPUT", scopeLabel: 'virtual key "usdBudget"',
+  id: "bgt_hard",
+  organizationId: "org_1",
+  scope: "VIRTUAL_KEY",
+  scopeId: "vk_usdBudget",
+  unit: "USD",
+  window: "TOTAL",
+  limit: LIMIT_PICOS,
+  mode: "HARD",
+  enforcement: "CAP_OUTPUT",
+  scopeLabel: 'virtual key "usdBudget"',
 };
 const o3: ModelPolicy = {
-  id: "mdl_o3", organizationId: "org_1", providerAccountId: "pa_1", name: "o3-mini", upstreamModel: "o3-mini",
-  price: { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n, cachedInputPerMillion: null }, maxOutputTokens: 4096,
+  id: "mdl_o3",
+  organizationId: "org_1",
+  providerAccountId: "pa_1",
+  name: "o3-mini",
+  upstreamModel: "o3-mini",
+  price: { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n, cachedInputPerMillion: null },
+  maxOutputTokens: 4096,
 };
 
 type Inbound = "openai" | "anthropic" | "google" | "responses";

@@ -141,7 +141,11 @@ export class PolicyStore {
       for (const key of [...next.keys()]) if (!fresh.has(key)) next.delete(key);
     }
     const pepper = update.hmacPepper !== "" ? update.hmacPepper : this.pepper;
-    const snapshot = assembleSnapshot(update.version, pepper, [...next.values()].map((h) => h.decoded));
+    const snapshot = assembleSnapshot(
+      update.version,
+      pepper,
+      [...next.values()].map((h) => h.decoded),
+    );
     let index: PolicyIndex;
     try {
       index = buildPolicyIndex(snapshot);

@@ -1,13 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
-import {
-  BudgetSchema,
-  PolicyUpdateSchema,
-  ResourceSchema,
-  type PolicyUpdate,
-  VirtualKeySchema,
-  type SubscribeRequest,
-} from "@tollgate/proto";
+import { BudgetSchema, PolicyUpdateSchema, ResourceSchema, type PolicyUpdate, VirtualKeySchema, type SubscribeRequest } from "@tollgate/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { createControlPlaneLink } from "./control-plane-link.js";
 import { addPolicyService, silentLogger, startLoopbackServer, waitFor } from "./grpc.fixture.js";
@@ -52,7 +45,11 @@ describe("PolicySubscriber against a loopback PolicyService", () => {
     expect(hello.value.heldVersion).toBe(0n);
 
     const full = toFullUpdate(fixture.snapshot, "nonce-1");
-    const bad = create(ResourceSchema, { key: "budget/bgt_bad", hash: "h", body: { case: "budget", value: create(BudgetSchema, { id: "bgt_bad", organizationId: "org_1", scopeId: "vk_active", limit: 5n }) } });
+    const bad = create(ResourceSchema, {
+      key: "budget/bgt_bad",
+      hash: "h",
+      body: { case: "budget", value: create(BudgetSchema, { id: "bgt_bad", organizationId: "org_1", scopeId: "vk_active", limit: 5n }) },
+    });
     full.upserts.push(bad);
     streams[0]?.write(full);
     await waitFor(() => received.length === 2);
@@ -72,7 +69,13 @@ describe("PolicySubscriber against a loopback PolicyService", () => {
       create(PolicyUpdateSchema, {
         version: 6n,
         nonce: "nonce-2",
-        upserts: [create(ResourceSchema, { key: "budget/bgt_bad", hash: "h2", body: { case: "budget", value: create(BudgetSchema, { id: "bgt_bad", organizationId: "org_1", scope: 4, scopeId: "vk_active", unit: 3, window: 1, limit: 5n, mode: 1, enforcement: 1 }) } })],
+        upserts: [
+          create(ResourceSchema, {
+            key: "budget/bgt_bad",
+            hash: "h2",
+            body: { case: "budget", value: create(BudgetSchema, { id: "bgt_bad", organizationId: "org_1", scope: 4, scopeId: "vk_active", unit: 3, window: 1, limit: 5n, mode: 1, enforcement: 1 }) },
+          }),
+        ],
         removals: ["virtualKey/vk_paused"],
       }),
     );

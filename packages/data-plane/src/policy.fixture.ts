@@ -4,16 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import {
-  generateOpaqueSecret,
-  windowEndOf,
-  type BudgetLedger,
-  type BudgetPolicy,
-  type GrantShortfall,
-  type ModelAccess,
-  type PolicySnapshot,
-  type VirtualKeyPolicy,
-} from "@tollgate/policy";
+import { generateOpaqueSecret, windowEndOf, type BudgetLedger, type BudgetPolicy, type GrantShortfall, type ModelAccess, type PolicySnapshot, type VirtualKeyPolicy } from "@tollgate/policy";
 import { PolicyUpdateSchema, encodeSnapshotResources, type PolicyUpdate } from "@tollgate/proto";
 import type { GrantSource } from "./grant-manager.js";
 import { hashSecret } from "./key-auth.js";
@@ -60,7 +51,16 @@ export function buildPolicyFixture(baseUrl: string, version = 1n): PolicyFixture
     };
   });
   const budget = (id: string, keyId: string, unit: BudgetPolicy["unit"], limit: bigint): BudgetPolicy => ({
-    id, organizationId: "org_1", scope: "VIRTUAL_KEY", scopeId: keyId, unit, window: "DAY", limit, mode: "HARD", enforcement: "CAP_OUTPUT", scopeLabel: `virtual key "${keyId}"`,
+    id,
+    organizationId: "org_1",
+    scope: "VIRTUAL_KEY",
+    scopeId: keyId,
+    unit,
+    window: "DAY",
+    limit,
+    mode: "HARD",
+    enforcement: "CAP_OUTPUT",
+    scopeLabel: `virtual key "${keyId}"`,
   });
   const price = { inputPerMillion: 1_000_000n, outputPerMillion: 1_000_000n, cachedInputPerMillion: null };
   const embedPrice = { inputPerMillion: 1_000_000n, outputPerMillion: 0n, cachedInputPerMillion: null };

@@ -9,10 +9,7 @@ import { hashSecret } from "./key-auth.js";
 import type { PolicyState } from "./policy-store.js";
 
 /** What the check found: a secret to look up, garbage, or a JWT refused with its reason. */
-export type PresentedSecret =
-  | { readonly kind: "accepted"; readonly keyHmac: string }
-  | { readonly kind: "malformed" }
-  | { readonly kind: "refused"; readonly message: string };
+export type PresentedSecret = { readonly kind: "accepted"; readonly keyHmac: string } | { readonly kind: "malformed" } | { readonly kind: "refused"; readonly message: string };
 
 /** Checks `secret`'s format (and a JWT's signature and claims) at `nowMs`. */
 export function checkPresentedSecret(jwt: JwtVerifiers, state: PolicyState, secret: string, nowMs: number): PresentedSecret {

@@ -102,7 +102,10 @@ describe("refusals and failures in each protocol's error shape", () => {
 
   it("an upstream 400 passes its own message through, read in the upstream's protocol", () => {
     const scrubber = scrubberOfRequest({ url: "http://up/v1/messages", headers: { "x-api-key": "sk-ant-secret-0123456789" } });
-    expect(mapUpstreamError("anthropic", 400, { type: "error", error: { type: "invalid_request_error", message: "bad thing" } }, scrubber)).toEqual({ mapped: { status: 400, code: "invalid_request" }, message: "bad thing" });
+    expect(mapUpstreamError("anthropic", 400, { type: "error", error: { type: "invalid_request_error", message: "bad thing" } }, scrubber)).toEqual({
+      mapped: { status: 400, code: "invalid_request" },
+      message: "bad thing",
+    });
     expect(mapUpstreamError("google", 400, { error: { code: 400, message: "API key not valid.", status: "INVALID_ARGUMENT" } }, scrubber).mapped).toEqual({ status: 502, code: "upstream_error" });
     expect(mapUpstreamError("google", 504, null, scrubber)).toEqual({ mapped: { status: 504, code: "upstream_timeout" }, message: "the upstream provider answered 504" });
   });

@@ -113,7 +113,9 @@ describe("stream cuts, disconnects, token counting and Gemini embeddings", () =>
     const res = await t.post(`/v1beta/models/${MODEL_OF.google}:countTokens`, t.keyHeaders("google", "active"), chatBody("google", "", "n [[mock:prompt_tokens=31]]"));
     expect(res.json()).toEqual({ totalTokens: 31 });
     expect((mock.requests().at(-1)!.body as { generateContentRequest: { model: string } }).generateContentRequest.model).toBe("models/gemini-2.0-flash");
-    const wrapped = await t.post(`/v1beta/models/${MODEL_OF.google}:countTokens`, t.keyHeaders("google", "active"), { generateContentRequest: { model: "models/gemini-flash", ...chatBody("google", "", "w [[mock:prompt_tokens=12]]") } });
+    const wrapped = await t.post(`/v1beta/models/${MODEL_OF.google}:countTokens`, t.keyHeaders("google", "active"), {
+      generateContentRequest: { model: "models/gemini-flash", ...chatBody("google", "", "w [[mock:prompt_tokens=12]]") },
+    });
     expect(wrapped.json()).toEqual({ totalTokens: 12 });
     expect((mock.requests().at(-1)!.body as { generateContentRequest: { model: string } }).generateContentRequest.model).toBe("models/gemini-2.0-flash");
   });

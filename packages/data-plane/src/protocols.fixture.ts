@@ -66,8 +66,16 @@ export function buildProtocolTestApp(
     return upstream(req);
   };
   const app = buildApp({
-    nodeId: "node-t", bootId: "boot-t", store, ledger, limiter: new RateLimiter(), grants: createFixtureGrantSource(ledger, store, Date.now),
-    usage: sink, upstream: recording, logger: silentLogger, http: { bodyLimitBytes: 64 * 1024, ...http },
+    nodeId: "node-t",
+    bootId: "boot-t",
+    store,
+    ledger,
+    limiter: new RateLimiter(),
+    grants: createFixtureGrantSource(ledger, store, Date.now),
+    usage: sink,
+    upstream: recording,
+    logger: silentLogger,
+    http: { bodyLimitBytes: 64 * 1024, ...http },
   });
   const post = (url: string, headers: Record<string, string>, body: unknown) =>
     app.inject({ method: "POST", url, headers: { "content-type": "application/json", ...headers }, payload: typeof body === "string" ? body : JSON.stringify(body) });

@@ -6,13 +6,7 @@
 import { create } from "@bufbuild/protobuf";
 import { startMockProvider, type MockProvider } from "@tollgate/mock-provider";
 import { grantRateUnits, type RateLimiter } from "@tollgate/policy";
-import {
-  AcquireRateUnitsResponseSchema,
-  PolicyUpdateSchema,
-  RateUnitGrantSchema,
-  policyServiceDefinition,
-  type AcquireRateUnitsRequest,
-} from "@tollgate/proto";
+import { AcquireRateUnitsResponseSchema, PolicyUpdateSchema, RateUnitGrantSchema, policyServiceDefinition, type AcquireRateUnitsRequest } from "@tollgate/proto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "./app.fixture.js";
 import { createControlPlaneLink } from "./control-plane-link.js";

@@ -28,7 +28,9 @@ function richBody(text: string, extra: Record<string, unknown> = {}): Record<str
       { role: "system", content: "You describe pictures." },
       { role: "user", content: [{ type: "text", text }, image, image] },
     ],
-    tools: [{ type: "function", function: { name: "lookup_color", description: "Looks a color name up in the house palette.", parameters: { type: "object", properties: { hex: { type: "string" } } } } }],
+    tools: [
+      { type: "function", function: { name: "lookup_color", description: "Looks a color name up in the house palette.", parameters: { type: "object", properties: { hex: { type: "string" } } } } },
+    ],
     response_format: { type: "json_schema", json_schema: { name: "answer", schema: { type: "object", properties: { colors: { type: "array", items: { type: "string" } } } } } },
     ...extra,
   };
@@ -113,9 +115,20 @@ describe("billing cut, abandoned and late requests; usage that cannot be spooled
   it("a cut Anthropic-client stream to an OpenAI account bills the prompt the reservation counted for that upstream", async () => {
     const { t } = await protocolApp(mock.url, patient);
     const body = {
-      model: MODEL_OF.openai, max_tokens: 30, stream: true, system: "Be brief.",
+      model: MODEL_OF.openai,
+      max_tokens: 30,
+      stream: true,
+      system: "Be brief.",
       tools: [{ name: "lookup_color", description: "Looks a color up.", input_schema: { type: "object", properties: { hex: { type: "string" } } } }],
-      messages: [{ role: "user", content: [{ type: "text", text: "cut [[mock:reset_after=1]]" }, { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo" } }] }],
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "cut [[mock:reset_after=1]]" },
+            { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo" } },
+          ],
+        },
+      ],
     };
     const res = await t.post("/v1/messages", t.keyHeaders("anthropic", "active"), body);
     expect(res.statusCode).toBe(200);
@@ -140,7 +153,12 @@ describe("billing cut, abandoned and late requests; usage that cannot be spooled
 
   it("a client that leaves mid-stream: the upstream is read on for its usage, hidden reasoning tokens included", async () => {
     const { t, url } = await protocolApp(slow.url, patient, true);
-    const body = { model: MODEL_OF.openai, stream: true, max_completion_tokens: 1_000, messages: [{ role: "user", content: "think hard [[mock:completion_tokens=20]] [[mock:reasoning_tokens=300]] [[mock:prompt_tokens=77]]" }] };
+    const body = {
+      model: MODEL_OF.openai,
+      stream: true,
+      max_completion_tokens: 1_000,
+      messages: [{ role: "user", content: "think hard [[mock:completion_tokens=20]] [[mock:reasoning_tokens=300]] [[mock:prompt_tokens=77]]" }],
+    };
     await leaveMidStream(`${url}/v1/chat/completions`, t.keyHeaders("openai", "active"), body, 2);
     const r = await nextRecord(t.sink.records, 0);
     expect(r).toMatchObject({ outcome: Outcome.CLIENT_ABORTED, usageSource: UsageSource.PROVIDER, inputTokens: 77, outputTokens: 320 });
@@ -161,7 +179,12 @@ describe("billing cut, abandoned and late requests; usage that cannot be spooled
     const { t, url } = await protocolApp(mock.url, patient, true);
     const body = { model: MODEL_OF.openai, max_tokens: 30, messages: [{ role: "user", content: "take long [[mock:hang]]" }] };
     const controller = new AbortController();
-    const call = fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...t.keyHeaders("openai", "active") }, body: JSON.stringify(body), signal: controller.signal }).catch(() => null);
+    const call = fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...t.keyHeaders("openai", "active") },
+      body: JSON.stringify(body),
+      signal: controller.signal,
+    }).catch(() => null);
     await waitFor(() => mock.requests().length === 1, 5_000);
     controller.abort();
     await call;
@@ -194,7 +217,8 @@ describe("billing cut, abandoned and late requests; usage that cannot be spooled
     const app = buildApp({ nodeId: "n", bootId: "b", store, ledger, limiter: new RateLimiter(), grants, usage: sink, upstream: patient.send, logger: silentLogger, now, bodyLimitBytes: 64 * 1024 });
     cleanups.push(() => app.close());
     const res = await app.inject({
-      method: "POST", url: "/v1/chat/completions",
+      method: "POST",
+      url: "/v1/chat/completions",
       headers: { "content-type": "application/json", authorization: `Bearer ${fixture.secrets.usdBudget}` },
       payload: JSON.stringify({ model: "gpt-4o-mini", max_tokens: 10, messages: [{ role: "user", content: "hello" }] }),
     });
@@ -213,14 +237,25 @@ describe("billing cut, abandoned and late requests; usage that cannot be spooled
     store.applyUpdate(toFullUpdate(fixture.snapshot));
     const ledger = new BudgetLedger();
     const app = buildApp({
-      nodeId: "n", bootId: "b", store, ledger, limiter: new RateLimiter(), grants: createFixtureGrantSource(ledger, store, Date.now), usage: spool, upstream: patient.send, logger: silentLogger, bodyLimitBytes: 64 * 1024,
+      nodeId: "n",
+      bootId: "b",
+      store,
+      ledger,
+      limiter: new RateLimiter(),
+      grants: createFixtureGrantSource(ledger, store, Date.now),
+      usage: spool,
+      upstream: patient.send,
+      logger: silentLogger,
+      bodyLimitBytes: 64 * 1024,
     });
     cleanups.push(() => app.close());
-    const chat = () => app.inject({
-      method: "POST", url: "/v1/chat/completions",
-      headers: { "content-type": "application/json", authorization: `Bearer ${fixture.secrets.usdBudget}` },
-      payload: JSON.stringify({ model: "gpt-4o-mini", max_tokens: 5, messages: [{ role: "user", content: "hello" }] }),
-    });
+    const chat = () =>
+      app.inject({
+        method: "POST",
+        url: "/v1/chat/completions",
+        headers: { "content-type": "application/json", authorization: `Bearer ${fixture.secrets.usdBudget}` },
+        payload: JSON.stringify({ model: "gpt-4o-mini", max_tokens: 5, messages: [{ role: "user", content: "hello" }] }),
+      });
     // The disk goes away under the spool.
     await rm(dir, { recursive: true, force: true });
     const first = await chat();

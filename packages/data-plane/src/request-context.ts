@@ -200,9 +200,23 @@ export async function refuse(deps: RequestPathDeps, ctx: RequestContext, refusal
   const error = new GatewayError(refusal.code, message, refusal.retryAfterMs, rateLimitHeaders(refusal.rateLimits ?? [], refusal.rateLimit));
   if (refusal.key) {
     const record = deps.records.build({
-      requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: 0,
-      key: refusal.key, model: refusal.model, publicModel, route: ctx.route, stream, usage: null,
-      usageSource: UsageSource.NONE, costPicos: 0n, outcome: Outcome.REFUSED, status: error.status, errorCode: refusal.code, charges: [], attempts: ctx.attempts,
+      requestId: ctx.requestId,
+      startedAt: ctx.startedAt,
+      durationMs: performance.now() - ctx.startedMono,
+      firstByteMs: 0,
+      key: refusal.key,
+      model: refusal.model,
+      publicModel,
+      route: ctx.route,
+      stream,
+      usage: null,
+      usageSource: UsageSource.NONE,
+      costPicos: 0n,
+      outcome: Outcome.REFUSED,
+      status: error.status,
+      errorCode: refusal.code,
+      charges: [],
+      attempts: ctx.attempts,
     });
     await appendRecord(deps, record);
   }
@@ -221,9 +235,23 @@ export async function abandon(deps: RequestPathDeps, ctx: RequestContext, admiss
   }
   releaseAdmission(deps.ledger, admission);
   const record = deps.records.build({
-    requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs: performance.now() - ctx.startedMono, firstByteMs: end.firstByteMs,
-    key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage: null,
-    usageSource: UsageSource.NONE, costPicos: 0n, outcome: end.outcome, status: end.status, errorCode: end.errorCode, charges: [], attempts: ctx.attempts,
+    requestId: ctx.requestId,
+    startedAt: ctx.startedAt,
+    durationMs: performance.now() - ctx.startedMono,
+    firstByteMs: end.firstByteMs,
+    key: admission.key,
+    model: admission.model,
+    publicModel: end.publicModel,
+    route: ctx.route,
+    stream: end.stream,
+    usage: null,
+    usageSource: UsageSource.NONE,
+    costPicos: 0n,
+    outcome: end.outcome,
+    status: end.status,
+    errorCode: end.errorCode,
+    charges: [],
+    attempts: ctx.attempts,
   });
   await appendRecord(deps, record);
 }
@@ -260,10 +288,23 @@ async function settleAndRecord(
   const labels = { operation: end.operation, provider: admission.account.provider.toLowerCase(), model: admission.model.name };
   deps.metrics.observeOperation(labels, usage.inputTokens, usage.outputTokens, durationMs / 1000);
   const record = deps.records.build({
-    requestId: ctx.requestId, startedAt: ctx.startedAt, durationMs, firstByteMs: end.firstByteMs,
-    key: admission.key, model: admission.model, publicModel: end.publicModel, route: ctx.route, stream: end.stream, usage,
-    usageSource, costPicos, outcome: end.outcome, status: end.status,
-    errorCode: end.errorCode, charges, attempts: ctx.attempts,
+    requestId: ctx.requestId,
+    startedAt: ctx.startedAt,
+    durationMs,
+    firstByteMs: end.firstByteMs,
+    key: admission.key,
+    model: admission.model,
+    publicModel: end.publicModel,
+    route: ctx.route,
+    stream: end.stream,
+    usage,
+    usageSource,
+    costPicos,
+    outcome: end.outcome,
+    status: end.status,
+    errorCode: end.errorCode,
+    charges,
+    attempts: ctx.attempts,
   });
   await appendRecord(deps, record);
 }

@@ -52,10 +52,22 @@ describe("routing: fallback across provider accounts, retry budget, circuit brea
   const build = (opts: { routing?: UpstreamRoutingOptions; random?: () => number } = {}): void => {
     const base = buildPolicyFixture(a.baseUrl);
     const account = (id: string, name: string, baseUrl: string, provider: ProviderAccountPolicy["provider"] = "OPENAI"): ProviderAccountPolicy => ({
-      id, organizationId: "org_1", name, provider, baseUrl, apiKey: PROVIDER_API_KEY,
+      id,
+      organizationId: "org_1",
+      name,
+      provider,
+      baseUrl,
+      apiKey: PROVIDER_API_KEY,
     });
     const model = (id: string, accountId: string, name: string, patch: Partial<ModelPolicy> = {}): ModelPolicy => ({
-      id, organizationId: "org_1", providerAccountId: accountId, name, upstreamModel: `${name}-${accountId}`, price: cheap, maxOutputTokens: 1000, ...patch,
+      id,
+      organizationId: "org_1",
+      providerAccountId: accountId,
+      name,
+      upstreamModel: `${name}-${accountId}`,
+      price: cheap,
+      maxOutputTokens: 1000,
+      ...patch,
     });
     const snapshot: PolicySnapshot = {
       ...base.snapshot,
@@ -88,9 +100,19 @@ describe("routing: fallback across provider accounts, retry budget, circuit brea
     sink = createMemorySink();
     secret = base.secrets.active;
     app = buildApp({
-      nodeId: "node-t", bootId: "boot-t", store, ledger, limiter: new RateLimiter(), grants: createFixtureGrantSource(ledger, store, () => clock),
-      usage: sink, upstream: upstream.send, logger: silentLogger, now: () => clock, bodyLimitBytes: 64 * 1024,
-      ...(opts.routing ? { routing: opts.routing } : {}), ...(opts.random ? { random: opts.random } : {}),
+      nodeId: "node-t",
+      bootId: "boot-t",
+      store,
+      ledger,
+      limiter: new RateLimiter(),
+      grants: createFixtureGrantSource(ledger, store, () => clock),
+      usage: sink,
+      upstream: upstream.send,
+      logger: silentLogger,
+      now: () => clock,
+      bodyLimitBytes: 64 * 1024,
+      ...(opts.routing ? { routing: opts.routing } : {}),
+      ...(opts.random ? { random: opts.random } : {}),
     });
   };
 
@@ -105,7 +127,9 @@ describe("routing: fallback across provider accounts, retry budget, circuit brea
   const chatBody = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: "user", content: "route me" }], ...extra });
   const chat = (model: string, extra: Record<string, unknown> = {}) =>
     app.inject({
-      method: "POST", url: "/v1/chat/completions", headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
       payload: JSON.stringify(chatBody(model, extra)),
     });
   const last = () => sink.records.at(-1)!;
@@ -240,7 +264,11 @@ describe("routing: fallback across provider accounts, retry budget, circuit brea
   });
 
   it("chooses among equal priorities by weight, from the node's random source", async () => {
-    for (const [random, account] of [[0.2, "pa_a"], [0.3, "pa_b"], [0.9, "pa_b"]] as const) {
+    for (const [random, account] of [
+      [0.2, "pa_a"],
+      [0.3, "pa_b"],
+      [0.9, "pa_b"],
+    ] as const) {
       await app.close();
       build({ random: () => random });
       expect((await chat("weighted")).statusCode).toBe(200);
@@ -251,7 +279,9 @@ describe("routing: fallback across provider accounts, retry budget, circuit brea
   it("routes embeddings with the same fallback", async () => {
     a.setFault({ status: 500 });
     const res = await app.inject({
-      method: "POST", url: "/v1/embeddings", headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+      method: "POST",
+      url: "/v1/embeddings",
+      headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
       payload: JSON.stringify({ model: "chat", input: "vectors please" }),
     });
     expect(res.statusCode, res.body).toBe(200);

@@ -43,7 +43,13 @@ describe("a node's graceful close during a long stream", () => {
 
   it("turns not ready, ends the stream with an error event at the deadline and reports its usage before close() resolves", async () => {
     const config = loadDataPlaneConfig({
-      TOLLGATE_NODE_TOKEN: TOKEN, CONTROL_PLANE_URL: cp.address, PORT: "0", NODE_ID: "node-s", TOLLGATE_DATA_DIR: dataDir, LOG_LEVEL: "silent", SHUTDOWN_GRACE_MS: "1000",
+      TOLLGATE_NODE_TOKEN: TOKEN,
+      CONTROL_PLANE_URL: cp.address,
+      PORT: "0",
+      NODE_ID: "node-s",
+      TOLLGATE_DATA_DIR: dataDir,
+      LOG_LEVEL: "silent",
+      SHUTDOWN_GRACE_MS: "1000",
     });
     const node = await startDataPlane(config, { logger: silentLogger });
     await node.ready;
@@ -57,7 +63,10 @@ describe("a node's graceful close during a long stream", () => {
     const started = Date.now();
     const closed = node.close().then(() => Date.now() - started);
     await new Promise((r) => setTimeout(r, 100));
-    const ready = await fetch(`${node.url}/readyz`).then((r) => r.status, () => 0);
+    const ready = await fetch(`${node.url}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
     expect(ready).not.toBe(200);
     const body = await text;
     const endedAfter = Date.now() - started;
@@ -75,7 +84,13 @@ describe("a node's graceful close during a long stream", () => {
 
   it("lets a stream that ends within the grace period finish normally, and closes as soon as it did", async () => {
     const config = loadDataPlaneConfig({
-      TOLLGATE_NODE_TOKEN: TOKEN, CONTROL_PLANE_URL: cp.address, PORT: "0", NODE_ID: "node-t", TOLLGATE_DATA_DIR: dataDir, LOG_LEVEL: "silent", SHUTDOWN_GRACE_MS: "8000",
+      TOLLGATE_NODE_TOKEN: TOKEN,
+      CONTROL_PLANE_URL: cp.address,
+      PORT: "0",
+      NODE_ID: "node-t",
+      TOLLGATE_DATA_DIR: dataDir,
+      LOG_LEVEL: "silent",
+      SHUTDOWN_GRACE_MS: "8000",
     });
     const node = await startDataPlane(config, { logger: silentLogger });
     await node.ready;
@@ -83,7 +98,12 @@ describe("a node's graceful close during a long stream", () => {
     const res = await fetch(`${node.url}/v1/chat/completions`, {
       method: "POST",
       headers: { authorization: `Bearer ${fixture.secrets.active}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "gpt-4o-mini", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "[[mock:completion_tokens=10]] [[mock:chunk_delay_ms=100]] short" }] }),
+      body: JSON.stringify({
+        model: "gpt-4o-mini",
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: "user", content: "[[mock:completion_tokens=10]] [[mock:chunk_delay_ms=100]] short" }],
+      }),
     });
     const text = res.text();
     const started = Date.now();
@@ -107,7 +127,13 @@ describe("a node's graceful close during a long stream", () => {
     }, 0);
     try {
       const config = loadDataPlaneConfig({
-        TOLLGATE_NODE_TOKEN: TOKEN, CONTROL_PLANE_URL: mute.address, PORT: "0", NODE_ID: "node-m", TOLLGATE_DATA_DIR: dataDir, LOG_LEVEL: "silent", SHUTDOWN_USAGE_FLUSH_MS: "700",
+        TOLLGATE_NODE_TOKEN: TOKEN,
+        CONTROL_PLANE_URL: mute.address,
+        PORT: "0",
+        NODE_ID: "node-m",
+        TOLLGATE_DATA_DIR: dataDir,
+        LOG_LEVEL: "silent",
+        SHUTDOWN_USAGE_FLUSH_MS: "700",
       });
       const node = await startDataPlane(config, { logger: silentLogger });
       await node.ready;
@@ -155,9 +181,11 @@ describe("the shutdown gate", () => {
   it("settled() waits for tracked records and open streams, within its bound", async () => {
     const gate = new ShutdownGate();
     let release: () => void = () => undefined;
-    gate.track(new Promise<void>((resolve) => {
-      release = resolve;
-    }));
+    gate.track(
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    );
     const closeStream = gate.openStream(() => undefined);
     expect(await gate.settled(150)).toBe(false);
     release();

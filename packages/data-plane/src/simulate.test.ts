@@ -60,7 +60,9 @@ describe("POST /v1/simulate (buildApp + inject, real mock provider)", () => {
     const windowStart = Date.UTC(2025, 0, 15); // the fixture's DAY budgets, at NOW
     const asked: string[][] = [];
     const known = buildTestApp({
-      baseUrl: mock.baseUrl, upstream: upstream.send, now: () => NOW,
+      baseUrl: mock.baseUrl,
+      upstream: upstream.send,
+      now: () => NOW,
       budgetUsage: async (asks) => {
         asked.push(asks.map((a) => `${a.budgetId}@${a.windowStartMs}`));
         return new Map([[budgetWindowKey("bgt_usd", windowStart), { used: 150_000_000n, held: 100_000_000n }]]);
@@ -69,10 +71,21 @@ describe("POST /v1/simulate (buildApp + inject, real mock provider)", () => {
     try {
       const report = await simulate("usdBudget", CHAT, hello({ max_tokens: 10 }), known);
       expect(asked).toEqual([[`bgt_usd@${windowStart}`]]);
-      expect(report.budgets).toEqual([{
-        id: "bgt_usd", name: 'daily USD budget of virtual key "vk_usdBudget"', scope: "VIRTUAL_KEY", unit: "USD", window: "DAY", mode: "HARD",
-        limit: "0.0006", used: "0.00015", remaining: "0.00045", resetsAt: "2025-01-16T00:00:00.000Z", heldByThisNode: "0.00",
-      }]);
+      expect(report.budgets).toEqual([
+        {
+          id: "bgt_usd",
+          name: 'daily USD budget of virtual key "vk_usdBudget"',
+          scope: "VIRTUAL_KEY",
+          unit: "USD",
+          window: "DAY",
+          mode: "HARD",
+          limit: "0.0006",
+          used: "0.00015",
+          remaining: "0.00045",
+          resetsAt: "2025-01-16T00:00:00.000Z",
+          heldByThisNode: "0.00",
+        },
+      ]);
     } finally {
       await known.app.close();
     }

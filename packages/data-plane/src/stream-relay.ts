@@ -110,14 +110,18 @@ export async function* relayStream(
     exchange.finish();
     // At the shutdown deadline the client's stream ends first: settling may load the tokenizer,
     // which holds the event loop for a second. The gate tracks the settlement until `closed`.
-    const settled = (cutByShutdown ? new Promise((resolve) => setTimeout(resolve, SHUTDOWN_SETTLE_DELAY_MS)) : Promise.resolve()).then(() => finish(deps, ctx, admission, {
-      ...end,
-      usage: translator.usage(),
-      countedUsage: () => unfinishedUsageOf(translator, ctx.promptTokens),
-      outcome,
-      status,
-      errorCode,
-    })).finally(() => closed?.());
+    const settled = (cutByShutdown ? new Promise((resolve) => setTimeout(resolve, SHUTDOWN_SETTLE_DELAY_MS)) : Promise.resolve())
+      .then(() =>
+        finish(deps, ctx, admission, {
+          ...end,
+          usage: translator.usage(),
+          countedUsage: () => unfinishedUsageOf(translator, ctx.promptTokens),
+          outcome,
+          status,
+          errorCode,
+        }),
+      )
+      .finally(() => closed?.());
     if (!cutByShutdown) await settled;
     else settled.catch((err: unknown) => deps.logger.error({ err }, "a stream ended at shutdown could not be settled"));
   }
@@ -165,9 +169,15 @@ export async function* sseToJsonArray(events: AsyncIterable<Uint8Array>): AsyncG
     return prefix + data;
   };
   for await (const chunk of events) {
-    const text = splitter.push(chunk).map((e) => render(e.data)).join("");
+    const text = splitter
+      .push(chunk)
+      .map((e) => render(e.data))
+      .join("");
     if (text.length > 0) yield Buffer.from(text);
   }
-  const tail = splitter.end().map((e) => render(e.data)).join("");
+  const tail = splitter
+    .end()
+    .map((e) => render(e.data))
+    .join("");
   yield Buffer.from(`${tail}${first ? "[" : ""}]`);
 }

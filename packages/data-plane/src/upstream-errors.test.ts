@@ -20,7 +20,12 @@ function echoBody(protocol: "openai" | "anthropic" | "google", status: number, e
 
 describe("the credential an upstream request carried", () => {
   it.each(["OPENAI", "OPENAI_COMPATIBLE", "AZURE_OPENAI", "ANTHROPIC", "GOOGLE"] as const)("%s: every target's secrets include the account's key", (provider) => {
-    const targets = [chatTargetOf(account(provider), "m", false), chatTargetOf(account(provider), "m", true), openAIStyleEmbeddingsTargetOf(account(provider), "m"), countTargetOf(account(provider), "m")];
+    const targets = [
+      chatTargetOf(account(provider), "m", false),
+      chatTargetOf(account(provider), "m", true),
+      openAIStyleEmbeddingsTargetOf(account(provider), "m"),
+      countTargetOf(account(provider), "m"),
+    ];
     for (const target of targets) {
       if (target === null) continue;
       expect(upstreamSecretsOf(target.url, target.headers)).toContain(KEY);
@@ -75,7 +80,11 @@ describe("GatewayError retry headers, the same for every inbound protocol", () =
     ["a budget resetting in 24 days", new GatewayError("budget_exceeded", "m", 24 * 86_400_000), { "x-should-retry": "false" }],
     ["a budget resetting in 30 s", new GatewayError("budget_exceeded", "m", 30_000), { "retry-after": "30", "x-should-retry": "true" }],
     ["a TOTAL budget (no reset)", new GatewayError("budget_exceeded", "m", null), { "x-should-retry": "false" }],
-    ["a rate limit resetting in 1.5 s", new GatewayError("rate_limit_exceeded", "m", 1_500, { "x-ratelimit-reset-requests": "2s" }), { "x-ratelimit-reset-requests": "2s", "retry-after": "2", "x-should-retry": "true" }],
+    [
+      "a rate limit resetting in 1.5 s",
+      new GatewayError("rate_limit_exceeded", "m", 1_500, { "x-ratelimit-reset-requests": "2s" }),
+      { "x-ratelimit-reset-requests": "2s", "retry-after": "2", "x-should-retry": "true" },
+    ],
     ["a rate limit resetting in an hour", new GatewayError("rate_limit_exceeded", "m", 3_600_000), { "x-should-retry": "false" }],
     ["a paused key", new GatewayError("key_paused", "m"), { "x-should-retry": "false" }],
     ["a guardrail", new GatewayError("guardrail_blocked", "m"), { "x-should-retry": "false" }],

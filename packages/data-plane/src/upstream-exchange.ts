@@ -51,12 +51,7 @@ function upstreamRetryAfterMs(headers: UpstreamExchange["headers"]): number | nu
  * credential the request carried (`mapUpstreamError`). An upstream's 429/5xx is transient (its own
  * `Retry-After` is passed on when within a minute); its 4xx about the request are not.
  */
-export function upstreamStatusError(
-  protocol: ChatProtocol,
-  exchange: Pick<UpstreamExchange, "status" | "headers">,
-  text: string,
-  scrubber: CredentialScrubber,
-): GatewayError {
+export function upstreamStatusError(protocol: ChatProtocol, exchange: Pick<UpstreamExchange, "status" | "headers">, text: string, scrubber: CredentialScrubber): GatewayError {
   const { mapped, message } = mapUpstreamError(protocol, exchange.status, safeJson(text), scrubber);
   const transient = exchange.status === 429 || exchange.status >= 500;
   const retryClass = transient ? "transient" : GATEWAY_ERROR_RETRY[mapped.code];

@@ -87,13 +87,7 @@ async function drainErrorText(exchange: UpstreamExchange): Promise<string> {
  * describes the caller's request: the caller maps it). When every attempt fails, the admission is
  * released, the failure recorded, and the last failure thrown as a `GatewayError`.
  */
-export async function sendRouted(
-  deps: UpstreamPathDeps,
-  ctx: RequestContext,
-  admission: Admission,
-  plan: (via: Admission) => AttemptPlan,
-  facts: ExchangeFacts,
-): Promise<RoutedExchange> {
+export async function sendRouted(deps: UpstreamPathDeps, ctx: RequestContext, admission: Admission, plan: (via: Admission) => AttemptPlan, facts: ExchangeFacts): Promise<RoutedExchange> {
   const { breakers, retries } = deps.routing;
   retries.recordRequest();
   const maxAttempts = Math.min(admission.candidates.length, MAX_ATTEMPTS_PER_REQUEST);
@@ -175,7 +169,12 @@ async function failRoute(deps: UpstreamPathDeps, ctx: RequestContext, admission:
       return fail(400, "invalid_request", Outcome.REFUSED, last.message);
     case "call": {
       const timeout = last.failure === "timeout";
-      return fail(timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_error", Outcome.UPSTREAM_ERROR, timeout ? "the upstream provider timed out" : "the upstream provider could not be reached");
+      return fail(
+        timeout ? 504 : 502,
+        timeout ? "upstream_timeout" : "upstream_error",
+        Outcome.UPSTREAM_ERROR,
+        timeout ? "the upstream provider timed out" : "the upstream provider could not be reached",
+      );
     }
     case "status": {
       const error = upstreamStatusError(protocolOfProvider(via.account.provider), last.exchange, last.text, scrubberOfRequest(last.request));

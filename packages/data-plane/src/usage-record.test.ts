@@ -13,18 +13,55 @@ describe("UsageRecordFactory", () => {
     if (!key || !model) throw new Error("fixture");
     const factory = new UsageRecordFactory("node-1", "boot_1");
     const facts = {
-      requestId: "req_1", startedAt: 1_700_000_000_123, durationMs: 12.6, firstByteMs: -3, key, model, publicModel: "gpt-4o-mini", route: "/v1/chat/completions",
-      stream: true, usage: { inputTokens: 10, cachedInputTokens: 2, outputTokens: 5e10 }, usageSource: UsageSource.PROVIDER, costPicos: 41_500_001n,
-      outcome: Outcome.SUCCESS, status: 200, errorCode: "", charges: [{ budgetId: "bgt_1", windowStart: 1_698_796_800_000, amount: 42n }], attempts: 2,
+      requestId: "req_1",
+      startedAt: 1_700_000_000_123,
+      durationMs: 12.6,
+      firstByteMs: -3,
+      key,
+      model,
+      publicModel: "gpt-4o-mini",
+      route: "/v1/chat/completions",
+      stream: true,
+      usage: { inputTokens: 10, cachedInputTokens: 2, outputTokens: 5e10 },
+      usageSource: UsageSource.PROVIDER,
+      costPicos: 41_500_001n,
+      outcome: Outcome.SUCCESS,
+      status: 200,
+      errorCode: "",
+      charges: [{ budgetId: "bgt_1", windowStart: 1_698_796_800_000, amount: 42n }],
+      attempts: 2,
     };
     const first = factory.build(facts);
     const second = factory.build({ ...facts, requestId: "req_2", charges: [] });
     const expected = create(UsageRecordSchema, {
-      requestId: "req_1", nodeId: "node-1", bootId: "boot_1", sequence: 1n, startedAtMs: 1_700_000_000_123n, durationMs: 13, firstByteMs: 0,
-      organizationId: key.organizationId, virtualKeyId: key.id, userId: key.userId ?? "", teamId: key.teamId ?? "", model: "gpt-4o-mini", modelId: model.id,
-      providerAccountId: model.providerAccountId, upstreamModel: model.upstreamModel, route: "/v1/chat/completions", stream: true, inputTokens: 10,
-      cachedInputTokens: 2, outputTokens: 0xffffffff, usageSource: UsageSource.PROVIDER, costMicros: 42n, costPicos: 41_500_001n, outcome: Outcome.SUCCESS, status: 200, errorCode: "",
-      attempts: 2, charges: [create(BudgetChargeSchema, { budgetId: "bgt_1", windowStartMs: 1_698_796_800_000n, amount: 42n })],
+      requestId: "req_1",
+      nodeId: "node-1",
+      bootId: "boot_1",
+      sequence: 1n,
+      startedAtMs: 1_700_000_000_123n,
+      durationMs: 13,
+      firstByteMs: 0,
+      organizationId: key.organizationId,
+      virtualKeyId: key.id,
+      userId: key.userId ?? "",
+      teamId: key.teamId ?? "",
+      model: "gpt-4o-mini",
+      modelId: model.id,
+      providerAccountId: model.providerAccountId,
+      upstreamModel: model.upstreamModel,
+      route: "/v1/chat/completions",
+      stream: true,
+      inputTokens: 10,
+      cachedInputTokens: 2,
+      outputTokens: 0xffffffff,
+      usageSource: UsageSource.PROVIDER,
+      costMicros: 42n,
+      costPicos: 41_500_001n,
+      outcome: Outcome.SUCCESS,
+      status: 200,
+      errorCode: "",
+      attempts: 2,
+      charges: [create(BudgetChargeSchema, { budgetId: "bgt_1", windowStartMs: 1_698_796_800_000n, amount: 42n })],
     });
     expect(first).toEqual(expected);
     expect(second.sequence).toBe(2n);
@@ -42,8 +79,21 @@ describe("UsageRecordFactory with hostile text", () => {
     if (!key) throw new Error("fixture");
     const factory = new UsageRecordFactory("node-1", "boot_1");
     const base = {
-      requestId: "req_1", startedAt: 1_700_000_000_000, durationMs: 1, firstByteMs: 0, key, model: null, route: "/v1/chat/completions", stream: false, usage: null,
-      usageSource: UsageSource.NONE, costPicos: 0n, outcome: Outcome.REFUSED, status: 404, errorCode: "model_not_found", charges: [],
+      requestId: "req_1",
+      startedAt: 1_700_000_000_000,
+      durationMs: 1,
+      firstByteMs: 0,
+      key,
+      model: null,
+      route: "/v1/chat/completions",
+      stream: false,
+      usage: null,
+      usageSource: UsageSource.NONE,
+      costPicos: 0n,
+      outcome: Outcome.REFUSED,
+      status: 404,
+      errorCode: "model_not_found",
+      charges: [],
     };
     for (const publicModel of ["gpt-4o-mini\u0000x", "m".repeat(20_000), "\uD800".repeat(300), "😀".repeat(5_000)]) {
       const record = factory.build({ ...base, publicModel });

@@ -46,8 +46,7 @@ describe("mock provider: Azure OpenAI deployments", () => {
 });
 
 describe("mock provider: chunk_delay_ms directive and scripted faults", () => {
-  const chat = (content: string, stream = true) =>
-    post("/v1/chat/completions", { model: "m", stream, messages: [{ role: "user", content }] }, { authorization: `Bearer ${API_KEY}` });
+  const chat = (content: string, stream = true) => post("/v1/chat/completions", { model: "m", stream, messages: [{ role: "user", content }] }, { authorization: `Bearer ${API_KEY}` });
 
   it("spaces stream chunks by [[mock:chunk_delay_ms=N]]", async () => {
     const started = Date.now();

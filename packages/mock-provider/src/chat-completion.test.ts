@@ -16,7 +16,13 @@ describe("countPromptTokens", () => {
     [{ role: "user", content: "hi" }],
     [
       { role: "system", content: "Tu es un assistant concis. 東京 🌸" },
-      { role: "user", content: [{ type: "text", text: "Décris cette image" }, { type: "image_url", image_url: { url: "https://x/y.png" } }] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Décris cette image" },
+          { type: "image_url", image_url: { url: "https://x/y.png" } },
+        ],
+      },
       { role: "assistant", content: null, tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{}" } }] },
       { role: "tool", tool_call_id: "c", content: "x".repeat(5000) },
     ],
@@ -42,7 +48,20 @@ describe("parseDirectives", () => {
       "a [[mock:completion_tokens=7]] b [[mock:prompt_tokens=123]]",
       "[[mock:cached_tokens=5]][[mock:cache_write_tokens=9]][[mock:cache_write_1h_tokens=4]][[mock:status=429]][[mock:latency_ms=200]][[mock:hang]][[mock:reset_after=3]][[mock:nope=1]][[mock:chunk_delay_ms=40]][[mock:echo_key=401]][[mock:reasoning_tokens=64]]",
     ]);
-    expect(d).toEqual({ completionTokens: 7, promptTokens: 123, cachedTokens: 5, cacheWriteTokens: 9, cacheWrite1hTokens: 4, reasoningTokens: 64, status: 429, latencyMs: 200, hang: true, resetAfter: 3, chunkDelayMs: 40, echoKey: 401 });
+    expect(d).toEqual({
+      completionTokens: 7,
+      promptTokens: 123,
+      cachedTokens: 5,
+      cacheWriteTokens: 9,
+      cacheWrite1hTokens: 4,
+      reasoningTokens: 64,
+      status: 429,
+      latencyMs: 200,
+      hang: true,
+      resetAfter: 3,
+      chunkDelayMs: 40,
+      echoKey: 401,
+    });
     expect(parseDirectives(["[[mock:echo_key=700]]"]).echoKey).toBeNull();
     expect(parseDirectives(["plain text"])).toBe(NO_DIRECTIVES);
     expect(parseDirectives(["[[mock:status=99]]"]).status).toBeNull();

@@ -82,11 +82,7 @@ function cacheWritesOf(directives: MockDirectives, uncached: number): { cacheWri
 }
 
 /** Decides what the mock answers (same rules for every protocol). */
-export function planCompletion(
-  input: CompletionInput,
-  directives: MockDirectives,
-  ctx: { readonly id: string; readonly created: number; readonly defaultCompletionTokens: number },
-): ChatPlan {
+export function planCompletion(input: CompletionInput, directives: MockDirectives, ctx: { readonly id: string; readonly created: number; readonly defaultCompletionTokens: number }): ChatPlan {
   const wanted = directives.completionTokens ?? ctx.defaultCompletionTokens;
   const completionTokens = input.maxTokens === null ? wanted : Math.min(wanted, input.maxTokens);
   const reasoningWanted = directives.reasoningTokens ?? 0;

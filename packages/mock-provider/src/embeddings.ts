@@ -28,7 +28,9 @@ export function countEmbeddingTokens(inputs: readonly EmbeddingInput[]): number 
 
 /** A deterministic vector in [-1, 1) from the item's SHA-256 (float32-exact values). */
 export function embedItem(item: EmbeddingInput): number[] {
-  const digest = createHash("sha256").update(typeof item === "string" ? item : JSON.stringify(item)).digest();
+  const digest = createHash("sha256")
+    .update(typeof item === "string" ? item : JSON.stringify(item))
+    .digest();
   const vector: number[] = [];
   for (let i = 0; i < EMBEDDING_DIMENSIONS; i++) vector.push(Math.fround(digest.readUInt16BE(i * 2) / 32768 - 1));
   return vector;

@@ -72,7 +72,11 @@ describe("mock provider through the official @google/genai client", () => {
     expect(embed.embeddings?.[0]?.values).toHaveLength(EMBEDDING_DIMENSIONS);
     expect(embed.embeddings?.[0]?.values).not.toEqual(embed.embeddings?.[1]?.values);
     expect(mock.requests().at(-1)?.path).toBe("/v1beta/models/text-embedding-004:batchEmbedContents");
-    const single = await fetch(`${mock.url}/v1beta/models/e:embedContent`, { method: "POST", headers: { "x-goog-api-key": API_KEY }, body: JSON.stringify({ content: { parts: [{ text: "hello" }] } }) });
+    const single = await fetch(`${mock.url}/v1beta/models/e:embedContent`, {
+      method: "POST",
+      headers: { "x-goog-api-key": API_KEY },
+      body: JSON.stringify({ content: { parts: [{ text: "hello" }] } }),
+    });
     expect(((await single.json()) as { embedding: { values: number[] } }).embedding.values).toEqual(embed.embeddings?.[0]?.values);
   });
 });

@@ -165,7 +165,15 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
   };
 
   /** Chat in any protocol, after directives: plan the answer, then JSON, SSE, or a JSON array (Google without alt=sse). */
-  const handleChat = async (res: ServerResponse, route: Extract<MockRoute, { kind: "chat" }>, input: CompletionInput, directives: MockDirectives, requestId: string, body: Record<string, unknown>, credential: string | null): Promise<void> => {
+  const handleChat = async (
+    res: ServerResponse,
+    route: Extract<MockRoute, { kind: "chat" }>,
+    input: CompletionInput,
+    directives: MockDirectives,
+    requestId: string,
+    body: Record<string, unknown>,
+    credential: string | null,
+  ): Promise<void> => {
     const adapter = CHAT_ADAPTERS[route.protocol];
     const plan = planCompletion(input, directives, { id: `${adapter.idPrefix}${counter}`, created: Math.floor(now() / 1000), defaultCompletionTokens: defaultTokens });
     const stream = route.stream ?? body["stream"] === true;
@@ -198,7 +206,13 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
   };
 
   /** OpenAI embeddings, Gemini embedContent and batchEmbedContents. */
-  const handleEmbeddings = async (res: ServerResponse, route: Extract<MockRoute, { kind: "embeddings" | "embed_content" }>, body: Record<string, unknown>, requestId: string, credential: string | null): Promise<void> => {
+  const handleEmbeddings = async (
+    res: ServerResponse,
+    route: Extract<MockRoute, { kind: "embeddings" | "embed_content" }>,
+    body: Record<string, unknown>,
+    requestId: string,
+    credential: string | null,
+  ): Promise<void> => {
     if (route.kind === "embeddings") {
       const input = normaliseEmbeddingInput(body["input"]);
       const texts = (input ?? []).filter((x): x is string => typeof x === "string");

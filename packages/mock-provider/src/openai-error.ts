@@ -2,14 +2,7 @@
 
 /** `{error: {message, type, param, code}}` as OpenAI sends it. */
 export function buildErrorBody(status: number, message: string, code?: string): Record<string, unknown> {
-  const type =
-    status === 401
-      ? "invalid_request_error"
-      : status === 429
-        ? "rate_limit_error"
-        : status >= 500
-          ? "server_error"
-          : "invalid_request_error";
+  const type = status === 401 ? "invalid_request_error" : status === 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
   const defaultCode = status === 401 ? "invalid_api_key" : status === 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request";
   return { error: { message, type, param: null, code: code ?? defaultCode } };
 }

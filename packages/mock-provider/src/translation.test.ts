@@ -40,7 +40,15 @@ const PROMPT = "[[mock:completion_tokens=6]] Résume «ça marche» en une phras
 function inboundBody(p: ChatProtocol, stream: boolean): Record<string, unknown> {
   switch (p) {
     case "openai":
-      return { model: "public-model", stream, messages: [{ role: "system", content: SYSTEM }, { role: "user", content: PROMPT }], ...(stream ? { stream_options: { include_usage: true } } : {}) };
+      return {
+        model: "public-model",
+        stream,
+        messages: [
+          { role: "system", content: SYSTEM },
+          { role: "user", content: PROMPT },
+        ],
+        ...(stream ? { stream_options: { include_usage: true } } : {}),
+      };
     case "anthropic":
       return { model: "public-model", max_tokens: 64, stream, system: SYSTEM, messages: [{ role: "user", content: PROMPT }] };
     case "google":

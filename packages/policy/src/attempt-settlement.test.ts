@@ -70,7 +70,18 @@ describe("settleRequestAttempts", () => {
 
   it("bills only the unanswered prompts of a request that got no answer (no request counted)", () => {
     const { index, ledger, admit } = setup();
-    const s = settleRequestAttempts(index, ledger, admit(), null, [{ price: DEAR, inputTokens: 500 }, { price: DEAR, inputTokens: 500 }], "failed", T0 + 1);
+    const s = settleRequestAttempts(
+      index,
+      ledger,
+      admit(),
+      null,
+      [
+        { price: DEAR, inputTokens: 500 },
+        { price: DEAR, inputTokens: 500 },
+      ],
+      "failed",
+      T0 + 1,
+    );
     expect(s.costPicos).toBe(picosOfMicros(2000n));
     expect(s.usage).toEqual({ inputTokens: 1000, cachedInputTokens: 0, outputTokens: 0 });
     expect(s.charges.map((c) => [c.budgetId, c.amount])).toEqual([

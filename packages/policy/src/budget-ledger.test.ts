@@ -106,9 +106,7 @@ describe("BudgetLedger", () => {
 
   it("plans shortfall requests with want >= needed", () => {
     const ledger = new BudgetLedger();
-    expect(ledger.planShortfalls([{ budgetId: "bgt_a", windowStart: W, needed: 30n, upperBound: 50n }], 0)).toEqual([
-      { budgetId: "bgt_a", windowStart: W, needed: 30n, want: 200n },
-    ]);
+    expect(ledger.planShortfalls([{ budgetId: "bgt_a", windowStart: W, needed: 30n, upperBound: 50n }], 0)).toEqual([{ budgetId: "bgt_a", windowStart: W, needed: 30n, want: 200n }]);
   });
 
   it("asks for a debt on top of the shortfall, so the grant it gets can pay the next request", () => {

@@ -99,16 +99,7 @@ export class BudgetLedger {
    * the entry active. `windowEnd` (optional) lets `forgetWindowsBefore` drop the entry once its
    * window is over.
    */
-  applyGrant(
-    budgetId: string,
-    windowStart: number,
-    grantedTotal: bigint,
-    expiresAt: number,
-    exhausted: boolean,
-    windowEnd: number | null = null,
-    generation?: bigint,
-    now?: number,
-  ): boolean {
+  applyGrant(budgetId: string, windowStart: number, grantedTotal: bigint, expiresAt: number, exhausted: boolean, windowEnd: number | null = null, generation?: bigint, now?: number): boolean {
     const key = entryKey(budgetId, windowStart);
     const entry = this.#entries.get(key);
     if (entry === undefined) {

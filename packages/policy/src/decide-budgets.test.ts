@@ -23,8 +23,7 @@ function setup(budgets: BudgetPolicy[], grants: Record<string, bigint>, now = T0
     if (g !== undefined) ledger.applyGrant(b.id, windowStartOf(b.window, now), g, now + 300_000, false);
   }
   const limiter = new RateLimiter();
-  const run = (patch: InputPatch = {}): Decision =>
-    decide(index, ledger, limiter, makeInput({ now, ...patch }), 1);
+  const run = (patch: InputPatch = {}): Decision => decide(index, ledger, limiter, makeInput({ now, ...patch }), 1);
   return { index, ledger, limiter, run };
 }
 

@@ -16,21 +16,22 @@ function refused(d: Decision): Refusal {
 
 const rule = (name: string, patch: Partial<GuardrailRule>): GuardrailRule => ({ name, kind: "BLOCK_REGEX", pattern: "", flags: "", keywords: [], limit: 0, ...patch });
 const guard = (scope: "ORGANIZATION" | "VIRTUAL_KEY", scopeId: string, label: string, rules: GuardrailRule[]): GuardrailsPolicy => ({
-  id: `grd_${scopeId}`, organizationId: "org_acme", scope, scopeId, rules, scopeLabel: label,
+  id: `grd_${scopeId}`,
+  organizationId: "org_acme",
+  scope,
+  scopeId,
+  rules,
+  scopeLabel: label,
 });
 
 describe("decide: guardrails after model access, before price and budgets", () => {
   const guardrails = [
     guard("ORGANIZATION", "org_acme", 'organization "acme"', [rule("no-ssn", { pattern: "\\d{3}-\\d{2}-\\d{4}" })]),
-    guard("VIRTUAL_KEY", "vk_ci", 'virtual key "ci"', [
-      rule("no-secrets", { kind: "BLOCK_KEYWORDS", keywords: ["password"] }),
-      rule("short", { kind: "MAX_INPUT_TOKENS", limit: 500 }),
-    ]),
+    guard("VIRTUAL_KEY", "vk_ci", 'virtual key "ci"', [rule("no-secrets", { kind: "BLOCK_KEYWORDS", keywords: ["password"] }), rule("short", { kind: "MAX_INPUT_TOKENS", limit: 500 })]),
     guard("VIRTUAL_KEY", "vk_alice", 'virtual key "alice-laptop"', [rule("no-alice", { pattern: "alice" })]),
   ];
   const snapshot = makeSnapshot({ guardrails, budgets: [budget("bgt_team", "TEAM", "team_search", 1n)] });
-  const run = (patch: InputPatch, snap: PolicySnapshot = snapshot): Decision =>
-    decide(buildPolicyIndex(snap), new BudgetLedger(), new RateLimiter(), makeInput(patch), 1);
+  const run = (patch: InputPatch, snap: PolicySnapshot = snapshot): Decision => decide(buildPolicyIndex(snap), new BudgetLedger(), new RateLimiter(), makeInput(patch), 1);
 
   it.each<[string, InputPatch, string, string, string[]]>([
     [
@@ -85,9 +86,7 @@ describe("decide: guardrails after model access, before price and budgets", () =
 
   it("another key's guardrails do not apply", () => {
     expect(run({ keyHmac: HMAC.ci, request: { promptText: "alice", inputTokensUpperBound: 10 } }, makeSnapshot({ guardrails })).allow).toBe(true);
-    expect(refused(run({ keyHmac: HMAC.personal, request: { promptText: "alice" } }, makeSnapshot({ guardrails }))).message).toBe(
-      'blocked by guardrail "no-alice" of virtual key "alice-laptop"',
-    );
+    expect(refused(run({ keyHmac: HMAC.personal, request: { promptText: "alice" } }, makeSnapshot({ guardrails }))).message).toBe('blocked by guardrail "no-alice" of virtual key "alice-laptop"');
   });
 });
 
@@ -136,8 +135,7 @@ describe("decide: rate limits at key, user, team and organization scope", () => 
 
   it("counts every level, reports the tightest per unit, and refuses at the level that is hit", () => {
     const limiter = new RateLimiter();
-    const run = (now: number): Decision =>
-      decide(index, new BudgetLedger(), limiter, makeInput({ keyHmac: HMAC.personal, now, request: { requestedMaxOutputTokens: 200 } }), 1);
+    const run = (now: number): Decision => decide(index, new BudgetLedger(), limiter, makeInput({ keyHmac: HMAC.personal, now, request: { requestedMaxOutputTokens: 200 } }), 1);
     const first = run(T0);
     if (!first.allow) throw new Error(first.message);
     expect(tightestRateLimits(first.rateLimits ?? [])).toEqual([

@@ -18,8 +18,7 @@ function refused(d: Decision): Refusal {
 }
 
 const base = makeSnapshot();
-const withKey = (patch: Partial<typeof CI_KEY>, key = CI_KEY): PolicySnapshot =>
-  makeSnapshot({ virtualKeys: base.virtualKeys.map((k) => (k.id === key.id ? { ...k, ...patch } : k)) });
+const withKey = (patch: Partial<typeof CI_KEY>, key = CI_KEY): PolicySnapshot => makeSnapshot({ virtualKeys: base.virtualKeys.map((k) => (k.id === key.id ? { ...k, ...patch } : k)) });
 const deny = (patterns: string[]) => ({ allow: [], deny: patterns });
 
 describe("decide: refusals in order, with code, message and level", () => {
@@ -40,14 +39,7 @@ describe("decide: refusals in order, with code, message and level", () => {
     ],
     ["personal key of a removed user", makeSnapshot({ users: [] }), { keyHmac: HMAC.personal }, "invalid_api_key", /no longer exists/, "USER"],
     ["paused", withKey({ status: "PAUSED" }), {}, "key_paused", 'virtual key "ci" is paused', "VIRTUAL_KEY"],
-    [
-      "paused before model checks",
-      withKey({ status: "PAUSED" }),
-      { request: { model: "nope" } },
-      "key_paused",
-      /paused/,
-      "VIRTUAL_KEY",
-    ],
+    ["paused before model checks", withKey({ status: "PAUSED" }), { request: { model: "nope" } }, "key_paused", /paused/, "VIRTUAL_KEY"],
     ["unknown model", base, { request: { model: "gpt-5" } }, "model_not_found", 'model "gpt-5" does not exist', "MODEL"],
     [
       "denied by the organization",

@@ -97,11 +97,7 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   const bounded: RequestShape = { ...request, inputTokensUpperBound: bound.tokens };
 
   // Guardrails: the organization's rules, then the key's.
-  const guarded = evaluateGuardrails(
-    [...index.guardrailsFor("ORGANIZATION", key.organizationId), ...index.guardrailsFor("VIRTUAL_KEY", key.id)],
-    bounded,
-    explain,
-  );
+  const guarded = evaluateGuardrails([...index.guardrailsFor("ORGANIZATION", key.organizationId), ...index.guardrailsFor("VIRTUAL_KEY", key.id)], bounded, explain);
   checks.push(...guarded.checks);
   if (!guarded.ok) return { allow: false, code: "guardrail_blocked", message: guarded.message, retryAfterMs: null, shortfalls: [], key, model, checks };
 
@@ -149,18 +145,12 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   if (!rate.ok) {
     const { policy } = rate;
     const unit = policy.unit === "REQUESTS" ? "request" : "token";
-    return refuse(
-      "rate_limit_exceeded",
-      "rate_limit",
-      policy.scope,
-      `${unit} rate limit of ${policy.scopeLabel} exceeded (${policy.limit} per ${policy.windowSeconds}s)`,
-      {
-        retryAfterMs: rate.retryAfterMs,
-        rateLimit: { rateLimitId: rate.rateLimitId, unit: rate.unit, limit: rate.limit, remaining: rate.remaining, resetMs: rate.resetMs },
-        rateLimits: rateLimits.map((r) => limiter.status(r, now, rateMode, connectedNodes)),
-        rateShortfalls: rate.shortfalls,
-      },
-    );
+    return refuse("rate_limit_exceeded", "rate_limit", policy.scope, `${unit} rate limit of ${policy.scopeLabel} exceeded (${policy.limit} per ${policy.windowSeconds}s)`, {
+      retryAfterMs: rate.retryAfterMs,
+      rateLimit: { rateLimitId: rate.rateLimitId, unit: rate.unit, limit: rate.limit, remaining: rate.remaining, resetMs: rate.resetMs },
+      rateLimits: rateLimits.map((r) => limiter.status(r, now, rateMode, connectedNodes)),
+      rateShortfalls: rate.shortfalls,
+    });
   }
   if (explain) for (const r of rateLimits) pass("rate_limit", r.scope, `${r.limit} ${r.unit.toLowerCase()} per ${r.windowSeconds}s of ${r.scopeLabel}`);
 
@@ -179,7 +169,14 @@ export function decide(index: PolicyIndex, ledger: BudgetLedger, limiter: RateLi
   if (!evaluation.ok) {
     const rateLimitStates = rateLimits.map((r) => limiter.status(r, now, rateMode, connectedNodes));
     return {
-      allow: false, code: evaluation.code, message: evaluation.message, retryAfterMs: evaluation.retryAfterMs, shortfalls: evaluation.shortfalls, key, model, checks,
+      allow: false,
+      code: evaluation.code,
+      message: evaluation.message,
+      retryAfterMs: evaluation.retryAfterMs,
+      shortfalls: evaluation.shortfalls,
+      key,
+      model,
+      checks,
       rateLimits: rateLimitStates,
     };
   }

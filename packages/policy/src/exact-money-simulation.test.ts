@@ -74,8 +74,11 @@ describe("exact money: recorded costs, window sums and the ledger", () => {
     const int = (n: number): number => Math.floor(rand() * n);
     const text = { input: randomPriceText(int), output: randomPriceText(int), cached: randomPriceText(int), write: randomPriceText(int), write1h: randomPriceText(int) };
     const price: ModelPrice = {
-      inputPerMillion: parseUsd(text.input), outputPerMillion: parseUsd(text.output), cachedInputPerMillion: parseUsd(text.cached),
-      cacheWriteInputPerMillion: parseUsd(text.write), cacheWrite1hInputPerMillion: parseUsd(text.write1h),
+      inputPerMillion: parseUsd(text.input),
+      outputPerMillion: parseUsd(text.output),
+      cachedInputPerMillion: parseUsd(text.cached),
+      cacheWriteInputPerMillion: parseUsd(text.write),
+      cacheWrite1hInputPerMillion: parseUsd(text.write1h),
     };
     const model: ModelPolicy = { ...MINI, price, maxOutputTokens: 4_000 };
     const daily = budget("bgt_day", "VIRTUAL_KEY", "vk_ci", 10n ** 18n, { window: "DAY" });
@@ -99,7 +102,13 @@ describe("exact money: recorded costs, window sums and the ledger", () => {
       const now = T0 + step * 10;
       if (rand() < 0.55) {
         const inputBound = 1 + int(20_000);
-        const d = decide(index, ledger, limiter, makeInput({ now, allowPartial: rand() < 0.7, request: { inputTokensUpperBound: inputBound, requestedMaxOutputTokens: rand() < 0.5 ? null : int(4_000) } }), 1);
+        const d = decide(
+          index,
+          ledger,
+          limiter,
+          makeInput({ now, allowPartial: rand() < 0.7, request: { inputTokensUpperBound: inputBound, requestedMaxOutputTokens: rand() < 0.5 ? null : int(4_000) } }),
+          1,
+        );
         if (d.allow) open.push({ a: d, inputBound });
         else if (d.shortfalls.length > 0 && rand() < 0.4) grant(d.shortfalls.reduce((s, f) => s + f.needed, 0n) + BigInt(int(1_000_000)));
       } else if (open.length > 0) {
@@ -115,8 +124,11 @@ describe("exact money: recorded costs, window sums and the ledger", () => {
         // The recorded cost is the exact price of this request's tokens.
         const plain = BigInt(input - cached - writes);
         const exact = formatExactSum([
-          exactDollars(plain, text.input), exactDollars(BigInt(cached), text.cached), exactDollars(BigInt(writes - longWrites), text.write),
-          exactDollars(BigInt(longWrites), text.write1h), exactDollars(BigInt(output), text.output),
+          exactDollars(plain, text.input),
+          exactDollars(BigInt(cached), text.cached),
+          exactDollars(BigInt(writes - longWrites), text.write),
+          exactDollars(BigInt(longWrites), text.write1h),
+          exactDollars(BigInt(output), text.output),
         ]);
         expect(formatUsdPicos(s.costPicos)).toBe(exact);
         expect(s.costPicos).toBeLessThanOrEqual(item.a.estimatedCost);
@@ -136,8 +148,11 @@ describe("exact money: recorded costs, window sums and the ledger", () => {
     expect(settled).toBeGreaterThan(100);
     // The window's sum is the price of the summed tokens: no rounding anywhere on the way.
     const windowSum = formatExactSum([
-      exactDollars(totals.uncached, text.input), exactDollars(totals.cached, text.cached), exactDollars(totals.write, text.write),
-      exactDollars(totals.write1h, text.write1h), exactDollars(totals.output, text.output),
+      exactDollars(totals.uncached, text.input),
+      exactDollars(totals.cached, text.cached),
+      exactDollars(totals.write, text.write),
+      exactDollars(totals.write1h, text.write1h),
+      exactDollars(totals.output, text.output),
     ]);
     expect(formatUsdPicos(recorded)).toBe(windowSum);
     expect(charged).toBe(recorded);

@@ -5,10 +5,19 @@ import type { GuardrailRule, GuardrailsPolicy } from "./model.js";
 
 const rule = (patch: Partial<GuardrailRule>): GuardrailRule => ({ name: "r", kind: "BLOCK_REGEX", pattern: "", flags: "", keywords: [], limit: 0, ...patch });
 const shape = (promptText: string | undefined, inputTokensUpperBound = 10): RequestShape => ({
-  model: "m", inputTokensUpperBound, requestedMaxOutputTokens: null, operation: "chat", ...(promptText === undefined ? {} : { promptText }),
+  model: "m",
+  inputTokensUpperBound,
+  requestedMaxOutputTokens: null,
+  operation: "chat",
+  ...(promptText === undefined ? {} : { promptText }),
 });
 const set = (scope: "ORGANIZATION" | "VIRTUAL_KEY", rules: GuardrailRule[], scopeLabel = 'organization "acme"'): GuardrailsPolicy => ({
-  id: `grd_${scope}`, organizationId: "org_acme", scope, scopeId: scope === "ORGANIZATION" ? "org_acme" : "vk_ci", rules, scopeLabel,
+  id: `grd_${scope}`,
+  organizationId: "org_acme",
+  scope,
+  scopeId: scope === "ORGANIZATION" ? "org_acme" : "vk_ci",
+  rules,
+  scopeLabel,
 });
 
 describe("compileGuardrailMatcher", () => {

@@ -31,10 +31,24 @@ describe("boundInputTokens", () => {
     ["a file without a setting, no hard limit: 0", FILE, [MINI], false, 100],
     ["a file without a setting, under a hard limit", FILE, [MINI], true, "refused"],
     ["a file at the model's setting", FILE, [{ ...MINI, maxInputTokensPerAttachment: 20_000 }], true, 20_100],
-    ["the largest candidate wins", { images: 1, unbounded: FILE.unbounded }, [{ ...MINI, maxInputTokensPerAttachment: 10 }, { ...MINI, maxInputTokensPerAttachment: 5000 }], true, 6600],
+    [
+      "the largest candidate wins",
+      { images: 1, unbounded: FILE.unbounded },
+      [
+        { ...MINI, maxInputTokensPerAttachment: 10 },
+        { ...MINI, maxInputTokensPerAttachment: 5000 },
+      ],
+      true,
+      6600,
+    ],
     ["one candidate without the setting refuses under a hard limit", FILE, [{ ...MINI, maxInputTokensPerAttachment: 10 }, MINI], true, "refused"],
   ])("%s", (_name, attachments, models, hard, expected) => {
-    const result = boundInputTokens(100, attachments, models.map((model) => ({ model, account: OPENAI })), hard);
+    const result = boundInputTokens(
+      100,
+      attachments,
+      models.map((model) => ({ model, account: OPENAI })),
+      hard,
+    );
     if (expected === "refused") {
       expect(result.ok).toBe(false);
       if (!result.ok) expect(result.message).toMatch(/messages\[0\]\.content\[1\] is a file reference.*maxInputTokensPerAttachment/);
@@ -42,7 +56,17 @@ describe("boundInputTokens", () => {
   });
 
   it("uses each account's provider default for images (Gemini 1600)", () => {
-    expect(boundInputTokens(0, { images: 1, unbounded: [] }, [{ model: MINI, account: OPENAI }, { model: MINI, account: GOOGLE }], false)).toEqual({ ok: true, tokens: 1600 });
+    expect(
+      boundInputTokens(
+        0,
+        { images: 1, unbounded: [] },
+        [
+          { model: MINI, account: OPENAI },
+          { model: MINI, account: GOOGLE },
+        ],
+        false,
+      ),
+    ).toEqual({ ok: true, tokens: 1600 });
   });
 });
 
@@ -98,7 +122,16 @@ describe("decide: unsizable parts and images", () => {
 
   it("counts the bound in a MAX_INPUT_TOKENS guardrail", () => {
     const models = makeSnapshot().models.map((m) => (m.id === "mdl_mini" ? { ...m, maxInputTokensPerAttachment: 100_000 } : m));
-    const guardrails = [{ id: "grd", organizationId: "org_acme", scope: "VIRTUAL_KEY" as const, scopeId: "vk_ci", scopeLabel: "ci", rules: [{ name: "short", kind: "MAX_INPUT_TOKENS" as const, pattern: "", flags: "", keywords: [], limit: 50_000 }] }];
+    const guardrails = [
+      {
+        id: "grd",
+        organizationId: "org_acme",
+        scope: "VIRTUAL_KEY" as const,
+        scopeId: "vk_ci",
+        scopeLabel: "ci",
+        rules: [{ name: "short", kind: "MAX_INPUT_TOKENS" as const, pattern: "", flags: "", keywords: [], limit: 50_000 }],
+      },
+    ];
     expect(refused(run(makeSnapshot({ models, guardrails }), FILE)).code).toBe("guardrail_blocked");
   });
 

@@ -79,12 +79,7 @@ const KIND_LABEL: Readonly<Record<UnboundedPartKind, string>> = {
  * settled usage is charged afterwards, no ceiling is at stake) and refuses the request when it is
  * true, naming the part and the setting.
  */
-export function boundInputTokens(
-  textBound: number,
-  attachments: InputAttachments | undefined,
-  candidates: readonly InputBoundCandidate[],
-  hardLimit: boolean,
-): InputBoundResult {
+export function boundInputTokens(textBound: number, attachments: InputAttachments | undefined, candidates: readonly InputBoundCandidate[], hardLimit: boolean): InputBoundResult {
   const text = Math.max(0, Math.ceil(textBound));
   const { images, unbounded } = attachments ?? NO_ATTACHMENTS;
   let tokens = text;

@@ -8,8 +8,7 @@ import { RateLimiter } from "./rate-limiter.js";
 import { CI_KEY, HMAC, makeInput, makeSnapshot, T0 } from "./test-fixtures.js";
 
 const base = makeSnapshot();
-const withKey = (patch: Partial<typeof CI_KEY>): PolicySnapshot =>
-  makeSnapshot({ virtualKeys: base.virtualKeys.map((k) => (k.id === CI_KEY.id ? { ...k, ...patch } : k)) });
+const withKey = (patch: Partial<typeof CI_KEY>): PolicySnapshot => makeSnapshot({ virtualKeys: base.virtualKeys.map((k) => (k.id === CI_KEY.id ? { ...k, ...patch } : k)) });
 
 describe("authenticateKey", () => {
   it("accepts an active key with its scope chain and two passed checks", () => {

@@ -25,7 +25,12 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-interface UsageRec { readonly id: string; readonly holder: string; readonly amount: bigint; readonly reservedAt: number }
+interface UsageRec {
+  readonly id: string;
+  readonly holder: string;
+  readonly amount: bigint;
+  readonly reservedAt: number;
+}
 type Msg =
   | { kind: "acquire"; holder: string; needed: bigint; want: bigint }
   | { kind: "grant"; holder: string; total: bigint; expiresAt: number; exhausted: boolean; generation: bigint }
@@ -33,7 +38,12 @@ type Msg =
   | { kind: "report"; holder: string; records: UsageRec[] }
   | { kind: "ack"; holder: string; ids: string[] }
   | { kind: "limit"; node: number; limit: bigint };
-interface Envelope { readonly at: number; readonly msg: Msg; readonly toCp: boolean; readonly node: number }
+interface Envelope {
+  readonly at: number;
+  readonly msg: Msg;
+  readonly toCp: boolean;
+  readonly node: number;
+}
 interface SimNode {
   boot: number;
   holder: string;
@@ -45,10 +55,26 @@ interface SimNode {
 }
 
 /** Settings of one run. */
-interface RunOptions { readonly seed: number; readonly steps: number; readonly lowerLimits: boolean; readonly longPartitions: boolean }
+interface RunOptions {
+  readonly seed: number;
+  readonly steps: number;
+  readonly lowerLimits: boolean;
+  readonly longPartitions: boolean;
+}
 
 /** What one run measured. */
-interface RunResult { missing: number; lateUsage: bigint; checks: number; spend: bigint; limit: bigint; bound: bigint; used: bigint; delivered: bigint; refusals: number; admitted: number }
+interface RunResult {
+  missing: number;
+  lateUsage: bigint;
+  checks: number;
+  spend: bigint;
+  limit: bigint;
+  bound: bigint;
+  used: bigint;
+  delivered: bigint;
+  refusals: number;
+  admitted: number;
+}
 
 /** A cheap assertion for the inner loop (vitest's expect is too slow for tens of thousands). */
 function assertSim(ok: boolean, what: string, actual: unknown, limit: unknown): void {

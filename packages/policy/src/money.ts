@@ -26,7 +26,7 @@ export function picosOfMicros(micros: bigint): bigint {
 
 /** Pico-dollars rounded up to whole micro-dollars (for holds and legacy fields: never undercounts). */
 export function microsCeilOfPicos(picos: bigint): bigint {
-  if (picos <= 0n) return -((-picos) / PICOS_PER_MICRO);
+  if (picos <= 0n) return -(-picos / PICOS_PER_MICRO);
   return (picos + PICOS_PER_MICRO - 1n) / PICOS_PER_MICRO;
 }
 

@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { checkOutboundUrl, findBlockedAddress, guardLookup, isLinkLocalAddress, OutboundAddressError, parseIpv4, parseIpv6, refuseLiteralHost, type LookupLike, type ResolvedAddress } from "./outbound-address.js";
+import {
+  checkOutboundUrl,
+  findBlockedAddress,
+  guardLookup,
+  isLinkLocalAddress,
+  OutboundAddressError,
+  parseIpv4,
+  parseIpv6,
+  refuseLiteralHost,
+  type LookupLike,
+  type ResolvedAddress,
+} from "./outbound-address.js";
 
 /** Every way a caller may spell the AWS/GCP/Azure metadata endpoint (or another link-local host). */
 const DISGUISED_METADATA_URLS = [
@@ -78,9 +89,25 @@ describe("outbound URL rules", () => {
 
 describe("address classification (resolver answers, raw host strings)", () => {
   it.each([
-    "169.254.169.254", "169.254.169.254.", "2852039166", "0xa9fea9fe", "0251.0376.0251.0376", "169.254.0.0", "169.254.255.255",
-    "::ffff:169.254.169.254", "::ffff:a9fe:a9fe", "[::ffff:a9fe:a9fe]", "fe80::1", "fe80::1%eth0", "fe80::1%2", "FE80::ABCD", "febf::1",
-    "fd00:ec2::254", "fd00:ec2:0::254", "64:ff9b::a9fe:a9fe", "2002:a9fe:1::",
+    "169.254.169.254",
+    "169.254.169.254.",
+    "2852039166",
+    "0xa9fea9fe",
+    "0251.0376.0251.0376",
+    "169.254.0.0",
+    "169.254.255.255",
+    "::ffff:169.254.169.254",
+    "::ffff:a9fe:a9fe",
+    "[::ffff:a9fe:a9fe]",
+    "fe80::1",
+    "fe80::1%eth0",
+    "fe80::1%2",
+    "FE80::ABCD",
+    "febf::1",
+    "fd00:ec2::254",
+    "fd00:ec2:0::254",
+    "64:ff9b::a9fe:a9fe",
+    "2002:a9fe:1::",
   ])("%s is link-local / metadata", (a) => {
     expect(isLinkLocalAddress(a)).toBe(true);
     expect(findBlockedAddress(["127.0.0.1", a], false)).toBe(a);
@@ -88,9 +115,29 @@ describe("address classification (resolver answers, raw host strings)", () => {
   });
 
   it.each([
-    "127.0.0.1", "127.1", "0x7f000001", "10.1.2.3", "192.168.0.1", "172.31.255.255", "0.0.0.0", "::1", "::", "fd00:ec2::253", "fd00::254",
-    "fec0::1", "fe7f::1", "2001:db8::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "169.253.1.1", "169.255.1.1", "api.openai.com", "256.1.1.1",
-    "1.2.3.4.5", "08.1.1.1", "",
+    "127.0.0.1",
+    "127.1",
+    "0x7f000001",
+    "10.1.2.3",
+    "192.168.0.1",
+    "172.31.255.255",
+    "0.0.0.0",
+    "::1",
+    "::",
+    "fd00:ec2::253",
+    "fd00::254",
+    "fec0::1",
+    "fe7f::1",
+    "2001:db8::1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "169.253.1.1",
+    "169.255.1.1",
+    "api.openai.com",
+    "256.1.1.1",
+    "1.2.3.4.5",
+    "08.1.1.1",
+    "",
   ])("%s is not", (a) => {
     expect(isLinkLocalAddress(a)).toBe(false);
   });
@@ -120,37 +167,50 @@ describe("address classification (resolver answers, raw host strings)", () => {
 });
 
 describe("guardLookup (connect-time DNS check)", () => {
-  const resolver = (answers: Record<string, ResolvedAddress[]>): LookupLike => (hostname, options, callback) => {
-    const all = answers[hostname];
-    if (all === undefined) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), "");
-    if (options.all) return callback(null, all);
-    callback(null, all[0]?.address ?? "", all[0]?.family);
-  };
+  const resolver =
+    (answers: Record<string, ResolvedAddress[]>): LookupLike =>
+    (hostname, options, callback) => {
+      const all = answers[hostname];
+      if (all === undefined) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), "");
+      if (options.all) return callback(null, all);
+      callback(null, all[0]?.address ?? "", all[0]?.family);
+    };
   const dns = resolver({
     "rebind.test": [{ address: "169.254.169.254", family: 4 }],
-    "mixed.test": [{ address: "10.0.0.7", family: 4 }, { address: "fe80::1", family: 6 }],
+    "mixed.test": [
+      { address: "10.0.0.7", family: 4 },
+      { address: "fe80::1", family: 6 },
+    ],
     "mapped.test": [{ address: "::ffff:169.254.169.254", family: 6 }],
-    "vllm.test": [{ address: "10.0.0.7", family: 4 }, { address: "fd12::7", family: 6 }],
+    "vllm.test": [
+      { address: "10.0.0.7", family: 4 },
+      { address: "fd12::7", family: 6 },
+    ],
   });
   const run = (lookup: LookupLike, host: string, all: boolean) =>
-    new Promise<{ err: Error | null; address: string | ResolvedAddress[]; family?: number }>((resolve) =>
-      lookup(host, { all }, (err, address, family) => resolve({ err, address, family })),
-    );
+    new Promise<{ err: Error | null; address: string | ResolvedAddress[]; family?: number }>((resolve) => lookup(host, { all }, (err, address, family) => resolve({ err, address, family })));
 
-  it.each([["rebind.test", "169.254.169.254"], ["mixed.test", "fe80::1"], ["mapped.test", "::ffff:169.254.169.254"]])(
-    "refuses %s (resolves to %s) whether one or all answers are asked for",
-    async (host, address) => {
-      for (const all of [false, true]) {
-        const r = await run(guardLookup(dns, false), host, all);
-        expect(r.err).toBeInstanceOf(OutboundAddressError);
-        expect(r.err).toMatchObject({ code: "ERR_OUTBOUND_ADDRESS_BLOCKED", host, address });
-      }
-    },
-  );
+  it.each([
+    ["rebind.test", "169.254.169.254"],
+    ["mixed.test", "fe80::1"],
+    ["mapped.test", "::ffff:169.254.169.254"],
+  ])("refuses %s (resolves to %s) whether one or all answers are asked for", async (host, address) => {
+    for (const all of [false, true]) {
+      const r = await run(guardLookup(dns, false), host, all);
+      expect(r.err).toBeInstanceOf(OutboundAddressError);
+      expect(r.err).toMatchObject({ code: "ERR_OUTBOUND_ADDRESS_BLOCKED", host, address });
+    }
+  });
 
   it("passes private answers through unchanged, one or all", async () => {
     expect(await run(guardLookup(dns, false), "vllm.test", false)).toEqual({ err: null, address: "10.0.0.7", family: 4 });
-    expect(await run(guardLookup(dns, false), "vllm.test", true)).toMatchObject({ err: null, address: [{ address: "10.0.0.7", family: 4 }, { address: "fd12::7", family: 6 }] });
+    expect(await run(guardLookup(dns, false), "vllm.test", true)).toMatchObject({
+      err: null,
+      address: [
+        { address: "10.0.0.7", family: 4 },
+        { address: "fd12::7", family: 6 },
+      ],
+    });
   });
 
   it("passes resolver errors through, and allows everything when the operator allows link-local", async () => {

@@ -181,7 +181,10 @@ export function guardLookup(base: LookupLike, allowLinkLocal: boolean): LookupLi
     base(hostname, { ...options, all: true }, (err, answer) => {
       if (err) return callback(err, options.all ? [] : "");
       const all = typeof answer === "string" ? [{ address: answer, family: answer.includes(":") ? 6 : 4 }] : answer;
-      const blocked = findBlockedAddress(all.map((a) => a.address), false);
+      const blocked = findBlockedAddress(
+        all.map((a) => a.address),
+        false,
+      );
       if (blocked !== null) return callback(new OutboundAddressError(hostname, blocked), options.all ? [] : "");
       if (options.all) return callback(null, all);
       const first = all[0];

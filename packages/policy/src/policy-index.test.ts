@@ -17,10 +17,7 @@ describe("buildPolicyIndex", () => {
     const index = buildPolicyIndex(
       makeSnapshot({
         models: [MINI, twin, other],
-        providerAccounts: [
-          ...makeSnapshot().providerAccounts,
-          { id: "pa_other", organizationId: "org_other", name: "openai-main", provider: "OPENAI", baseUrl: "x", apiKey: "k" },
-        ],
+        providerAccounts: [...makeSnapshot().providerAccounts, { id: "pa_other", organizationId: "org_other", name: "openai-main", provider: "OPENAI", baseUrl: "x", apiKey: "k" }],
       }),
     );
     expect(index.resolveModel("org_acme", "gpt-4o-mini")?.id).toBe("mdl_a_twin");

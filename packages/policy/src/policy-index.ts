@@ -3,19 +3,7 @@
  * Built once per applied snapshot; never mutated.
  */
 import { compileGuardrails, type CompiledGuardrails } from "./guardrails.js";
-import type {
-  BudgetPolicy,
-  KeySecret,
-  ModelPolicy,
-  OrganizationPolicy,
-  PolicySnapshot,
-  ProviderAccountPolicy,
-  RateLimitPolicy,
-  Scope,
-  TeamPolicy,
-  UserPolicy,
-  VirtualKeyPolicy,
-} from "./model.js";
+import type { BudgetPolicy, KeySecret, ModelPolicy, OrganizationPolicy, PolicySnapshot, ProviderAccountPolicy, RateLimitPolicy, Scope, TeamPolicy, UserPolicy, VirtualKeyPolicy } from "./model.js";
 
 /** A key found by one of its secrets' HMAC. The secret's `validUntil` is checked by `decide`. */
 export interface KeyMatch {
@@ -186,8 +174,7 @@ export function buildPolicyIndex(snapshot: PolicySnapshot): PolicyIndex {
     model: (id) => models.get(id) ?? null,
     budget: (id) => budgets.get(id) ?? null,
     rateLimit: (id) => rateLimits.get(id) ?? null,
-    resolveModel: (organizationId, publicName) =>
-      plainNames.get(organizationId)?.get(publicName) ?? qualifiedNames.get(organizationId)?.get(publicName) ?? null,
+    resolveModel: (organizationId, publicName) => plainNames.get(organizationId)?.get(publicName) ?? qualifiedNames.get(organizationId)?.get(publicName) ?? null,
     routeGroup: (organizationId, publicName) => {
       const group = groups.get(`${organizationId}\u0000${publicName}`);
       if (group !== undefined) return group;

@@ -49,7 +49,13 @@ describe("upperBoundCost / affordableOutputTokens", () => {
 
 describe("cache writes (Anthropic)", () => {
   // $3 / $15 per million; 5-minute writes at 1.25x ($3.75), 1-hour writes at 2x ($6).
-  const sonnet: ModelPrice = { inputPerMillion: 3_000_000n, outputPerMillion: 15_000_000n, cachedInputPerMillion: 300_000n, cacheWriteInputPerMillion: 3_750_000n, cacheWrite1hInputPerMillion: 6_000_000n };
+  const sonnet: ModelPrice = {
+    inputPerMillion: 3_000_000n,
+    outputPerMillion: 15_000_000n,
+    cachedInputPerMillion: 300_000n,
+    cacheWriteInputPerMillion: 3_750_000n,
+    cacheWrite1hInputPerMillion: 6_000_000n,
+  };
   // 50 plain input tokens, 100,000 written to the cache, 500 output tokens.
   const usage = { inputTokens: 100_050, cachedInputTokens: 0, outputTokens: 500, cacheWriteInputTokens: 100_000 };
 

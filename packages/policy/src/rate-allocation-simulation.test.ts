@@ -24,7 +24,11 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-interface Arrival { readonly at: number; readonly node: number; readonly amount: number }
+interface Arrival {
+  readonly at: number;
+  readonly node: number;
+  readonly amount: number;
+}
 interface Outcome {
   /** Units admitted per window start. */
   readonly admitted: Map<number, number>;
@@ -112,14 +116,21 @@ describe("rate allocation across nodes (seeded simulation)", () => {
       const nodes = 1 + Math.floor(random() * 6);
       const limit = 1_000 + Math.floor(random() * 50_000);
       const policy = rateLimit("rl_tok", "VIRTUAL_KEY", "vk_sim", "TOKENS", limit, 2);
-      const arrivals: Arrival[] = Array.from({ length: 400 }, () => ({ at: Math.floor(random() * 6_000), node: Math.floor(random() * nodes), amount: 1 + Math.floor(random() * limit / 5) }));
+      const arrivals: Arrival[] = Array.from({ length: 400 }, () => ({ at: Math.floor(random() * 6_000), node: Math.floor(random() * nodes), amount: 1 + Math.floor((random() * limit) / 5) }));
       const out = run(policy, nodes, arrivals, random);
       for (const n of out.admitted.values()) expect(n, `seed ${seed}`).toBeLessThanOrEqual(limit);
     }
   });
 
   it("admits exactly N when all traffic is on one node, or alternates between nodes", () => {
-    for (const [limit, nodes] of [[3, 2], [10, 3], [60, 2], [600, 4], [7, 7], [5, 9]] as const) {
+    for (const [limit, nodes] of [
+      [3, 2],
+      [10, 3],
+      [60, 2],
+      [600, 4],
+      [7, 7],
+      [5, 9],
+    ] as const) {
       const policy = rateLimit("rl_x", "VIRTUAL_KEY", "vk_x", "REQUESTS", limit, 3_600);
       for (const pattern of ["one", "round-robin"] as const) {
         for (const demand of [limit - 1, limit, limit * 2]) {

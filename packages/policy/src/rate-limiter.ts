@@ -203,10 +203,7 @@ export function tightestRateLimits(states: readonly RateLimitStatus[], hit?: Rat
     let best: RateLimitStatus | null = null;
     for (const s of states) {
       if (s.unit !== unit) continue;
-      const tighter =
-        best === null ||
-        s.remaining < best.remaining ||
-        (s.remaining === best.remaining && (s.limit < best.limit || (s.limit === best.limit && s.resetMs > best.resetMs)));
+      const tighter = best === null || s.remaining < best.remaining || (s.remaining === best.remaining && (s.limit < best.limit || (s.limit === best.limit && s.resetMs > best.resetMs)));
       if (tighter) best = s;
     }
     if (best !== null) out.push(best);

@@ -31,7 +31,7 @@ describe("allocateRateShares", () => {
 
   it("holds sum == limit, the floor and proportionality on random inputs", () => {
     let seed = 42;
-    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let round = 0; round < 2000; round++) {
       const n = 1 + Math.floor(rand() * 8);
       const limit = Math.floor(rand() * 5000);
@@ -42,9 +42,10 @@ describe("allocateRateShares", () => {
       const floorShare = Math.min(minimum, Math.floor(limit / n));
       for (const s of shares) expect(s).toBeGreaterThanOrEqual(floorShare);
       // proportional: more demand never gets a smaller share (ties within the rounding unit)
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-        if ((demands[i] as number) > (demands[j] as number)) expect(shares[i] as number).toBeGreaterThanOrEqual((shares[j] as number) - 1);
-      }
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          if ((demands[i] as number) > (demands[j] as number)) expect(shares[i] as number).toBeGreaterThanOrEqual((shares[j] as number) - 1);
+        }
       const demandSum = sum(demands);
       if (demandSum > 0) {
         const rest = limit - floorShare * n;

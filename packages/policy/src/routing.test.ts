@@ -10,20 +10,29 @@ import { settleRequest } from "./settlement.js";
 import { budget, CI_KEY, MINI, type InputPatch, makeInput, makeSnapshot, T0 } from "./test-fixtures.js";
 
 const account = (id: string, name: string): ProviderAccountPolicy => ({
-  id, organizationId: "org_acme", name, provider: "OPENAI", baseUrl: "https://x.test/v1", apiKey: "sk",
+  id,
+  organizationId: "org_acme",
+  name,
+  provider: "OPENAI",
+  baseUrl: "https://x.test/v1",
+  apiKey: "sk",
 });
 const base = makeSnapshot();
 const ACCOUNTS = [account("pa_a", "a"), account("pa_b", "b"), account("pa_c", "c"), account("pa_d", "d")];
 const routed = (id: string, accountId: string, patch: Partial<ModelPolicy> = {}): ModelPolicy => ({
-  ...MINI, id, providerAccountId: accountId, name: "chat", upstreamModel: `up-${id}`, ...patch,
+  ...MINI,
+  id,
+  providerAccountId: accountId,
+  name: "chat",
+  upstreamModel: `up-${id}`,
+  ...patch,
 });
 
 function snapshotWith(models: ModelPolicy[], patch: Partial<PolicySnapshot> = {}): PolicySnapshot {
   return makeSnapshot({ providerAccounts: [...base.providerAccounts, ...ACCOUNTS], models: [...base.models, ...models], ...patch });
 }
 
-const order = (snapshot: PolicySnapshot, random: number, name = "chat"): string[] =>
-  resolveRoute(buildPolicyIndex(snapshot), "org_acme", name, random).map((c) => c.model.id);
+const order = (snapshot: PolicySnapshot, random: number, name = "chat"): string[] => resolveRoute(buildPolicyIndex(snapshot), "org_acme", name, random).map((c) => c.model.id);
 
 /** `n` evenly spaced random numbers in [0, 1): a deterministic, exactly uniform sample. */
 const grid = (n: number): number[] => Array.from({ length: n }, (_, i) => (i + 0.5) / n);
@@ -113,7 +122,10 @@ describe("decide over a route group", () => {
     const s = snapshotWith(group, { budgets: [budget("bgt_k", "VIRTUAL_KEY", CI_KEY.id, 1_000_000n * M, { window: "TOTAL" })] });
     ledger.applyGrant("bgt_k", 0, 1_000_000n * M, T0 + 60_000, false, null);
     const a = admitted(run(s, {}, ledger));
-    expect(a.candidates.map((c) => [c.model.id, c.account.name, c.price])).toEqual([["mdl_1", "a", cheap], ["mdl_2", "b", dear]]);
+    expect(a.candidates.map((c) => [c.model.id, c.account.name, c.price])).toEqual([
+      ["mdl_1", "a", cheap],
+      ["mdl_2", "b", dear],
+    ]);
     expect([a.model.id, a.price]).toEqual(["mdl_1", cheap]);
     // 1000 input at $4/M + 200 output (the larger max) at $8/M = 4000 + 1600 micro-dollars.
     expect(a.estimatedCost).toBe(5_600n * M);

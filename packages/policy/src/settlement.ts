@@ -49,15 +49,7 @@ export function computeCharges(targets: readonly BudgetTarget[], costPicos: bigi
  * tokens counted against TOKENS rate limits by the actual ones. A charge above its hold is debt.
  * Settling an admission twice charges the ledger once.
  */
-export function settleRequest(
-  index: PolicyIndex,
-  ledger: BudgetLedger,
-  admission: Admission,
-  usage: ActualUsage,
-  outcome: "success" | "failed",
-  now: number,
-  limiter?: RateLimiter,
-): Settlement {
+export function settleRequest(index: PolicyIndex, ledger: BudgetLedger, admission: Admission, usage: ActualUsage, outcome: "success" | "failed", now: number, limiter?: RateLimiter): Settlement {
   const targets = budgetTargetsOf(index, admission, now);
   const costPicos = computeCost(admission.price, usage);
   const charges = computeCharges(targets, costPicos, usage, outcome);
@@ -68,10 +60,7 @@ export function settleRequest(
 
 /** The budgets an admission counts against: those recorded at admission, else its key's chain in the windows of `now`. */
 export function budgetTargetsOf(index: PolicyIndex, admission: Admission, now: number): readonly BudgetTarget[] {
-  return (
-    admission.budgetTargets ??
-    budgetsOfChain(index, index.scopeChainOf(admission.key)).map((b) => ({ budgetId: b.id, unit: b.unit, mode: b.mode, windowStart: windowStartOf(b.window, now) }))
-  );
+  return admission.budgetTargets ?? budgetsOfChain(index, index.scopeChainOf(admission.key)).map((b) => ({ budgetId: b.id, unit: b.unit, mode: b.mode, windowStart: windowStartOf(b.window, now) }));
 }
 
 /** Releases an admission's holds without charging (the request never reached the provider). */

@@ -20,8 +20,7 @@ function setup(budgets: BudgetPolicy[], grants: Record<string, { amount: bigint;
     if (g) ledger.applyGrant(b.id, windowStartOf(b.window, T0), g.amount, T0 + 300_000, g.exhausted ?? false);
   }
   const limiter = new RateLimiter();
-  const sim = (patch: Partial<SimulationInput> = {}) =>
-    simulateDecision(index, ledger, limiter, { keyHmac: HMAC.ci, request, now: T0, grantsReachable: true, ...patch }, 1);
+  const sim = (patch: Partial<SimulationInput> = {}) => simulateDecision(index, ledger, limiter, { keyHmac: HMAC.ci, request, now: T0, grantsReachable: true, ...patch }, 1);
   return { index, ledger, limiter, sim };
 }
 

@@ -3,19 +3,7 @@
  * "acme" with a team, two users, an account, models and keys, plus builders for budgets and limits.
  */
 import type { DecideInput, RequestShape } from "./decision.js";
-import type {
-  BudgetEnforcement,
-  BudgetMode,
-  BudgetPolicy,
-  BudgetUnit,
-  BudgetWindow,
-  ModelAccess,
-  ModelPolicy,
-  PolicySnapshot,
-  RateLimitPolicy,
-  Scope,
-  VirtualKeyPolicy,
-} from "./model.js";
+import type { BudgetEnforcement, BudgetMode, BudgetPolicy, BudgetUnit, BudgetWindow, ModelAccess, ModelPolicy, PolicySnapshot, RateLimitPolicy, Scope, VirtualKeyPolicy } from "./model.js";
 
 /** Every list open. */
 export const OPEN: ModelAccess = { allow: [], deny: [] };
@@ -73,13 +61,9 @@ export function makeSnapshot(patch: Partial<PolicySnapshot> = {}): PolicySnapsho
       { id: "team_search", organizationId: "org_acme", slug: "search", name: "Search", access: OPEN },
       { id: "team_infra", organizationId: "org_acme", slug: "infra", name: "Infra", access: OPEN },
     ],
-    users: [
-      { id: "usr_alice", organizationId: "org_acme", email: "alice@acme.test", active: true, teamIds: ["team_search", "team_infra"], access: OPEN },
-    ],
+    users: [{ id: "usr_alice", organizationId: "org_acme", email: "alice@acme.test", active: true, teamIds: ["team_search", "team_infra"], access: OPEN }],
     virtualKeys: [CI_KEY, PERSONAL_KEY],
-    providerAccounts: [
-      { id: "pa_openai", organizationId: "org_acme", name: "openai-main", provider: "OPENAI", baseUrl: "https://api.openai.com/v1", apiKey: "sk-test" },
-    ],
+    providerAccounts: [{ id: "pa_openai", organizationId: "org_acme", name: "openai-main", provider: "OPENAI", baseUrl: "https://api.openai.com/v1", apiKey: "sk-test" }],
     models: [
       MINI,
       { ...MINI, id: "mdl_big", name: "gpt-4o", upstreamModel: "gpt-4o", price: { inputPerMillion: 2_500_000n, outputPerMillion: 10_000_000n, cachedInputPerMillion: null }, maxOutputTokens: 4000 },

@@ -44,12 +44,7 @@ export interface UsageServiceHandlers extends grpc.UntypedServiceImplementation 
 const PolicyClientCtor = makeGrpcClientConstructor(PolicyService);
 const UsageClientCtor = makeGrpcClientConstructor(UsageService);
 
-type UnaryMethod<Req, Res> = (
-  req: Req,
-  metadata: grpc.Metadata,
-  options: grpc.CallOptions,
-  callback: (err: grpc.ServiceError | null, res?: Res) => void,
-) => grpc.ClientUnaryCall;
+type UnaryMethod<Req, Res> = (req: Req, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall;
 
 interface RawPolicyClient extends grpc.Client {
   subscribe(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<SubscribeRequest, PolicyUpdate>;

@@ -80,7 +80,9 @@ function priceOf(p: pb.ModelPrice | undefined): policy.ModelPrice | null {
   const optional = [p.cachedInputPerMillion, p.cacheWriteInputPerMillion, p.cacheWrite1hInputPerMillion, p.audioInputPerMillion, p.audioOutputPerMillion];
   if (p.inputPerMillion < 0n || p.outputPerMillion < 0n || optional.some((v) => v !== undefined && v < 0n)) throw new ResourceDecodeError("negative price");
   return {
-    inputPerMillion: p.inputPerMillion, outputPerMillion: p.outputPerMillion, cachedInputPerMillion: p.cachedInputPerMillion ?? null,
+    inputPerMillion: p.inputPerMillion,
+    outputPerMillion: p.outputPerMillion,
+    cachedInputPerMillion: p.cachedInputPerMillion ?? null,
     ...(p.cacheWriteInputPerMillion === undefined ? {} : { cacheWriteInputPerMillion: p.cacheWriteInputPerMillion }),
     ...(p.cacheWrite1hInputPerMillion === undefined ? {} : { cacheWrite1hInputPerMillion: p.cacheWrite1hInputPerMillion }),
     ...(p.audioInputPerMillion === undefined ? {} : { audioInputPerMillion: p.audioInputPerMillion }),
@@ -99,7 +101,10 @@ function bodyOf(r: PolicyResource): pb.Resource["body"] {
   switch (r.kind) {
     case "organization": {
       const v = r.value;
-      return { case: "organization", value: create(pb.OrganizationSchema, { id: v.id, slug: v.slug, name: v.name, access: wireAccess(v.access), ...(v.fallbackPrice ? { fallbackPrice: wirePrice(v.fallbackPrice) } : {}) }) };
+      return {
+        case: "organization",
+        value: create(pb.OrganizationSchema, { id: v.id, slug: v.slug, name: v.name, access: wireAccess(v.access), ...(v.fallbackPrice ? { fallbackPrice: wirePrice(v.fallbackPrice) } : {}) }),
+      };
     }
     case "team": {
       const v = r.value;
@@ -130,20 +135,44 @@ function bodyOf(r: PolicyResource): pb.Resource["body"] {
     }
     case "providerAccount": {
       const v = r.value;
-      return { case: "providerAccount", value: create(pb.ProviderAccountSchema, { id: v.id, organizationId: v.organizationId, name: v.name, provider: toWireEnum(pb.ProviderKind, v.provider), baseUrl: v.baseUrl, apiKey: v.apiKey }) };
+      return {
+        case: "providerAccount",
+        value: create(pb.ProviderAccountSchema, { id: v.id, organizationId: v.organizationId, name: v.name, provider: toWireEnum(pb.ProviderKind, v.provider), baseUrl: v.baseUrl, apiKey: v.apiKey }),
+      };
     }
     case "model": {
       const v = r.value;
-      return { case: "model", value: create(pb.ModelSchema, { id: v.id, organizationId: v.organizationId, providerAccountId: v.providerAccountId, name: v.name, upstreamModel: v.upstreamModel, ...(v.price ? { price: wirePrice(v.price) } : {}), maxOutputTokens: v.maxOutputTokens, ...(v.weight === undefined ? {} : { weight: v.weight }), ...(v.priority === undefined ? {} : { priority: v.priority }), ...wireInputBounds(v) }) };
+      return {
+        case: "model",
+        value: create(pb.ModelSchema, {
+          id: v.id,
+          organizationId: v.organizationId,
+          providerAccountId: v.providerAccountId,
+          name: v.name,
+          upstreamModel: v.upstreamModel,
+          ...(v.price ? { price: wirePrice(v.price) } : {}),
+          maxOutputTokens: v.maxOutputTokens,
+          ...(v.weight === undefined ? {} : { weight: v.weight }),
+          ...(v.priority === undefined ? {} : { priority: v.priority }),
+          ...wireInputBounds(v),
+        }),
+      };
     }
     case "budget": {
       const v = r.value;
       return {
         case: "budget",
         value: create(pb.BudgetSchema, {
-          id: v.id, organizationId: v.organizationId, scope: toWireEnum(pb.Scope, v.scope), scopeId: v.scopeId,
-          unit: toWireEnum(pb.BudgetUnit, v.unit), window: toWireEnum(pb.BudgetWindow, v.window), limit: v.limit,
-          mode: toWireEnum(pb.BudgetMode, v.mode), enforcement: toWireEnum(pb.BudgetEnforcement, v.enforcement), scopeLabel: v.scopeLabel,
+          id: v.id,
+          organizationId: v.organizationId,
+          scope: toWireEnum(pb.Scope, v.scope),
+          scopeId: v.scopeId,
+          unit: toWireEnum(pb.BudgetUnit, v.unit),
+          window: toWireEnum(pb.BudgetWindow, v.window),
+          limit: v.limit,
+          mode: toWireEnum(pb.BudgetMode, v.mode),
+          enforcement: toWireEnum(pb.BudgetEnforcement, v.enforcement),
+          scopeLabel: v.scopeLabel,
         }),
       };
     }
@@ -152,8 +181,14 @@ function bodyOf(r: PolicyResource): pb.Resource["body"] {
       return {
         case: "rateLimit",
         value: create(pb.RateLimitSchema, {
-          id: v.id, organizationId: v.organizationId, scope: toWireEnum(pb.Scope, v.scope), scopeId: v.scopeId,
-          unit: toWireEnum(pb.BudgetUnit, v.unit), limit: v.limit, windowSeconds: v.windowSeconds, scopeLabel: v.scopeLabel,
+          id: v.id,
+          organizationId: v.organizationId,
+          scope: toWireEnum(pb.Scope, v.scope),
+          scopeId: v.scopeId,
+          unit: toWireEnum(pb.BudgetUnit, v.unit),
+          limit: v.limit,
+          windowSeconds: v.windowSeconds,
+          scopeLabel: v.scopeLabel,
         }),
       };
     }
@@ -162,14 +197,30 @@ function bodyOf(r: PolicyResource): pb.Resource["body"] {
       return {
         case: "guardrails",
         value: create(pb.GuardrailsSchema, {
-          id: v.id, organizationId: v.organizationId, scope: toWireEnum(pb.Scope, v.scope), scopeId: v.scopeId, scopeLabel: v.scopeLabel,
-          rules: v.rules.map((rule) => create(pb.GuardrailRuleSchema, { name: rule.name, kind: toWireEnum(pb.GuardrailKind, rule.kind), pattern: rule.pattern, flags: rule.flags, keywords: [...rule.keywords], limit: rule.limit })),
+          id: v.id,
+          organizationId: v.organizationId,
+          scope: toWireEnum(pb.Scope, v.scope),
+          scopeId: v.scopeId,
+          scopeLabel: v.scopeLabel,
+          rules: v.rules.map((rule) =>
+            create(pb.GuardrailRuleSchema, {
+              name: rule.name,
+              kind: toWireEnum(pb.GuardrailKind, rule.kind),
+              pattern: rule.pattern,
+              flags: rule.flags,
+              keywords: [...rule.keywords],
+              limit: rule.limit,
+            }),
+          ),
         }),
       };
     }
     case "signingKey": {
       const v = r.value;
-      return { case: "signingKey", value: create(pb.SigningKeySchema, { kid: v.id, algorithm: v.algorithm, publicJwk: v.publicJwk, ...(v.notAfter === null ? {} : { notAfterMs: BigInt(v.notAfter) }) }) };
+      return {
+        case: "signingKey",
+        value: create(pb.SigningKeySchema, { kid: v.id, algorithm: v.algorithm, publicJwk: v.publicJwk, ...(v.notAfter === null ? {} : { notAfterMs: BigInt(v.notAfter) }) }),
+      };
     }
   }
 }
@@ -213,11 +264,27 @@ export function decodeResource(r: pb.Resource): PolicyResource {
   const b = r.body;
   switch (b.case) {
     case "organization":
-      return { kind: "organization", value: { id: need(b.value.id, "organization id"), slug: b.value.slug, name: b.value.name, access: accessOf(b.value.access), fallbackPrice: priceOf(b.value.fallbackPrice) } };
+      return {
+        kind: "organization",
+        value: { id: need(b.value.id, "organization id"), slug: b.value.slug, name: b.value.name, access: accessOf(b.value.access), fallbackPrice: priceOf(b.value.fallbackPrice) },
+      };
     case "team":
-      return { kind: "team", value: { id: need(b.value.id, "team id"), organizationId: need(b.value.organizationId, "team organization"), slug: b.value.slug, name: b.value.name, access: accessOf(b.value.access) } };
+      return {
+        kind: "team",
+        value: { id: need(b.value.id, "team id"), organizationId: need(b.value.organizationId, "team organization"), slug: b.value.slug, name: b.value.name, access: accessOf(b.value.access) },
+      };
     case "user":
-      return { kind: "user", value: { id: need(b.value.id, "user id"), organizationId: need(b.value.organizationId, "user organization"), email: b.value.email, active: b.value.active, teamIds: b.value.teamIds, access: accessOf(b.value.access) } };
+      return {
+        kind: "user",
+        value: {
+          id: need(b.value.id, "user id"),
+          organizationId: need(b.value.organizationId, "user organization"),
+          email: b.value.email,
+          active: b.value.active,
+          teamIds: b.value.teamIds,
+          access: accessOf(b.value.access),
+        },
+      };
     case "virtualKey": {
       const v = b.value;
       return {
@@ -239,11 +306,35 @@ export function decodeResource(r: pb.Resource): PolicyResource {
     }
     case "providerAccount": {
       const v = b.value;
-      return { kind: "providerAccount", value: { id: need(v.id, "account id"), organizationId: need(v.organizationId, "account organization"), name: v.name, provider: fromWireEnum(pb.ProviderKind, v.provider, ["OPENAI", "ANTHROPIC", "GOOGLE", "AZURE_OPENAI", "OPENAI_COMPATIBLE"] as const), baseUrl: need(v.baseUrl, "account base URL"), apiKey: v.apiKey } };
+      return {
+        kind: "providerAccount",
+        value: {
+          id: need(v.id, "account id"),
+          organizationId: need(v.organizationId, "account organization"),
+          name: v.name,
+          provider: fromWireEnum(pb.ProviderKind, v.provider, ["OPENAI", "ANTHROPIC", "GOOGLE", "AZURE_OPENAI", "OPENAI_COMPATIBLE"] as const),
+          baseUrl: need(v.baseUrl, "account base URL"),
+          apiKey: v.apiKey,
+        },
+      };
     }
     case "model": {
       const v = b.value;
-      return { kind: "model", value: { id: need(v.id, "model id"), organizationId: need(v.organizationId, "model organization"), providerAccountId: need(v.providerAccountId, "model account"), name: need(v.name, "model name"), upstreamModel: need(v.upstreamModel, "upstream model"), price: priceOf(v.price), maxOutputTokens: v.maxOutputTokens, ...(v.weight === undefined ? {} : { weight: v.weight }), ...(v.priority === undefined ? {} : { priority: v.priority }), ...inputBoundsOf(v) } };
+      return {
+        kind: "model",
+        value: {
+          id: need(v.id, "model id"),
+          organizationId: need(v.organizationId, "model organization"),
+          providerAccountId: need(v.providerAccountId, "model account"),
+          name: need(v.name, "model name"),
+          upstreamModel: need(v.upstreamModel, "upstream model"),
+          price: priceOf(v.price),
+          maxOutputTokens: v.maxOutputTokens,
+          ...(v.weight === undefined ? {} : { weight: v.weight }),
+          ...(v.priority === undefined ? {} : { priority: v.priority }),
+          ...inputBoundsOf(v),
+        },
+      };
     }
     case "budget": {
       const v = b.value;
@@ -251,8 +342,10 @@ export function decodeResource(r: pb.Resource): PolicyResource {
       return {
         kind: "budget",
         value: {
-          id: need(v.id, "budget id"), organizationId: need(v.organizationId, "budget organization"),
-          scope: fromWireEnum(pb.Scope, v.scope, SCOPES), scopeId: need(v.scopeId, "budget scope id"),
+          id: need(v.id, "budget id"),
+          organizationId: need(v.organizationId, "budget organization"),
+          scope: fromWireEnum(pb.Scope, v.scope, SCOPES),
+          scopeId: need(v.scopeId, "budget scope id"),
           unit: fromWireEnum(pb.BudgetUnit, v.unit, ["USD", "TOKENS", "REQUESTS"] as const),
           window: fromWireEnum(pb.BudgetWindow, v.window, ["DAY", "WEEK", "MONTH", "TOTAL"] as const),
           limit: v.limit,
@@ -268,10 +361,14 @@ export function decodeResource(r: pb.Resource): PolicyResource {
       return {
         kind: "rateLimit",
         value: {
-          id: need(v.id, "rate limit id"), organizationId: need(v.organizationId, "rate limit organization"),
-          scope: fromWireEnum(pb.Scope, v.scope, SCOPES), scopeId: need(v.scopeId, "rate limit scope id"),
+          id: need(v.id, "rate limit id"),
+          organizationId: need(v.organizationId, "rate limit organization"),
+          scope: fromWireEnum(pb.Scope, v.scope, SCOPES),
+          scopeId: need(v.scopeId, "rate limit scope id"),
           unit: fromWireEnum(pb.BudgetUnit, v.unit, ["REQUESTS", "TOKENS"] as const),
-          limit: v.limit, windowSeconds: v.windowSeconds, scopeLabel: v.scopeLabel,
+          limit: v.limit,
+          windowSeconds: v.windowSeconds,
+          scopeLabel: v.scopeLabel,
         },
       };
     }
@@ -280,8 +377,11 @@ export function decodeResource(r: pb.Resource): PolicyResource {
       return {
         kind: "guardrails",
         value: {
-          id: need(v.id, "guardrails id"), organizationId: need(v.organizationId, "guardrails organization"),
-          scope: fromWireEnum(pb.Scope, v.scope, SCOPES), scopeId: need(v.scopeId, "guardrails scope id"), scopeLabel: v.scopeLabel,
+          id: need(v.id, "guardrails id"),
+          organizationId: need(v.organizationId, "guardrails organization"),
+          scope: fromWireEnum(pb.Scope, v.scope, SCOPES),
+          scopeId: need(v.scopeId, "guardrails scope id"),
+          scopeLabel: v.scopeLabel,
           rules: v.rules.map((rule) => {
             const kind = fromWireEnum(pb.GuardrailKind, rule.kind, ["BLOCK_REGEX", "BLOCK_KEYWORDS", "MAX_INPUT_TOKENS"] as const);
             // A pattern the engine cannot compile is kept: the policy index turns it into a rule
@@ -320,16 +420,36 @@ export function assembleSnapshot(version: bigint, hmacPepper: string, resources:
   };
   for (const r of resources) {
     switch (r.kind) {
-      case "organization": s.organizations.push(r.value); break;
-      case "team": s.teams.push(r.value); break;
-      case "user": s.users.push(r.value); break;
-      case "virtualKey": s.virtualKeys.push(r.value); break;
-      case "providerAccount": s.providerAccounts.push(r.value); break;
-      case "model": s.models.push(r.value); break;
-      case "budget": s.budgets.push(r.value); break;
-      case "rateLimit": s.rateLimits.push(r.value); break;
-      case "guardrails": s.guardrails.push(r.value); break;
-      case "signingKey": s.signingKeys.push(r.value); break;
+      case "organization":
+        s.organizations.push(r.value);
+        break;
+      case "team":
+        s.teams.push(r.value);
+        break;
+      case "user":
+        s.users.push(r.value);
+        break;
+      case "virtualKey":
+        s.virtualKeys.push(r.value);
+        break;
+      case "providerAccount":
+        s.providerAccounts.push(r.value);
+        break;
+      case "model":
+        s.models.push(r.value);
+        break;
+      case "budget":
+        s.budgets.push(r.value);
+        break;
+      case "rateLimit":
+        s.rateLimits.push(r.value);
+        break;
+      case "guardrails":
+        s.guardrails.push(r.value);
+        break;
+      case "signingKey":
+        s.signingKeys.push(r.value);
+        break;
     }
   }
   return s;

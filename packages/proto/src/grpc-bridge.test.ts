@@ -2,7 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { createControlPlaneClient, hasNodeToken, policyServiceDefinition, usageServiceDefinition, type ControlPlaneClient, type PolicyServiceHandlers, type UsageServiceHandlers } from "./clients.js";
-import { PolicyUpdateSchema, SubscribeRequestSchema, UsageAckSchema, UsageBatchSchema, UsageRecordSchema, AcquireGrantsResponseSchema, AcquireRateUnitsResponseSchema, BudgetUsageResponseSchema, GrantSchema, RateUnitGrantSchema, ReleaseGrantsResponseSchema, type PolicyUpdate } from "./gen/tollgate/v1/policy_pb.js";
+import {
+  PolicyUpdateSchema,
+  SubscribeRequestSchema,
+  UsageAckSchema,
+  UsageBatchSchema,
+  UsageRecordSchema,
+  AcquireGrantsResponseSchema,
+  AcquireRateUnitsResponseSchema,
+  BudgetUsageResponseSchema,
+  GrantSchema,
+  RateUnitGrantSchema,
+  ReleaseGrantsResponseSchema,
+  type PolicyUpdate,
+} from "./gen/tollgate/v1/policy_pb.js";
 
 const TOKEN = "node-token-for-tests";
 let server: grpc.Server;
@@ -23,7 +36,12 @@ beforeAll(async () => {
       call.on("end", () => call.end());
     },
     acquireGrants(call, cb) {
-      cb(null, create(AcquireGrantsResponseSchema, { grants: call.request.requests.map((r) => create(GrantSchema, { budgetId: r.budgetId, windowStartMs: r.windowStartMs, grantedTotal: r.want, expiresAtMs: 1n })) }));
+      cb(
+        null,
+        create(AcquireGrantsResponseSchema, {
+          grants: call.request.requests.map((r) => create(GrantSchema, { budgetId: r.budgetId, windowStartMs: r.windowStartMs, grantedTotal: r.want, expiresAtMs: 1n })),
+        }),
+      );
     },
     releaseGrants(_call, cb) {
       cb(null, create(ReleaseGrantsResponseSchema, {}));
@@ -32,7 +50,12 @@ beforeAll(async () => {
       cb(null, create(BudgetUsageResponseSchema, {}));
     },
     acquireRateUnits(call, cb) {
-      cb(null, create(AcquireRateUnitsResponseSchema, { grants: call.request.requests.map((r) => create(RateUnitGrantSchema, { rateLimitId: r.rateLimitId, windowStartMs: r.windowStartMs, granted: r.needed, allocated: r.want, limit: 3 })) }));
+      cb(
+        null,
+        create(AcquireRateUnitsResponseSchema, {
+          grants: call.request.requests.map((r) => create(RateUnitGrantSchema, { rateLimitId: r.rateLimitId, windowStartMs: r.windowStartMs, granted: r.needed, allocated: r.want, limit: 3 })),
+        }),
+      );
     },
   };
   const usage: UsageServiceHandlers = {
@@ -43,9 +66,7 @@ beforeAll(async () => {
   };
   server.addService(policyServiceDefinition, policy);
   server.addService(usageServiceDefinition, usage);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   address = `127.0.0.1:${port}`;
 });
 
@@ -64,9 +85,26 @@ describe("the grpc-js bridge over protobuf-es", () => {
     const batch = create(UsageBatchSchema, { nodeId: "n1", records: [create(UsageRecordSchema, { requestId: "req_1", costMicros: 9_007_199_254_740_993n })] });
     const ack = await client.reportUsage(batch, 2_000);
     expect(ack.accepted).toBe(1);
-    const grants = await client.acquireGrants({ $typeName: "tollgate.v1.AcquireGrantsRequest", nodeId: "n", bootId: "b", requests: [{ $typeName: "tollgate.v1.GrantRequest", budgetId: "bgt_1", windowStartMs: 5n, needed: 1n, want: 9_007_199_254_740_993n }] }, 2_000);
+    const grants = await client.acquireGrants(
+      {
+        $typeName: "tollgate.v1.AcquireGrantsRequest",
+        nodeId: "n",
+        bootId: "b",
+        requests: [{ $typeName: "tollgate.v1.GrantRequest", budgetId: "bgt_1", windowStartMs: 5n, needed: 1n, want: 9_007_199_254_740_993n }],
+      },
+      2_000,
+    );
     expect(grants.grants[0]?.grantedTotal).toBe(9_007_199_254_740_993n);
-    const units = await client.acquireRateUnits({ $typeName: "tollgate.v1.AcquireRateUnitsRequest", nodeId: "n", bootId: "b", connectedNodes: 2, requests: [{ $typeName: "tollgate.v1.RateUnitRequest", rateLimitId: "rl_1", windowStartMs: 60_000n, needed: 1, want: 2 }] }, 2_000);
+    const units = await client.acquireRateUnits(
+      {
+        $typeName: "tollgate.v1.AcquireRateUnitsRequest",
+        nodeId: "n",
+        bootId: "b",
+        connectedNodes: 2,
+        requests: [{ $typeName: "tollgate.v1.RateUnitRequest", rateLimitId: "rl_1", windowStartMs: 60_000n, needed: 1, want: 2 }],
+      },
+      2_000,
+    );
     expect(units.grants).toEqual([expect.objectContaining({ rateLimitId: "rl_1", windowStartMs: 60_000n, granted: 1, allocated: 2, limit: 3 })]);
   });
 
@@ -83,7 +121,10 @@ describe("the grpc-js bridge over protobuf-es", () => {
     stream.write(create(SubscribeRequestSchema, { msg: { case: "hello", value: { $typeName: "tollgate.v1.Hello", nodeId: "n1", bootId: "b1", heldVersion: 0n, held: [] } } }));
     await done;
     stream.end();
-    expect(updates.map((u) => [u.version, u.nonce])).toEqual([[1n, "n-n1"], [2n, "after-ack"]]);
+    expect(updates.map((u) => [u.version, u.nonce])).toEqual([
+      [1n, "n-n1"],
+      [2n, "after-ack"],
+    ]);
     expect(updates[0]?.full).toBe(true);
   });
 

@@ -26,13 +26,32 @@ function randomRecord(random: () => number): UsageRecord {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
   const chargeCount = Math.floor(random() * 4);
   return create(UsageRecordSchema, {
-    requestId: pick(STRING_POOL), nodeId: pick(STRING_POOL), bootId: pick(STRING_POOL), sequence: pick(U64_POOL), startedAtMs: pick(I64_POOL),
-    durationMs: pick(U32_POOL), firstByteMs: pick(U32_POOL), organizationId: pick(STRING_POOL), virtualKeyId: pick(STRING_POOL), userId: pick(STRING_POOL),
-    teamId: pick(STRING_POOL), model: pick(STRING_POOL), modelId: pick(STRING_POOL), providerAccountId: pick(STRING_POOL), upstreamModel: pick(STRING_POOL),
-    route: pick(STRING_POOL), stream: random() < 0.5, inputTokens: pick(U32_POOL), cachedInputTokens: pick(U32_POOL), outputTokens: pick(U32_POOL),
-    usageSource: pick([UsageSource.UNSPECIFIED, UsageSource.PROVIDER, UsageSource.COUNTED, UsageSource.NONE]), costMicros: pick(I64_POOL),
-    outcome: pick([Outcome.UNSPECIFIED, Outcome.SUCCESS, Outcome.REFUSED, Outcome.UPSTREAM_ERROR, Outcome.CLIENT_ABORTED]), status: pick(U32_POOL),
-    errorCode: pick(STRING_POOL), attempts: pick(U32_POOL),
+    requestId: pick(STRING_POOL),
+    nodeId: pick(STRING_POOL),
+    bootId: pick(STRING_POOL),
+    sequence: pick(U64_POOL),
+    startedAtMs: pick(I64_POOL),
+    durationMs: pick(U32_POOL),
+    firstByteMs: pick(U32_POOL),
+    organizationId: pick(STRING_POOL),
+    virtualKeyId: pick(STRING_POOL),
+    userId: pick(STRING_POOL),
+    teamId: pick(STRING_POOL),
+    model: pick(STRING_POOL),
+    modelId: pick(STRING_POOL),
+    providerAccountId: pick(STRING_POOL),
+    upstreamModel: pick(STRING_POOL),
+    route: pick(STRING_POOL),
+    stream: random() < 0.5,
+    inputTokens: pick(U32_POOL),
+    cachedInputTokens: pick(U32_POOL),
+    outputTokens: pick(U32_POOL),
+    usageSource: pick([UsageSource.UNSPECIFIED, UsageSource.PROVIDER, UsageSource.COUNTED, UsageSource.NONE]),
+    costMicros: pick(I64_POOL),
+    outcome: pick([Outcome.UNSPECIFIED, Outcome.SUCCESS, Outcome.REFUSED, Outcome.UPSTREAM_ERROR, Outcome.CLIENT_ABORTED]),
+    status: pick(U32_POOL),
+    errorCode: pick(STRING_POOL),
+    attempts: pick(U32_POOL),
     charges: Array.from({ length: chargeCount }, () => create(BudgetChargeSchema, { budgetId: pick(STRING_POOL), windowStartMs: pick(I64_POOL), amount: pick(I64_POOL) })),
   });
 }
@@ -60,9 +79,18 @@ describe("createMessageEncoder", () => {
       expect(Buffer.from(createMessageEncoder(schema)(message)).equals(Buffer.from(toBinary(schema, message))), schema.typeName).toBe(true);
     }
     const snapshotResources = encodeSnapshotResources({
-      version: 3n, hmacPepper: "ab".repeat(32),
+      version: 3n,
+      hmacPepper: "ab".repeat(32),
       organizations: [{ id: "org_1", slug: "acme", name: "Acme", access: { allow: ["gpt-*"], deny: [] }, fallbackPrice: null }],
-      teams: [], users: [], virtualKeys: [], providerAccounts: [], models: [], budgets: [], rateLimits: [], guardrails: [], signingKeys: [],
+      teams: [],
+      users: [],
+      virtualKeys: [],
+      providerAccounts: [],
+      models: [],
+      budgets: [],
+      rateLimits: [],
+      guardrails: [],
+      signingKeys: [],
     });
     const update = create(PolicyUpdateSchema, { version: 3n, nonce: "n", full: true, upserts: snapshotResources, hmacPepper: "ab".repeat(32) });
     expect(Buffer.from(createMessageEncoder(PolicyUpdateSchema)(update)).equals(Buffer.from(toBinary(PolicyUpdateSchema, update)))).toBe(true);

@@ -89,7 +89,11 @@ function compilePlan(desc: DescMessage, plans: Map<string, MessagePlan | null>):
 function compileField(field: DescField, plans: Map<string, MessagePlan | null>): FieldPlan | null {
   if (field.oneof !== undefined) return null;
   const make = (kind: Kind, wireType: number, sub: MessagePlan | null = null, enumZero = 0): FieldPlan => ({
-    name: field.localName, kind, tag: varintBytes(((field.number << 3) | wireType) >>> 0), enumZero, sub,
+    name: field.localName,
+    kind,
+    tag: varintBytes(((field.number << 3) | wireType) >>> 0),
+    enumZero,
+    sub,
   });
   switch (field.fieldKind) {
     case "scalar": {

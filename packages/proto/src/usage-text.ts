@@ -75,9 +75,19 @@ export function usageTextProblem(s: string, maxBytes: number): UsageTextProblem 
 /** The string fields of a record with their values (charges' budget ids as `budgetId`). */
 function textFieldsOf(r: UsageRecord): Array<[UsageTextField, string]> {
   const fields: Array<[UsageTextField, string]> = [
-    ["requestId", r.requestId], ["nodeId", r.nodeId], ["bootId", r.bootId], ["organizationId", r.organizationId], ["virtualKeyId", r.virtualKeyId],
-    ["userId", r.userId], ["teamId", r.teamId], ["model", r.model], ["modelId", r.modelId], ["providerAccountId", r.providerAccountId],
-    ["upstreamModel", r.upstreamModel], ["route", r.route], ["errorCode", r.errorCode],
+    ["requestId", r.requestId],
+    ["nodeId", r.nodeId],
+    ["bootId", r.bootId],
+    ["organizationId", r.organizationId],
+    ["virtualKeyId", r.virtualKeyId],
+    ["userId", r.userId],
+    ["teamId", r.teamId],
+    ["model", r.model],
+    ["modelId", r.modelId],
+    ["providerAccountId", r.providerAccountId],
+    ["upstreamModel", r.upstreamModel],
+    ["route", r.route],
+    ["errorCode", r.errorCode],
   ];
   for (const c of r.charges) fields.push(["budgetId", c.budgetId]);
   return fields;

@@ -12,9 +12,7 @@ export type ChatProtocol = "openai" | "anthropic" | "google";
 export const CHAT_PROTOCOLS: readonly ChatProtocol[] = ["openai", "anthropic", "google"];
 
 /** Where an image comes from: a URL (http(s) or a provider file URI) or inline base64 bytes. */
-export type ChatImageSource =
-  | { readonly kind: "url"; readonly url: string; readonly mediaType: string | null }
-  | { readonly kind: "base64"; readonly mediaType: string; readonly data: string };
+export type ChatImageSource = { readonly kind: "url"; readonly url: string; readonly mediaType: string | null } | { readonly kind: "base64"; readonly mediaType: string; readonly data: string };
 
 /** One content part of a message. */
 export type ChatPart = { readonly type: "text"; readonly text: string } | { readonly type: "image"; readonly source: ChatImageSource };
@@ -47,11 +45,7 @@ export interface ChatTool {
 }
 
 /** How the model may use tools. */
-export type ChatToolChoice =
-  | { readonly type: "auto" }
-  | { readonly type: "none" }
-  | { readonly type: "required" }
-  | { readonly type: "tool"; readonly name: string };
+export type ChatToolChoice = { readonly type: "auto" } | { readonly type: "none" } | { readonly type: "required" } | { readonly type: "tool"; readonly name: string };
 
 /** A protocol-neutral chat request. */
 export interface ChatRequest {

@@ -4,9 +4,45 @@ import { isSimulatedPath, neutralPromptText, parseInboundRequest } from "./inbou
 
 describe("parseInboundRequest: the shape the decision core sees, with the prompt text guardrails read", () => {
   it.each<[string, unknown, string]>([
-    ["string contents, every role", { model: "m", messages: [{ role: "system", content: "be brief" }, { role: "user", content: "hi" }] }, "be brief\nhi"],
-    ["text parts; images skipped", { model: "m", messages: [{ role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "https://x/y.png" } }, { type: "text", text: "here" }] }] }, "look\nhere"],
-    ["empty contents are skipped", { model: "m", messages: [{ role: "assistant", content: null, tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{}" } }] }, { role: "user", content: "ok" }] }, "ok"],
+    [
+      "string contents, every role",
+      {
+        model: "m",
+        messages: [
+          { role: "system", content: "be brief" },
+          { role: "user", content: "hi" },
+        ],
+      },
+      "be brief\nhi",
+    ],
+    [
+      "text parts; images skipped",
+      {
+        model: "m",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "look" },
+              { type: "image_url", image_url: { url: "https://x/y.png" } },
+              { type: "text", text: "here" },
+            ],
+          },
+        ],
+      },
+      "look\nhere",
+    ],
+    [
+      "empty contents are skipped",
+      {
+        model: "m",
+        messages: [
+          { role: "assistant", content: null, tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{}" } }] },
+          { role: "user", content: "ok" },
+        ],
+      },
+      "ok",
+    ],
   ])("chat: %s", (_, body, text) => {
     const r = parseInboundRequest("/v1/chat/completions", body);
     if (!r.ok) throw new Error(r.message);
@@ -32,9 +68,24 @@ describe("parseInboundRequest: the shape the decision core sees, with the prompt
 
   it("neutralPromptText: system blocks then every message's text parts", () => {
     const req: ChatRequest = {
-      model: "m", system: ["sys"], tools: [], toolChoice: null, stopSequences: [], temperature: null, topP: null, maxOutputTokens: null, jsonOutput: false, stream: false,
+      model: "m",
+      system: ["sys"],
+      tools: [],
+      toolChoice: null,
+      stopSequences: [],
+      temperature: null,
+      topP: null,
+      maxOutputTokens: null,
+      jsonOutput: false,
+      stream: false,
       messages: [
-        { role: "user", parts: [{ type: "text", text: "u1" }, { type: "image", source: { kind: "url", url: "https://x", mediaType: null } }] },
+        {
+          role: "user",
+          parts: [
+            { type: "text", text: "u1" },
+            { type: "image", source: { kind: "url", url: "https://x", mediaType: null } },
+          ],
+        },
         { role: "assistant", parts: [{ type: "text", text: "a1" }], toolCalls: [] },
         { role: "tool", toolCallId: "t", name: null, parts: [{ type: "text", text: "tool out" }], isError: false },
       ],

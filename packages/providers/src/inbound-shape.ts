@@ -37,7 +37,10 @@ function textOfOpenAIMessage(m: ChatMessage): string {
 
 /** The prompt text guardrails read from an OpenAI chat request: every message's text, one per line. */
 export function openAIPromptText(parsed: ParsedChatRequest): string {
-  return parsed.messages.map(textOfOpenAIMessage).filter((t) => t.length > 0).join("\n");
+  return parsed.messages
+    .map(textOfOpenAIMessage)
+    .filter((t) => t.length > 0)
+    .join("\n");
 }
 
 /** The prompt text of a neutral chat request (any inbound protocol): system blocks, then every message's text parts. */

@@ -37,13 +37,7 @@ export function refusedSimulationReport(code: string, status: number, message: s
 }
 
 /** The report of a dry-run decision of `shape`; `checks` are the checks to list (the decision's, maybe with more). */
-export function simulationReportOf(
-  index: PolicyIndex,
-  decision: Decision,
-  shape: RequestShape,
-  checks: readonly DecisionCheck[],
-  budgets: readonly SimulatedBudget[] = [],
-): SimulationReport {
+export function simulationReportOf(index: PolicyIndex, decision: Decision, shape: RequestShape, checks: readonly DecisionCheck[], budgets: readonly SimulatedBudget[] = []): SimulationReport {
   const estimatedCost = formatUsdPicos(estimateDecisionCost(index, decision, shape));
   const route = decision.model === null ? null : routeOf(index, decision.model);
   if (decision.allow) return { allowed: true, status: 200, error: null, route, estimatedCost, checks, budgets };

@@ -36,7 +36,11 @@ function comparable(req: ChatRequest): unknown {
     ...req,
     model: "*",
     messages: req.messages.map((m) =>
-      m.role === "assistant" ? { ...m, toolCalls: m.toolCalls.map((c) => ({ ...c, id: "*", arguments: JSON.parse(c.arguments) as unknown })) } : m.role === "tool" ? { ...m, toolCallId: "*", name: null } : m,
+      m.role === "assistant"
+        ? { ...m, toolCalls: m.toolCalls.map((c) => ({ ...c, id: "*", arguments: JSON.parse(c.arguments) as unknown })) }
+        : m.role === "tool"
+          ? { ...m, toolCallId: "*", name: null }
+          : m,
     ),
   };
 }
@@ -173,7 +177,12 @@ describe("translateResponse", () => {
       usage: { input_tokens: 128, cache_read_input_tokens: 1920, output_tokens: 331 },
     });
     expect(translateResponse("openai", "google", json("openai", "chat-completion-tool-calls.json"), ctx)).toMatchObject({
-      candidates: [{ content: { role: "model", parts: [{ text: "I'll check the weather in Paris for you." }, { functionCall: { name: "get_weather", args: { city: "Paris, France", unit: "celsius" } } }] }, finishReason: "STOP" }],
+      candidates: [
+        {
+          content: { role: "model", parts: [{ text: "I'll check the weather in Paris for you." }, { functionCall: { name: "get_weather", args: { city: "Paris, France", unit: "celsius" } } }] },
+          finishReason: "STOP",
+        },
+      ],
       usageMetadata: { promptTokenCount: 472, candidatesTokenCount: 89, totalTokenCount: 561 },
     });
     expect(translateResponse("openai", "anthropic", { not: "a completion" }, ctx)).toBeNull();
@@ -196,8 +205,21 @@ describe("stream and response fixtures parse to what they contain", () => {
     ["anthropic", "text", { text: "Bonjour! Voici un résumé : 東京は 🌸 «ça marche»", tools: [], stop: "stop", usage: { inputTokens: 1187, cachedInputTokens: 1024, outputTokens: 21 } }],
     ["google", "text", { text: "Bonjour! Voici un résumé : 東京は 🌸 «ça marche»", tools: [], stop: "stop", usage: { inputTokens: 1187, cachedInputTokens: 1024, outputTokens: 21 } }],
     ["openai", "tool", { text: "", tools: [{ id: "call_8fKqLmN2pR5sT7vX", ...weather }], stop: "tool_calls", usage: { inputTokens: 82, cachedInputTokens: 0, outputTokens: 18 } }],
-    ["anthropic", "tool", { text: "I'll check the weather in Paris for you.", tools: [{ id: "toolu_01T1x1fJ34qAmk2tNTrN7Up6", ...weather }], stop: "tool_calls", usage: { inputTokens: 472, cachedInputTokens: 0, outputTokens: 89 } }],
-    ["google", "tool", { text: "I'll check the weather in Paris for you.", tools: [{ id: "call_0", ...weather }], stop: "tool_calls", usage: { inputTokens: 472, cachedInputTokens: 0, outputTokens: 89 } }],
+    [
+      "anthropic",
+      "tool",
+      {
+        text: "I'll check the weather in Paris for you.",
+        tools: [{ id: "toolu_01T1x1fJ34qAmk2tNTrN7Up6", ...weather }],
+        stop: "tool_calls",
+        usage: { inputTokens: 472, cachedInputTokens: 0, outputTokens: 89 },
+      },
+    ],
+    [
+      "google",
+      "tool",
+      { text: "I'll check the weather in Paris for you.", tools: [{ id: "call_0", ...weather }], stop: "tool_calls", usage: { inputTokens: 472, cachedInputTokens: 0, outputTokens: 89 } },
+    ],
   ];
   it.each(streams)("%s %s stream", (p, kind, expected) => {
     expect(summarise(parseStream(p, load(p, STREAM_FIXTURES[kind][p])))).toEqual(expected);
@@ -264,7 +286,10 @@ describe("createStreamTranslator", () => {
   });
 
   it("keeps the prompt tokens an upstream reported before it was cut (Anthropic message_start, Gemini usageMetadata)", () => {
-    for (const [from, marker] of [["anthropic", "event: content_block_stop"], ["google", "STOP"]] as const) {
+    for (const [from, marker] of [
+      ["anthropic", "event: content_block_stop"],
+      ["google", "STOP"],
+    ] as const) {
       const full = load(from, STREAM_FIXTURES.text[from]).toString("utf8");
       const cut = Buffer.from(full.slice(0, full.lastIndexOf("data:", full.indexOf(marker))), "utf8");
       for (const to of CHAT_PROTOCOLS) {
@@ -276,7 +301,8 @@ describe("createStreamTranslator", () => {
       }
     }
     // The cached split of a cut Anthropic stream is kept from message_start.
-    const cached = 'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":10,"cache_read_input_tokens":90,"cache_creation_input_tokens":0,"output_tokens":1}}}\n\n';
+    const cached =
+      'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":10,"cache_read_input_tokens":90,"cache_creation_input_tokens":0,"output_tokens":1}}}\n\n';
     expect(pump("anthropic", "openai", Buffer.from(cached, "utf8"), 16).translator.reportedInputUsage()).toEqual({ inputTokens: 100, cachedInputTokens: 90, outputTokens: 0 });
     const openai = load("openai", STREAM_FIXTURES.text.openai).toString("utf8");
     const cutOpenAI = pump("openai", "anthropic", Buffer.from(openai.slice(0, openai.indexOf("data:", 200)), "utf8"), 50).translator;

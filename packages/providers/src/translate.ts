@@ -146,11 +146,7 @@ export function createStreamTranslator(opts: StreamTranslatorOptions): StreamTra
  * A translator from an upstream speaking `from` through `renderer` (any client stream shape, e.g.
  * the Responses API's); `renderer` null = the upstream's bytes are forwarded (through `tap` when given).
  */
-export function translateStreamWith(
-  from: ChatProtocol,
-  renderer: ChatStreamRenderer | null,
-  tap: { push(chunk: Uint8Array): Uint8Array; end(): Uint8Array } | null = null,
-): StreamTranslator {
+export function translateStreamWith(from: ChatProtocol, renderer: ChatStreamRenderer | null, tap: { push(chunk: Uint8Array): Uint8Array; end(): Uint8Array } | null = null): StreamTranslator {
   const splitter = createSseSplitter();
   const parser = createChatStreamParser(from);
   let usage: ProviderUsage | null = null;

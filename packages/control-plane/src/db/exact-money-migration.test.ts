@@ -14,7 +14,10 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("migration 012 on $
 
   beforeAll(async () => {
     tdb = await target.open();
-    await migrate(tdb.db, listMigrations().filter((m) => m.version < 12));
+    await migrate(
+      tdb.db,
+      listMigrations().filter((m) => m.version < 12),
+    );
     const at = isoOf(T0);
     const q = (sql: string, params: unknown[] = []) => tdb.db.query(sql, params);
     await q("INSERT INTO organizations (id, slug, name, created_at, updated_at) VALUES ('org_1', 'acme', 'Acme', $1, $1)", [at]);
@@ -29,7 +32,15 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("migration 012 on $
          usage_source, cost_micros, outcome, status, error_code, charges, received_at)
        VALUES ('req_1', 'n', 'b', 1, $1, 5, 1, 'org_1', 'vk_1', '', '', 'm', 'mdl_1', 'pa_1', 'm', '/v1/chat/completions', false, 7, 0, 20,
          'PROVIDER', 14, 'SUCCESS', 200, '', $2::jsonb, $3)`,
-      [T0, JSON.stringify([{ budgetId: "bgt_usd", windowStartMs: "0", amount: "14" }, { budgetId: "bgt_tok", windowStartMs: "0", amount: "27" }, { budgetId: "bgt_gone", windowStartMs: "0", amount: "5" }]), at],
+      [
+        T0,
+        JSON.stringify([
+          { budgetId: "bgt_usd", windowStartMs: "0", amount: "14" },
+          { budgetId: "bgt_tok", windowStartMs: "0", amount: "27" },
+          { budgetId: "bgt_gone", windowStartMs: "0", amount: "5" },
+        ]),
+        at,
+      ],
     );
     await q(
       `INSERT INTO usage_hourly (organization_id, hour_start_ms, virtual_key_id, user_id, team_id, model, provider_account_id, requests, blocked, input_tokens, cached_input_tokens, output_tokens, cost_micros)
@@ -37,13 +48,19 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("migration 012 on $
       [T0],
     );
     await q("INSERT INTO budget_usage (budget_id, window_start_ms, used) VALUES ('bgt_usd', 0, 1400), ('bgt_tok', 0, 2700)");
-    await q("INSERT INTO budget_grants (budget_id, window_start_ms, holder, granted, consumed, expires_at_ms) VALUES ('bgt_usd', 0, 'n/b', 3000, 1400, $1), ('bgt_tok', 0, 'n/b', 5000, 2700, $1)", [T0]);
+    await q("INSERT INTO budget_grants (budget_id, window_start_ms, holder, granted, consumed, expires_at_ms) VALUES ('bgt_usd', 0, 'n/b', 3000, 1400, $1), ('bgt_tok', 0, 'n/b', 5000, 2700, $1)", [
+      T0,
+    ]);
     await q(
       `INSERT INTO budget_alerts (id, organization_id, budget_id, window_start_ms, threshold_percent, used, limit_amount, created_at)
        VALUES ('alr_1', 'org_1', 'bgt_usd', 0, 50, 25000000, 50000000, $1), ('alr_2', 'org_1', 'bgt_tok', 0, 50, 500000, 1000000, $1)`,
       [at],
     );
-    expect(await migrate(tdb.db)).toEqual(listMigrations().filter((m) => m.version >= 12).map((m) => m.name));
+    expect(await migrate(tdb.db)).toEqual(
+      listMigrations()
+        .filter((m) => m.version >= 12)
+        .map((m) => m.name),
+    );
   }, 60_000);
   afterAll(async () => {
     await tdb?.dispose();
@@ -80,10 +97,19 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("migration 012 on $
 
   it("scales settled use, grants and alert snapshots of USD budgets only", async () => {
     const used = await tdb.db.query<{ budget_id: string; used: string }>("SELECT budget_id, used::text AS used FROM budget_usage ORDER BY budget_id");
-    expect(used.map((u) => [u.budget_id, u.used])).toEqual([["bgt_tok", "2700"], ["bgt_usd", "1400000000"]]);
+    expect(used.map((u) => [u.budget_id, u.used])).toEqual([
+      ["bgt_tok", "2700"],
+      ["bgt_usd", "1400000000"],
+    ]);
     const grants = await tdb.db.query<{ budget_id: string; g: string; c: string }>("SELECT budget_id, granted::text AS g, consumed::text AS c FROM budget_grants ORDER BY budget_id");
-    expect(grants.map((g) => [g.budget_id, g.g, g.c])).toEqual([["bgt_tok", "5000", "2700"], ["bgt_usd", "3000000000", "1400000000"]]);
+    expect(grants.map((g) => [g.budget_id, g.g, g.c])).toEqual([
+      ["bgt_tok", "5000", "2700"],
+      ["bgt_usd", "3000000000", "1400000000"],
+    ]);
     const alerts = await tdb.db.query<{ id: string; used: string; lim: string }>("SELECT id, used::text AS used, limit_amount::text AS lim FROM budget_alerts ORDER BY id");
-    expect(alerts.map((a) => [a.id, a.used, a.lim])).toEqual([["alr_1", "25000000000000", "50000000000000"], ["alr_2", "500000", "1000000"]]);
+    expect(alerts.map((a) => [a.id, a.used, a.lim])).toEqual([
+      ["alr_1", "25000000000000", "50000000000000"],
+      ["alr_2", "500000", "1000000"],
+    ]);
   });
 });

@@ -25,9 +25,7 @@ export function listMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
 }
 
 async function ensureTable(q: Queryable): Promise<void> {
-  await q.query(
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-  );
+  await q.query("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
 }
 
 /** Applies every pending migration; resolves to the names applied now. Safe to run concurrently. */

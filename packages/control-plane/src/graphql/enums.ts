@@ -38,7 +38,10 @@ registerEnumType(BudgetEnforcementEnum, { name: "BudgetEnforcement", description
 registerEnumType(RateLimitUnitEnum, { name: "RateLimitUnit", description: "What a rate limit counts." });
 registerEnumType(VirtualKeyKindEnum, { name: "VirtualKeyKind", description: "PERSONAL keys belong to a user; SERVICE keys to a team or the organization." });
 registerEnumType(VirtualKeyStatusEnum, { name: "VirtualKeyStatus", description: "A key's state; EXPIRED is derived from expiresAt." });
-registerEnumType(VirtualKeyFormatEnum, { name: "VirtualKeyFormat", description: "How a key's secret is made: OPAQUE (tg_live_ + random + checksum) or JWT (EdDSA-signed by the control plane, verified on the node)." });
+registerEnumType(VirtualKeyFormatEnum, {
+  name: "VirtualKeyFormat",
+  description: "How a key's secret is made: OPAQUE (tg_live_ + random + checksum) or JWT (EdDSA-signed by the control plane, verified on the node).",
+});
 registerEnumType(UserRoleEnum, { name: "UserRole", description: "A user's role in their organization." });
 registerEnumType(UsageGroupByEnum, { name: "UsageGroupBy", description: "Usage grouping dimensions (DAY and HOUR in UTC)." });
 registerEnumType(ActorKindEnum, { name: "ActorKind", description: "Who is calling." });

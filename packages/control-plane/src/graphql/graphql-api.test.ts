@@ -25,13 +25,21 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("GraphQL admin API 
     tdb = await target.open();
     dataDir = mkdtempSync(join(tmpdir(), "tg-cp-"));
     const config = loadControlPlaneConfig({
-      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"),
-      CONTROL_PLANE_HTTP_PORT: "0", CONTROL_PLANE_GRPC_PORT: "0", LOG_LEVEL: "silent",
+      TOLLGATE_DATA_DIR: dataDir,
+      TOLLGATE_ADMIN_TOKEN: ADMIN,
+      TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"),
+      CONTROL_PLANE_HTTP_PORT: "0",
+      CONTROL_PLANE_GRPC_PORT: "0",
+      LOG_LEVEL: "silent",
     });
     cp = await startControlPlane(config, { database: tdb.db, logger: pino({ level: "silent" }), nodeToken: "test-node-token-0123456789" });
     url = cp.httpUrl;
-    const r = await gql<{ createOrganization: { organization: { id: string; slug: string } } }>(url, ADMIN,
-      `mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { organization { id slug } } }`, { i: { name: "Acme", slug: "acme" } });
+    const r = await gql<{ createOrganization: { organization: { id: string; slug: string } } }>(
+      url,
+      ADMIN,
+      `mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { organization { id slug } } }`,
+      { i: { name: "Acme", slug: "acme" } },
+    );
     orgId = r.createOrganization.organization.id;
   });
 
@@ -79,65 +87,96 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("GraphQL admin API 
   });
 
   it("creates teams and users, with CONFLICT on duplicates and upserts by natural key", async () => {
-    const team = await gql<{ createTeam: { team: { id: string; slug: string } } }>(url, ADMIN,
-      `mutation($i: CreateTeamInput!) { createTeam(input: $i) { team { id slug } } }`, { i: { organizationId: orgId, name: "Search", slug: "search" } });
+    const team = await gql<{ createTeam: { team: { id: string; slug: string } } }>(url, ADMIN, `mutation($i: CreateTeamInput!) { createTeam(input: $i) { team { id slug } } }`, {
+      i: { organizationId: orgId, name: "Search", slug: "search" },
+    });
     expect(team.createTeam.team.id).toMatch(/^team_/);
-    expect(errorCode(await postGraphQL(url, ADMIN, `mutation($i: CreateTeamInput!) { createTeam(input: $i) { team { id } } }`, { i: { organizationId: orgId, name: "S", slug: "search" } }))).toBe("CONFLICT");
-    const up = await gql<{ upsertTeam: { team: { id: string } } }>(url, ADMIN,
-      `mutation($i: UpsertTeamInput!) { upsertTeam(input: $i) { team { id } } }`, { i: { organizationId: orgId, name: "Search!", slug: "search" } });
+    expect(errorCode(await postGraphQL(url, ADMIN, `mutation($i: CreateTeamInput!) { createTeam(input: $i) { team { id } } }`, { i: { organizationId: orgId, name: "S", slug: "search" } }))).toBe(
+      "CONFLICT",
+    );
+    const up = await gql<{ upsertTeam: { team: { id: string } } }>(url, ADMIN, `mutation($i: UpsertTeamInput!) { upsertTeam(input: $i) { team { id } } }`, {
+      i: { organizationId: orgId, name: "Search!", slug: "search" },
+    });
     expect(up.upsertTeam.team.id).toBe(team.createTeam.team.id);
 
     const userMutation = `mutation($i: CreateUserInput!) { createUser(input: $i) { user { id email role active teamIds } } }`;
-    const user = await gql<{ createUser: { user: { id: string; email: string; role: string; teamIds: string[] } } }>(url, ADMIN, userMutation,
-      { i: { organizationId: orgId, email: "Ada@Example.com", name: "Ada", role: "ADMIN", teamIds: [team.createTeam.team.id] } });
+    const user = await gql<{ createUser: { user: { id: string; email: string; role: string; teamIds: string[] } } }>(url, ADMIN, userMutation, {
+      i: { organizationId: orgId, email: "Ada@Example.com", name: "Ada", role: "ADMIN", teamIds: [team.createTeam.team.id] },
+    });
     expect(user.createUser.user).toMatchObject({ email: "ada@example.com", role: "ADMIN", teamIds: [team.createTeam.team.id] });
     expect(errorCode(await postGraphQL(url, ADMIN, userMutation, { i: { organizationId: orgId, email: "ada@example.com", name: "Ada 2" } }))).toBe("CONFLICT");
-    const upUser = await gql<{ upsertUser: { user: { id: string; teamIds: string[] } } }>(url, ADMIN,
-      `mutation($i: UpsertUserInput!) { upsertUser(input: $i) { user { id teamIds } } }`, { i: { organizationId: orgId, email: "ada@example.com", name: "Ada L" } });
+    const upUser = await gql<{ upsertUser: { user: { id: string; teamIds: string[] } } }>(url, ADMIN, `mutation($i: UpsertUserInput!) { upsertUser(input: $i) { user { id teamIds } } }`, {
+      i: { organizationId: orgId, email: "ada@example.com", name: "Ada L" },
+    });
     expect(upUser.upsertUser.user).toEqual({ id: user.createUser.user.id, teamIds: [] });
-    const deact = await gql<{ deactivateUser: { user: { active: boolean } } }>(url, ADMIN,
-      `mutation($i: DeactivateUserInput!) { deactivateUser(input: $i) { user { active } } }`, { i: { id: user.createUser.user.id } });
+    const deact = await gql<{ deactivateUser: { user: { active: boolean } } }>(url, ADMIN, `mutation($i: DeactivateUserInput!) { deactivateUser(input: $i) { user { active } } }`, {
+      i: { id: user.createUser.user.id },
+    });
     expect(deact.deactivateUser.user.active).toBe(false);
   });
 
   it("keeps provider API keys write-only and encrypted at rest", async () => {
     const apiKey = "sk-test-SuperSecretProviderKey-wxyz";
-    const r = await gql<{ createProviderAccount: { providerAccount: { id: string; apiKeyHint: string; baseUrl: string } } }>(url, ADMIN,
+    const r = await gql<{ createProviderAccount: { providerAccount: { id: string; apiKeyHint: string; baseUrl: string } } }>(
+      url,
+      ADMIN,
       `mutation($i: CreateProviderAccountInput!) { createProviderAccount(input: $i) { providerAccount { id apiKeyHint baseUrl } } }`,
-      { i: { organizationId: orgId, name: "openai-main", provider: "OPENAI", apiKey } });
+      { i: { organizationId: orgId, name: "openai-main", provider: "OPENAI", apiKey } },
+    );
     const account = r.createProviderAccount.providerAccount;
     expect(account.apiKeyHint).toBe("sk-...wxyz");
     expect(account.baseUrl).toBe("https://api.openai.com/v1");
     const readKey = await postGraphQL(url, ADMIN, `{ organization(id: "${orgId}") { providerAccounts { apiKey } } }`);
     expect(errorCode(readKey)).toBe("GRAPHQL_VALIDATION_FAILED");
     const rows = await tdb.db.query<{ api_key_ciphertext: Uint8Array; api_key_nonce: Uint8Array; api_key_tag: Uint8Array }>(
-      "SELECT api_key_ciphertext, api_key_nonce, api_key_tag FROM provider_accounts WHERE id = $1", [account.id]);
+      "SELECT api_key_ciphertext, api_key_nonce, api_key_tag FROM provider_accounts WHERE id = $1",
+      [account.id],
+    );
     const raw = Buffer.from(rows[0]?.api_key_ciphertext ?? new Uint8Array());
     expect(raw.length).toBe(Buffer.byteLength(apiKey));
     expect(raw.toString("utf8")).not.toContain("SuperSecret");
     expect(Buffer.from(rows[0]?.api_key_nonce ?? new Uint8Array()).length).toBe(12);
     expect(Buffer.from(rows[0]?.api_key_tag ?? new Uint8Array()).length).toBe(16);
-    const google = await gql<{ createProviderAccount: { providerAccount: { baseUrl: string } } }>(url, ADMIN,
+    const google = await gql<{ createProviderAccount: { providerAccount: { baseUrl: string } } }>(
+      url,
+      ADMIN,
       `mutation($i: CreateProviderAccountInput!) { createProviderAccount(input: $i) { providerAccount { baseUrl } } }`,
-      { i: { organizationId: orgId, name: "gemini", provider: "GOOGLE", apiKey: "AIza-test-key-123456" } });
+      { i: { organizationId: orgId, name: "gemini", provider: "GOOGLE", apiKey: "AIza-test-key-123456" } },
+    );
     expect(google.createProviderAccount.providerAccount.baseUrl).toBe("https://generativelanguage.googleapis.com");
   });
 
   it("creates models with Decimal prices; bad Decimals are BAD_USER_INPUT; duplicate names CONFLICT", async () => {
-    const acc = await gql<{ upsertProviderAccount: { providerAccount: { id: string } } }>(url, ADMIN,
+    const acc = await gql<{ upsertProviderAccount: { providerAccount: { id: string } } }>(
+      url,
+      ADMIN,
       `mutation($i: UpsertProviderAccountInput!) { upsertProviderAccount(input: $i) { providerAccount { id } } }`,
-      { i: { organizationId: orgId, name: "anthropic", provider: "ANTHROPIC", apiKey: "sk-ant-test-000000001" } });
+      { i: { organizationId: orgId, name: "anthropic", provider: "ANTHROPIC", apiKey: "sk-ant-test-000000001" } },
+    );
     const accountId = acc.upsertProviderAccount.providerAccount.id;
     const create = `mutation($i: CreateModelInput!) { createModel(input: $i) { model { id name upstreamModel inputPricePerMillion outputPricePerMillion cachedInputPricePerMillion maxOutputTokens priced } } }`;
-    const m = await gql<{ createModel: { model: Record<string, unknown> } }>(url, ADMIN, create,
-      { i: { providerAccountId: accountId, name: "claude-haiku", inputPricePerMillion: "0.8", outputPricePerMillion: 4 } });
-    expect(m.createModel.model).toMatchObject({ name: "claude-haiku", upstreamModel: "claude-haiku", inputPricePerMillion: "0.80", outputPricePerMillion: "4.00", cachedInputPricePerMillion: null, maxOutputTokens: 4096, priced: true });
+    const m = await gql<{ createModel: { model: Record<string, unknown> } }>(url, ADMIN, create, {
+      i: { providerAccountId: accountId, name: "claude-haiku", inputPricePerMillion: "0.8", outputPricePerMillion: 4 },
+    });
+    expect(m.createModel.model).toMatchObject({
+      name: "claude-haiku",
+      upstreamModel: "claude-haiku",
+      inputPricePerMillion: "0.80",
+      outputPricePerMillion: "4.00",
+      cachedInputPricePerMillion: null,
+      maxOutputTokens: 4096,
+      priced: true,
+    });
     expect(errorCode(await postGraphQL(url, ADMIN, create, { i: { providerAccountId: accountId, name: "claude-haiku" } }))).toBe("CONFLICT");
     const badVar = await postGraphQL(url, ADMIN, create, { i: { providerAccountId: accountId, name: "x1", inputPricePerMillion: "abc", outputPricePerMillion: "1" } });
     expect(errorCode(badVar)).toBe("BAD_USER_INPUT");
     const tooPrecise = await postGraphQL(url, ADMIN, create, { i: { providerAccountId: accountId, name: "x2", inputPricePerMillion: "0.0000001", outputPricePerMillion: "1" } });
     expect(errorCode(tooPrecise)).toBe("BAD_USER_INPUT");
-    const badLiteral = await postGraphQL(url, ADMIN, `mutation { createModel(input: {providerAccountId: "${accountId}", name: "x3", inputPricePerMillion: "-1", outputPricePerMillion: "1"}) { model { id } } }`);
+    const badLiteral = await postGraphQL(
+      url,
+      ADMIN,
+      `mutation { createModel(input: {providerAccountId: "${accountId}", name: "x3", inputPricePerMillion: "-1", outputPricePerMillion: "1"}) { model { id } } }`,
+    );
     expect(errorCode(badLiteral)).toBe("BAD_USER_INPUT");
     const unpriced = await gql<{ createModel: { model: { priced: boolean; inputPricePerMillion: string | null } } }>(url, ADMIN, create, { i: { providerAccountId: accountId, name: "claude-free" } });
     expect(unpriced.createModel.model).toMatchObject({ priced: false, inputPricePerMillion: null });
@@ -148,11 +187,27 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("GraphQL admin API 
   });
 
   it("shows a key's secret once and stores only its HMAC", async () => {
-    const r = await gql<{ createVirtualKey: { virtualKey: { id: string; name: string; status: string; prefix: string; last4: string; kind: string }; secret: string } }>(url, ADMIN,
+    const r = await gql<{ createVirtualKey: { virtualKey: { id: string; name: string; status: string; prefix: string; last4: string; kind: string }; secret: string } }>(
+      url,
+      ADMIN,
       `mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { virtualKey { id name status prefix last4 kind } secret } }`,
-      { i: { organizationId: orgId, name: "ci", kind: "SERVICE", allowedModels: ["claude-*"], deniedModels: ["claude-free"], maxCostPerRequest: "0.50", metadata: { owner: "ci" },
-        budgets: [{ unit: "USD", window: "DAY", limit: "10" }, { unit: "TOKENS", window: "MONTH", limit: 1000000, mode: "SOFT" }],
-        rateLimits: [{ unit: "REQUESTS", limit: 60, windowSeconds: 60 }] } });
+      {
+        i: {
+          organizationId: orgId,
+          name: "ci",
+          kind: "SERVICE",
+          allowedModels: ["claude-*"],
+          deniedModels: ["claude-free"],
+          maxCostPerRequest: "0.50",
+          metadata: { owner: "ci" },
+          budgets: [
+            { unit: "USD", window: "DAY", limit: "10" },
+            { unit: "TOKENS", window: "MONTH", limit: 1000000, mode: "SOFT" },
+          ],
+          rateLimits: [{ unit: "REQUESTS", limit: 60, windowSeconds: 60 }],
+        },
+      },
+    );
     const { virtualKey: key, secret } = r.createVirtualKey;
     expect(key.id).toMatch(/^vk_/);
     expect(isWellFormedSecret(secret)).toBe(true);
@@ -163,8 +218,12 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("GraphQL admin API 
     const dump = JSON.stringify(await tdb.db.query("SELECT * FROM virtual_keys")) + JSON.stringify(await tdb.db.query("SELECT * FROM audit_log"));
     expect(dump).not.toContain(secret.slice(12, 40));
 
-    const read = await gql<{ virtualKey: { maxCostPerRequest: string; metadata: unknown; allowedModels: string[]; rateLimits: unknown[]; budgets: Array<Record<string, unknown>> } }>(url, ADMIN,
-      `query($id: ID!) { virtualKey(id: $id) { maxCostPerRequest metadata allowedModels rateLimits { unit limit windowSeconds } budgets { id unit window limit mode enforcement used remaining resetsAt } } }`, { id: key.id });
+    const read = await gql<{ virtualKey: { maxCostPerRequest: string; metadata: unknown; allowedModels: string[]; rateLimits: unknown[]; budgets: Array<Record<string, unknown>> } }>(
+      url,
+      ADMIN,
+      `query($id: ID!) { virtualKey(id: $id) { maxCostPerRequest metadata allowedModels rateLimits { unit limit windowSeconds } budgets { id unit window limit mode enforcement used remaining resetsAt } } }`,
+      { id: key.id },
+    );
     expect(read.virtualKey).toMatchObject({ maxCostPerRequest: "0.50", metadata: { owner: "ci" }, allowedModels: ["claude-*"], rateLimits: [{ unit: "REQUESTS", limit: 60, windowSeconds: 60 }] });
     const now = Date.now();
     const usd = read.virtualKey.budgets.find((b) => b.unit === "USD");
@@ -172,8 +231,11 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("GraphQL admin API 
     expect(usd?.resetsAt).toBe(new Date(windowEndOf("DAY", windowStartOf("DAY", now)) ?? 0).toISOString());
     expect(read.virtualKey.budgets.find((b) => b.unit === "TOKENS")).toMatchObject({ limit: "1000000", used: "0", remaining: "1000000", mode: "SOFT" });
 
-    const jwt = await gql<{ createVirtualKey: { secret: string; virtualKey: { format: string } } }>(url, ADMIN,
-      `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "j", kind: SERVICE, format: JWT}) { secret virtualKey { format } } }`);
+    const jwt = await gql<{ createVirtualKey: { secret: string; virtualKey: { format: string } } }>(
+      url,
+      ADMIN,
+      `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "j", kind: SERVICE, format: JWT}) { secret virtualKey { format } } }`,
+    );
     expect(jwt.createVirtualKey.virtualKey.format).toBe("JWT");
     expect(jwt.createVirtualKey.secret.split(".")).toHaveLength(3);
     const personalWithoutUser = await postGraphQL(url, ADMIN, `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "p", kind: PERSONAL}) { secret } }`);
@@ -181,16 +243,22 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("GraphQL admin API 
   });
 
   it("pauses, resumes, rotates and revokes keys; revoking bumps the policy revision", async () => {
-    const created = await gql<{ createVirtualKey: { virtualKey: { id: string }; secret: string } }>(url, ADMIN,
-      `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "rotating", kind: SERVICE}) { virtualKey { id } secret } }`);
+    const created = await gql<{ createVirtualKey: { virtualKey: { id: string }; secret: string } }>(
+      url,
+      ADMIN,
+      `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "rotating", kind: SERVICE}) { virtualKey { id } secret } }`,
+    );
     const id = created.createVirtualKey.virtualKey.id;
     const status = async (m: string): Promise<string> =>
       (await gql<Record<string, { virtualKey: { status: string } }>>(url, ADMIN, `mutation { ${m}(input: {id: "${id}"}) { virtualKey { status } } }`))[m]?.virtualKey.status ?? "";
     expect(await status("pauseVirtualKey")).toBe("PAUSED");
     expect(await status("resumeVirtualKey")).toBe("ACTIVE");
 
-    const rotated = await gql<{ rotateVirtualKey: { virtualKey: { id: string; prefix: string }; secret: string } }>(url, ADMIN,
-      `mutation { rotateVirtualKey(input: {id: "${id}", gracePeriodSeconds: 3600}) { virtualKey { id prefix } secret } }`);
+    const rotated = await gql<{ rotateVirtualKey: { virtualKey: { id: string; prefix: string }; secret: string } }>(
+      url,
+      ADMIN,
+      `mutation { rotateVirtualKey(input: {id: "${id}", gracePeriodSeconds: 3600}) { virtualKey { id prefix } secret } }`,
+    );
     expect(rotated.rotateVirtualKey.virtualKey.id).toBe(id);
     expect(rotated.rotateVirtualKey.secret).not.toBe(created.createVirtualKey.secret);
     const secrets = await tdb.db.query<{ valid_until: Date | null }>("SELECT valid_until FROM key_secrets WHERE key_id = $1 ORDER BY created_at, valid_until NULLS LAST", [id]);
@@ -236,7 +304,12 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("GraphQL admin API 
     const p2 = await gql<C>(url, ADMIN, q, { o: pid, after: p1.virtualKeys.pageInfo.endCursor });
     expect(p2.virtualKeys.edges.map((e) => e.node.name)).toEqual(["k3"]);
     expect(p2.virtualKeys.pageInfo.hasNextPage).toBe(false);
-    const filtered = await gql<C>(url, ADMIN, `query($o: ID!) { virtualKeys(organizationId: $o, filter: {nameContains: "K2"}) { edges { cursor node { name } } pageInfo { hasNextPage endCursor } } }`, { o: pid });
+    const filtered = await gql<C>(
+      url,
+      ADMIN,
+      `query($o: ID!) { virtualKeys(organizationId: $o, filter: {nameContains: "K2"}) { edges { cursor node { name } } pageInfo { hasNextPage endCursor } } }`,
+      { o: pid },
+    );
     expect(filtered.virtualKeys.edges.map((e) => e.node.name)).toEqual(["k2"]);
 
     type A = { auditLog: { edges: Array<{ node: { action: string; actor: string; target: string; createdAt: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string } } };

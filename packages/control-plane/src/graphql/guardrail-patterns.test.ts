@@ -37,7 +37,16 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("guardrail patterns
     ["too many keywords for one rule", { kind: "BLOCK_KEYWORDS", keywords: Array.from({ length: 300 }, (_, i) => `${i}-`.padEnd(12, "w")) }, 'rule "doubled": the keywords are too many or too long'],
   ])("setGuardrails refuses %s with BAD_USER_INPUT naming the rule, and keeps the rules it had", async (_, rule, message) => {
     await gql(cp.url, a.adminToken, SET, { i: { scope: "ORGANIZATION", scopeId: a.orgId, rules: [{ name: "kept", kind: "BLOCK_KEYWORDS", keywords: ["kept"] }] } });
-    const res = await postGraphQL(cp.url, a.adminToken, SET, { i: { scope: "ORGANIZATION", scopeId: a.orgId, rules: [{ name: "ok", kind: "BLOCK_REGEX", pattern: "fine" }, { name: "doubled", ...rule }] } });
+    const res = await postGraphQL(cp.url, a.adminToken, SET, {
+      i: {
+        scope: "ORGANIZATION",
+        scopeId: a.orgId,
+        rules: [
+          { name: "ok", kind: "BLOCK_REGEX", pattern: "fine" },
+          { name: "doubled", ...rule },
+        ],
+      },
+    });
     expect(errorCode(res)).toBe("BAD_USER_INPUT");
     expect(res.errors?.[0]?.message).toContain(message);
     const now = await gql<{ guardrails: { rules: Array<{ name: string }> } }>(cp.url, a.adminToken, GET, { s: a.orgId });
@@ -46,10 +55,13 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("guardrail patterns
 
   it("simulate answers a catastrophic pattern at once, with the decision the data plane makes", async () => {
     await gql(cp.url, a.adminToken, SET, { i: { scope: "ORGANIZATION", scopeId: a.orgId, rules: [{ name: "redos", kind: "BLOCK_REGEX", pattern: "(a+)+$" }] } });
-    const key = await gql<{ createVirtualKey: { secret: string } }>(cp.url, a.adminToken,
-      "mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { secret } }", { i: { organizationId: a.orgId, name: "redos", kind: "SERVICE" } });
-    const run = (content: string) => gql<{ simulate: { allowed: boolean; status: number; error: { code: string; message: string } | null; checks: Array<{ name: string; passed: boolean }> } }>(
-      cp.url, a.adminToken, SIMULATE, { i: { secret: key.createVirtualKey.secret, path: "/v1/chat/completions", body: { model: "chat-small", messages: [{ role: "user", content }], max_tokens: 8 } } });
+    const key = await gql<{ createVirtualKey: { secret: string } }>(cp.url, a.adminToken, "mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { secret } }", {
+      i: { organizationId: a.orgId, name: "redos", kind: "SERVICE" },
+    });
+    const run = (content: string) =>
+      gql<{ simulate: { allowed: boolean; status: number; error: { code: string; message: string } | null; checks: Array<{ name: string; passed: boolean }> } }>(cp.url, a.adminToken, SIMULATE, {
+        i: { secret: key.createVirtualKey.secret, path: "/v1/chat/completions", body: { model: "chat-small", messages: [{ role: "user", content }], max_tokens: 8 } },
+      });
     for (let i = 0; i < 100 && (await run("warm-up")).simulate.status === 401; i++) await new Promise((r) => setTimeout(r, 50));
     const started = performance.now();
     const hostile = await run(`${"a".repeat(40)}b`);

@@ -13,15 +13,18 @@ import { startTestControlPlane, type TestControlPlane } from "../testing/tenant-
 import { testDatabaseTargets, type TestDatabase } from "../testing/test-databases.js";
 
 type Ids = Record<string, string>;
-interface RunResult { ids: Ids; secrets: Array<string | null>; created: boolean[] }
+interface RunResult {
+  ids: Ids;
+  secrets: Array<string | null>;
+  created: boolean[];
+}
 
 const VOLATILE_COLUMNS = new Set(["updated_at", "api_key_ciphertext", "api_key_nonce", "api_key_tag"]);
 
 /** Applies the script with `token`; later steps use the ids earlier steps answered. */
 async function applyScript(url: string, token: string, steps: { teamName: string }): Promise<RunResult> {
   const run = <T>(name: string, input: Record<string, unknown>, selection: string): Promise<T> =>
-    gql<Record<string, T>>(url, token, `mutation($i: ${name.charAt(0).toUpperCase()}${name.slice(1)}Input!) { ${name}(input: $i) { ${selection} } }`, { i: input })
-      .then((r) => r[name] as T);
+    gql<Record<string, T>>(url, token, `mutation($i: ${name.charAt(0).toUpperCase()}${name.slice(1)}Input!) { ${name}(input: $i) { ${selection} } }`, { i: input }).then((r) => r[name] as T);
   const ids: Ids = {};
   const secrets: Array<string | null> = [];
   const created: boolean[] = [];
@@ -29,16 +32,39 @@ async function applyScript(url: string, token: string, steps: { teamName: string
   ids.search = (await run<{ team: { id: string } }>("upsertTeam", { organizationId: ids.org, name: steps.teamName, slug: "search" }, "team { id }")).team.id;
   ids.platform = (await run<{ team: { id: string } }>("upsertTeam", { organizationId: ids.org, name: "Platform", slug: "platform" }, "team { id }")).team.id;
   ids.ada = (await run<{ user: { id: string } }>("upsertUser", { organizationId: ids.org, email: "ada@initech.test", name: "Ada", role: "ADMIN", teamIds: [ids.search] }, "user { id }")).user.id;
-  ids.bob = (await run<{ user: { id: string } }>("upsertUser", { organizationId: ids.org, email: "Bob@Initech.test", name: "Bob", role: "MEMBER", teamIds: [ids.search, ids.platform] }, "user { id }")).user.id;
-  ids.account = (await run<{ providerAccount: { id: string } }>("upsertProviderAccount",
-    { organizationId: ids.org, name: "openai-main", provider: "OPENAI", apiKey: "sk-iac-test-0000000001" }, "providerAccount { id }")).providerAccount.id;
-  ids.mini = (await run<{ model: { id: string } }>("upsertModel",
-    { providerAccountId: ids.account, name: "gpt-4o-mini", inputPricePerMillion: "0.15", outputPricePerMillion: "0.6" }, "model { id }")).model.id;
-  ids.full = (await run<{ model: { id: string } }>("upsertModel",
-    { providerAccountId: ids.account, name: "gpt-4o", inputPricePerMillion: "2.5", outputPricePerMillion: "10", cachedInputPricePerMillion: "1.25", maxOutputTokens: 16384 }, "model { id }")).model.id;
+  ids.bob = (
+    await run<{ user: { id: string } }>("upsertUser", { organizationId: ids.org, email: "Bob@Initech.test", name: "Bob", role: "MEMBER", teamIds: [ids.search, ids.platform] }, "user { id }")
+  ).user.id;
+  ids.account = (
+    await run<{ providerAccount: { id: string } }>(
+      "upsertProviderAccount",
+      { organizationId: ids.org, name: "openai-main", provider: "OPENAI", apiKey: "sk-iac-test-0000000001" },
+      "providerAccount { id }",
+    )
+  ).providerAccount.id;
+  ids.mini = (
+    await run<{ model: { id: string } }>("upsertModel", { providerAccountId: ids.account, name: "gpt-4o-mini", inputPricePerMillion: "0.15", outputPricePerMillion: "0.6" }, "model { id }")
+  ).model.id;
+  ids.full = (
+    await run<{ model: { id: string } }>(
+      "upsertModel",
+      { providerAccountId: ids.account, name: "gpt-4o", inputPricePerMillion: "2.5", outputPricePerMillion: "10", cachedInputPricePerMillion: "1.25", maxOutputTokens: 16384 },
+      "model { id }",
+    )
+  ).model.id;
   for (const [name, input] of [
-    ["searchKey", { name: "search-backend", kind: "SERVICE", teamId: ids.search, allowedModels: ["gpt-4o*"], maxCostPerRequest: "0.25", metadata: { env: "prod" },
-      budgets: [{ unit: "USD", window: "MONTH", limit: "100", alertThresholds: [0.8] }] }],
+    [
+      "searchKey",
+      {
+        name: "search-backend",
+        kind: "SERVICE",
+        teamId: ids.search,
+        allowedModels: ["gpt-4o*"],
+        maxCostPerRequest: "0.25",
+        metadata: { env: "prod" },
+        budgets: [{ unit: "USD", window: "MONTH", limit: "100", alertThresholds: [0.8] }],
+      },
+    ],
     ["bobKey", { name: "bob-laptop", kind: "PERSONAL", userId: ids.bob, deniedModels: ["gpt-4o"] }],
   ] as const) {
     const r = await run<{ virtualKey: { id: string }; secret: string | null; created: boolean }>("upsertVirtualKey", { organizationId: ids.org, ...input }, "virtualKey { id } secret created");
@@ -91,7 +117,15 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("an IaC script appl
     for (const [table, sql] of Object.entries(tables)) {
       const rows = await tdb.db.query<Record<string, unknown>>(sql, [orgId]);
       dump[table] = rows
-        .map((r) => JSON.stringify(Object.fromEntries(Object.entries(r).filter(([k]) => !VOLATILE_COLUMNS.has(k)).sort(([x], [y]) => (x < y ? -1 : 1)))))
+        .map((r) =>
+          JSON.stringify(
+            Object.fromEntries(
+              Object.entries(r)
+                .filter(([k]) => !VOLATILE_COLUMNS.has(k))
+                .sort(([x], [y]) => (x < y ? -1 : 1)),
+            ),
+          ),
+        )
         .sort()
         .map((s) => JSON.parse(s) as unknown);
     }
@@ -112,7 +146,17 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("an IaC script appl
     const orgId = first.ids.org ?? "";
     const dump1 = await dumpOrganization(orgId);
     expect(Object.fromEntries(Object.entries(dump1).map(([t, rows]) => [t, rows.length]))).toEqual({
-      organizations: 1, teams: 2, users: 2, user_teams: 3, provider_accounts: 1, models: 2, virtual_keys: 2, key_secrets: 2, budgets: 4, rate_limits: 0, api_tokens: 0,
+      organizations: 1,
+      teams: 2,
+      users: 2,
+      user_teams: 3,
+      provider_accounts: 1,
+      models: 2,
+      virtual_keys: 2,
+      key_secrets: 2,
+      budgets: 4,
+      rate_limits: 0,
+      api_tokens: 0,
     });
     const snapshot1 = await snapshotWithoutVersion();
     const rev1 = await revision();
@@ -135,13 +179,24 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("an IaC script appl
   });
 
   it("upsertVirtualKey: kind and owner are fixed, a revoked key is replaced, duplicate live names are a CONFLICT", async () => {
-    const org = await gql<{ upsertOrganization: { organization: { id: string } } }>(cp.url, cp.adminToken, `mutation { upsertOrganization(input: {name: "Keys", slug: "keys"}) { organization { id } } }`);
+    const org = await gql<{ upsertOrganization: { organization: { id: string } } }>(
+      cp.url,
+      cp.adminToken,
+      `mutation { upsertOrganization(input: {name: "Keys", slug: "keys"}) { organization { id } } }`,
+    );
     const orgId = org.upsertOrganization.organization.id;
-    const upsert = (input: Record<string, unknown>) => postGraphQL<{ upsertVirtualKey: { virtualKey: { id: string; status: string }; secret: string | null; created: boolean } }>(cp.url, cp.adminToken,
-      `mutation($i: UpsertVirtualKeyInput!) { upsertVirtualKey(input: $i) { virtualKey { id status } secret created } }`, { i: { organizationId: orgId, ...input } });
+    const upsert = (input: Record<string, unknown>) =>
+      postGraphQL<{ upsertVirtualKey: { virtualKey: { id: string; status: string }; secret: string | null; created: boolean } }>(
+        cp.url,
+        cp.adminToken,
+        `mutation($i: UpsertVirtualKeyInput!) { upsertVirtualKey(input: $i) { virtualKey { id status } secret created } }`,
+        { i: { organizationId: orgId, ...input } },
+      );
     const first = await upsert({ name: "svc", kind: "SERVICE" });
     const id = first.data?.upsertVirtualKey.virtualKey.id ?? "";
-    const user = await gql<{ createUser: { user: { id: string } } }>(cp.url, cp.adminToken, `mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }`, { i: { organizationId: orgId, email: "k@keys.test", name: "K" } });
+    const user = await gql<{ createUser: { user: { id: string } } }>(cp.url, cp.adminToken, `mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }`, {
+      i: { organizationId: orgId, email: "k@keys.test", name: "K" },
+    });
     const kindChange = await upsert({ name: "svc", kind: "PERSONAL", userId: user.createUser.user.id });
     expect(errorCode(kindChange)).toBe("BAD_USER_INPUT");
     expect(kindChange.errors?.[0]?.message).toContain("cannot change the kind (SERVICE), userId");

@@ -33,7 +33,8 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("identity and right
     await tdb?.dispose();
   });
 
-  const me = (token: string) => postGraphQL<{ me: { kind: string; organizationId: string | null; user: { id: string; role: string } | null } }>(cp.url, token, "{ me { kind organizationId user { id role } } }");
+  const me = (token: string) =>
+    postGraphQL<{ me: { kind: string; organizationId: string | null; user: { id: string; role: string } | null } }>(cp.url, token, "{ me { kind organizationId user { id role } } }");
   const keyAuth = async (secret: string) => {
     const index = buildPolicyIndex(await buildSnapshot(tdb.db, { masterKey: cp.masterKey, nowMs: Date.now() }));
     return authenticateKey(index, hmacSecret(pepper, secret), Date.now());
@@ -41,9 +42,12 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("identity and right
 
   it("issues API tokens shown once and stored as an HMAC; they carry their user's rights and die when revoked", async () => {
     const userId = await createTestUser(cp.url, cp.adminToken, a.orgId, "tok@ident-a.test", "ADMIN");
-    const r = await gql<{ createApiToken: { apiToken: { id: string; prefix: string; userId: string; organizationId: string; lastUsedAt: string | null }; secret: string } }>(cp.url, a.adminToken,
+    const r = await gql<{ createApiToken: { apiToken: { id: string; prefix: string; userId: string; organizationId: string; lastUsedAt: string | null }; secret: string } }>(
+      cp.url,
+      a.adminToken,
       `mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { apiToken { id prefix userId organizationId createdAt lastUsedAt } secret } }`,
-      { i: { organizationId: a.orgId, userId, name: "ci" } });
+      { i: { organizationId: a.orgId, userId, name: "ci" } },
+    );
     const { apiToken, secret } = r.createApiToken;
     expect(secret).toMatch(/^tg_api_[A-Za-z0-9_-]{43}$/);
     expect(apiToken).toMatchObject({ prefix: secret.slice(0, 12), userId, organizationId: a.orgId, lastUsedAt: null });
@@ -54,12 +58,21 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("identity and right
     expect(dump).not.toContain(secret.slice(12));
 
     expect((await me(secret)).data?.me).toEqual({ kind: "USER", organizationId: a.orgId, user: { id: userId, role: "ADMIN" } });
-    const listed = await gql<{ apiTokens: Array<{ id: string; lastUsedAt: string | null }> }>(cp.url, a.adminToken, `query($o: ID!, $u: ID) { apiTokens(organizationId: $o, userId: $u) { id lastUsedAt } }`, { o: a.orgId, u: userId });
+    const listed = await gql<{ apiTokens: Array<{ id: string; lastUsedAt: string | null }> }>(
+      cp.url,
+      a.adminToken,
+      `query($o: ID!, $u: ID) { apiTokens(organizationId: $o, userId: $u) { id lastUsedAt } }`,
+      { o: a.orgId, u: userId },
+    );
     expect(listed.apiTokens).toHaveLength(1);
     expect(listed.apiTokens[0]?.lastUsedAt).not.toBeNull();
 
-    const revoked = await gql<{ revokeApiToken: { apiToken: { revokedAt: string | null } } }>(cp.url, a.adminToken,
-      `mutation($i: RevokeApiTokenInput!) { revokeApiToken(input: $i) { apiToken { revokedAt } } }`, { i: { id: apiToken.id } });
+    const revoked = await gql<{ revokeApiToken: { apiToken: { revokedAt: string | null } } }>(
+      cp.url,
+      a.adminToken,
+      `mutation($i: RevokeApiTokenInput!) { revokeApiToken(input: $i) { apiToken { revokedAt } } }`,
+      { i: { id: apiToken.id } },
+    );
     expect(revoked.revokeApiToken.apiToken.revokedAt).not.toBeNull();
     expect(errorCode(await me(secret))).toBe("UNAUTHENTICATED");
     expect(errorCode(await me(`${secret}x`))).toBe("UNAUTHENTICATED");
@@ -97,12 +110,15 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("identity and right
       expect(errorCode(await create({ name: "qualified", allowedModels: ["acct/chat-large"] }))).toBe("FORBIDDEN");
       expect(errorCode(await create({ name: "narrow", allowedModels: ["chat-small", "future-model"] }))).toBeUndefined();
       const id = own.data?.createVirtualKey.virtualKey.id ?? "";
-      const update = (input: Record<string, unknown>) => postGraphQL(cp.url, a.memberToken, `mutation($i: UpdateVirtualKeyInput!) { updateVirtualKey(input: $i) { virtualKey { id allowedModels } } }`, { i: { id, ...input } });
+      const update = (input: Record<string, unknown>) =>
+        postGraphQL(cp.url, a.memberToken, `mutation($i: UpdateVirtualKeyInput!) { updateVirtualKey(input: $i) { virtualKey { id allowedModels } } }`, { i: { id, ...input } });
       expect(errorCode(await update({ allowedModels: ["chat-large"] }))).toBe("FORBIDDEN");
       expect(errorCode(await update({ teamId: a.teamId }))).toBe("FORBIDDEN");
       expect(errorCode(await update({ allowedModels: ["chat-small"], name: "laptop-2" }))).toBeUndefined();
       // An admin is not bound by the member's lists (the request-time chain still is).
-      const byAdmin = await postGraphQL<Created>(cp.url, a.adminToken, CREATE_KEY, { i: { organizationId: a.orgId, kind: "PERSONAL", userId: a.memberUserId, name: "by-admin", allowedModels: ["chat-*"] } });
+      const byAdmin = await postGraphQL<Created>(cp.url, a.adminToken, CREATE_KEY, {
+        i: { organizationId: a.orgId, kind: "PERSONAL", userId: a.memberUserId, name: "by-admin", allowedModels: ["chat-*"] },
+      });
       expect(byAdmin.errors).toBeUndefined();
     } finally {
       await tdb.db.query("UPDATE users SET denied_models = '{}' WHERE id = $1", [a.memberUserId]);
@@ -121,10 +137,15 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("identity and right
 
   it("forces a member's usage query to their own usage", async () => {
     const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-    for (const [user, requests] of [[a.memberUserId, 3], [a.otherMemberUserId, 5]] as const) {
+    for (const [user, requests] of [
+      [a.memberUserId, 3],
+      [a.otherMemberUserId, 5],
+    ] as const) {
       await tdb.db.query(
         `INSERT INTO usage_hourly (organization_id, hour_start_ms, virtual_key_id, user_id, team_id, model, provider_account_id, requests, blocked, input_tokens, cached_input_tokens, output_tokens, cost_picos)
-         VALUES ($1, $2, $3, $4, '', 'chat-small', $5, $6, 0, 10, 0, 10, 100)`, [a.orgId, hour, `vk_of_${user}`, user, a.accountId, requests]);
+         VALUES ($1, $2, $3, $4, '', 'chat-small', $5, $6, 0, 10, 0, 10, 100)`,
+        [a.orgId, hour, `vk_of_${user}`, user, a.accountId, requests],
+      );
     }
     const q = `query($o: ID!) { usage(organizationId: $o, groupBy: [USER]) { group { userId } requests } }`;
     type U = { usage: Array<{ group: { userId: string }; requests: number }> };
@@ -141,10 +162,18 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("identity and right
     expect(errorCode(await postGraphQL(cp.url, a.adminToken, upd, { i: { id: userId, teamIds: [other.teamId] } }))).toBe("BAD_USER_INPUT");
     const kept = await gql<{ updateUser: { user: Record<string, unknown> } }>(cp.url, a.adminToken, upd, { i: { id: userId, name: "Again" } });
     expect(kept.updateUser.user).toMatchObject({ role: "ADMIN", teamIds: [a.teamId] });
-    const log = await gql<{ auditLog: { edges: Array<{ node: { action: string; actor: string; target: string; before: Record<string, unknown>; after: Record<string, unknown> } }> } }>(cp.url, a.adminToken,
-      `query($o: ID!) { auditLog(organizationId: $o, first: 1) { edges { node { action actor target before after } } } }`, { o: a.orgId });
+    const log = await gql<{ auditLog: { edges: Array<{ node: { action: string; actor: string; target: string; before: Record<string, unknown>; after: Record<string, unknown> } }> } }>(
+      cp.url,
+      a.adminToken,
+      `query($o: ID!) { auditLog(organizationId: $o, first: 1) { edges { node { action actor target before after } } } }`,
+      { o: a.orgId },
+    );
     expect(log.auditLog.edges[0]?.node).toMatchObject({
-      action: "user.update", actor: `user:${a.adminUserId}`, target: userId, before: { name: "Edited", role: "ADMIN" }, after: { name: "Again", role: "ADMIN", teamIds: [a.teamId] },
+      action: "user.update",
+      actor: `user:${a.adminUserId}`,
+      target: userId,
+      before: { name: "Edited", role: "ADMIN" },
+      after: { name: "Again", role: "ADMIN", teamIds: [a.teamId] },
     });
   });
 
@@ -170,14 +199,20 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("identity and right
     await gql(cp.url, cp.adminToken, `mutation($i: SetBudgetInput!) { setBudget(input: $i) { budget { id } } }`, { i: { scope: "USER", scopeId: userId, unit: "USD", window: "DAY", limit: "1" } });
     expect((await keyAuth(k1.createVirtualKey.secret)).ok).toBe(true);
 
-    const r = await gql<{ removeUser: { user: { id: string; email: string }; revokedVirtualKeyIds: string[] } }>(cp.url, a.adminToken,
-      `mutation($i: RemoveUserInput!) { removeUser(input: $i) { user { id email } revokedVirtualKeyIds } }`, { i: { id: userId } });
+    const r = await gql<{ removeUser: { user: { id: string; email: string }; revokedVirtualKeyIds: string[] } }>(
+      cp.url,
+      a.adminToken,
+      `mutation($i: RemoveUserInput!) { removeUser(input: $i) { user { id email } revokedVirtualKeyIds } }`,
+      { i: { id: userId } },
+    );
     expect(r.removeUser.user).toEqual({ id: userId, email: "removed@ident-a.test" });
     expect(r.removeUser.revokedVirtualKeyIds).toEqual([k1.createVirtualKey.virtualKey.id, k2.createVirtualKey.virtualKey.id].sort());
     for (const k of [k1, k2]) {
       const auth = await keyAuth(k.createVirtualKey.secret);
       expect(auth.ok).toBe(false);
-      const status = await gql<{ virtualKey: { status: string; userId: string | null } }>(cp.url, a.adminToken, `query($id: ID!) { virtualKey(id: $id) { status userId } }`, { id: k.createVirtualKey.virtualKey.id });
+      const status = await gql<{ virtualKey: { status: string; userId: string | null } }>(cp.url, a.adminToken, `query($id: ID!) { virtualKey(id: $id) { status userId } }`, {
+        id: k.createVirtualKey.virtualKey.id,
+      });
       expect(status.virtualKey).toEqual({ status: "REVOKED", userId: null });
     }
     expect(errorCode(await me(token))).toBe("UNAUTHENTICATED");

@@ -39,7 +39,7 @@ describe("nameLiteralInputErrorsPlugin", () => {
       { query: `mutation { createVirtualKey(input: { organizationId: "org_x", name: "k", kind: SERVICE, maxCostPerRequest: 100000000000000000000 }) { secret } }` },
       { contextValue: { actor: { kind: "platformAdmin" }, services: {} as GraphQLServices, now: Date.now } },
     );
-    const errors = res.body.kind === "single" ? res.body.singleResult.errors ?? [] : [];
+    const errors = res.body.kind === "single" ? (res.body.singleResult.errors ?? []) : [];
     expect(errors[0]?.message).toMatch(/^input\.maxCostPerRequest: Expected value of type "Decimal", found 100000000000000000000; invalid Decimal .*out of range/);
   });
 });

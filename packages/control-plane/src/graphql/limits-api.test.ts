@@ -20,7 +20,11 @@ import { testDatabaseTargets, type TestDatabase } from "../testing/test-database
 const ADMIN = "limits-test-admin-token-0123";
 const NODE_TOKEN = "limits-test-node-token-0123";
 
-interface Received { readonly headers: IncomingHttpHeaders; readonly body: string; readonly status: number }
+interface Received {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  readonly status: number;
+}
 
 /** A local webhook receiver: answers 500 to the first request, 200 afterwards. */
 async function startReceiver(): Promise<{ server: Server; url: string; received: Received[] }> {
@@ -62,15 +66,37 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
   const snapshot = (): Promise<PolicySnapshot> => buildSnapshot(tdb.db, { masterKey, nowMs: Date.now() });
   const decideOn = async (secret: string, request: { model: string; promptText?: string }): Promise<Decision> => {
     const snap = await snapshot();
-    return decide(buildPolicyIndex(snap), new BudgetLedger(), new RateLimiter(), {
-      keyHmac: hmacSecret(snap.hmacPepper, secret), now: Date.now(), dryRun: true, allowPartial: true, grantsUnavailable: false,
-      request: { inputTokensUpperBound: 1000, requestedMaxOutputTokens: 100, operation: "chat", ...request },
-    }, 1);
+    return decide(
+      buildPolicyIndex(snap),
+      new BudgetLedger(),
+      new RateLimiter(),
+      {
+        keyHmac: hmacSecret(snap.hmacPepper, secret),
+        now: Date.now(),
+        dryRun: true,
+        allowPartial: true,
+        grantsUnavailable: false,
+        request: { inputTokensUpperBound: 1000, requestedMaxOutputTokens: 100, operation: "chat", ...request },
+      },
+      1,
+    );
   };
   const simulate = (secret: string, body: Record<string, unknown>, token = ADMIN, path = "/v1/chat/completions") =>
-    postGraphQL<{ simulate: { allowed: boolean; status: number; error: { code: string; message: string; type: string } | null; route: { model: string; providerAccount: string; upstreamModel: string } | null; estimatedCost: string; checks: Array<{ name: string; level: string; passed: boolean; detail: string }> } }>(
-      url, token, `query($i: SimulateInput!) { simulate(input: $i) { allowed status error { code message type param } route { model providerAccount upstreamModel } estimatedCost checks { name level passed detail } } }`,
-      { i: { secret, path, body } });
+    postGraphQL<{
+      simulate: {
+        allowed: boolean;
+        status: number;
+        error: { code: string; message: string; type: string } | null;
+        route: { model: string; providerAccount: string; upstreamModel: string } | null;
+        estimatedCost: string;
+        checks: Array<{ name: string; level: string; passed: boolean; detail: string }>;
+      };
+    }>(
+      url,
+      token,
+      `query($i: SimulateInput!) { simulate(input: $i) { allowed status error { code message type param } route { model providerAccount upstreamModel } estimatedCost checks { name level passed detail } } }`,
+      { i: { secret, path, body } },
+    );
   const chat = (content: string, model = "gpt-4o-mini") => ({ model, messages: [{ role: "user", content }], max_tokens: 100 });
 
   beforeAll(async () => {
@@ -78,8 +104,13 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
     receiver = await startReceiver();
     dataDir = mkdtempSync(join(tmpdir(), "tg-limits-"));
     const config = loadControlPlaneConfig({
-      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_MASTER_KEY: masterKey.toString("base64"), TOLLGATE_NODE_TOKEN: NODE_TOKEN,
-      CONTROL_PLANE_HTTP_PORT: "0", CONTROL_PLANE_GRPC_PORT: "0", LOG_LEVEL: "silent",
+      TOLLGATE_DATA_DIR: dataDir,
+      TOLLGATE_ADMIN_TOKEN: ADMIN,
+      TOLLGATE_MASTER_KEY: masterKey.toString("base64"),
+      TOLLGATE_NODE_TOKEN: NODE_TOKEN,
+      CONTROL_PLANE_HTTP_PORT: "0",
+      CONTROL_PLANE_GRPC_PORT: "0",
+      LOG_LEVEL: "silent",
     });
     cp = await startControlPlane(config, { database: tdb.db, logger: pino({ level: "silent" }), webhooks: { pollMs: 50, retryBaseMs: 200 } });
     url = cp.httpUrl;
@@ -88,11 +119,17 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
     ids.org = (await q<Org>(`mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`)).createOrganization.organization.id;
     ids.other = (await q<Org>(`mutation { createOrganization(input: {name: "Globex", slug: "globex"}) { organization { id } } }`)).createOrganization.organization.id;
     ids.team = (await q<{ createTeam: { team: { id: string } } }>(`mutation { createTeam(input: {organizationId: "${ids.org}", name: "Search", slug: "search"}) { team { id } } }`)).createTeam.team.id;
-    ids.user = (await q<{ createUser: { user: { id: string } } }>(
-      `mutation { createUser(input: {organizationId: "${ids.org}", email: "ada@acme.test", name: "Ada", role: MEMBER, teamIds: ["${ids.team}"]}) { user { id } } }`)).createUser.user.id;
+    ids.user = (
+      await q<{ createUser: { user: { id: string } } }>(
+        `mutation { createUser(input: {organizationId: "${ids.org}", email: "ada@acme.test", name: "Ada", role: MEMBER, teamIds: ["${ids.team}"]}) { user { id } } }`,
+      )
+    ).createUser.user.id;
     for (const org of [ids.org, ids.other]) {
-      const account = (await q<{ createProviderAccount: { providerAccount: { id: string } } }>(
-        `mutation { createProviderAccount(input: {organizationId: "${org}", name: "openai-main", provider: OPENAI, apiKey: "sk-test-0000000000001"}) { providerAccount { id } } }`)).createProviderAccount.providerAccount.id;
+      const account = (
+        await q<{ createProviderAccount: { providerAccount: { id: string } } }>(
+          `mutation { createProviderAccount(input: {organizationId: "${org}", name: "openai-main", provider: OPENAI, apiKey: "sk-test-0000000000001"}) { providerAccount { id } } }`,
+        )
+      ).createProviderAccount.providerAccount.id;
       if (org === ids.org) ids.account = account;
       await q(`mutation { createModel(input: {providerAccountId: "${account}", name: "gpt-4o-mini", inputPricePerMillion: "1", outputPricePerMillion: "2"}) { model { id } } }`);
       await q(`mutation { createModel(input: {providerAccountId: "${account}", name: "gpt-4o", inputPricePerMillion: "5", outputPricePerMillion: "10"}) { model { id } } }`);
@@ -136,12 +173,18 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
     expect(await decideOn(secrets.personal, { model: "house-llm" })).toMatchObject({ message: 'model "house-llm" is not allowed for user "ada@acme.test"' });
 
     const read = await q<{ organization: { modelAccess: { allow: string[] }; teams: Array<{ modelAccess: { deny: string[] } }> } }>(
-      `{ organization(id: "${ids.org}") { modelAccess { allow } teams { modelAccess { deny } } } }`);
+      `{ organization(id: "${ids.org}") { modelAccess { allow } teams { modelAccess { deny } } } }`,
+    );
     expect(read.organization).toEqual({ modelAccess: { allow: ["gpt-*", "house-llm"] }, teams: [{ modelAccess: { deny: ["openai-main/gpt-4o"] } }] });
     expect(errorCode(await postGraphQL(url, ADMIN, set, { i: { scope: "TEAM", scopeId: ids.team, allow: ["bad pattern!"], deny: [] } }))).toBe("BAD_USER_INPUT");
     expect(errorCode(await postGraphQL(url, ADMIN, set, { i: { scope: "USER", scopeId: "usr_missing", allow: [], deny: [] } }))).toBe("NOT_FOUND");
     // Open everything again for the tests below.
-    for (const [scope, scopeId] of [["ORGANIZATION", ids.org], ["TEAM", ids.team], ["USER", ids.user], ["VIRTUAL_KEY", ids.personalKey]]) {
+    for (const [scope, scopeId] of [
+      ["ORGANIZATION", ids.org],
+      ["TEAM", ids.team],
+      ["USER", ids.user],
+      ["VIRTUAL_KEY", ids.personalKey],
+    ]) {
       await q(set, { i: { scope, scopeId, allow: [], deny: [] } });
     }
   });
@@ -175,10 +218,16 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
     expect(errorCode(bad)).toBe("BAD_USER_INPUT");
     expect(bad.errors?.[0]?.message).toContain('rule "broken"');
     expect(errorCode(await postGraphQL(url, ADMIN, set, { i: { scope: "TEAM", scopeId: ids.team, rules: [] } }))).toBe("BAD_USER_INPUT");
-    const org = await q<{ setGuardrails: { guardrails: { rules: unknown[] } } }>(set, { i: { scope: "ORGANIZATION", scopeId: ids.org, rules: [
-      { name: "no-ssn", kind: "BLOCK_REGEX", pattern: "\\b\\d{3}-\\d{2}-\\d{4}\\b" },
-      { name: "short", kind: "MAX_INPUT_TOKENS", limit: 5000 },
-    ] } });
+    const org = await q<{ setGuardrails: { guardrails: { rules: unknown[] } } }>(set, {
+      i: {
+        scope: "ORGANIZATION",
+        scopeId: ids.org,
+        rules: [
+          { name: "no-ssn", kind: "BLOCK_REGEX", pattern: "\\b\\d{3}-\\d{2}-\\d{4}\\b" },
+          { name: "short", kind: "MAX_INPUT_TOKENS", limit: 5000 },
+        ],
+      },
+    });
     expect(org.setGuardrails.guardrails.rules).toEqual([
       { name: "no-ssn", kind: "BLOCK_REGEX", pattern: "\\b\\d{3}-\\d{2}-\\d{4}\\b", flags: "", keywords: null, limit: null },
       { name: "short", kind: "MAX_INPUT_TOKENS", pattern: null, flags: null, keywords: null, limit: 5000 },
@@ -191,14 +240,20 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
       ["VIRTUAL_KEY", 'virtual key "ci"', ["no-secrets"]],
     ]);
     expect(await decideOn(secrets.personal, { model: "gpt-4o-mini", promptText: "ssn 123-45-6789" })).toMatchObject({
-      allow: false, code: "guardrail_blocked", message: 'blocked by guardrail "no-ssn" of organization "acme"',
+      allow: false,
+      code: "guardrail_blocked",
+      message: 'blocked by guardrail "no-ssn" of organization "acme"',
     });
     const sim = await simulate(secrets.ci, chat("my password is hunter2"));
     expect(sim.data?.simulate).toMatchObject({
-      allowed: false, status: 400, error: { code: "guardrail_blocked", message: 'blocked by guardrail "no-secrets" of virtual key "ci"', type: "invalid_request_error" },
+      allowed: false,
+      status: 400,
+      error: { code: "guardrail_blocked", message: 'blocked by guardrail "no-secrets" of virtual key "ci"', type: "invalid_request_error" },
     });
     expect(sim.data?.simulate.checks.filter((c) => c.name === "guardrail").map((c) => [c.level, c.passed])).toEqual([
-      ["ORGANIZATION", true], ["ORGANIZATION", true], ["VIRTUAL_KEY", false],
+      ["ORGANIZATION", true],
+      ["ORGANIZATION", true],
+      ["VIRTUAL_KEY", false],
     ]);
     const cleared = await q<{ setGuardrails: { guardrails: { rules: unknown[] } } }>(set, { i: { scope: "VIRTUAL_KEY", scopeId: ids.ciKey, rules: [] } });
     expect(cleared.setGuardrails.guardrails.rules).toEqual([]);
@@ -209,7 +264,9 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
     expect(await decideOn(secrets.ci, { model: "house-llm" })).toMatchObject({ allow: false, code: "model_not_priced" });
     const update = `mutation($i: UpdateOrganizationInput!) { updateOrganization(input: $i) { organization { id fallbackInputPricePerMillion fallbackOutputPricePerMillion } webhookSecret } }`;
     expect(errorCode(await postGraphQL(url, ADMIN, update, { i: { id: ids.org, fallbackInputPricePerMillion: "3" } }))).toBe("BAD_USER_INPUT");
-    const r = await q<{ updateOrganization: { organization: Record<string, unknown>; webhookSecret: string | null } }>(update, { i: { id: ids.org, fallbackInputPricePerMillion: "3", fallbackOutputPricePerMillion: 6 } });
+    const r = await q<{ updateOrganization: { organization: Record<string, unknown>; webhookSecret: string | null } }>(update, {
+      i: { id: ids.org, fallbackInputPricePerMillion: "3", fallbackOutputPricePerMillion: 6 },
+    });
     expect(r.updateOrganization).toEqual({ organization: { id: ids.org, fallbackInputPricePerMillion: "3.00", fallbackOutputPricePerMillion: "6.00" }, webhookSecret: null });
     expect((await snapshot()).organizations.find((o) => o.id === ids.org)?.fallbackPrice).toEqual({ inputPerMillion: 3_000_000n, outputPerMillion: 6_000_000n, cachedInputPerMillion: null });
     // 1000 input tokens at $3/M + 100 output tokens at $6/M = $0.0036.
@@ -235,7 +292,8 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
     // An admin of another organization sees a key of acme exactly like an unknown one.
     type T = { createUser: { user: { id: string } } };
     const globexAdmin = (await q<T>(`mutation { createUser(input: {organizationId: "${ids.other}", email: "boss@globex.test", name: "Boss", role: ADMIN}) { user { id } } }`)).createUser.user.id;
-    const token = (await q<{ createApiToken: { secret: string } }>(`mutation { createApiToken(input: {organizationId: "${ids.other}", userId: "${globexAdmin}", name: "t"}) { secret } }`)).createApiToken.secret;
+    const token = (await q<{ createApiToken: { secret: string } }>(`mutation { createApiToken(input: {organizationId: "${ids.other}", userId: "${globexAdmin}", name: "t"}) { secret } }`))
+      .createApiToken.secret;
     const foreign = await simulate(secrets.ci, chat("hello"), token);
     const unknownAsGlobex = await simulate(unknownSecret, chat("hello"), token);
     expect(foreign.data?.simulate).toEqual(unknownAsGlobex.data?.simulate);
@@ -253,17 +311,35 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
     const sealed = await tdb.db.query<{ c: Uint8Array }>("SELECT webhook_secret_ciphertext AS c FROM organizations WHERE id = $1", [ids.org]);
     expect(Buffer.from(sealed[0]?.c ?? new Uint8Array()).toString("utf8")).not.toContain(secret.slice(6, 30));
 
-    const budget = (await q<{ setBudget: { budget: { id: string; alertThresholds: number[] } } }>(
-      `mutation { setBudget(input: {scope: TEAM, scopeId: "${ids.team}", unit: USD, window: MONTH, limit: "0.01", alertThresholds: [1.0, 0.5, 0.8], mode: HARD}) { budget { id alertThresholds } } }`)).setBudget.budget;
+    const budget = (
+      await q<{ setBudget: { budget: { id: string; alertThresholds: number[] } } }>(
+        `mutation { setBudget(input: {scope: TEAM, scopeId: "${ids.team}", unit: USD, window: MONTH, limit: "0.01", alertThresholds: [1.0, 0.5, 0.8], mode: HARD}) { budget { id alertThresholds } } }`,
+      )
+    ).setBudget.budget;
     expect(budget.alertThresholds).toEqual([0.5, 0.8, 1]);
     const month = windowStartOf("MONTH", Date.now());
     let seq = 0;
     const spend = async (amount: bigint, windowStart = month): Promise<void> => {
       seq += 1;
       const record = create(UsageRecordSchema, {
-        requestId: `req_limits_${target.name}_${seq}`, nodeId: "n1", bootId: "b1", sequence: BigInt(seq), startedAtMs: BigInt(Date.now()), durationMs: 5,
-        organizationId: ids.org, virtualKeyId: ids.ciKey, teamId: ids.team, model: "gpt-4o-mini", providerAccountId: ids.account, route: "/v1/chat/completions",
-        inputTokens: 10, outputTokens: 10, usageSource: UsageSource.PROVIDER, costMicros: amount, outcome: Outcome.SUCCESS, status: 200,
+        requestId: `req_limits_${target.name}_${seq}`,
+        nodeId: "n1",
+        bootId: "b1",
+        sequence: BigInt(seq),
+        startedAtMs: BigInt(Date.now()),
+        durationMs: 5,
+        organizationId: ids.org,
+        virtualKeyId: ids.ciKey,
+        teamId: ids.team,
+        model: "gpt-4o-mini",
+        providerAccountId: ids.account,
+        route: "/v1/chat/completions",
+        inputTokens: 10,
+        outputTokens: 10,
+        usageSource: UsageSource.PROVIDER,
+        costMicros: amount,
+        outcome: Outcome.SUCCESS,
+        status: 200,
         charges: [create(BudgetChargeSchema, { budgetId: budget.id, windowStartMs: BigInt(windowStart), amount })],
       });
       const batch = create(UsageBatchSchema, { nodeId: "n1", bootId: "b1", records: [record] });
@@ -302,7 +378,9 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
     }
     const ninety = bodies.find((b) => b.threshold === 0.8 && b.windowStart === new Date(month).toISOString());
     expect(ninety).toMatchObject({
-      type: "budget.threshold", organizationId: ids.org, used: "0.0085",
+      type: "budget.threshold",
+      organizationId: ids.org,
+      used: "0.0085",
       budget: { id: budget.id, scope: "TEAM", scopeId: ids.team, unit: "USD", window: "MONTH", limit: "0.01" },
     });
     expect(receiver.received.find((r) => r.status === 500)?.body).toBe(delivered.find((r) => r.headers["webhook-id"] === receiver.received[0]?.headers["webhook-id"])?.body);
@@ -323,13 +401,15 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("limits at every le
   it("keeps limits within the tenancy: another organization's admin gets NOT_FOUND, a member FORBIDDEN", async () => {
     type T = { createUser: { user: { id: string } } };
     const member = (await q<T>(`mutation { createUser(input: {organizationId: "${ids.org}", email: "mem@acme.test", name: "Mem", role: MEMBER}) { user { id } } }`)).createUser.user.id;
-    const token = (await q<{ createApiToken: { secret: string } }>(`mutation { createApiToken(input: {organizationId: "${ids.org}", userId: "${member}", name: "m"}) { secret } }`)).createApiToken.secret;
+    const token = (await q<{ createApiToken: { secret: string } }>(`mutation { createApiToken(input: {organizationId: "${ids.org}", userId: "${member}", name: "m"}) { secret } }`)).createApiToken
+      .secret;
     const setAccess = `mutation { setModelAccess(input: {scope: ORGANIZATION, scopeId: "${ids.org}", allow: [], deny: ["*"]}) { modelAccess { scope } } }`;
     expect(errorCode(await postGraphQL(url, token, setAccess))).toBe("FORBIDDEN");
     expect(errorCode(await postGraphQL(url, token, `{ budgetAlerts(organizationId: "${ids.org}") { id } }`))).toBe("FORBIDDEN");
     expect(errorCode(await postGraphQL(url, token, `mutation { updateOrganization(input: {id: "${ids.org}", webhookUrl: null}) { webhookSecret } }`))).toBe("FORBIDDEN");
     const globexAdmin = (await q<T>(`mutation { createUser(input: {organizationId: "${ids.other}", email: "admin2@globex.test", name: "A2", role: ADMIN}) { user { id } } }`)).createUser.user.id;
-    const other = (await q<{ createApiToken: { secret: string } }>(`mutation { createApiToken(input: {organizationId: "${ids.other}", userId: "${globexAdmin}", name: "g"}) { secret } }`)).createApiToken.secret;
+    const other = (await q<{ createApiToken: { secret: string } }>(`mutation { createApiToken(input: {organizationId: "${ids.other}", userId: "${globexAdmin}", name: "g"}) { secret } }`))
+      .createApiToken.secret;
     expect(errorCode(await postGraphQL(url, other, setAccess))).toBe("NOT_FOUND");
     expect(errorCode(await postGraphQL(url, other, `mutation { setGuardrails(input: {scope: VIRTUAL_KEY, scopeId: "${ids.ciKey}", rules: []}) { guardrails { scope } } }`))).toBe("NOT_FOUND");
     expect(errorCode(await postGraphQL(url, other, `{ budgetAlerts(organizationId: "${ids.org}") { id } }`))).toBe("NOT_FOUND");

@@ -13,7 +13,11 @@ import { buildControlPlaneSchema } from "./schema.js";
 
 const AUTHENTICATED: OperationLimits = { ...loadControlPlaneConfig({}).adminApi, revealSchema: true };
 
-interface Answer { readonly status: number; readonly errors: Array<{ message: string; extensions?: { code?: string } }>; readonly data: unknown }
+interface Answer {
+  readonly status: number;
+  readonly errors: Array<{ message: string; extensions?: { code?: string } }>;
+  readonly data: unknown;
+}
 
 describe("operation limits", () => {
   const servers: ApolloServer<GraphQLContext>[] = [];
@@ -73,7 +77,8 @@ describe("operation limits", () => {
     const directives = `{ me { kind ${"@include(if: true) ".repeat(21)} } }`;
     expect((await run("authenticated", { query: directives })).errors[0]?.message).toMatch(/Directives limit of 20 exceeded/);
 
-    const page = (alias: string): string => `${alias}: virtualKeys(organizationId: "org_x", first: 500) { edges { node { id name kind status prefix last4 allowedModels maxCostPerRequest metadata budgets { unit window limit mode used remaining resetsAt } } } }`;
+    const page = (alias: string): string =>
+      `${alias}: virtualKeys(organizationId: "org_x", first: 500) { edges { node { id name kind status prefix last4 allowedModels maxCostPerRequest metadata budgets { unit window limit mode used remaining resetsAt } } } }`;
     const costly = `{ ${Array.from({ length: 10 }, (_, i) => page(`p${i}`)).join(" ")} }`;
     expect((await run("authenticated", { query: costly })).errors[0]?.message).toMatch(/Query Cost limit of 100000 exceeded/);
   });

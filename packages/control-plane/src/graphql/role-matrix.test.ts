@@ -6,9 +6,7 @@
  * answer (code and message) given for ids that do not exist.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ADMIN_KEY_EXPIRY_MS, ADMIN_KEY_GUARDRAILS, ADMIN_KEY_LIMITS, isLimitBearing, KEY_LIMITS_QUERY, MEMBER_LIMIT_MATRIX, type LimitedKey,
-} from "../testing/member-limit-matrix.js";
+import { ADMIN_KEY_EXPIRY_MS, ADMIN_KEY_GUARDRAILS, ADMIN_KEY_LIMITS, isLimitBearing, KEY_LIMITS_QUERY, MEMBER_LIMIT_MATRIX, type LimitedKey } from "../testing/member-limit-matrix.js";
 import { ORG_ADMIN, ROLE_MATRIX, ROLES, SIMULATE, parseExpectation, type MatrixContext, type Role, type SampleCall } from "../testing/role-matrix.js";
 import { errorCode, gql, postGraphQL, type GraphQLResponse } from "../testing/graphql-client.js";
 import { seedTenant, startTestControlPlane, type Tenant, type TestControlPlane } from "../testing/tenant-fixtures.js";
@@ -60,8 +58,9 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("role matrix on $na
     const b: Tenant = await seedTenant(cp, "matrix-b");
     const unique = (): string => `${Date.now().toString(36)}${(counter++).toString(36)}`;
     const newKey = async (kind: "PERSONAL" | "SERVICE"): Promise<{ id: string; secret: string }> => {
-      const r = await root<{ createVirtualKey: { virtualKey: { id: string }; secret: string } }>(`mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { virtualKey { id } secret } }`,
-        { i: { organizationId: a.orgId, name: `fresh-${unique()}`, kind, ...(kind === "PERSONAL" ? { userId: a.memberUserId } : {}) } });
+      const r = await root<{ createVirtualKey: { virtualKey: { id: string }; secret: string } }>(`mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { virtualKey { id } secret } }`, {
+        i: { organizationId: a.orgId, name: `fresh-${unique()}`, kind, ...(kind === "PERSONAL" ? { userId: a.memberUserId } : {}) },
+      });
       return { id: r.createVirtualKey.virtualKey.id, secret: r.createVirtualKey.secret };
     };
     const key = async (kind: "PERSONAL" | "SERVICE"): Promise<string> => (await newKey(kind)).id;
@@ -76,36 +75,59 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("role matrix on $na
       throw new Error("the simulator's snapshot never saw the new key");
     };
     const user = async (): Promise<string> =>
-      (await root<{ createUser: { user: { id: string } } }>(`mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }`,
-        { i: { organizationId: a.orgId, email: `fresh-${unique()}@a.test`, name: "Fresh" } })).createUser.user.id;
+      (
+        await root<{ createUser: { user: { id: string } } }>(`mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }`, {
+          i: { organizationId: a.orgId, email: `fresh-${unique()}@a.test`, name: "Fresh" },
+        })
+      ).createUser.user.id;
     const team = async (): Promise<string> =>
-      (await root<{ createTeam: { team: { id: string } } }>(`mutation($i: CreateTeamInput!) { createTeam(input: $i) { team { id } } }`,
-        { i: { organizationId: a.orgId, name: "Fresh", slug: `fresh-${unique()}` } })).createTeam.team.id;
+      (
+        await root<{ createTeam: { team: { id: string } } }>(`mutation($i: CreateTeamInput!) { createTeam(input: $i) { team { id } } }`, {
+          i: { organizationId: a.orgId, name: "Fresh", slug: `fresh-${unique()}` },
+        })
+      ).createTeam.team.id;
     const limitedPersonalKey = async (): Promise<LimitedKey> => {
       const name = `limited-${unique()}`;
       const created = await root<{ createVirtualKey: { virtualKey: { id: string; budgets: Array<{ id: string }>; rateLimits: Array<{ id: string }> } } }>(
         `mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { virtualKey { id budgets { id } rateLimits { id } } } }`,
-        { i: { organizationId: a.orgId, name, kind: "PERSONAL", userId: a.memberUserId, ...ADMIN_KEY_LIMITS, expiresAt: new Date(Date.now() + ADMIN_KEY_EXPIRY_MS).toISOString() } });
+        { i: { organizationId: a.orgId, name, kind: "PERSONAL", userId: a.memberUserId, ...ADMIN_KEY_LIMITS, expiresAt: new Date(Date.now() + ADMIN_KEY_EXPIRY_MS).toISOString() } },
+      );
       const key = created.createVirtualKey.virtualKey;
       await root(`mutation($i: SetGuardrailsInput!) { setGuardrails(input: $i) { guardrails { scopeId } } }`, { i: { scope: "VIRTUAL_KEY", scopeId: key.id, rules: ADMIN_KEY_GUARDRAILS } });
       return { id: key.id, name, budgetId: key.budgets[0]?.id ?? "", rateLimitId: key.rateLimits[0]?.id ?? "" };
     };
     ctx = {
-      a, b, unique,
+      a,
+      b,
+      unique,
       fresh: {
-        user, team, limitedPersonalKey,
+        user,
+        team,
+        limitedPersonalKey,
         pauseKey: async (id, by) => {
           await gql(cp.url, by === "admin" ? a.adminToken : a.memberToken, `mutation($i: PauseVirtualKeyInput!) { pauseVirtualKey(input: $i) { virtualKey { id } } }`, { i: { id } });
         },
         keySecret,
-        teamRateLimit: async () => (await root<{ setRateLimit: { rateLimit: { id: string } } }>(`mutation($i: SetRateLimitInput!) { setRateLimit(input: $i) { rateLimit { id } } }`,
-          { i: { scope: "TEAM", scopeId: await team(), unit: "TOKENS", limit: 1000, windowSeconds: 60 } })).setRateLimit.rateLimit.id,
+        teamRateLimit: async () =>
+          (
+            await root<{ setRateLimit: { rateLimit: { id: string } } }>(`mutation($i: SetRateLimitInput!) { setRateLimit(input: $i) { rateLimit { id } } }`, {
+              i: { scope: "TEAM", scopeId: await team(), unit: "TOKENS", limit: 1000, windowSeconds: 60 },
+            })
+          ).setRateLimit.rateLimit.id,
         personalKey: () => key("PERSONAL"),
         serviceKey: () => key("SERVICE"),
-        apiToken: async () => (await root<{ createApiToken: { apiToken: { id: string } } }>(`mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { apiToken { id } } }`,
-          { i: { organizationId: a.orgId, userId: await user(), name: "fresh" } })).createApiToken.apiToken.id,
-        teamBudget: async () => (await root<{ setBudget: { budget: { id: string } } }>(`mutation($i: SetBudgetInput!) { setBudget(input: $i) { budget { id } } }`,
-          { i: { scope: "TEAM", scopeId: await team(), unit: "REQUESTS", window: "DAY", limit: 10 } })).setBudget.budget.id,
+        apiToken: async () =>
+          (
+            await root<{ createApiToken: { apiToken: { id: string } } }>(`mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { apiToken { id } } }`, {
+              i: { organizationId: a.orgId, userId: await user(), name: "fresh" },
+            })
+          ).createApiToken.apiToken.id,
+        teamBudget: async () =>
+          (
+            await root<{ setBudget: { budget: { id: string } } }>(`mutation($i: SetBudgetInput!) { setBudget(input: $i) { budget { id } } }`, {
+              i: { scope: "TEAM", scopeId: await team(), unit: "REQUESTS", window: "DAY", limit: 10 },
+            })
+          ).setBudget.budget.id,
       },
     };
     tokens = { platform: cp.adminToken, adminA: a.adminToken, memberA: a.memberToken, adminB: b.adminToken };
@@ -125,8 +147,14 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("role matrix on $na
     const schema = await buildControlPlaneSchema();
     const fields = [...Object.keys(schema.getQueryType()?.getFields() ?? {}), ...Object.keys(schema.getMutationType()?.getFields() ?? {})];
     expect(fields.length).toBeGreaterThan(30);
-    expect(fields.filter((f) => !(f in ROLE_MATRIX)), "operations without a role-matrix entry").toEqual([]);
-    expect(Object.keys(ROLE_MATRIX).filter((f) => !fields.includes(f)), "role-matrix entries for operations not in the schema").toEqual([]);
+    expect(
+      fields.filter((f) => !(f in ROLE_MATRIX)),
+      "operations without a role-matrix entry",
+    ).toEqual([]);
+    expect(
+      Object.keys(ROLE_MATRIX).filter((f) => !fields.includes(f)),
+      "role-matrix entries for operations not in the schema",
+    ).toEqual([]);
     for (const [op, cases] of Object.entries(ROLE_MATRIX)) {
       expect(cases.length, op).toBeGreaterThan(0);
       for (const c of cases) parseExpectation(c.expect);
@@ -181,21 +209,31 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("role matrix on $na
     expect(failures).toEqual([]);
     expect(secrets.size).toBeGreaterThan(10);
     const audit = JSON.stringify(await tdb.db.query("SELECT * FROM audit_log"));
-    expect([...secrets].filter((secret) => audit.includes(secret)), "secrets found in the audit log").toEqual([]);
+    expect(
+      [...secrets].filter((secret) => audit.includes(secret)),
+      "secrets found in the audit log",
+    ).toEqual([]);
   }, 240_000);
 
   it("has a member rule for every mutation that takes or answers a limit", async () => {
     const schema = await buildControlPlaneSchema();
-    const bearing = Object.entries(schema.getMutationType()?.getFields() ?? {}).filter(([, field]) => {
-      const input = field.args.find((arg) => arg.name === "input");
-      const inputType = input ? getNamedType(input.type) : null;
-      const inputFields = inputType && isInputObjectType(inputType) ? Object.keys(inputType.getFields()) : [];
-      const payload = getNamedType(field.type);
-      const payloadTypes = isObjectType(payload) ? Object.values(payload.getFields()).map((f) => getNamedType(f.type).name) : [];
-      return isLimitBearing(field.name, inputFields, payloadTypes);
-    }).map(([name]) => name);
-    expect(bearing).toEqual(expect.arrayContaining(["createVirtualKey", "updateVirtualKey", "upsertVirtualKey", "setBudget", "removeBudget", "setRateLimit", "removeRateLimit", "setModelAccess", "setGuardrails"]));
-    expect(bearing.filter((op) => !(op in MEMBER_LIMIT_MATRIX)), "limit-bearing mutations without a member rule").toEqual([]);
+    const bearing = Object.entries(schema.getMutationType()?.getFields() ?? {})
+      .filter(([, field]) => {
+        const input = field.args.find((arg) => arg.name === "input");
+        const inputType = input ? getNamedType(input.type) : null;
+        const inputFields = inputType && isInputObjectType(inputType) ? Object.keys(inputType.getFields()) : [];
+        const payload = getNamedType(field.type);
+        const payloadTypes = isObjectType(payload) ? Object.values(payload.getFields()).map((f) => getNamedType(f.type).name) : [];
+        return isLimitBearing(field.name, inputFields, payloadTypes);
+      })
+      .map(([name]) => name);
+    expect(bearing).toEqual(
+      expect.arrayContaining(["createVirtualKey", "updateVirtualKey", "upsertVirtualKey", "setBudget", "removeBudget", "setRateLimit", "removeRateLimit", "setModelAccess", "setGuardrails"]),
+    );
+    expect(
+      bearing.filter((op) => !(op in MEMBER_LIMIT_MATRIX)),
+      "limit-bearing mutations without a member rule",
+    ).toEqual([]);
     for (const op of Object.keys(MEMBER_LIMIT_MATRIX)) expect(bearing, `${op} is not limit-bearing`).toContain(op);
   });
 

@@ -59,7 +59,8 @@ export class PicoAmount {
  */
 export const DecimalScalar = new GraphQLScalarType<bigint | PicoAmount, string>({
   name: "Decimal",
-  description: 'An exact decimal amount, serialized as a string ("12.50"). Money is US dollars: inputs have at most 6 decimals; costs are output exactly, with up to 12 decimals ("0.001305"). Accepts a string or a number.',
+  description:
+    'An exact decimal amount, serialized as a string ("12.50"). Money is US dollars: inputs have at most 6 decimals; costs are output exactly, with up to 12 decimals ("0.001305"). Accepts a string or a number.',
   serialize(v: unknown): string {
     if (v instanceof PicoAmount) return formatUsdPicos(v.picos);
     if (typeof v !== "bigint") throw new TypeError("Decimal values are micro-unit bigints or PicoAmounts inside");

@@ -15,9 +15,21 @@ import { VirtualKeyResolver } from "./resolvers/virtual-key.resolver.js";
 /** Builds the admin API schema. */
 export async function buildControlPlaneSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [OrganizationResolver, ProviderResolver, VirtualKeyResolver, ReportingResolver, SigningKeyResolver, IdentityResolver,
-      LimitsResolver, OrganizationLimitsResolver, TeamLimitsResolver, UserLimitsResolver,
-      PropagationResolver, DataPlaneNodeStatusResolver, ...PAYLOAD_PROPAGATION_RESOLVERS],
+    resolvers: [
+      OrganizationResolver,
+      ProviderResolver,
+      VirtualKeyResolver,
+      ReportingResolver,
+      SigningKeyResolver,
+      IdentityResolver,
+      LimitsResolver,
+      OrganizationLimitsResolver,
+      TeamLimitsResolver,
+      UserLimitsResolver,
+      PropagationResolver,
+      DataPlaneNodeStatusResolver,
+      ...PAYLOAD_PROPAGATION_RESOLVERS,
+    ],
     validate: false,
     globalMiddlewares: [rejectUnstorableStrings],
     emitSchemaFile: false,

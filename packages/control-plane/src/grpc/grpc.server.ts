@@ -97,13 +97,28 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
       if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
       const req = call.request;
       ledger
-        .acquireGrants({ nodeId: req.nodeId, bootId: req.bootId }, req.requests.map((g) => ({ budgetId: g.budgetId, windowStartMs: Number(g.windowStartMs), needed: g.needed, want: g.want })))
-        .then((answers) => callback(null, create(AcquireGrantsResponseSchema, {
-          grants: answers.map((a) => create(GrantSchema, {
-            budgetId: a.budgetId, windowStartMs: BigInt(a.windowStartMs), grantedTotal: a.grantedTotal, expiresAtMs: BigInt(a.expiresAtMs), exhausted: a.exhausted,
-            generation: a.generation, heldElsewhere: a.heldElsewhere,
-          })),
-        })))
+        .acquireGrants(
+          { nodeId: req.nodeId, bootId: req.bootId },
+          req.requests.map((g) => ({ budgetId: g.budgetId, windowStartMs: Number(g.windowStartMs), needed: g.needed, want: g.want })),
+        )
+        .then((answers) =>
+          callback(
+            null,
+            create(AcquireGrantsResponseSchema, {
+              grants: answers.map((a) =>
+                create(GrantSchema, {
+                  budgetId: a.budgetId,
+                  windowStartMs: BigInt(a.windowStartMs),
+                  grantedTotal: a.grantedTotal,
+                  expiresAtMs: BigInt(a.expiresAtMs),
+                  exhausted: a.exhausted,
+                  generation: a.generation,
+                  heldElsewhere: a.heldElsewhere,
+                }),
+              ),
+            }),
+          ),
+        )
         .catch((e: unknown) => callback(toServiceError(e, logger)));
     },
     releaseGrants: (call, callback) => {
@@ -114,21 +129,38 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
           { nodeId: req.nodeId, bootId: req.bootId },
           req.releases.map((r) => ({ budgetId: r.budgetId, windowStartMs: Number(r.windowStartMs), spentTotal: r.spentTotal, expectedGeneration: r.expectedGeneration })),
         )
-        .then((r) => callback(null, create(ReleaseGrantsResponseSchema, {
-          grants: r.rows.map((a) => create(GrantSchema, {
-            budgetId: a.budgetId, windowStartMs: BigInt(a.windowStartMs), grantedTotal: a.grantedTotal, expiresAtMs: BigInt(a.expiresAtMs), exhausted: a.exhausted,
-            generation: a.generation, heldElsewhere: a.heldElsewhere,
-          })),
-        })))
+        .then((r) =>
+          callback(
+            null,
+            create(ReleaseGrantsResponseSchema, {
+              grants: r.rows.map((a) =>
+                create(GrantSchema, {
+                  budgetId: a.budgetId,
+                  windowStartMs: BigInt(a.windowStartMs),
+                  grantedTotal: a.grantedTotal,
+                  expiresAtMs: BigInt(a.expiresAtMs),
+                  exhausted: a.exhausted,
+                  generation: a.generation,
+                  heldElsewhere: a.heldElsewhere,
+                }),
+              ),
+            }),
+          ),
+        )
         .catch((e: unknown) => callback(toServiceError(e, logger)));
     },
     getBudgetUsage: (call, callback) => {
       if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
       const asks = call.request.budgets.map((b) => ({ budgetId: b.budgetId, windowStartMs: Number(b.windowStartMs) }));
       readBudgetUsage(deps.db, asks, deps.now(), deps.reclaimGraceMs ?? GRANT_RECLAIM_GRACE_MS)
-        .then((rows) => callback(null, create(BudgetUsageResponseSchema, {
-          usages: rows.map((r) => create(BudgetWindowUsageSchema, { budgetId: r.budgetId, windowStartMs: BigInt(r.windowStartMs), used: r.used, held: r.held })),
-        })))
+        .then((rows) =>
+          callback(
+            null,
+            create(BudgetUsageResponseSchema, {
+              usages: rows.map((r) => create(BudgetWindowUsageSchema, { budgetId: r.budgetId, windowStartMs: BigInt(r.windowStartMs), used: r.used, held: r.held })),
+            }),
+          ),
+        )
         .catch((e: unknown) => callback(toServiceError(e, logger)));
     },
     acquireRateUnits: (call, callback) => {
@@ -137,12 +169,26 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
       if (!allocations) return callback({ code: grpc.status.UNIMPLEMENTED, details: "rate-limit units are not served here" });
       const req = call.request;
       allocations
-        .acquire(req.requests.map((r) => ({ rateLimitId: r.rateLimitId, windowStartMs: Number(r.windowStartMs), needed: r.needed, want: r.want })), req.connectedNodes)
-        .then((answers) => callback(null, create(AcquireRateUnitsResponseSchema, {
-          grants: answers.map((a, i) => create(RateUnitGrantSchema, {
-            rateLimitId: req.requests[i]?.rateLimitId ?? "", windowStartMs: req.requests[i]?.windowStartMs ?? 0n, granted: a.granted, allocated: a.allocated, limit: a.limit,
-          })),
-        })))
+        .acquire(
+          req.requests.map((r) => ({ rateLimitId: r.rateLimitId, windowStartMs: Number(r.windowStartMs), needed: r.needed, want: r.want })),
+          req.connectedNodes,
+        )
+        .then((answers) =>
+          callback(
+            null,
+            create(AcquireRateUnitsResponseSchema, {
+              grants: answers.map((a, i) =>
+                create(RateUnitGrantSchema, {
+                  rateLimitId: req.requests[i]?.rateLimitId ?? "",
+                  windowStartMs: req.requests[i]?.windowStartMs ?? 0n,
+                  granted: a.granted,
+                  allocated: a.allocated,
+                  limit: a.limit,
+                }),
+              ),
+            }),
+          ),
+        )
         .catch((e: unknown) => callback(toServiceError(e, logger)));
     },
   };
@@ -180,7 +226,8 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
     bound = await new Promise<number>((resolve, reject) => {
       server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
     });
-    if (!isLoopbackHost(host)) logger.warn({ host }, "gRPC server is plaintext on a non-loopback interface: provider credentials cross the network unencrypted (set TOLLGATE_GRPC_TLS_CERT and TOLLGATE_GRPC_TLS_KEY)");
+    if (!isLoopbackHost(host))
+      logger.warn({ host }, "gRPC server is plaintext on a non-loopback interface: provider credentials cross the network unencrypted (set TOLLGATE_GRPC_TLS_CERT and TOLLGATE_GRPC_TLS_KEY)");
   }
   const hostForAddress = host.includes(":") ? `[${host}]` : host;
   return {

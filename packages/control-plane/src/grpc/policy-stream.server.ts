@@ -78,7 +78,9 @@ export function serveSubscription(call: Call, deps: PolicyStreamDeps): void {
     const h = hello;
     if (h) {
       deps.rateShares?.detachNode(h.nodeId);
-      markNodeDisconnected(deps.db, h.nodeId, h.bootId, deps.now(), deps.replicaId).catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not mark node disconnected"));
+      markNodeDisconnected(deps.db, h.nodeId, h.bootId, deps.now(), deps.replicaId).catch((e: unknown) =>
+        log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not mark node disconnected"),
+      );
     }
   };
 
@@ -89,8 +91,14 @@ export function serveSubscription(call: Call, deps: PolicyStreamDeps): void {
     if (closed) return;
     const shares = sharesOf(entry, Math.max(connected, 1));
     const update = create(PolicyUpdateSchema, {
-      version: entry.version, nonce: randomBytes(8).toString("hex"), full, upserts: delta.upserts, removals: delta.removals,
-      hmacPepper: entry.snapshot.hmacPepper, serverTimeMs: BigInt(deps.now()), connectedNodes: Math.max(connected, 1),
+      version: entry.version,
+      nonce: randomBytes(8).toString("hex"),
+      full,
+      upserts: delta.upserts,
+      removals: delta.removals,
+      hmacPepper: entry.snapshot.hmacPepper,
+      serverTimeMs: BigInt(deps.now()),
+      connectedNodes: Math.max(connected, 1),
       rateLimitShares: Object.fromEntries(shares),
     });
     sentShares = shares;
@@ -115,11 +123,20 @@ export function serveSubscription(call: Call, deps: PolicyStreamDeps): void {
     if (connected === sentNodeCount && !sharesChanged(sentShares, shares)) return;
     sentNodeCount = connected;
     sentShares = shares;
-    call.write(create(PolicyUpdateSchema, {
-      version: lastVersion, nonce: randomBytes(8).toString("hex"), full: false, upserts: [], removals: [],
-      hmacPepper: entry.snapshot.hmacPepper, serverTimeMs: BigInt(deps.now()), connectedNodes: connected,
-      rateLimitShares: Object.fromEntries(shares), sharesOnly: true,
-    }));
+    call.write(
+      create(PolicyUpdateSchema, {
+        version: lastVersion,
+        nonce: randomBytes(8).toString("hex"),
+        full: false,
+        upserts: [],
+        removals: [],
+        hmacPepper: entry.snapshot.hmacPepper,
+        serverTimeMs: BigInt(deps.now()),
+        connectedNodes: connected,
+        rateLimitShares: Object.fromEntries(shares),
+        sharesOnly: true,
+      }),
+    );
   };
 
   const onHello = async (h: Hello): Promise<void> => {

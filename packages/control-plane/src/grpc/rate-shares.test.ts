@@ -3,9 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import {
-  HelloSchema, Outcome, SubscribeRequestSchema, UsageBatchSchema, UsageRecordSchema, createControlPlaneClient, type ControlPlaneClient, type PolicyUpdate,
-} from "@tollgate/proto";
+import { HelloSchema, Outcome, SubscribeRequestSchema, UsageBatchSchema, UsageRecordSchema, createControlPlaneClient, type ControlPlaneClient, type PolicyUpdate } from "@tollgate/proto";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadControlPlaneConfig } from "../config.js";
@@ -29,16 +27,23 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("rate-limit shares 
     tdb = await target.open();
     dataDir = mkdtempSync(join(tmpdir(), "tg-rate-shares-"));
     const config = loadControlPlaneConfig({
-      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"),
-      TOLLGATE_NODE_TOKEN: NODE_TOKEN, CONTROL_PLANE_HTTP_PORT: "0", CONTROL_PLANE_GRPC_PORT: "0", LOG_LEVEL: "silent",
+      TOLLGATE_DATA_DIR: dataDir,
+      TOLLGATE_ADMIN_TOKEN: ADMIN,
+      TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"),
+      TOLLGATE_NODE_TOKEN: NODE_TOKEN,
+      CONTROL_PLANE_HTTP_PORT: "0",
+      CONTROL_PLANE_GRPC_PORT: "0",
+      LOG_LEVEL: "silent",
     });
     cp = await startControlPlane(config, { database: tdb.db, logger: pino({ level: "silent" }) });
     client = createControlPlaneClient(cp.grpcAddress, NODE_TOKEN);
-    orgId = (await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, ADMIN, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`)).createOrganization.organization.id;
-    keyId = (await gql<{ createVirtualKey: { virtualKey: { id: string } } }>(cp.httpUrl, ADMIN,
-      `mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { virtualKey { id } } }`,
-      { i: { organizationId: orgId, name: "busy", kind: "SERVICE", rateLimits: [{ unit: "REQUESTS", limit: 60, windowSeconds: 10 }] } },
-    )).createVirtualKey.virtualKey.id;
+    orgId = (await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, ADMIN, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`))
+      .createOrganization.organization.id;
+    keyId = (
+      await gql<{ createVirtualKey: { virtualKey: { id: string } } }>(cp.httpUrl, ADMIN, `mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { virtualKey { id } } }`, {
+        i: { organizationId: orgId, name: "busy", kind: "SERVICE", rateLimits: [{ unit: "REQUESTS", limit: 60, windowSeconds: 10 }] },
+      })
+    ).createVirtualKey.virtualKey.id;
   });
 
   afterAll(async () => {
@@ -73,10 +78,19 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("rate-limit shares 
       // 45 requests on the busy node (15 refused by its rate limit: demand all the same), 5 on the quiet one
       const now = Date.now();
       let n = 0;
-      const record = (nodeId: string, refused: boolean) => create(UsageRecordSchema, {
-        requestId: `req_share_${++n}`, nodeId, bootId: "boot-1", startedAtMs: BigInt(now), organizationId: orgId, virtualKeyId: keyId,
-        outcome: refused ? Outcome.REFUSED : Outcome.SUCCESS, errorCode: refused ? "rate_limit_exceeded" : "", status: refused ? 429 : 200, inputTokens: refused ? 0 : 10,
-      });
+      const record = (nodeId: string, refused: boolean) =>
+        create(UsageRecordSchema, {
+          requestId: `req_share_${++n}`,
+          nodeId,
+          bootId: "boot-1",
+          startedAtMs: BigInt(now),
+          organizationId: orgId,
+          virtualKeyId: keyId,
+          outcome: refused ? Outcome.REFUSED : Outcome.SUCCESS,
+          errorCode: refused ? "rate_limit_exceeded" : "",
+          status: refused ? 429 : 200,
+          inputTokens: refused ? 0 : 10,
+        });
       // one batch (each record names its node), so no share check can fall between two ingests
       const records = [...Array.from({ length: 45 }, (_, i) => record("node-busy", i >= 30)), ...Array.from({ length: 5 }, () => record("node-quiet", false))];
       await client.reportUsage(create(UsageBatchSchema, { nodeId: "node-busy", bootId: "boot-1", records }), 10_000);

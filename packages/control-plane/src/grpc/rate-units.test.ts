@@ -27,15 +27,26 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("AcquireRateUnits o
     tdb = await target.open();
     dataDir = mkdtempSync(join(tmpdir(), "tg-rate-units-"));
     const config = loadControlPlaneConfig({
-      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"),
-      TOLLGATE_NODE_TOKEN: NODE_TOKEN, CONTROL_PLANE_HTTP_PORT: "0", CONTROL_PLANE_GRPC_PORT: "0", LOG_LEVEL: "silent",
+      TOLLGATE_DATA_DIR: dataDir,
+      TOLLGATE_ADMIN_TOKEN: ADMIN,
+      TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"),
+      TOLLGATE_NODE_TOKEN: NODE_TOKEN,
+      CONTROL_PLANE_HTTP_PORT: "0",
+      CONTROL_PLANE_GRPC_PORT: "0",
+      LOG_LEVEL: "silent",
     });
     cp = await startControlPlane(config, { database: tdb.db, logger: pino({ level: "silent" }) });
     client = createControlPlaneClient(cp.grpcAddress, NODE_TOKEN);
-    const orgId = (await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, ADMIN, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`)).createOrganization.organization.id;
-    keyId = (await gql<{ createVirtualKey: { virtualKey: { id: string } } }>(cp.httpUrl, ADMIN,
-      `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "ci", kind: SERVICE, rateLimits: [{unit: REQUESTS, limit: 3, windowSeconds: 60}]}) { virtualKey { id } } }`,
-    )).createVirtualKey.virtualKey.id;
+    const orgId = (
+      await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, ADMIN, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`)
+    ).createOrganization.organization.id;
+    keyId = (
+      await gql<{ createVirtualKey: { virtualKey: { id: string } } }>(
+        cp.httpUrl,
+        ADMIN,
+        `mutation { createVirtualKey(input: {organizationId: "${orgId}", name: "ci", kind: SERVICE, rateLimits: [{unit: REQUESTS, limit: 3, windowSeconds: 60}]}) { virtualKey { id } } }`,
+      )
+    ).createVirtualKey.virtualKey.id;
     const rows = await tdb.db.query<{ id: string }>("SELECT id FROM rate_limits WHERE scope = 'VIRTUAL_KEY' AND scope_id = $1", [keyId]);
     rateLimitId = rows[0]?.id ?? "";
   }, 60_000);
@@ -48,9 +59,15 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("AcquireRateUnits o
   });
 
   const claim = (c: ControlPlaneClient, nodeId: string, windowStartMs: number) =>
-    c.acquireRateUnits(create(AcquireRateUnitsRequestSchema, {
-      nodeId, bootId: "b1", connectedNodes: 2, requests: [create(RateUnitRequestSchema, { rateLimitId, windowStartMs: BigInt(windowStartMs), needed: 1, want: 3 })],
-    }), 5_000);
+    c.acquireRateUnits(
+      create(AcquireRateUnitsRequestSchema, {
+        nodeId,
+        bootId: "b1",
+        connectedNodes: 2,
+        requests: [create(RateUnitRequestSchema, { rateLimitId, windowStartMs: BigInt(windowStartMs), needed: 1, want: 3 })],
+      }),
+      5_000,
+    );
 
   it("allocates a window's 3 units across nodes, then nothing; refuses calls without the node token", async () => {
     expect(rateLimitId).toMatch(/^rl_/);
@@ -73,13 +90,17 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("AcquireRateUnits o
 
   it("a key's limits updated mid-window keep their id: the window's allocation carries over under the new amount", async () => {
     const windowStart = Math.floor(Date.now() / 60_000) * 60_000;
-    const update = (limits: string) =>
-      gql(cp.httpUrl, ADMIN, `mutation { updateVirtualKey(input: {id: "${keyId}", rateLimits: [${limits}]}) { virtualKey { id } } }`);
+    const update = (limits: string) => gql(cp.httpUrl, ADMIN, `mutation { updateVirtualKey(input: {id: "${keyId}", rateLimits: [${limits}]}) { virtualKey { id } } }`);
     await update("{unit: REQUESTS, limit: 5, windowSeconds: 60}, {unit: TOKENS, limit: 1000, windowSeconds: 60}");
     const rows = await tdb.db.query<{ id: string; unit: string; limit_amount: number }>("SELECT id, unit, limit_amount FROM rate_limits WHERE scope_id = $1 ORDER BY unit", [keyId]);
-    expect(rows.map((r) => [r.id === rateLimitId, r.unit, Number(r.limit_amount)])).toEqual([[true, "REQUESTS", 5], [false, "TOKENS", 1000]]);
+    expect(rows.map((r) => [r.id === rateLimitId, r.unit, Number(r.limit_amount)])).toEqual([
+      [true, "REQUESTS", 5],
+      [false, "TOKENS", 1000],
+    ]);
     // The first test handed out 3 in this window (unless a minute boundary fell between them): the rest of 5, then none.
-    const before = Number((await tdb.db.query<{ allocated: string }>("SELECT allocated FROM rate_limit_windows WHERE rate_limit_id = $1 AND window_start_ms = $2", [rateLimitId, windowStart]))[0]?.allocated ?? 0);
+    const before = Number(
+      (await tdb.db.query<{ allocated: string }>("SELECT allocated FROM rate_limit_windows WHERE rate_limit_id = $1 AND window_start_ms = $2", [rateLimitId, windowStart]))[0]?.allocated ?? 0,
+    );
     const answers = [];
     for (let i = before; i <= 5; i++) answers.push(...(await claim(client, "node-a", windowStart)).grants);
     expect(answers.map((g) => g.limit)).toEqual(answers.map(() => 5));

@@ -54,21 +54,49 @@ export function usageRecordDefect(r: UsageRecord): { reason: DeadLetterReason; d
     range("status", r.status <= 999) ??
     range("attempts", r.attempts <= MAX_ATTEMPTS) ??
     range("charges", r.charges.length <= MAX_CHARGES) ??
-    range("charges.window_start_ms", r.charges.every((c) => c.windowStartMs >= 0n && c.windowStartMs < MAX_TIME_MS)) ??
-    range("charges.amount", r.charges.every((c) => c.amount >= 0n && c.amount <= (isLegacyRecord(r) ? MAX_LEGACY_AMOUNT : MAX_AMOUNT)))
+    range(
+      "charges.window_start_ms",
+      r.charges.every((c) => c.windowStartMs >= 0n && c.windowStartMs < MAX_TIME_MS),
+    ) ??
+    range(
+      "charges.amount",
+      r.charges.every((c) => c.amount >= 0n && c.amount <= (isLegacyRecord(r) ? MAX_LEGACY_AMOUNT : MAX_AMOUNT)),
+    )
   );
 }
 
 /** The ingest record of a record that passed `usageRecordDefect` (node and boot ids already filled in). */
 function toUsageIn(r: UsageRecord, received: () => Uint8Array): UsageIn {
   return {
-    requestId: r.requestId, nodeId: r.nodeId, bootId: r.bootId, sequence: r.sequence, startedAtMs: r.startedAtMs,
-    durationMs: r.durationMs, firstByteMs: r.firstByteMs, organizationId: r.organizationId, virtualKeyId: r.virtualKeyId, userId: r.userId,
-    teamId: r.teamId, model: r.model, modelId: r.modelId, providerAccountId: r.providerAccountId, upstreamModel: r.upstreamModel, route: r.route,
-    stream: r.stream, inputTokens: r.inputTokens, cachedInputTokens: r.cachedInputTokens, outputTokens: r.outputTokens,
-    cacheWriteInputTokens: r.cacheWriteInputTokens, cacheWrite1hInputTokens: r.cacheWrite1hInputTokens,
-    usageSource: enumName(UsageSource, r.usageSource, "USAGE_SOURCE_"), costPicos: isLegacyRecord(r) ? picosOfMicros(r.costMicros) : r.costPicos, usdChargesInMicros: isLegacyRecord(r),
-    outcome: enumName(Outcome, r.outcome, "OUTCOME_"), status: r.status, errorCode: r.errorCode, attempts: r.attempts,
+    requestId: r.requestId,
+    nodeId: r.nodeId,
+    bootId: r.bootId,
+    sequence: r.sequence,
+    startedAtMs: r.startedAtMs,
+    durationMs: r.durationMs,
+    firstByteMs: r.firstByteMs,
+    organizationId: r.organizationId,
+    virtualKeyId: r.virtualKeyId,
+    userId: r.userId,
+    teamId: r.teamId,
+    model: r.model,
+    modelId: r.modelId,
+    providerAccountId: r.providerAccountId,
+    upstreamModel: r.upstreamModel,
+    route: r.route,
+    stream: r.stream,
+    inputTokens: r.inputTokens,
+    cachedInputTokens: r.cachedInputTokens,
+    outputTokens: r.outputTokens,
+    cacheWriteInputTokens: r.cacheWriteInputTokens,
+    cacheWrite1hInputTokens: r.cacheWrite1hInputTokens,
+    usageSource: enumName(UsageSource, r.usageSource, "USAGE_SOURCE_"),
+    costPicos: isLegacyRecord(r) ? picosOfMicros(r.costMicros) : r.costPicos,
+    usdChargesInMicros: isLegacyRecord(r),
+    outcome: enumName(Outcome, r.outcome, "OUTCOME_"),
+    status: r.status,
+    errorCode: r.errorCode,
+    attempts: r.attempts,
     charges: r.charges.map((c) => ({ budgetId: c.budgetId, windowStartMs: Number(c.windowStartMs), amount: c.amount })),
     received,
   };

@@ -38,7 +38,15 @@ export interface HttpAppDeps {
   readonly timeouts?: { readonly requestMs: number; readonly headersMs: number };
 }
 
-const PASS_THROUGH_CODES = new Set(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT", "BAD_REQUEST", "OPERATION_RESOLUTION_FAILURE", "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"]);
+const PASS_THROUGH_CODES = new Set([
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_USER_INPUT",
+  "BAD_REQUEST",
+  "OPERATION_RESOLUTION_FAILURE",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+]);
 
 /** Maps an error to what the client sees: our codes from the error family, unknown errors masked. */
 export function formatGraphQLError(formatted: GraphQLFormattedError, error: unknown, logger: Logger): GraphQLFormattedError {
@@ -102,14 +110,23 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     await Promise.all([authenticated.stop(), anonymous.stop()]);
   });
 
-  const throttle = new AuthFailureThrottle({ limit: limits.authFailureLimit, windowMs: limits.authFailureWindowMs, lockoutMs: limits.authLockoutMs, maxAddresses: DEFAULT_THROTTLE_ADDRESSES, now: deps.now });
+  const throttle = new AuthFailureThrottle({
+    limit: limits.authFailureLimit,
+    windowMs: limits.authFailureWindowMs,
+    lockoutMs: limits.authLockoutMs,
+    maxAddresses: DEFAULT_THROTTLE_ADDRESSES,
+    now: deps.now,
+  });
   const gate = createGraphQLGate({
-    authenticate: deps.authenticate, throttle, anonymousMaxBodyBytes: ANONYMOUS_MAX_BODY_BYTES,
+    authenticate: deps.authenticate,
+    throttle,
+    anonymousMaxBodyBytes: ANONYMOUS_MAX_BODY_BYTES,
     onAuthFailure: (lockedOut) => deps.metrics.adminAuthFailures.inc({ outcome: lockedOut ? "locked_out" : "refused" }),
   });
-  const handlerFor = (apollo: ApolloServer<GraphQLContext>) => fastifyApolloHandler(apollo, {
-    context: async (req): Promise<GraphQLContext> => ({ actor: gate.actorOf(req), services: deps.services, now: deps.now }),
-  });
+  const handlerFor = (apollo: ApolloServer<GraphQLContext>) =>
+    fastifyApolloHandler(apollo, {
+      context: async (req): Promise<GraphQLContext> => ({ actor: gate.actorOf(req), services: deps.services, now: deps.now }),
+    });
   const authenticatedHandler = handlerFor(authenticated);
   const anonymousHandler = handlerFor(anonymous);
   await app.register(async (scope) => {

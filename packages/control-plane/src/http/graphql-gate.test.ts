@@ -10,7 +10,9 @@ async function gatedApp(clock: { t: number }): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: 1024 * 1024 });
   const throttle = new AuthFailureThrottle({ limit: 3, windowMs: 60_000, lockoutMs: 120_000, maxAddresses: 100, now: () => clock.t });
   const gate = createGraphQLGate({ authenticate: async (t) => (t === GOOD ? { kind: "platformAdmin" } : null), throttle, anonymousMaxBodyBytes: 1024 });
-  app.setErrorHandler((error, _req, reply) => sendGraphQLError(reply, (error as { statusCode?: number }).statusCode ?? 500, "PAYLOAD_TOO_LARGE", error instanceof Error ? error.message : String(error)));
+  app.setErrorHandler((error, _req, reply) =>
+    sendGraphQLError(reply, (error as { statusCode?: number }).statusCode ?? 500, "PAYLOAD_TOO_LARGE", error instanceof Error ? error.message : String(error)),
+  );
   app.post("/graphql", { onRequest: gate.onRequest, preParsing: gate.preParsing }, async (req) => ({ actor: gate.actorOf(req)?.kind ?? null, bytes: JSON.stringify(req.body).length }));
   return app;
 }

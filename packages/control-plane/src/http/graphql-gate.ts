@@ -33,7 +33,10 @@ export interface GraphQLGate {
 
 /** Sends `{ errors: [{ message, extensions: { code } }] }` with `status`. */
 export function sendGraphQLError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).header("content-type", "application/json; charset=utf-8").send({ errors: [{ message, extensions: { code } }] });
+  return reply
+    .code(status)
+    .header("content-type", "application/json; charset=utf-8")
+    .send({ errors: [{ message, extensions: { code } }] });
 }
 
 /** Answers an expected refusal in GraphQL's shape, with its HTTP status and code from `error-map.ts`. */

@@ -20,8 +20,10 @@ export function createControlPlaneMetrics(): ControlPlaneMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const usageDeadLetters = new Counter({
-    name: "tollgate_usage_dead_letters_total", help: "Usage records the control plane could not store, set aside in usage_dead_letters, by reason",
-    labelNames: ["reason"], registers: [registry],
+    name: "tollgate_usage_dead_letters_total",
+    help: "Usage records the control plane could not store, set aside in usage_dead_letters, by reason",
+    labelNames: ["reason"],
+    registers: [registry],
   });
   for (const reason of DEAD_LETTER_REASONS) usageDeadLetters.inc({ reason }, 0);
   return {
@@ -31,6 +33,11 @@ export function createControlPlaneMetrics(): ControlPlaneMetrics {
     policyStreams: new Gauge({ name: "tollgate_policy_streams", help: "Open policy subscription streams", registers: [registry] }),
     policyRevision: new Gauge({ name: "tollgate_policy_revision", help: "Latest policy revision built into a snapshot", registers: [registry] }),
     usageRecords: new Counter({ name: "tollgate_usage_records_total", help: "Usage records received, by result", labelNames: ["result"], registers: [registry] }),
-    adminAuthFailures: new Counter({ name: "tollgate_admin_auth_failures_total", help: "Failed admin-API bearer tokens, by outcome (refused, locked_out)", labelNames: ["outcome"], registers: [registry] }),
+    adminAuthFailures: new Counter({
+      name: "tollgate_admin_auth_failures_total",
+      help: "Failed admin-API bearer tokens, by outcome (refused, locked_out)",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
   };
 }

@@ -34,8 +34,16 @@ export async function insertBudgetAlert(
 /** An organization's alerts, newest first, with their delivery state. */
 export async function listBudgetAlerts(q: Queryable, organizationId: string, limit: number): Promise<BudgetAlertRecord[]> {
   const rows = await q.query<{
-    id: string; organization_id: string; budget_id: string; window_start_ms: string; threshold_percent: number; used: string; limit_amount: string;
-    created_at: Date; delivered_at: Date | null; attempts: number | null;
+    id: string;
+    organization_id: string;
+    budget_id: string;
+    window_start_ms: string;
+    threshold_percent: number;
+    used: string;
+    limit_amount: string;
+    created_at: Date;
+    delivered_at: Date | null;
+    attempts: number | null;
   }>(
     `SELECT a.id, a.organization_id, a.budget_id, a.window_start_ms, a.threshold_percent, a.used, a.limit_amount, a.created_at,
        o.delivered_at, o.attempts
@@ -44,18 +52,21 @@ export async function listBudgetAlerts(q: Queryable, organizationId: string, lim
     [organizationId, limit],
   );
   return rows.map((r) => ({
-    id: r.id, organizationId: r.organization_id, budgetId: r.budget_id, windowStartMs: Number(r.window_start_ms), thresholdPercent: Number(r.threshold_percent),
-    used: toBigInt(r.used), limit: toBigInt(r.limit_amount), createdAt: toMsOrNull(r.created_at) ?? 0, deliveredAt: toMsOrNull(r.delivered_at),
+    id: r.id,
+    organizationId: r.organization_id,
+    budgetId: r.budget_id,
+    windowStartMs: Number(r.window_start_ms),
+    thresholdPercent: Number(r.threshold_percent),
+    used: toBigInt(r.used),
+    limit: toBigInt(r.limit_amount),
+    createdAt: toMsOrNull(r.created_at) ?? 0,
+    deliveredAt: toMsOrNull(r.delivered_at),
     deliveryAttempts: Number(r.attempts ?? 0),
   }));
 }
 
 /** Queues a webhook delivery, due at once. */
-export async function enqueueWebhook(
-  q: Queryable,
-  e: { id: string; organizationId: string; alertId: string | null; eventType: string; payload: string },
-  nowMs: number,
-): Promise<void> {
+export async function enqueueWebhook(q: Queryable, e: { id: string; organizationId: string; alertId: string | null; eventType: string; payload: string }, nowMs: number): Promise<void> {
   await q.query(
     `INSERT INTO webhook_outbox (id, organization_id, alert_id, event_type, payload, attempts, next_attempt_at_ms, created_at)
      VALUES ($1, $2, $3, $4, $5, 0, $6, $7)`,

@@ -25,25 +25,49 @@ export interface TokenHolder {
 }
 
 interface TokenRow {
-  id: string; organization_id: string; user_id: string; name: string; prefix: string;
-  created_at: Date; last_used_at: Date | null; revoked_at: Date | null;
+  id: string;
+  organization_id: string;
+  user_id: string;
+  name: string;
+  prefix: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
 }
 
 const COLUMNS = "id, organization_id, user_id, name, prefix, created_at, last_used_at, revoked_at";
 const toToken = (r: TokenRow): ApiTokenRecord => ({
-  id: r.id, organizationId: r.organization_id, userId: r.user_id, name: r.name, prefix: r.prefix,
-  createdAt: toMsOrNull(r.created_at) ?? 0, lastUsedAt: toMsOrNull(r.last_used_at), revokedAt: toMsOrNull(r.revoked_at),
+  id: r.id,
+  organizationId: r.organization_id,
+  userId: r.user_id,
+  name: r.name,
+  prefix: r.prefix,
+  createdAt: toMsOrNull(r.created_at) ?? 0,
+  lastUsedAt: toMsOrNull(r.last_used_at),
+  revokedAt: toMsOrNull(r.revoked_at),
 });
 
 /** Fields written when a token is issued. */
-export interface ApiTokenInsert { id: string; organizationId: string; userId: string; name: string; tokenHash: string; prefix: string }
+export interface ApiTokenInsert {
+  id: string;
+  organizationId: string;
+  userId: string;
+  name: string;
+  tokenHash: string;
+  prefix: string;
+}
 
 /** Inserts a token. */
 export async function insertApiToken(q: Queryable, t: ApiTokenInsert, nowMs: number): Promise<ApiTokenRecord> {
-  const rows = await q.query<TokenRow>(
-    `INSERT INTO api_tokens (id, organization_id, user_id, name, token_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-    [t.id, t.organizationId, t.userId, t.name, t.tokenHash, t.prefix, isoOf(nowMs)],
-  );
+  const rows = await q.query<TokenRow>(`INSERT INTO api_tokens (id, organization_id, user_id, name, token_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`, [
+    t.id,
+    t.organizationId,
+    t.userId,
+    t.name,
+    t.tokenHash,
+    t.prefix,
+    isoOf(nowMs),
+  ]);
   return toToken(rows[0] as TokenRow);
 }
 
@@ -55,19 +79,13 @@ export async function findApiToken(q: Queryable, id: string, forUpdate = false):
 
 /** Marks a token revoked at `nowMs` (kept when already revoked). */
 export async function revokeApiTokenRow(q: Queryable, id: string, nowMs: number): Promise<ApiTokenRecord> {
-  const rows = await q.query<TokenRow>(
-    `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ${COLUMNS}`,
-    [id, isoOf(nowMs)],
-  );
+  const rows = await q.query<TokenRow>(`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ${COLUMNS}`, [id, isoOf(nowMs)]);
   return toToken(rows[0] as TokenRow);
 }
 
 /** Tokens of an organization (of one user when `userId` is given), oldest first. */
 export async function listApiTokens(q: Queryable, organizationId: string, userId: string | null): Promise<ApiTokenRecord[]> {
-  const rows = await q.query<TokenRow>(
-    `SELECT ${COLUMNS} FROM api_tokens WHERE organization_id = $1 AND ($2::text IS NULL OR user_id = $2) ORDER BY id`,
-    [organizationId, userId],
-  );
+  const rows = await q.query<TokenRow>(`SELECT ${COLUMNS} FROM api_tokens WHERE organization_id = $1 AND ($2::text IS NULL OR user_id = $2) ORDER BY id`, [organizationId, userId]);
   return rows.map(toToken);
 }
 

@@ -4,26 +4,68 @@ import { isoOf, toBigInt, toMsOrNull, type Queryable } from "../db/database.js";
 import type { BudgetRecord, RateLimitRecord } from "../records.js";
 
 interface BudgetRow {
-  id: string; organization_id: string; scope: Scope; scope_id: string; unit: BudgetUnit; budget_window: BudgetWindow;
-  limit_amount: string; mode: BudgetMode; enforcement: BudgetEnforcement; alert_thresholds: number[] | null; created_at: Date; updated_at: Date;
+  id: string;
+  organization_id: string;
+  scope: Scope;
+  scope_id: string;
+  unit: BudgetUnit;
+  budget_window: BudgetWindow;
+  limit_amount: string;
+  mode: BudgetMode;
+  enforcement: BudgetEnforcement;
+  alert_thresholds: number[] | null;
+  created_at: Date;
+  updated_at: Date;
 }
-interface RateRow { id: string; organization_id: string; scope: Scope; scope_id: string; unit: "REQUESTS" | "TOKENS"; limit_amount: number; window_seconds: number; created_at: Date }
+interface RateRow {
+  id: string;
+  organization_id: string;
+  scope: Scope;
+  scope_id: string;
+  unit: "REQUESTS" | "TOKENS";
+  limit_amount: number;
+  window_seconds: number;
+  created_at: Date;
+}
 
 const BUDGET_COLUMNS = "id, organization_id, scope, scope_id, unit, budget_window, limit_amount, mode, enforcement, alert_thresholds, created_at, updated_at";
 const toBudget = (r: BudgetRow): BudgetRecord => ({
-  id: r.id, organizationId: r.organization_id, scope: r.scope, scopeId: r.scope_id, unit: r.unit, window: r.budget_window,
-  limit: toBigInt(r.limit_amount), mode: r.mode, enforcement: r.enforcement, alertThresholds: (r.alert_thresholds ?? []).map(Number),
-  createdAt: toMsOrNull(r.created_at) ?? 0, updatedAt: toMsOrNull(r.updated_at) ?? 0,
+  id: r.id,
+  organizationId: r.organization_id,
+  scope: r.scope,
+  scopeId: r.scope_id,
+  unit: r.unit,
+  window: r.budget_window,
+  limit: toBigInt(r.limit_amount),
+  mode: r.mode,
+  enforcement: r.enforcement,
+  alertThresholds: (r.alert_thresholds ?? []).map(Number),
+  createdAt: toMsOrNull(r.created_at) ?? 0,
+  updatedAt: toMsOrNull(r.updated_at) ?? 0,
 });
 const toRate = (r: RateRow): RateLimitRecord => ({
-  id: r.id, organizationId: r.organization_id, scope: r.scope, scopeId: r.scope_id, unit: r.unit,
-  limit: Number(r.limit_amount), windowSeconds: Number(r.window_seconds), createdAt: toMsOrNull(r.created_at) ?? 0,
+  id: r.id,
+  organizationId: r.organization_id,
+  scope: r.scope,
+  scopeId: r.scope_id,
+  unit: r.unit,
+  limit: Number(r.limit_amount),
+  windowSeconds: Number(r.window_seconds),
+  createdAt: toMsOrNull(r.created_at) ?? 0,
 });
 
 /** Fields written for a budget. */
 export interface BudgetWrite {
-  id: string; organizationId: string; scope: Scope; scopeId: string; unit: BudgetUnit; window: BudgetWindow;
-  limit: bigint; mode: BudgetMode; enforcement: BudgetEnforcement; alertThresholds: readonly number[];
+  id: string;
+  organizationId: string;
+  scope: Scope;
+  scopeId: string;
+  unit: BudgetUnit;
+  window: BudgetWindow;
+  limit: bigint;
+  mode: BudgetMode;
+  enforcement: BudgetEnforcement;
+  alertThresholds: readonly number[];
 }
 
 /** Inserts or updates the budget of (scope, scopeId, unit, window); keeps the id of an existing one. */
@@ -72,7 +114,15 @@ export async function getBudgetUsed(q: Queryable, budgetId: string, windowStartM
 const RATE_COLUMNS = "id, organization_id, scope, scope_id, unit, limit_amount, window_seconds, created_at";
 
 /** Fields written for a rate limit. */
-export interface RateLimitWrite { id: string; organizationId: string; scope: Scope; scopeId: string; unit: "REQUESTS" | "TOKENS"; limit: number; windowSeconds: number }
+export interface RateLimitWrite {
+  id: string;
+  organizationId: string;
+  scope: Scope;
+  scopeId: string;
+  unit: "REQUESTS" | "TOKENS";
+  limit: number;
+  windowSeconds: number;
+}
 
 /**
  * Replaces the rate limits of one scope object. A limit with the unit and window of an existing
@@ -80,10 +130,7 @@ export interface RateLimitWrite { id: string; organizationId: string; scope: Sco
  * (`rate_limit_windows`) and the nodes' counters carry over; the others are inserted or deleted.
  */
 export async function replaceRateLimits(q: Queryable, scope: Scope, scopeId: string, limits: readonly RateLimitWrite[], nowMs: number): Promise<void> {
-  const existing = await q.query<{ id: string; unit: string; window_seconds: number }>(
-    "SELECT id, unit, window_seconds FROM rate_limits WHERE scope = $1 AND scope_id = $2",
-    [scope, scopeId],
-  );
+  const existing = await q.query<{ id: string; unit: string; window_seconds: number }>("SELECT id, unit, window_seconds FROM rate_limits WHERE scope = $1 AND scope_id = $2", [scope, scopeId]);
   const kept = new Set<string>();
   for (const r of limits) {
     const same = existing.find((e) => !kept.has(e.id) && e.unit === r.unit && Number(e.window_seconds) === r.windowSeconds);
@@ -92,10 +139,16 @@ export async function replaceRateLimits(q: Queryable, scope: Scope, scopeId: str
       await q.query("UPDATE rate_limits SET limit_amount = $2 WHERE id = $1", [same.id, r.limit]);
       continue;
     }
-    await q.query(
-      "INSERT INTO rate_limits (id, organization_id, scope, scope_id, unit, limit_amount, window_seconds, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-      [r.id, r.organizationId, r.scope, r.scopeId, r.unit, r.limit, r.windowSeconds, isoOf(nowMs)],
-    );
+    await q.query("INSERT INTO rate_limits (id, organization_id, scope, scope_id, unit, limit_amount, window_seconds, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", [
+      r.id,
+      r.organizationId,
+      r.scope,
+      r.scopeId,
+      r.unit,
+      r.limit,
+      r.windowSeconds,
+      isoOf(nowMs),
+    ]);
   }
   for (const e of existing) if (!kept.has(e.id)) await q.query("DELETE FROM rate_limits WHERE id = $1", [e.id]);
 }

@@ -37,9 +37,7 @@ export async function readWindowState(q: Queryable, budgetId: string, windowStar
   return {
     used: toBigInt(r?.used),
     othersOutstanding: toBigInt(r?.others),
-    mine: r && r.granted !== null
-      ? { granted: toBigInt(r.granted), consumed: toBigInt(r.consumed), expiresAtMs: Number(r.expires_at_ms), generation: toBigInt(r.generation) }
-      : null,
+    mine: r && r.granted !== null ? { granted: toBigInt(r.granted), consumed: toBigInt(r.consumed), expiresAtMs: Number(r.expires_at_ms), generation: toBigInt(r.generation) } : null,
   };
 }
 
@@ -47,9 +45,7 @@ export async function readWindowState(q: Queryable, budgetId: string, windowStar
  * Adds `amount` to a holder's grant (re-based on `consumed` when the row was reclaimed, see
  * `applyGrantToRow`), moves its expiry and bumps its generation; resolves to the new row.
  */
-export async function addToGrant(
-  q: Queryable, budgetId: string, windowStartMs: number, holder: string, amount: bigint, expiresAtMs: number, nowMs = 0, graceMs = 0,
-): Promise<GrantRow> {
+export async function addToGrant(q: Queryable, budgetId: string, windowStartMs: number, holder: string, amount: bigint, expiresAtMs: number, nowMs = 0, graceMs = 0): Promise<GrantRow> {
   const rows = await q.query<{ granted: string; consumed: string; expires_at_ms: string; generation: string }>(
     `INSERT INTO budget_grants (budget_id, window_start_ms, holder, granted, consumed, expires_at_ms, generation) VALUES ($1, $2, $3, $4, 0, $5, 1)
      ON CONFLICT (budget_id, window_start_ms, holder) DO UPDATE SET
@@ -89,10 +85,7 @@ export async function findGrant(q: Queryable, budgetId: string, windowStartMs: n
 
 /** Adds ingested spend to the holder's `consumed` (no row: nothing to do). */
 export async function addGrantConsumed(q: Queryable, budgetId: string, windowStartMs: number, holder: string, amount: bigint): Promise<void> {
-  await q.query(
-    "UPDATE budget_grants SET consumed = consumed + $4::numeric WHERE budget_id = $1 AND window_start_ms = $2 AND holder = $3",
-    [budgetId, windowStartMs, holder, amount.toString()],
-  );
+  await q.query("UPDATE budget_grants SET consumed = consumed + $4::numeric WHERE budget_id = $1 AND window_start_ms = $2 AND holder = $3", [budgetId, windowStartMs, holder, amount.toString()]);
 }
 
 /** Adds ingested spend to a budget window's `used`. */

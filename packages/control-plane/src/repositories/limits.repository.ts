@@ -12,28 +12,42 @@ const ACCESS_TABLE: Readonly<Record<Scope, string>> = {
 
 /** Writes the allow/deny lists of a scope object; resolves false when the object does not exist. */
 export async function writeModelAccess(q: Queryable, scope: Scope, scopeId: string, access: ModelAccess, nowMs: number): Promise<boolean> {
-  const rows = await q.query<{ id: string }>(
-    `UPDATE ${ACCESS_TABLE[scope]} SET allowed_models = $2::text[], denied_models = $3::text[], updated_at = $4 WHERE id = $1 RETURNING id`,
-    [scopeId, [...access.allow], [...access.deny], isoOf(nowMs)],
-  );
+  const rows = await q.query<{ id: string }>(`UPDATE ${ACCESS_TABLE[scope]} SET allowed_models = $2::text[], denied_models = $3::text[], updated_at = $4 WHERE id = $1 RETURNING id`, [
+    scopeId,
+    [...access.allow],
+    [...access.deny],
+    isoOf(nowMs),
+  ]);
   return rows.length > 0;
 }
 
 /** The allow/deny lists of a scope object, or null when it does not exist. */
 export async function readModelAccess(q: Queryable, scope: Scope, scopeId: string): Promise<ModelAccess | null> {
-  const rows = await q.query<{ allowed_models: string[] | null; denied_models: string[] | null }>(
-    `SELECT allowed_models, denied_models FROM ${ACCESS_TABLE[scope]} WHERE id = $1`,
-    [scopeId],
-  );
+  const rows = await q.query<{ allowed_models: string[] | null; denied_models: string[] | null }>(`SELECT allowed_models, denied_models FROM ${ACCESS_TABLE[scope]} WHERE id = $1`, [scopeId]);
   const r = rows[0];
   return r ? { allow: [...(r.allowed_models ?? [])], deny: [...(r.denied_models ?? [])] } : null;
 }
 
-interface RateRow { id: string; organization_id: string; scope: Scope; scope_id: string; unit: "REQUESTS" | "TOKENS"; limit_amount: number; window_seconds: number; created_at: Date }
+interface RateRow {
+  id: string;
+  organization_id: string;
+  scope: Scope;
+  scope_id: string;
+  unit: "REQUESTS" | "TOKENS";
+  limit_amount: number;
+  window_seconds: number;
+  created_at: Date;
+}
 const RATE_COLUMNS = "id, organization_id, scope, scope_id, unit, limit_amount, window_seconds, created_at";
 const toRate = (r: RateRow): RateLimitRecord => ({
-  id: r.id, organizationId: r.organization_id, scope: r.scope, scopeId: r.scope_id, unit: r.unit,
-  limit: Number(r.limit_amount), windowSeconds: Number(r.window_seconds), createdAt: toMsOrNull(r.created_at) ?? 0,
+  id: r.id,
+  organizationId: r.organization_id,
+  scope: r.scope,
+  scopeId: r.scope_id,
+  unit: r.unit,
+  limit: Number(r.limit_amount),
+  windowSeconds: Number(r.window_seconds),
+  createdAt: toMsOrNull(r.created_at) ?? 0,
 });
 
 /** Inserts or updates the rate limit of (scope, scopeId, unit, windowSeconds); keeps the id of an existing one. */
@@ -72,7 +86,14 @@ export interface GuardrailsRecord {
   readonly updatedAt: number;
 }
 
-interface GuardrailsRow { id: string; organization_id: string; scope: Scope; scope_id: string; rules: unknown; updated_at: Date }
+interface GuardrailsRow {
+  id: string;
+  organization_id: string;
+  scope: Scope;
+  scope_id: string;
+  rules: unknown;
+  updated_at: Date;
+}
 
 function toRules(v: unknown): GuardrailRule[] {
   const list = typeof v === "string" ? (JSON.parse(v) as unknown) : v;
@@ -91,7 +112,12 @@ function toRules(v: unknown): GuardrailRule[] {
 }
 
 const toGuardrails = (r: GuardrailsRow): GuardrailsRecord => ({
-  id: r.id, organizationId: r.organization_id, scope: r.scope, scopeId: r.scope_id, rules: toRules(r.rules), updatedAt: toMsOrNull(r.updated_at) ?? 0,
+  id: r.id,
+  organizationId: r.organization_id,
+  scope: r.scope,
+  scopeId: r.scope_id,
+  rules: toRules(r.rules),
+  updatedAt: toMsOrNull(r.updated_at) ?? 0,
 });
 const GUARDRAIL_COLUMNS = "id, organization_id, scope, scope_id, rules, updated_at";
 

@@ -18,10 +18,10 @@ export async function lockUser(q: Queryable, id: string): Promise<boolean> {
 
 /** Revokes every live PERSONAL key of a user and ends their secrets now; resolves to the keys' ids. */
 export async function revokePersonalKeysOf(q: Queryable, userId: string, nowMs: number): Promise<string[]> {
-  const rows = await q.query<{ id: string }>(
-    `UPDATE virtual_keys SET status = 'REVOKED', updated_at = $2 WHERE user_id = $1 AND kind = 'PERSONAL' AND status <> 'REVOKED' RETURNING id`,
-    [userId, isoOf(nowMs)],
-  );
+  const rows = await q.query<{ id: string }>(`UPDATE virtual_keys SET status = 'REVOKED', updated_at = $2 WHERE user_id = $1 AND kind = 'PERSONAL' AND status <> 'REVOKED' RETURNING id`, [
+    userId,
+    isoOf(nowMs),
+  ]);
   const ids = rows.map((r) => r.id).sort();
   await q.query(
     `UPDATE key_secrets SET valid_until = $2 WHERE key_id IN (SELECT id FROM virtual_keys WHERE user_id = $1 AND kind = 'PERSONAL')
@@ -52,14 +52,12 @@ export interface MemberAccessPath {
 
 /** Reads the allow/deny lists a user's personal key passes through; null when the user is missing. */
 export async function readMemberAccessPath(q: Queryable, userId: string): Promise<MemberAccessPath | null> {
-  const users = await q.query<{ organization_id: string; allowed_models: string[]; denied_models: string[] }>(
-    "SELECT organization_id, allowed_models, denied_models FROM users WHERE id = $1", [userId],
-  );
+  const users = await q.query<{ organization_id: string; allowed_models: string[]; denied_models: string[] }>("SELECT organization_id, allowed_models, denied_models FROM users WHERE id = $1", [
+    userId,
+  ]);
   const user = users[0];
   if (!user) return null;
-  const orgs = await q.query<{ allowed_models: string[]; denied_models: string[] }>(
-    "SELECT allowed_models, denied_models FROM organizations WHERE id = $1", [user.organization_id],
-  );
+  const orgs = await q.query<{ allowed_models: string[]; denied_models: string[] }>("SELECT allowed_models, denied_models FROM organizations WHERE id = $1", [user.organization_id]);
   const teams = await q.query<{ allowed_models: string[]; denied_models: string[] }>(
     `SELECT t.allowed_models, t.denied_models FROM teams t JOIN user_teams ut ON ut.team_id = t.id
      WHERE ut.user_id = $1 AND t.organization_id = $2 ORDER BY t.id`,
@@ -81,8 +79,6 @@ export async function listModelNames(q: Queryable, organizationId: string): Prom
 
 /** Ids of an organization's keys with this name that are not revoked. */
 export async function findLiveKeyIdsByName(q: Queryable, organizationId: string, name: string): Promise<string[]> {
-  const rows = await q.query<{ id: string }>(
-    "SELECT id FROM virtual_keys WHERE organization_id = $1 AND name = $2 AND status <> 'REVOKED' ORDER BY id", [organizationId, name],
-  );
+  const rows = await q.query<{ id: string }>("SELECT id FROM virtual_keys WHERE organization_id = $1 AND name = $2 AND status <> 'REVOKED' ORDER BY id", [organizationId, name]);
   return rows.map((r) => r.id);
 }

@@ -24,10 +24,7 @@ export async function upsertConnectedNode(q: Queryable, id: string, bootId: stri
 
 /** Records that a node applied a policy version. */
 export async function recordNodeAck(q: Queryable, id: string, bootId: string, version: bigint, nowMs: number): Promise<void> {
-  await q.query(
-    "UPDATE data_plane_nodes SET policy_version = $3, applied_at = $4, last_seen_at = $4, connected = true WHERE id = $1 AND boot_id = $2",
-    [id, bootId, version.toString(), isoOf(nowMs)],
-  );
+  await q.query("UPDATE data_plane_nodes SET policy_version = $3, applied_at = $4, last_seen_at = $4, connected = true WHERE id = $1 AND boot_id = $2", [id, bootId, version.toString(), isoOf(nowMs)]);
 }
 
 /** Refreshes a connected node's last-seen time. */
@@ -45,26 +42,38 @@ export async function markNodeDisconnected(q: Queryable, id: string, bootId: str
     await q.query("UPDATE data_plane_nodes SET connected = false, last_seen_at = $3 WHERE id = $1 AND boot_id = $2", [id, bootId, isoOf(nowMs)]);
     return;
   }
-  await q.query(
-    "UPDATE data_plane_nodes SET connected = false, last_seen_at = $3 WHERE id = $1 AND boot_id = $2 AND replica_id = $4",
-    [id, bootId, isoOf(nowMs), replicaId],
-  );
+  await q.query("UPDATE data_plane_nodes SET connected = false, last_seen_at = $3 WHERE id = $1 AND boot_id = $2 AND replica_id = $4", [id, bootId, isoOf(nowMs), replicaId]);
 }
 
 /** Every node ordered by id; `connected` is true only when seen since `freshSinceMs`. */
 export async function listNodes(q: Queryable, freshSinceMs: number): Promise<NodeStatusRecord[]> {
   const rows = await q.query<{
-    id: string; boot_id: string; connected: boolean; policy_version: string; applied_at: Date | null; last_seen_at: Date; address: string;
-    replica_id: string | null; connected_at: Date | null; stream_open: boolean;
+    id: string;
+    boot_id: string;
+    connected: boolean;
+    policy_version: string;
+    applied_at: Date | null;
+    last_seen_at: Date;
+    address: string;
+    replica_id: string | null;
+    connected_at: Date | null;
+    stream_open: boolean;
   }>(
     `SELECT id, boot_id, connected AND last_seen_at >= $1 AS connected, connected AS stream_open, policy_version, applied_at, last_seen_at, address, replica_id, connected_at
      FROM data_plane_nodes ORDER BY id`,
     [isoOf(freshSinceMs)],
   );
   return rows.map((r) => ({
-    id: r.id, bootId: r.boot_id, connected: r.connected, policyVersion: toBigInt(r.policy_version),
-    appliedAt: toMsOrNull(r.applied_at), lastSeenAt: toMsOrNull(r.last_seen_at) ?? 0, address: r.address,
-    replicaId: r.replica_id ?? "", connectedAt: toMsOrNull(r.connected_at), streamOpen: r.stream_open,
+    id: r.id,
+    bootId: r.boot_id,
+    connected: r.connected,
+    policyVersion: toBigInt(r.policy_version),
+    appliedAt: toMsOrNull(r.applied_at),
+    lastSeenAt: toMsOrNull(r.last_seen_at) ?? 0,
+    address: r.address,
+    replicaId: r.replica_id ?? "",
+    connectedAt: toMsOrNull(r.connected_at),
+    streamOpen: r.stream_open,
   }));
 }
 

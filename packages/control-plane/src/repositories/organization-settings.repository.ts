@@ -15,8 +15,14 @@ export interface OrganizationSettingsRecord {
 }
 
 interface Row {
-  id: string; name: string; fi: string | null; fo: string | null; webhook_url: string | null;
-  wc: Uint8Array | null; wn: Uint8Array | null; wt: Uint8Array | null;
+  id: string;
+  name: string;
+  fi: string | null;
+  fo: string | null;
+  webhook_url: string | null;
+  wc: Uint8Array | null;
+  wn: Uint8Array | null;
+  wt: Uint8Array | null;
 }
 
 const toRecord = (r: Row): OrganizationSettingsRecord => ({
@@ -47,8 +53,17 @@ export async function writeOrganizationSettings(
     `UPDATE organizations SET name = $2, fallback_input_price_micros = $3, fallback_output_price_micros = $4, webhook_url = $5,
        webhook_secret_ciphertext = $6, webhook_secret_nonce = $7, webhook_secret_tag = $8, updated_at = $9
      WHERE id = $1 RETURNING ${COLUMNS}`,
-    [s.id, s.name, s.fallbackInputPerMillion?.toString() ?? null, s.fallbackOutputPerMillion?.toString() ?? null, s.webhookUrl,
-      s.webhookSecret?.ciphertext ?? null, s.webhookSecret?.nonce ?? null, s.webhookSecret?.tag ?? null, isoOf(nowMs)],
+    [
+      s.id,
+      s.name,
+      s.fallbackInputPerMillion?.toString() ?? null,
+      s.fallbackOutputPerMillion?.toString() ?? null,
+      s.webhookUrl,
+      s.webhookSecret?.ciphertext ?? null,
+      s.webhookSecret?.nonce ?? null,
+      s.webhookSecret?.tag ?? null,
+      isoOf(nowMs),
+    ],
   );
   return toRecord(rows[0] as Row);
 }

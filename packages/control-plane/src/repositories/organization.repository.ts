@@ -2,24 +2,51 @@
 import { isoOf, toMsOrNull, type Queryable } from "../db/database.js";
 import type { OrganizationRecord, TeamRecord, UserRecord, UserRole } from "../records.js";
 
-interface OrgRow { id: string; slug: string; name: string; created_at: Date; updated_at: Date }
-interface TeamRow extends OrgRow { organization_id: string }
-interface UserRow { id: string; organization_id: string; email: string; name: string; role: UserRole; active: boolean; team_ids: string[] | null; created_at: Date; updated_at: Date }
+interface OrgRow {
+  id: string;
+  slug: string;
+  name: string;
+  created_at: Date;
+  updated_at: Date;
+}
+interface TeamRow extends OrgRow {
+  organization_id: string;
+}
+interface UserRow {
+  id: string;
+  organization_id: string;
+  email: string;
+  name: string;
+  role: UserRole;
+  active: boolean;
+  team_ids: string[] | null;
+  created_at: Date;
+  updated_at: Date;
+}
 
 const ms = (d: Date): number => toMsOrNull(d) ?? 0;
 const toOrg = (r: OrgRow): OrganizationRecord => ({ id: r.id, slug: r.slug, name: r.name, createdAt: ms(r.created_at), updatedAt: ms(r.updated_at) });
 const toTeam = (r: TeamRow): TeamRecord => ({ ...toOrg(r), organizationId: r.organization_id });
 const toUser = (r: UserRow): UserRecord => ({
-  id: r.id, organizationId: r.organization_id, email: r.email, name: r.name, role: r.role, active: r.active,
-  teamIds: [...(r.team_ids ?? [])].sort(), createdAt: ms(r.created_at), updatedAt: ms(r.updated_at),
+  id: r.id,
+  organizationId: r.organization_id,
+  email: r.email,
+  name: r.name,
+  role: r.role,
+  active: r.active,
+  teamIds: [...(r.team_ids ?? [])].sort(),
+  createdAt: ms(r.created_at),
+  updatedAt: ms(r.updated_at),
 });
 
 /** Inserts an organization (unique slug: a duplicate throws a unique violation). */
 export async function insertOrganization(q: Queryable, o: { id: string; slug: string; name: string }, nowMs: number): Promise<OrganizationRecord> {
-  const rows = await q.query<OrgRow>(
-    "INSERT INTO organizations (id, slug, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id, slug, name, created_at, updated_at",
-    [o.id, o.slug, o.name, isoOf(nowMs)],
-  );
+  const rows = await q.query<OrgRow>("INSERT INTO organizations (id, slug, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id, slug, name, created_at, updated_at", [
+    o.id,
+    o.slug,
+    o.name,
+    isoOf(nowMs),
+  ]);
   return toOrg(rows[0] as OrgRow);
 }
 
@@ -42,9 +69,10 @@ export async function findOrganization(q: Queryable, id: string): Promise<Organi
 
 /** Organizations ordered by slug; `ids` null = all. */
 export async function listOrganizations(q: Queryable, ids: readonly string[] | null): Promise<OrganizationRecord[]> {
-  const rows = ids === null
-    ? await q.query<OrgRow>("SELECT id, slug, name, created_at, updated_at FROM organizations ORDER BY slug")
-    : await q.query<OrgRow>("SELECT id, slug, name, created_at, updated_at FROM organizations WHERE id = ANY($1::text[]) ORDER BY slug", [ids]);
+  const rows =
+    ids === null
+      ? await q.query<OrgRow>("SELECT id, slug, name, created_at, updated_at FROM organizations ORDER BY slug")
+      : await q.query<OrgRow>("SELECT id, slug, name, created_at, updated_at FROM organizations WHERE id = ANY($1::text[]) ORDER BY slug", [ids]);
   return rows.map(toOrg);
 }
 
@@ -52,10 +80,13 @@ const TEAM_COLUMNS = "id, organization_id, slug, name, created_at, updated_at";
 
 /** Inserts a team (unique slug in its organization). */
 export async function insertTeam(q: Queryable, t: { id: string; organizationId: string; slug: string; name: string }, nowMs: number): Promise<TeamRecord> {
-  const rows = await q.query<TeamRow>(
-    `INSERT INTO teams (id, organization_id, slug, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING ${TEAM_COLUMNS}`,
-    [t.id, t.organizationId, t.slug, t.name, isoOf(nowMs)],
-  );
+  const rows = await q.query<TeamRow>(`INSERT INTO teams (id, organization_id, slug, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING ${TEAM_COLUMNS}`, [
+    t.id,
+    t.organizationId,
+    t.slug,
+    t.name,
+    isoOf(nowMs),
+  ]);
   return toTeam(rows[0] as TeamRow);
 }
 
@@ -86,14 +117,24 @@ const USER_SELECT = `SELECT u.id, u.organization_id, u.email, u.name, u.role, u.
   ARRAY(SELECT ut.team_id FROM user_teams ut WHERE ut.user_id = u.id ORDER BY ut.team_id) AS team_ids FROM users u`;
 
 /** Fields written for a user. */
-export interface UserWrite { id: string; organizationId: string; email: string; name: string; role: UserRole }
+export interface UserWrite {
+  id: string;
+  organizationId: string;
+  email: string;
+  name: string;
+  role: UserRole;
+}
 
 /** Inserts a user (unique email in its organization). */
 export async function insertUser(q: Queryable, u: UserWrite, nowMs: number): Promise<string> {
-  const rows = await q.query<{ id: string }>(
-    "INSERT INTO users (id, organization_id, email, name, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-    [u.id, u.organizationId, u.email, u.name, u.role, isoOf(nowMs)],
-  );
+  const rows = await q.query<{ id: string }>("INSERT INTO users (id, organization_id, email, name, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id", [
+    u.id,
+    u.organizationId,
+    u.email,
+    u.name,
+    u.role,
+    isoOf(nowMs),
+  ]);
   return (rows[0] as { id: string }).id;
 }
 

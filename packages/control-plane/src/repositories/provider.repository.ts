@@ -4,30 +4,74 @@ import { isoOf, toBigIntOrNull, toMsOrNull, type Queryable } from "../db/databas
 import type { ModelRecord, ProviderAccountRecord } from "../records.js";
 import type { SealedSecret } from "../security/crypto.js";
 
-interface AccountRow { id: string; organization_id: string; name: string; provider: ProviderKind; base_url: string; api_key_hint: string; created_at: Date; updated_at: Date }
+interface AccountRow {
+  id: string;
+  organization_id: string;
+  name: string;
+  provider: ProviderKind;
+  base_url: string;
+  api_key_hint: string;
+  created_at: Date;
+  updated_at: Date;
+}
 interface ModelRow {
-  id: string; organization_id: string; provider_account_id: string; name: string; upstream_model: string;
-  input_price_micros: string | null; output_price_micros: string | null; cached_input_price_micros: string | null;
+  id: string;
+  organization_id: string;
+  provider_account_id: string;
+  name: string;
+  upstream_model: string;
+  input_price_micros: string | null;
+  output_price_micros: string | null;
+  cached_input_price_micros: string | null;
   cache_write_input_price_micros: string | null;
-  audio_input_price_micros: string | null; audio_output_price_micros: string | null;
-  max_output_tokens: number; weight: number; priority: number; created_at: Date; updated_at: Date;
-  image_input_tokens: number | null; max_input_tokens_per_attachment: number | null;
+  audio_input_price_micros: string | null;
+  audio_output_price_micros: string | null;
+  max_output_tokens: number;
+  weight: number;
+  priority: number;
+  created_at: Date;
+  updated_at: Date;
+  image_input_tokens: number | null;
+  max_input_tokens_per_attachment: number | null;
 }
 
 const ms = (d: Date): number => toMsOrNull(d) ?? 0;
 const ACCOUNT_COLUMNS = "id, organization_id, name, provider, base_url, api_key_hint, created_at, updated_at";
 const toAccount = (r: AccountRow): ProviderAccountRecord => ({
-  id: r.id, organizationId: r.organization_id, name: r.name, provider: r.provider, baseUrl: r.base_url, apiKeyHint: r.api_key_hint,
-  createdAt: ms(r.created_at), updatedAt: ms(r.updated_at),
+  id: r.id,
+  organizationId: r.organization_id,
+  name: r.name,
+  provider: r.provider,
+  baseUrl: r.base_url,
+  apiKeyHint: r.api_key_hint,
+  createdAt: ms(r.created_at),
+  updatedAt: ms(r.updated_at),
 });
 
 /** Fields written for a provider account. */
-export interface AccountWrite { id: string; organizationId: string; name: string; provider: ProviderKind; baseUrl: string; apiKeyHint: string; sealed: SealedSecret }
+export interface AccountWrite {
+  id: string;
+  organizationId: string;
+  name: string;
+  provider: ProviderKind;
+  baseUrl: string;
+  apiKeyHint: string;
+  sealed: SealedSecret;
+}
 
 const ACCOUNT_INSERT = `INSERT INTO provider_accounts (id, organization_id, name, provider, base_url, api_key_ciphertext, api_key_nonce, api_key_tag, api_key_hint, created_at, updated_at)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`;
 const accountParams = (a: AccountWrite, nowMs: number): unknown[] => [
-  a.id, a.organizationId, a.name, a.provider, a.baseUrl, a.sealed.ciphertext, a.sealed.nonce, a.sealed.tag, a.apiKeyHint, isoOf(nowMs),
+  a.id,
+  a.organizationId,
+  a.name,
+  a.provider,
+  a.baseUrl,
+  a.sealed.ciphertext,
+  a.sealed.nonce,
+  a.sealed.tag,
+  a.apiKeyHint,
+  isoOf(nowMs),
 ];
 
 /** Inserts a provider account (unique name in its organization). */
@@ -75,41 +119,72 @@ export async function listSealedProviderAccounts(q: Queryable): Promise<Array<Pr
   }));
 }
 
-const MODEL_COLUMNS = "id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, weight, priority, created_at, updated_at"
-  + ", image_input_tokens, max_input_tokens_per_attachment, cache_write_input_price_micros, audio_input_price_micros, audio_output_price_micros";
+const MODEL_COLUMNS =
+  "id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, weight, priority, created_at, updated_at" +
+  ", image_input_tokens, max_input_tokens_per_attachment, cache_write_input_price_micros, audio_input_price_micros, audio_output_price_micros";
 const toModel = (r: ModelRow): ModelRecord => ({
-  id: r.id, organizationId: r.organization_id, providerAccountId: r.provider_account_id, name: r.name, upstreamModel: r.upstream_model,
-  inputPricePerMillion: toBigIntOrNull(r.input_price_micros), outputPricePerMillion: toBigIntOrNull(r.output_price_micros),
-  cachedInputPricePerMillion: toBigIntOrNull(r.cached_input_price_micros), maxOutputTokens: Number(r.max_output_tokens),
+  id: r.id,
+  organizationId: r.organization_id,
+  providerAccountId: r.provider_account_id,
+  name: r.name,
+  upstreamModel: r.upstream_model,
+  inputPricePerMillion: toBigIntOrNull(r.input_price_micros),
+  outputPricePerMillion: toBigIntOrNull(r.output_price_micros),
+  cachedInputPricePerMillion: toBigIntOrNull(r.cached_input_price_micros),
+  maxOutputTokens: Number(r.max_output_tokens),
   cacheWriteInputPricePerMillion: toBigIntOrNull(r.cache_write_input_price_micros),
-  audioInputPricePerMillion: toBigIntOrNull(r.audio_input_price_micros), audioOutputPricePerMillion: toBigIntOrNull(r.audio_output_price_micros),
-  weight: Number(r.weight), priority: Number(r.priority),
-  createdAt: ms(r.created_at), updatedAt: ms(r.updated_at),
+  audioInputPricePerMillion: toBigIntOrNull(r.audio_input_price_micros),
+  audioOutputPricePerMillion: toBigIntOrNull(r.audio_output_price_micros),
+  weight: Number(r.weight),
+  priority: Number(r.priority),
+  createdAt: ms(r.created_at),
+  updatedAt: ms(r.updated_at),
   imageInputTokens: r.image_input_tokens === null ? null : Number(r.image_input_tokens),
   maxInputTokensPerAttachment: r.max_input_tokens_per_attachment === null ? null : Number(r.max_input_tokens_per_attachment),
 });
 
 /** Fields written for a model. */
 export interface ModelWrite {
-  id: string; organizationId: string; providerAccountId: string; name: string; upstreamModel: string;
-  inputPricePerMillion: bigint | null; outputPricePerMillion: bigint | null; cachedInputPricePerMillion: bigint | null; maxOutputTokens: number;
+  id: string;
+  organizationId: string;
+  providerAccountId: string;
+  name: string;
+  upstreamModel: string;
+  inputPricePerMillion: bigint | null;
+  outputPricePerMillion: bigint | null;
+  cachedInputPricePerMillion: bigint | null;
+  maxOutputTokens: number;
   /** Route-group share within its priority (default 1) and order (lower first; default 0). */
-  weight?: number; priority?: number;
+  weight?: number;
+  priority?: number;
   /** Input bounds (null = the provider's default per image / not set per unsizable part). */
-  imageInputTokens?: number | null; maxInputTokensPerAttachment?: number | null;
+  imageInputTokens?: number | null;
+  maxInputTokensPerAttachment?: number | null;
   /** Cache-write price; null or absent = the provider's default. */
   cacheWriteInputPricePerMillion?: bigint | null;
   /** Audio token prices; null or absent = no audio. */
-  audioInputPricePerMillion?: bigint | null; audioOutputPricePerMillion?: bigint | null;
+  audioInputPricePerMillion?: bigint | null;
+  audioOutputPricePerMillion?: bigint | null;
 }
 
 const modelParams = (m: ModelWrite, nowMs: number): unknown[] => [
-  m.id, m.organizationId, m.providerAccountId, m.name, m.upstreamModel,
-  m.inputPricePerMillion?.toString() ?? null, m.outputPricePerMillion?.toString() ?? null, m.cachedInputPricePerMillion?.toString() ?? null,
-  m.maxOutputTokens, isoOf(nowMs), m.weight ?? 1, m.priority ?? 0,
-  m.imageInputTokens ?? null, m.maxInputTokensPerAttachment ?? null,
+  m.id,
+  m.organizationId,
+  m.providerAccountId,
+  m.name,
+  m.upstreamModel,
+  m.inputPricePerMillion?.toString() ?? null,
+  m.outputPricePerMillion?.toString() ?? null,
+  m.cachedInputPricePerMillion?.toString() ?? null,
+  m.maxOutputTokens,
+  isoOf(nowMs),
+  m.weight ?? 1,
+  m.priority ?? 0,
+  m.imageInputTokens ?? null,
+  m.maxInputTokensPerAttachment ?? null,
   m.cacheWriteInputPricePerMillion?.toString() ?? null,
-  m.audioInputPricePerMillion?.toString() ?? null, m.audioOutputPricePerMillion?.toString() ?? null,
+  m.audioInputPricePerMillion?.toString() ?? null,
+  m.audioOutputPricePerMillion?.toString() ?? null,
 ];
 const MODEL_INSERT = `INSERT INTO models (id, organization_id, provider_account_id, name, upstream_model, input_price_micros, output_price_micros, cached_input_price_micros, max_output_tokens, created_at, updated_at, weight, priority,
     image_input_tokens, max_input_tokens_per_attachment, cache_write_input_price_micros, audio_input_price_micros, audio_output_price_micros)
@@ -157,8 +232,9 @@ export async function updateModel(q: Queryable, m: ModelWrite, nowMs: number): P
 
 /** Models of an organization (all when null) ordered by name. */
 export async function listModels(q: Queryable, organizationId: string | null): Promise<ModelRecord[]> {
-  const rows = organizationId === null
-    ? await q.query<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models ORDER BY id`)
-    : await q.query<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models WHERE organization_id = $1 ORDER BY name, id`, [organizationId]);
+  const rows =
+    organizationId === null
+      ? await q.query<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models ORDER BY id`)
+      : await q.query<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models WHERE organization_id = $1 ORDER BY name, id`, [organizationId]);
   return rows.map(toModel);
 }

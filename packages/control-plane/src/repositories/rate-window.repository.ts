@@ -70,9 +70,6 @@ export async function claimRateUnits(q: Queryable, claim: RateClaimRow, nodes: n
 
 /** Deletes the rows of windows that ended before `cutoffMs`; resolves to how many. */
 export async function deleteRateWindowsBefore(q: Queryable, cutoffMs: number): Promise<number> {
-  const rows = await q.query<{ n: string }>(
-    `WITH gone AS (DELETE FROM rate_limit_windows WHERE window_end_ms < $1 RETURNING 1) SELECT count(*)::bigint AS n FROM gone`,
-    [cutoffMs],
-  );
+  const rows = await q.query<{ n: string }>(`WITH gone AS (DELETE FROM rate_limit_windows WHERE window_end_ms < $1 RETURNING 1) SELECT count(*)::bigint AS n FROM gone`, [cutoffMs]);
   return Number(toBigInt(rows[0]?.n));
 }

@@ -17,10 +17,11 @@ export async function insertSettingIfAbsent(q: Queryable, key: string, value: st
 
 /** Writes a setting (insert or replace). */
 export async function putSetting(q: Queryable, key: string, value: string, nowMs: number): Promise<void> {
-  await q.query(
-    "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
-    [key, value, isoOf(nowMs)],
-  );
+  await q.query("INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at", [
+    key,
+    value,
+    isoOf(nowMs),
+  ]);
 }
 
 /** The current policy revision. */

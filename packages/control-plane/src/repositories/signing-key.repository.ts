@@ -24,12 +24,28 @@ export interface SigningKeyInsert {
   readonly sealed: SealedSecret;
 }
 
-interface Row { id: string; algorithm: "EdDSA"; public_jwk: string; active: boolean; created_at: Date; not_after: Date | null }
-interface SealedRow extends Row { private_key_ciphertext: Uint8Array; private_key_nonce: Uint8Array; private_key_tag: Uint8Array }
+interface Row {
+  id: string;
+  algorithm: "EdDSA";
+  public_jwk: string;
+  active: boolean;
+  created_at: Date;
+  not_after: Date | null;
+}
+interface SealedRow extends Row {
+  private_key_ciphertext: Uint8Array;
+  private_key_nonce: Uint8Array;
+  private_key_tag: Uint8Array;
+}
 
 const COLUMNS = "id, algorithm, public_jwk, active, created_at, not_after";
 const toRecord = (r: Row): SigningKeyRecord => ({
-  id: r.id, algorithm: r.algorithm, publicJwk: r.public_jwk, active: r.active, createdAt: toMsOrNull(r.created_at) ?? 0, notAfter: toMsOrNull(r.not_after),
+  id: r.id,
+  algorithm: r.algorithm,
+  publicJwk: r.public_jwk,
+  active: r.active,
+  createdAt: toMsOrNull(r.created_at) ?? 0,
+  notAfter: toMsOrNull(r.not_after),
 });
 
 /**
@@ -47,9 +63,7 @@ export async function insertActiveSigningKey(q: Queryable, k: SigningKeyInsert, 
 
 /** The active key with its sealed private JWK, or null; `forUpdate` locks the row. */
 export async function findActiveSigningKey(q: Queryable, forUpdate = false): Promise<(SigningKeyRecord & { sealed: SealedSecret }) | null> {
-  const rows = await q.query<SealedRow>(
-    `SELECT ${COLUMNS}, private_key_ciphertext, private_key_nonce, private_key_tag FROM signing_keys WHERE active${forUpdate ? " FOR UPDATE" : ""}`,
-  );
+  const rows = await q.query<SealedRow>(`SELECT ${COLUMNS}, private_key_ciphertext, private_key_nonce, private_key_tag FROM signing_keys WHERE active${forUpdate ? " FOR UPDATE" : ""}`);
   const r = rows[0];
   if (!r) return null;
   return {

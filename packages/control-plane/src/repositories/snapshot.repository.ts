@@ -39,7 +39,11 @@ export async function listUserPolicies(q: Queryable): Promise<UserPolicy[]> {
      FROM users u ORDER BY u.id`,
   );
   return rows.map((r) => ({
-    id: r.id, organizationId: r.organization_id, email: r.email, active: r.active, teamIds: r.team_ids ?? [],
+    id: r.id,
+    organizationId: r.organization_id,
+    email: r.email,
+    active: r.active,
+    teamIds: r.team_ids ?? [],
     access: { allow: r.allowed_models, deny: r.denied_models },
   }));
 }

@@ -48,14 +48,29 @@ export async function insertDeadLetter(q: Queryable, d: DeadLetterWrite, nowMs: 
 /** A page of dead letters, newest first, strictly older than `beforeId`. */
 export async function listDeadLetters(q: Queryable, beforeId: string | null, limit: number): Promise<DeadLetterRecord[]> {
   const rows = await q.query<{
-    id: string; reason: string; detail: string; node_id: string; request_id: string; organization_id: string; record: Uint8Array; record_bytes: number; received_at: Date;
+    id: string;
+    reason: string;
+    detail: string;
+    node_id: string;
+    request_id: string;
+    organization_id: string;
+    record: Uint8Array;
+    record_bytes: number;
+    received_at: Date;
   }>(
     `SELECT id, reason, detail, node_id, request_id, organization_id, record, record_bytes, received_at FROM usage_dead_letters
      WHERE ($1::text IS NULL OR id < $1) ORDER BY id DESC LIMIT $2`,
     [beforeId, limit],
   );
   return rows.map((r) => ({
-    id: r.id, reason: r.reason, detail: r.detail, nodeId: r.node_id, requestId: r.request_id, organizationId: r.organization_id,
-    record: Buffer.from(r.record), recordBytes: Number(r.record_bytes), receivedAt: toMsOrNull(r.received_at) ?? 0,
+    id: r.id,
+    reason: r.reason,
+    detail: r.detail,
+    nodeId: r.node_id,
+    requestId: r.request_id,
+    organizationId: r.organization_id,
+    record: Buffer.from(r.record),
+    recordBytes: Number(r.record_bytes),
+    receivedAt: toMsOrNull(r.received_at) ?? 0,
   }));
 }

@@ -4,28 +4,64 @@ import { isoOf, toBigIntOrNull, toMsOrNull, type Queryable } from "../db/databas
 import type { KeyFormat, VirtualKeyRecord } from "../records.js";
 
 interface KeyRow {
-  id: string; organization_id: string; name: string; kind: KeyKind; team_id: string | null; user_id: string | null;
-  status: Exclude<KeyStatus, "EXPIRED">; format: KeyFormat; prefix: string; last4: string;
-  allowed_models: string[]; denied_models: string[]; max_cost_per_request_micros: string | null;
-  expires_at: Date | null; metadata: Record<string, unknown> | null; created_at: Date; updated_at: Date;
+  id: string;
+  organization_id: string;
+  name: string;
+  kind: KeyKind;
+  team_id: string | null;
+  user_id: string | null;
+  status: Exclude<KeyStatus, "EXPIRED">;
+  format: KeyFormat;
+  prefix: string;
+  last4: string;
+  allowed_models: string[];
+  denied_models: string[];
+  max_cost_per_request_micros: string | null;
+  expires_at: Date | null;
+  metadata: Record<string, unknown> | null;
+  created_at: Date;
+  updated_at: Date;
 }
 
 const COLUMNS = `id, organization_id, name, kind, team_id, user_id, status, format, prefix, last4, allowed_models, denied_models,
   max_cost_per_request_micros, expires_at, metadata, created_at, updated_at`;
 
 const toKey = (r: KeyRow): VirtualKeyRecord => ({
-  id: r.id, organizationId: r.organization_id, name: r.name, kind: r.kind, teamId: r.team_id, userId: r.user_id,
-  status: r.status, format: r.format, prefix: r.prefix, last4: r.last4,
-  allowedModels: r.allowed_models ?? [], deniedModels: r.denied_models ?? [],
-  maxCostPerRequest: toBigIntOrNull(r.max_cost_per_request_micros), expiresAt: toMsOrNull(r.expires_at),
-  metadata: r.metadata ?? {}, createdAt: toMsOrNull(r.created_at) ?? 0, updatedAt: toMsOrNull(r.updated_at) ?? 0,
+  id: r.id,
+  organizationId: r.organization_id,
+  name: r.name,
+  kind: r.kind,
+  teamId: r.team_id,
+  userId: r.user_id,
+  status: r.status,
+  format: r.format,
+  prefix: r.prefix,
+  last4: r.last4,
+  allowedModels: r.allowed_models ?? [],
+  deniedModels: r.denied_models ?? [],
+  maxCostPerRequest: toBigIntOrNull(r.max_cost_per_request_micros),
+  expiresAt: toMsOrNull(r.expires_at),
+  metadata: r.metadata ?? {},
+  createdAt: toMsOrNull(r.created_at) ?? 0,
+  updatedAt: toMsOrNull(r.updated_at) ?? 0,
 });
 
 /** Fields written when a key is created. */
 export interface KeyInsert {
-  id: string; organizationId: string; name: string; kind: KeyKind; teamId: string | null; userId: string | null;
-  format: KeyFormat; prefix: string; last4: string; allowedModels: readonly string[]; deniedModels: readonly string[];
-  maxCostPerRequest: bigint | null; expiresAt: number | null; metadata: Record<string, unknown>;
+  id: string;
+  organizationId: string;
+  name: string;
+  kind: KeyKind;
+  teamId: string | null;
+  userId: string | null;
+  format: KeyFormat;
+  prefix: string;
+  last4: string;
+  allowedModels: readonly string[];
+  deniedModels: readonly string[];
+  maxCostPerRequest: bigint | null;
+  expiresAt: number | null;
+  metadata: Record<string, unknown>;
 }
 
 /** Inserts an ACTIVE key. */
@@ -34,16 +70,36 @@ export async function insertVirtualKey(q: Queryable, k: KeyInsert, nowMs: number
     `INSERT INTO virtual_keys (id, organization_id, name, kind, team_id, user_id, status, format, prefix, last4, allowed_models, denied_models,
        max_cost_per_request_micros, expires_at, metadata, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $8, $9, $10::text[], $11::text[], $12, $13, $14::jsonb, $15, $15) RETURNING ${COLUMNS}`,
-    [k.id, k.organizationId, k.name, k.kind, k.teamId, k.userId, k.format, k.prefix, k.last4, [...k.allowedModels], [...k.deniedModels],
-      k.maxCostPerRequest?.toString() ?? null, k.expiresAt === null ? null : isoOf(k.expiresAt), JSON.stringify(k.metadata), isoOf(nowMs)],
+    [
+      k.id,
+      k.organizationId,
+      k.name,
+      k.kind,
+      k.teamId,
+      k.userId,
+      k.format,
+      k.prefix,
+      k.last4,
+      [...k.allowedModels],
+      [...k.deniedModels],
+      k.maxCostPerRequest?.toString() ?? null,
+      k.expiresAt === null ? null : isoOf(k.expiresAt),
+      JSON.stringify(k.metadata),
+      isoOf(nowMs),
+    ],
   );
   return toKey(rows[0] as KeyRow);
 }
 
 /** Fields an update may change (all required: the service merges the current values). */
 export interface KeyUpdate {
-  name: string; teamId: string | null; allowedModels: readonly string[]; deniedModels: readonly string[];
-  maxCostPerRequest: bigint | null; expiresAt: number | null; metadata: Record<string, unknown>;
+  name: string;
+  teamId: string | null;
+  allowedModels: readonly string[];
+  deniedModels: readonly string[];
+  maxCostPerRequest: bigint | null;
+  expiresAt: number | null;
+  metadata: Record<string, unknown>;
 }
 
 /** Writes a key's editable fields. */
@@ -51,8 +107,17 @@ export async function updateVirtualKeyRow(q: Queryable, id: string, u: KeyUpdate
   const rows = await q.query<KeyRow>(
     `UPDATE virtual_keys SET name = $2, team_id = $3, allowed_models = $4::text[], denied_models = $5::text[], max_cost_per_request_micros = $6,
        expires_at = $7, metadata = $8::jsonb, updated_at = $9 WHERE id = $1 RETURNING ${COLUMNS}`,
-    [id, u.name, u.teamId, [...u.allowedModels], [...u.deniedModels], u.maxCostPerRequest?.toString() ?? null,
-      u.expiresAt === null ? null : isoOf(u.expiresAt), JSON.stringify(u.metadata), isoOf(nowMs)],
+    [
+      id,
+      u.name,
+      u.teamId,
+      [...u.allowedModels],
+      [...u.deniedModels],
+      u.maxCostPerRequest?.toString() ?? null,
+      u.expiresAt === null ? null : isoOf(u.expiresAt),
+      JSON.stringify(u.metadata),
+      isoOf(nowMs),
+    ],
   );
   return toKey(rows[0] as KeyRow);
 }
@@ -83,7 +148,11 @@ export async function findVirtualKey(q: Queryable, id: string, forUpdate = false
 
 /** Filter of a key listing. */
 export interface KeyFilter {
-  status?: KeyStatus | null; kind?: KeyKind | null; teamId?: string | null; userId?: string | null; nameContains?: string | null;
+  status?: KeyStatus | null;
+  kind?: KeyKind | null;
+  teamId?: string | null;
+  userId?: string | null;
+  nameContains?: string | null;
 }
 
 /** A page of an organization's keys ordered by id, after `afterId`; fetches `limit` rows. */
@@ -121,9 +190,7 @@ export async function listAllVirtualKeys(q: Queryable): Promise<VirtualKeyRecord
 
 /** Stores a secret's HMAC for a key; `validUntilMs` null = no end. */
 export async function insertKeySecret(q: Queryable, keyId: string, hmac: string, validUntilMs: number | null, nowMs: number): Promise<void> {
-  await q.query("INSERT INTO key_secrets (hmac, key_id, created_at, valid_until) VALUES ($1, $2, $3, $4)", [
-    hmac, keyId, isoOf(nowMs), validUntilMs === null ? null : isoOf(validUntilMs),
-  ]);
+  await q.query("INSERT INTO key_secrets (hmac, key_id, created_at, valid_until) VALUES ($1, $2, $3, $4)", [hmac, keyId, isoOf(nowMs), validUntilMs === null ? null : isoOf(validUntilMs)]);
 }
 
 /** Ends every secret of a key that would outlive `untilMs` at `untilMs`. */

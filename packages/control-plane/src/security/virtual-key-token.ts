@@ -23,7 +23,10 @@ export async function verifyVirtualKeyToken(signingKeys: readonly SigningKeyPoli
   }
   const headerCheck = checkJwtHeader(header);
   if (!headerCheck.ok) return headerCheck;
-  const keyCheck = checkSigningKey(signingKeys.find((k) => k.id === headerCheck.kid), nowMs);
+  const keyCheck = checkSigningKey(
+    signingKeys.find((k) => k.id === headerCheck.kid),
+    nowMs,
+  );
   if (!keyCheck.ok) return keyCheck;
   let payload: Uint8Array;
   try {

@@ -12,9 +12,7 @@ import { AppError, notFound } from "../errors.js";
 import type { UserRole } from "../records.js";
 
 /** The caller of an admin operation. */
-export type Actor =
-  | { readonly kind: "platformAdmin" }
-  | { readonly kind: "user"; readonly userId: string; readonly organizationId: string; readonly role: UserRole };
+export type Actor = { readonly kind: "platformAdmin" } | { readonly kind: "user"; readonly userId: string; readonly organizationId: string; readonly role: UserRole };
 
 /** A key as far as rights are concerned. */
 export interface KeyOwnership {

@@ -24,7 +24,10 @@ export const API_TOKEN_DISPLAY_LENGTH = 12;
 export const TOKEN_TOUCH_INTERVAL_MS = 60_000;
 
 /** A token with its secret (shown once). */
-export interface ApiTokenWithSecret { readonly token: ApiTokenRecord; readonly secret: string }
+export interface ApiTokenWithSecret {
+  readonly token: ApiTokenRecord;
+  readonly secret: string;
+}
 
 /** Admin-API token operations and bearer-token resolution. */
 export class ApiTokenService {
@@ -45,10 +48,18 @@ export class ApiTokenService {
       if (!user || user.organizationId !== input.organizationId) throw notFound("user", input.userId);
       if (!user.active) throw badInput(`userId: user ${input.userId} is deactivated`);
       const secret = generateToken(API_TOKEN_PREFIX);
-      const token = await repo.insertApiToken(m.tx, {
-        id: m.newId("tok"), organizationId: input.organizationId, userId: user.id, name,
-        tokenHash: hmacSecret(this.pepper, secret), prefix: secret.slice(0, API_TOKEN_DISPLAY_LENGTH),
-      }, m.nowMs);
+      const token = await repo.insertApiToken(
+        m.tx,
+        {
+          id: m.newId("tok"),
+          organizationId: input.organizationId,
+          userId: user.id,
+          name,
+          tokenHash: hmacSecret(this.pepper, secret),
+          prefix: secret.slice(0, API_TOKEN_DISPLAY_LENGTH),
+        },
+        m.nowMs,
+      );
       await m.audit({ organizationId: token.organizationId, action: "api_token.create", target: token.id, after: { name, userId: user.id, role: user.role, prefix: token.prefix } });
       return { token, secret };
     });
@@ -62,8 +73,11 @@ export class ApiTokenService {
       assertCanManage(actor, before.organizationId, "api token", id);
       const token = await repo.revokeApiTokenRow(m.tx, id, m.nowMs);
       await m.audit({
-        organizationId: token.organizationId, action: "api_token.revoke", target: id,
-        before: { revoked: before.revokedAt !== null }, after: { revoked: true, userId: token.userId },
+        organizationId: token.organizationId,
+        action: "api_token.revoke",
+        target: id,
+        before: { revoked: before.revokedAt !== null },
+        after: { revoked: true, userId: token.userId },
       });
       return token;
     });

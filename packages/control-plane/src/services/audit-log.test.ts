@@ -9,12 +9,32 @@ import { MutationRunner } from "./mutation-runner.js";
 describe("audit redaction", () => {
   it("redacts secret-named fields and secret-shaped strings, keeps hints, prefixes and ids", () => {
     const secret = `tg_live_${"a".repeat(43)}abcdef`;
-    expect(redactAuditValue({
-      name: "ci", apiKey: "sk-live-123", apiKeyHint: "sk-...1234", secret, tokenHash: "ab12", prefix: "tg_live_abcd", tokenId: "tok_1",
-      nested: [{ password: "hunter2", note: `leaked ${secret} here` }], privateJwk: "{}", limit: 10n, gone: null,
-    })).toEqual({
-      name: "ci", apiKey: REDACTED, apiKeyHint: "sk-...1234", secret: REDACTED, tokenHash: REDACTED, prefix: "tg_live_abcd", tokenId: "tok_1",
-      nested: [{ password: REDACTED, note: `leaked ${REDACTED} here` }], privateJwk: REDACTED, limit: "10", gone: null,
+    expect(
+      redactAuditValue({
+        name: "ci",
+        apiKey: "sk-live-123",
+        apiKeyHint: "sk-...1234",
+        secret,
+        tokenHash: "ab12",
+        prefix: "tg_live_abcd",
+        tokenId: "tok_1",
+        nested: [{ password: "hunter2", note: `leaked ${secret} here` }],
+        privateJwk: "{}",
+        limit: 10n,
+        gone: null,
+      }),
+    ).toEqual({
+      name: "ci",
+      apiKey: REDACTED,
+      apiKeyHint: "sk-...1234",
+      secret: REDACTED,
+      tokenHash: REDACTED,
+      prefix: "tg_live_abcd",
+      tokenId: "tok_1",
+      nested: [{ password: REDACTED, note: `leaked ${REDACTED} here` }],
+      privateJwk: REDACTED,
+      limit: "10",
+      gone: null,
     });
     expect(isSecretFieldName("hmac_pepper")).toBe(true);
     expect(isSecretFieldName("userId")).toBe(false);
@@ -22,7 +42,9 @@ describe("audit redaction", () => {
 
   it("splits migrations at semicolons outside $$ bodies", () => {
     expect(splitStatements("-- c\nCREATE TABLE t (a int);\nCREATE FUNCTION f() RETURNS trigger AS $$ BEGIN RETURN NULL; END $$;\nSELECT 1")).toEqual([
-      "CREATE TABLE t (a int)", "CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN RETURN NULL; END $$", "SELECT 1",
+      "CREATE TABLE t (a int)",
+      "CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN RETURN NULL; END $$",
+      "SELECT 1",
     ]);
   });
 });
@@ -48,10 +70,12 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("the audit log on $
     await runner.run({ kind: "platformAdmin" }, false, (m) => m.audit({ organizationId: null, action: "test.one", target: "x", after: { apiKey: "sk-secret-value", apiKeyHint: "sk-...alue" } }));
     expect((await rows()).map((r) => [r.action, r.after])).toEqual([["test.one", { apiKey: REDACTED, apiKeyHint: "sk-...alue" }]]);
     await expect(runner.run({ kind: "platformAdmin" }, false, async () => undefined)).rejects.toThrow(/without an audit row/);
-    await expect(runner.run({ kind: "platformAdmin" }, false, async (m) => {
-      await m.audit({ organizationId: null, action: "test.two", target: "x" });
-      await m.audit({ organizationId: null, action: "test.two", target: "x" });
-    })).rejects.toThrow(/exactly one/);
+    await expect(
+      runner.run({ kind: "platformAdmin" }, false, async (m) => {
+        await m.audit({ organizationId: null, action: "test.two", target: "x" });
+        await m.audit({ organizationId: null, action: "test.two", target: "x" });
+      }),
+    ).rejects.toThrow(/exactly one/);
     expect((await rows()).map((r) => r.action)).toEqual(["test.one"]);
   });
 
@@ -61,9 +85,11 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("the audit log on $
     await expect(tdb.db.query("UPDATE audit_log SET action = 'forged' WHERE id = $1", [row?.id])).rejects.toThrow(/append-only/);
     await expect(tdb.db.query("DELETE FROM audit_log WHERE id = $1", [row?.id])).rejects.toThrow(/append-only/);
     await expect(tdb.db.query("TRUNCATE audit_log")).rejects.toThrow(/append-only/);
-    await expect(tdb.db.transaction(async (tx) => {
-      await tx.query("UPDATE audit_log SET after = NULL");
-    })).rejects.toThrow(/append-only/);
+    await expect(
+      tdb.db.transaction(async (tx) => {
+        await tx.query("UPDATE audit_log SET after = NULL");
+      }),
+    ).rejects.toThrow(/append-only/);
     expect((await rows()).map((r) => [r.id, r.action])).toEqual([[row?.id, "test.one"]]);
   });
 });

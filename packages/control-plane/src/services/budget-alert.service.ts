@@ -66,14 +66,25 @@ export function createThresholdAlertHook(newId: IdSource): UsageHook {
       let webhook: boolean | null = null;
       for (const percent of reached) {
         const id = newId("alrt");
-        const inserted = await insertBudgetAlert(tx, { id, organizationId: budget.organizationId, budgetId: budget.id, windowStartMs: w.windowStartMs, thresholdPercent: percent, used, limit: budget.limit }, nowMs);
+        const inserted = await insertBudgetAlert(
+          tx,
+          { id, organizationId: budget.organizationId, budgetId: budget.id, windowStartMs: w.windowStartMs, thresholdPercent: percent, used, limit: budget.limit },
+          nowMs,
+        );
         if (!inserted) continue;
         webhook ??= (await findOrganizationSettings(tx, budget.organizationId))?.webhookUrl != null;
         if (!webhook) continue;
-        await enqueueWebhook(tx, {
-          id: newId("whd"), organizationId: budget.organizationId, alertId: id, eventType: BUDGET_THRESHOLD_EVENT,
-          payload: budgetThresholdPayload(id, budget, w.windowStartMs, percent, used, nowMs),
-        }, nowMs);
+        await enqueueWebhook(
+          tx,
+          {
+            id: newId("whd"),
+            organizationId: budget.organizationId,
+            alertId: id,
+            eventType: BUDGET_THRESHOLD_EVENT,
+            payload: budgetThresholdPayload(id, budget, w.windowStartMs, percent, used, nowMs),
+          },
+          nowMs,
+        );
       }
     }
   };

@@ -18,9 +18,18 @@ describe("budget alert thresholds", () => {
   });
 
   it.each<[number[], number[] | string]>([
-    [[0.5, 0.8, 1.0], [50, 80, 100]],
-    [[1, 0.5, 0.5], [50, 100]],
-    [[0.01, 10], [1, 1000]],
+    [
+      [0.5, 0.8, 1.0],
+      [50, 80, 100],
+    ],
+    [
+      [1, 0.5, 0.5],
+      [50, 100],
+    ],
+    [
+      [0.01, 10],
+      [1, 1000],
+    ],
     [[0.333], "hundredths"],
     [[0], "hundredths"],
     [[10.5], "hundredths"],
@@ -46,10 +55,24 @@ describe("webhook retries", () => {
 
 describe("guardrail rule validation", () => {
   it.each<[string, Parameters<typeof requireGuardrailRules>[0], string | null]>([
-    ["a valid set", [{ name: "a", kind: "BLOCK_REGEX", pattern: "x+" }, { name: "b", kind: "MAX_INPUT_TOKENS", limit: 10 }], null],
+    [
+      "a valid set",
+      [
+        { name: "a", kind: "BLOCK_REGEX", pattern: "x+" },
+        { name: "b", kind: "MAX_INPUT_TOKENS", limit: 10 },
+      ],
+      null,
+    ],
     ["a bad regex", [{ name: "a", kind: "BLOCK_REGEX", pattern: "[" }], 'rule "a"'],
     ["a bad flag", [{ name: "a", kind: "BLOCK_REGEX", pattern: "x", flags: "x" }], 'flag "x"'],
-    ["duplicate names", [{ name: "a", kind: "MAX_INPUT_TOKENS", limit: 1 }, { name: "a", kind: "MAX_INPUT_TOKENS", limit: 2 }], "two rules named"],
+    [
+      "duplicate names",
+      [
+        { name: "a", kind: "MAX_INPUT_TOKENS", limit: 1 },
+        { name: "a", kind: "MAX_INPUT_TOKENS", limit: 2 },
+      ],
+      "two rules named",
+    ],
     ["no keywords", [{ name: "k", kind: "BLOCK_KEYWORDS", keywords: [] }], "keywords is empty"],
     ["no limit", [{ name: "m", kind: "MAX_INPUT_TOKENS" }], "limit"],
     ["an empty name", [{ name: " ", kind: "MAX_INPUT_TOKENS", limit: 1 }], "name"],

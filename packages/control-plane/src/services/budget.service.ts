@@ -1,5 +1,16 @@
 /** Budgets at every scope: setBudget (one per scope, unit and window), removeBudget, live usage views. */
-import { formatUsdPicos, MAX_USD_BUDGET_PICOS, picosOfMicros, windowEndOf, windowStartOf, type BudgetEnforcement, type BudgetMode, type BudgetUnit, type BudgetWindow, type Scope } from "@tollgate/policy";
+import {
+  formatUsdPicos,
+  MAX_USD_BUDGET_PICOS,
+  picosOfMicros,
+  windowEndOf,
+  windowStartOf,
+  type BudgetEnforcement,
+  type BudgetMode,
+  type BudgetUnit,
+  type BudgetWindow,
+  type Scope,
+} from "@tollgate/policy";
 import type { Database, Queryable } from "../db/database.js";
 import { badInput, notFound } from "../errors.js";
 import type { BudgetRecord } from "../records.js";
@@ -15,7 +26,12 @@ const MICROS = 1_000_000n;
 
 /** A budget as asked for; `limitDecimal` is the written number in micro-units (Decimal scalar). */
 export interface BudgetSpec {
-  unit: BudgetUnit; window: BudgetWindow; limitDecimal: bigint; mode?: BudgetMode | null; enforcement?: BudgetEnforcement | null; alertThresholds?: readonly number[] | null;
+  unit: BudgetUnit;
+  window: BudgetWindow;
+  limitDecimal: bigint;
+  mode?: BudgetMode | null;
+  enforcement?: BudgetEnforcement | null;
+  alertThresholds?: readonly number[] | null;
 }
 
 /** A budget with its current window's usage. */
@@ -83,8 +99,12 @@ export async function resolveScopeOrganization(q: Queryable, scope: Scope, scope
 /** A spec as it would be stored: the limit in the budget's unit and the defaults applied. */
 export function budgetTerms(spec: BudgetSpec): BudgetTerms {
   return {
-    unit: spec.unit, window: spec.window, limit: limitInUnit(spec.unit, spec.limitDecimal),
-    mode: spec.mode ?? "HARD", enforcement: spec.enforcement ?? "CAP_OUTPUT", alertThresholds: requireThresholds(spec.alertThresholds),
+    unit: spec.unit,
+    window: spec.window,
+    limit: limitInUnit(spec.unit, spec.limitDecimal),
+    mode: spec.mode ?? "HARD",
+    enforcement: spec.enforcement ?? "CAP_OUTPUT",
+    alertThresholds: requireThresholds(spec.alertThresholds),
   };
 }
 
@@ -107,7 +127,11 @@ export function checkBudgetSpecs(specs: readonly BudgetSpec[]): void {
 
 /** Budget operations and views. */
 export class BudgetService {
-  constructor(private readonly db: Database, private readonly runner: MutationRunner, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Database,
+    private readonly runner: MutationRunner,
+    private readonly now: () => number,
+  ) {}
 
   /** Sets the budget of (scope, scopeId, unit, window): creates it or updates the existing one. */
   setBudget(actor: Actor, scope: Scope, scopeId: string, spec: BudgetSpec): Promise<BudgetView> {
@@ -118,7 +142,12 @@ export class BudgetService {
       const existing = (await repo.listBudgetsOf(m.tx, scope, scopeId)).find((b) => b.unit === spec.unit && b.window === spec.window);
       if (existing) assertMemberTightens(actor, [budgetLoosening(existing, budgetTerms(spec))]);
       const budget = await writeBudget(m, organizationId, scope, scopeId, spec);
-      await m.audit({ organizationId, action: "budget.set", target: budget.id, after: { scope, scopeId, unit: budget.unit, window: budget.window, limit: budget.limit.toString(), mode: budget.mode } });
+      await m.audit({
+        organizationId,
+        action: "budget.set",
+        target: budget.id,
+        after: { scope, scopeId, unit: budget.unit, window: budget.window, limit: budget.limit.toString(), mode: budget.mode },
+      });
       return this.viewOf(m.tx, budget, m.nowMs);
     });
   }

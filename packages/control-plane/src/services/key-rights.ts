@@ -12,9 +12,7 @@ import type { Queryable } from "../db/database.js";
 import { notFound } from "../errors.js";
 import { listModelNames, readMemberAccessPath } from "../repositories/membership.repository.js";
 import { findVirtualKey } from "../repositories/virtual-key.repository.js";
-import {
-  assertCanManage, assertCanManageKey, assertCanSee, assertInTenancy, canManageOrganization, forbidden, memberUserId, type Actor,
-} from "./actor.js";
+import { assertCanManage, assertCanManageKey, assertCanSee, assertInTenancy, canManageOrganization, forbidden, memberUserId, type Actor } from "./actor.js";
 
 /** Throws unless the actor may create (or upsert) a key of this kind and owner in the organization. */
 export function assertMayCreateKey(actor: Actor, input: { organizationId: string; kind: KeyKind; userId?: string | null; teamId?: string | null }): void {
@@ -33,8 +31,7 @@ export async function assertModelsWithinMemberAccess(q: Queryable, actor: Actor,
   if (self === null || allowedModels.length === 0) return;
   const path = await readMemberAccessPath(q, self);
   if (path === null) throw notFound("user", self);
-  const mayUse = (names: readonly string[]): boolean =>
-    isModelAllowed(path.organization, names) && path.teams.every((t) => isModelAllowed(t, names)) && isModelAllowed(path.user, names);
+  const mayUse = (names: readonly string[]): boolean => isModelAllowed(path.organization, names) && path.teams.every((t) => isModelAllowed(t, names)) && isModelAllowed(path.user, names);
   for (const model of await listModelNames(q, organizationId)) {
     const entry = findMatchingPattern(allowedModels, model.names);
     if (entry !== null && !mayUse(model.names)) {

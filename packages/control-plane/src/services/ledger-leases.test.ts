@@ -13,10 +13,32 @@ const B = { nodeId: "node-b", bootId: "boot-1" };
 
 function usage(requestId: string, holder: { nodeId: string; bootId: string }, amount: bigint): UsageIn {
   return {
-    requestId, nodeId: holder.nodeId, bootId: holder.bootId, sequence: 1n, startedAtMs: BigInt(T0), durationMs: 5, firstByteMs: 1,
-    organizationId: "org_1", virtualKeyId: "vk_1", userId: "", teamId: "", model: "m", modelId: "mdl_1", providerAccountId: "pa_1",
-    upstreamModel: "m", route: "/v1/chat/completions", stream: false, inputTokens: 1, cachedInputTokens: 0, outputTokens: 1,
-    usageSource: "PROVIDER", costPicos: amount, outcome: "SUCCESS", status: 200, errorCode: "", charges: [{ budgetId: "bgt_1", windowStartMs: 0, amount }],
+    requestId,
+    nodeId: holder.nodeId,
+    bootId: holder.bootId,
+    sequence: 1n,
+    startedAtMs: BigInt(T0),
+    durationMs: 5,
+    firstByteMs: 1,
+    organizationId: "org_1",
+    virtualKeyId: "vk_1",
+    userId: "",
+    teamId: "",
+    model: "m",
+    modelId: "mdl_1",
+    providerAccountId: "pa_1",
+    upstreamModel: "m",
+    route: "/v1/chat/completions",
+    stream: false,
+    inputTokens: 1,
+    cachedInputTokens: 0,
+    outputTokens: 1,
+    usageSource: "PROVIDER",
+    costPicos: amount,
+    outcome: "SUCCESS",
+    status: 200,
+    errorCode: "",
+    charges: [{ budgetId: "bgt_1", windowStartMs: 0, amount }],
   };
 }
 
@@ -68,7 +90,10 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("leases on $name", 
     expect(before).not.toBeNull();
     expect(await ledger.releaseGrants(B, [{ budgetId: "bgt_1", windowStartMs: 0, spentTotal: 1n, expectedGeneration: (before?.generation ?? 0n) + 5n }])).toMatchObject({ changed: 0 });
     expect((await findGrant(tdb.db, "bgt_1", 0, "node-b/boot-1"))?.granted).toBe(before?.granted);
-    expect(await ledger.releaseGrants(B, [{ budgetId: "bgt_1", windowStartMs: 0, spentTotal: 7n, expectedGeneration: before?.generation ?? 0n }])).toMatchObject({ changed: 1, rows: [{ grantedTotal: 7n }] });
+    expect(await ledger.releaseGrants(B, [{ budgetId: "bgt_1", windowStartMs: 0, spentTotal: 7n, expectedGeneration: before?.generation ?? 0n }])).toMatchObject({
+      changed: 1,
+      rows: [{ grantedTotal: 7n }],
+    });
     const after = await findGrant(tdb.db, "bgt_1", 0, "node-b/boot-1");
     expect(after).toMatchObject({ granted: 7n, generation: (before?.generation ?? 0n) + 1n });
     expect(await ledger.releaseGrants(B, [{ budgetId: "bgt_1", windowStartMs: 0, spentTotal: 500n }])).toMatchObject({ changed: 1 });

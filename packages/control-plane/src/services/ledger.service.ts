@@ -34,17 +34,30 @@ export interface LeaseTiming {
 export { sizeGrant };
 
 /** A node process holding grants. */
-export interface Holder { readonly nodeId: string; readonly bootId: string }
+export interface Holder {
+  readonly nodeId: string;
+  readonly bootId: string;
+}
 
 /** One grant request (amounts in the budget's unit). */
-export interface GrantAsk { readonly budgetId: string; readonly windowStartMs: number; readonly needed: bigint; readonly want: bigint }
+export interface GrantAsk {
+  readonly budgetId: string;
+  readonly windowStartMs: number;
+  readonly needed: bigint;
+  readonly want: bigint;
+}
 
 /**
  * One grant answer; `generation` orders answers of one holder's row (0 = no row); `heldElsewhere`
  * is what other holders hold outstanding (budget that may come back; 0 = none).
  */
 export interface GrantAnswer {
-  readonly budgetId: string; readonly windowStartMs: number; readonly grantedTotal: bigint; readonly expiresAtMs: number; readonly exhausted: boolean; readonly generation: bigint;
+  readonly budgetId: string;
+  readonly windowStartMs: number;
+  readonly grantedTotal: bigint;
+  readonly expiresAtMs: number;
+  readonly exhausted: boolean;
+  readonly generation: bigint;
   readonly heldElsewhere: bigint;
 }
 
@@ -52,10 +65,19 @@ export interface GrantAnswer {
  * One release: the holder keeps `spentTotal` (spent + held by requests in flight); the rest goes
  * back, if the row is still at `expectedGeneration` (0 or absent = unconditional, e.g. shutdown).
  */
-export interface GrantGiveBack { readonly budgetId: string; readonly windowStartMs: number; readonly spentTotal: bigint; readonly expectedGeneration?: bigint }
+export interface GrantGiveBack {
+  readonly budgetId: string;
+  readonly windowStartMs: number;
+  readonly spentTotal: bigint;
+  readonly expectedGeneration?: bigint;
+}
 
 /** A charge of a usage record. */
-export interface ChargeIn { readonly budgetId: string; readonly windowStartMs: number; readonly amount: bigint }
+export interface ChargeIn {
+  readonly budgetId: string;
+  readonly windowStartMs: number;
+  readonly amount: bigint;
+}
 
 /**
  * A usage record to ingest; `received` gives its bytes as received, what a dead letter keeps if the
@@ -76,12 +98,20 @@ export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 /** A usage record set aside: the reason, a bounded detail, storable ids, and the record's bytes as received. */
 export interface DeadLetterIn {
-  readonly reason: DeadLetterReason; readonly detail: string; readonly nodeId: string; readonly requestId: string; readonly organizationId: string;
+  readonly reason: DeadLetterReason;
+  readonly detail: string;
+  readonly nodeId: string;
+  readonly requestId: string;
+  readonly organizationId: string;
   readonly received: Uint8Array;
 }
 
 /** What one ingest did: records stored now, replays, and the reasons of records dead-lettered now. */
-export interface IngestResult { readonly accepted: number; readonly duplicates: number; readonly deadLettered: readonly DeadLetterReason[] }
+export interface IngestResult {
+  readonly accepted: number;
+  readonly duplicates: number;
+  readonly deadLettered: readonly DeadLetterReason[];
+}
 
 /** SQLSTATE classes a single record can cause: data exception, integrity violation, program limit (e.g. an index row too large). */
 const RECORD_FAULT_CLASSES = new Set(["22", "23", "54"]);
@@ -177,8 +207,13 @@ export class LedgerService {
         if (await releaseGrant(tx, r.budgetId, r.windowStartMs, key, r.spentTotal > 0n ? r.spentTotal : 0n, r.expectedGeneration ?? 0n)) changed++;
         const row = await findGrant(tx, r.budgetId, r.windowStartMs, key);
         after.set(r, {
-          budgetId: r.budgetId, windowStartMs: r.windowStartMs, grantedTotal: row?.granted ?? 0n, expiresAtMs: row?.expiresAtMs ?? 0,
-          exhausted: false, generation: row?.generation ?? 0n, heldElsewhere: 0n,
+          budgetId: r.budgetId,
+          windowStartMs: r.windowStartMs,
+          grantedTotal: row?.granted ?? 0n,
+          expiresAtMs: row?.expiresAtMs ?? 0,
+          exhausted: false,
+          generation: row?.generation ?? 0n,
+          heldElsewhere: 0n,
         });
       }
       return { changed, rows: releases.map((r) => after.get(r) as GrantAnswer) };
@@ -224,7 +259,15 @@ export class LedgerService {
       const u = used.get(k);
       if (u) await addBudgetUsed(tx, u.budgetId, u.windowStartMs, u.amount);
     }
-    if (this.onBudgetUsed !== null && used.size > 0) await this.onBudgetUsed(tx, [...used.keys()].sort().map((k) => used.get(k)).filter((u) => u !== undefined), nowMs);
+    if (this.onBudgetUsed !== null && used.size > 0)
+      await this.onBudgetUsed(
+        tx,
+        [...used.keys()]
+          .sort()
+          .map((k) => used.get(k))
+          .filter((u) => u !== undefined),
+        nowMs,
+      );
     for (const k of [...consumed.keys()].sort()) {
       const g = consumed.get(k);
       if (g) await addGrantConsumed(tx, g.budgetId, g.windowStartMs, g.holder, g.amount);
@@ -259,8 +302,12 @@ export class LedgerService {
         if (!isRecordFault(e)) throw e;
         await tx.query("ROLLBACK TO SAVEPOINT usage_record");
         letters.push({
-          reason: "store_failed", detail: boundUsageText(`${sqlStateOf(e) ?? "error"}: ${e instanceof Error ? e.message : String(e)}`, 512),
-          nodeId: r.nodeId, requestId: r.requestId, organizationId: r.organizationId, received: r.received?.() ?? new Uint8Array(),
+          reason: "store_failed",
+          detail: boundUsageText(`${sqlStateOf(e) ?? "error"}: ${e instanceof Error ? e.message : String(e)}`, 512),
+          nodeId: r.nodeId,
+          requestId: r.requestId,
+          organizationId: r.organizationId,
+          received: r.received?.() ?? new Uint8Array(),
         });
       }
     }
@@ -303,5 +350,8 @@ function rowOf(r: UsageIn): UsageRecordRow {
 /** The records sorted by rollup row, then request id: every batch locks rollup rows in one order (no deadlock between batches). */
 function byRollupRow(records: readonly UsageIn[]): UsageIn[] {
   const key = (r: UsageIn): string => [r.organizationId, hourOf(r), r.virtualKeyId, r.userId, r.teamId, r.model, r.providerAccountId, r.requestId].join("\u0000");
-  return records.map((r) => [key(r), r] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
+  return records
+    .map((r) => [key(r), r] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([, r]) => r);
 }

@@ -35,10 +35,23 @@ export interface GuardrailsView {
 }
 
 /** A rate limit as asked for by `setRateLimit`. */
-export interface RateLimitSet { scope: Scope; scopeId: string; unit: "REQUESTS" | "TOKENS"; limit: number; windowSeconds: number }
+export interface RateLimitSet {
+  scope: Scope;
+  scopeId: string;
+  unit: "REQUESTS" | "TOKENS";
+  limit: number;
+  windowSeconds: number;
+}
 
 /** A guardrail rule as given; absent fields take their kind's defaults. */
-export interface GuardrailRuleInput { name: string; kind: GuardrailRule["kind"]; pattern?: string | null; flags?: string | null; keywords?: readonly string[] | null; limit?: number | null }
+export interface GuardrailRuleInput {
+  name: string;
+  kind: GuardrailRule["kind"];
+  pattern?: string | null;
+  flags?: string | null;
+  keywords?: readonly string[] | null;
+  limit?: number | null;
+}
 
 /** Validates rules (BAD_USER_INPUT naming the rule) and normalizes them. */
 export function requireGuardrailRules(rules: readonly GuardrailRuleInput[]): GuardrailRule[] {
@@ -67,7 +80,10 @@ export function requireGuardrailRules(rules: readonly GuardrailRuleInput[]): Gua
 
 /** Model access, rate limit and guardrail operations. */
 export class LimitsService {
-  constructor(private readonly db: Database, private readonly runner: MutationRunner) {}
+  constructor(
+    private readonly db: Database,
+    private readonly runner: MutationRunner,
+  ) {}
 
   /** Replaces the allow and deny lists of a scope object. */
   setModelAccess(actor: Actor, scope: Scope, scopeId: string, allow: readonly string[], deny: readonly string[]): Promise<ModelAccessView> {
@@ -117,7 +133,12 @@ export class LimitsService {
       await assertCanManageScope(m.tx, actor, rate.organizationId, rate.scope, rate.scopeId);
       assertMemberTightens(actor, [rateLimitLoosening(rate, null)]);
       await repo.deleteRateLimit(m.tx, id);
-      await m.audit({ organizationId: rate.organizationId, action: "rate_limit.remove", target: id, before: { scope: rate.scope, scopeId: rate.scopeId, unit: rate.unit, limit: rate.limit, windowSeconds: rate.windowSeconds } });
+      await m.audit({
+        organizationId: rate.organizationId,
+        action: "rate_limit.remove",
+        target: id,
+        before: { scope: rate.scope, scopeId: rate.scopeId, unit: rate.unit, limit: rate.limit, windowSeconds: rate.windowSeconds },
+      });
       return rate;
     });
   }
@@ -140,8 +161,11 @@ export class LimitsService {
       assertMemberTightens(actor, [guardrailsLoosening(before?.rules ?? [], valid)]);
       const stored = await repo.replaceGuardrails(m.tx, { id: m.newId("grd"), organizationId, scope, scopeId, rules: valid }, m.nowMs);
       await m.audit({
-        organizationId, action: "guardrails.set", target: scopeId,
-        before: before === null ? null : { scope, rules: before.rules.map((r) => r.name) }, after: { scope, rules: valid.map((r) => r.name) },
+        organizationId,
+        action: "guardrails.set",
+        target: scopeId,
+        before: before === null ? null : { scope, rules: before.rules.map((r) => r.name) },
+        after: { scope, rules: valid.map((r) => r.name) },
       });
       return viewOf(scope, scopeId, stored);
     });

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Actor } from "./actor.js";
-import {
-  assertMemberTightens, budgetLoosening, costCapLoosening, expiryLoosening, guardrailsLoosening, modelAccessLoosening, rateLimitLoosening, type BudgetTerms,
-} from "./member-limits.js";
+import { assertMemberTightens, budgetLoosening, costCapLoosening, expiryLoosening, guardrailsLoosening, modelAccessLoosening, rateLimitLoosening, type BudgetTerms } from "./member-limits.js";
 
 const budget: BudgetTerms = { unit: "USD", window: "DAY", limit: 5_000_000n, mode: "HARD", enforcement: "CAP_OUTPUT", alertThresholds: [50, 80] };
 const member: Actor = { kind: "user", userId: "usr_m", organizationId: "org_a", role: "MEMBER" };
@@ -37,7 +35,10 @@ describe("member limits: only tighten", () => {
   });
 
   it("guardrails, rate limits, the cost cap and expiry", () => {
-    const rules = [{ name: "kw", kind: "BLOCK_KEYWORDS" as const, pattern: "", flags: "", keywords: ["a"], limit: 0 }, { name: "rx", kind: "BLOCK_REGEX" as const, pattern: "x", flags: "", keywords: [], limit: 0 }];
+    const rules = [
+      { name: "kw", kind: "BLOCK_KEYWORDS" as const, pattern: "", flags: "", keywords: ["a"], limit: 0 },
+      { name: "rx", kind: "BLOCK_REGEX" as const, pattern: "x", flags: "", keywords: [], limit: 0 },
+    ];
     expect(guardrailsLoosening(rules, [...rules, { name: "t", kind: "MAX_INPUT_TOKENS", pattern: "", flags: "", keywords: [], limit: 5 }])).toBeNull();
     expect(guardrailsLoosening(rules, [rules[0]!])).toBe('removes guardrail "rx"');
     expect(guardrailsLoosening(rules, [rules[0]!, { ...rules[1]!, flags: "i" }])).toBe('changes the pattern of guardrail "rx"');

@@ -117,7 +117,10 @@ function ruleLoosening(before: GuardrailRule, after: GuardrailRule | undefined):
 /** A scope's guardrail rules replaced by `after` (rules are matched by name). */
 export function guardrailsLoosening(before: readonly GuardrailRule[], after: readonly GuardrailRule[]): Loosening {
   for (const old of before) {
-    const found = ruleLoosening(old, after.find((r) => r.name === old.name));
+    const found = ruleLoosening(
+      old,
+      after.find((r) => r.name === old.name),
+    );
     if (found !== null) return found;
   }
   return null;

@@ -13,10 +13,17 @@ import type { MutationRunner } from "./mutation-runner.js";
 import { requireName } from "./validate.js";
 
 /** Fields of updateUser; undefined or null = unchanged. */
-export interface UpdateUserInput { name?: string | null; role?: UserRole | null; teamIds?: readonly string[] | null }
+export interface UpdateUserInput {
+  name?: string | null;
+  role?: UserRole | null;
+  teamIds?: readonly string[] | null;
+}
 
 /** A removed user as they were, with the personal keys revoked with them. */
-export interface RemovedUser { readonly user: UserRecord; readonly revokedKeyIds: readonly string[] }
+export interface RemovedUser {
+  readonly user: UserRecord;
+  readonly revokedKeyIds: readonly string[];
+}
 
 /** Checks that every team is a team of the organization (BAD_USER_INPUT otherwise). */
 export async function checkTeamsOf(q: Queryable, organizationId: string, teamIds: readonly string[]): Promise<void> {

@@ -29,14 +29,26 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("model input bounds
     tdb = await target.open();
     dataDir = mkdtempSync(join(tmpdir(), "tg-bounds-"));
     const config = loadControlPlaneConfig({
-      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"),
-      TOLLGATE_NODE_TOKEN: NODE_TOKEN, CONTROL_PLANE_HTTP_PORT: "0", CONTROL_PLANE_GRPC_PORT: "0", LOG_LEVEL: "silent",
+      TOLLGATE_DATA_DIR: dataDir,
+      TOLLGATE_ADMIN_TOKEN: ADMIN,
+      TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"),
+      TOLLGATE_NODE_TOKEN: NODE_TOKEN,
+      CONTROL_PLANE_HTTP_PORT: "0",
+      CONTROL_PLANE_GRPC_PORT: "0",
+      LOG_LEVEL: "silent",
     });
     cp = await startControlPlane(config, { database: tdb.db, logger: pino({ level: "silent" }) });
     client = createControlPlaneClient(cp.grpcAddress, NODE_TOKEN);
-    const orgId = (await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, ADMIN, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`)).createOrganization.organization.id;
-    account = (await gql<{ createProviderAccount: { providerAccount: { id: string } } }>(cp.httpUrl, ADMIN,
-      `mutation { createProviderAccount(input: {organizationId: "${orgId}", name: "gemini", provider: GOOGLE, apiKey: "g-key"}) { providerAccount { id } } }`)).createProviderAccount.providerAccount.id;
+    const orgId = (
+      await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, ADMIN, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`)
+    ).createOrganization.organization.id;
+    account = (
+      await gql<{ createProviderAccount: { providerAccount: { id: string } } }>(
+        cp.httpUrl,
+        ADMIN,
+        `mutation { createProviderAccount(input: {organizationId: "${orgId}", name: "gemini", provider: GOOGLE, apiKey: "g-key"}) { providerAccount { id } } }`,
+      )
+    ).createProviderAccount.providerAccount.id;
   });
 
   afterAll(async () => {
@@ -47,7 +59,11 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("model input bounds
   });
 
   const createModel = (name: string, extra: string) =>
-    gql<{ createModel: { model: M } }>(cp.httpUrl, ADMIN, `mutation { createModel(input: {providerAccountId: "${account}", name: "${name}", inputPricePerMillion: "1", outputPricePerMillion: "2"${extra}}) { model { ${FIELDS} } } }`);
+    gql<{ createModel: { model: M } }>(
+      cp.httpUrl,
+      ADMIN,
+      `mutation { createModel(input: {providerAccountId: "${account}", name: "${name}", inputPricePerMillion: "1", outputPricePerMillion: "2"${extra}}) { model { ${FIELDS} } } }`,
+    );
   const updateModel = (vars: Record<string, unknown>) =>
     gql<{ updateModel: { model: M } }>(cp.httpUrl, ADMIN, `mutation($input: UpdateModelInput!) { updateModel(input: $input) { model { ${FIELDS} } } }`, { input: vars });
 
@@ -67,7 +83,11 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("model input bounds
 
   it("upsertModel writes the whole model: omitted bounds go back to their defaults", async () => {
     const up = (extra: string) =>
-      gql<{ upsertModel: { model: M } }>(cp.httpUrl, ADMIN, `mutation { upsertModel(input: {providerAccountId: "${account}", name: "upserted", inputPricePerMillion: "1", outputPricePerMillion: "2"${extra}}) { model { ${FIELDS} } } }`);
+      gql<{ upsertModel: { model: M } }>(
+        cp.httpUrl,
+        ADMIN,
+        `mutation { upsertModel(input: {providerAccountId: "${account}", name: "upserted", inputPricePerMillion: "1", outputPricePerMillion: "2"${extra}}) { model { ${FIELDS} } } }`,
+      );
     const first = (await up(", maxInputTokensPerAttachment: 9000")).upsertModel.model;
     expect(first.maxInputTokensPerAttachment).toBe(9000);
     const again = (await up("")).upsertModel.model;

@@ -27,15 +27,28 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("route groups (weig
     tdb = await target.open();
     dataDir = mkdtempSync(join(tmpdir(), "tg-routing-"));
     const config = loadControlPlaneConfig({
-      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"),
-      TOLLGATE_NODE_TOKEN: NODE_TOKEN, CONTROL_PLANE_HTTP_PORT: "0", CONTROL_PLANE_GRPC_PORT: "0", LOG_LEVEL: "silent",
+      TOLLGATE_DATA_DIR: dataDir,
+      TOLLGATE_ADMIN_TOKEN: ADMIN,
+      TOLLGATE_MASTER_KEY: randomBytes(32).toString("base64"),
+      TOLLGATE_NODE_TOKEN: NODE_TOKEN,
+      CONTROL_PLANE_HTTP_PORT: "0",
+      CONTROL_PLANE_GRPC_PORT: "0",
+      LOG_LEVEL: "silent",
     });
     cp = await startControlPlane(config, { database: tdb.db, logger: pino({ level: "silent" }) });
     client = createControlPlaneClient(cp.grpcAddress, NODE_TOKEN);
-    orgId = (await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, ADMIN, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`)).createOrganization.organization.id;
+    orgId = (await gql<{ createOrganization: { organization: { id: string } } }>(cp.httpUrl, ADMIN, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { organization { id } } }`))
+      .createOrganization.organization.id;
     for (const name of ["openai-a", "openai-b"]) {
-      accounts.push((await gql<{ createProviderAccount: { providerAccount: { id: string } } }>(cp.httpUrl, ADMIN,
-        `mutation { createProviderAccount(input: {organizationId: "${orgId}", name: "${name}", provider: OPENAI, apiKey: "sk-${name}"}) { providerAccount { id } } }`)).createProviderAccount.providerAccount.id);
+      accounts.push(
+        (
+          await gql<{ createProviderAccount: { providerAccount: { id: string } } }>(
+            cp.httpUrl,
+            ADMIN,
+            `mutation { createProviderAccount(input: {organizationId: "${orgId}", name: "${name}", provider: OPENAI, apiKey: "sk-${name}"}) { providerAccount { id } } }`,
+          )
+        ).createProviderAccount.providerAccount.id,
+      );
     }
   });
 
@@ -48,7 +61,11 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("route groups (weig
 
   type M = { id: string; name: string; weight: number; priority: number };
   const createModel = (account: string, extra: string) =>
-    gql<{ createModel: { model: M } }>(cp.httpUrl, ADMIN, `mutation { createModel(input: {providerAccountId: "${account}", name: "chat", inputPricePerMillion: "1", outputPricePerMillion: "2"${extra}}) { model { id name weight priority } } }`);
+    gql<{ createModel: { model: M } }>(
+      cp.httpUrl,
+      ADMIN,
+      `mutation { createModel(input: {providerAccountId: "${account}", name: "chat", inputPricePerMillion: "1", outputPricePerMillion: "2"${extra}}) { model { id name weight priority } } }`,
+    );
 
   it("creates one public name on two accounts with weights and priorities, defaults 1 and 0, validated, upserted", async () => {
     const a = (await createModel(accounts[0]!, ", weight: 3")).createModel.model;
@@ -79,13 +96,28 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("route groups (weig
   });
 
   it("stores each usage record's upstream attempts", async () => {
-    const record = (i: number, attempts: number) => create(UsageRecordSchema, {
-      requestId: `req_attempts_${target.name}_${i}`, nodeId: "n1", bootId: "b", sequence: BigInt(i), startedAtMs: BigInt(Date.now()), organizationId: orgId,
-      virtualKeyId: "vk_x", model: "chat", providerAccountId: accounts[1]!, route: "/v1/chat/completions", usageSource: UsageSource.PROVIDER,
-      outcome: Outcome.SUCCESS, status: 200, attempts,
-    });
+    const record = (i: number, attempts: number) =>
+      create(UsageRecordSchema, {
+        requestId: `req_attempts_${target.name}_${i}`,
+        nodeId: "n1",
+        bootId: "b",
+        sequence: BigInt(i),
+        startedAtMs: BigInt(Date.now()),
+        organizationId: orgId,
+        virtualKeyId: "vk_x",
+        model: "chat",
+        providerAccountId: accounts[1]!,
+        route: "/v1/chat/completions",
+        usageSource: UsageSource.PROVIDER,
+        outcome: Outcome.SUCCESS,
+        status: 200,
+        attempts,
+      });
     expect(await client.reportUsage(create(UsageBatchSchema, { nodeId: "n1", bootId: "b", records: [record(1, 2), record(2, 0)] }), 10_000)).toMatchObject({ accepted: 2 });
     const rows = await tdb.db.query<{ request_id: string; attempts: number }>("SELECT request_id, attempts FROM usage_records WHERE request_id LIKE 'req_attempts_%' ORDER BY request_id");
-    expect(rows.map((r) => [r.request_id, Number(r.attempts)])).toEqual([[`req_attempts_${target.name}_1`, 2], [`req_attempts_${target.name}_2`, 0]]);
+    expect(rows.map((r) => [r.request_id, Number(r.attempts)])).toEqual([
+      [`req_attempts_${target.name}_1`, 2],
+      [`req_attempts_${target.name}_2`, 0],
+    ]);
   });
 });

@@ -50,10 +50,19 @@ export class MutationRunner {
         audit: async (e) => {
           if (audited) throw new Error(`mutation wrote a second audit row (${e.action}); every mutation writes exactly one`);
           audited = true;
-          await insertAudit(tx, {
-            id: newId("aud"), organizationId: e.organizationId, actor: describeActor(actor), action: e.action, target: e.target,
-            before: redactAuditRecord(e.before), after: redactAuditRecord(e.after),
-          }, nowMs);
+          await insertAudit(
+            tx,
+            {
+              id: newId("aud"),
+              organizationId: e.organizationId,
+              actor: describeActor(actor),
+              action: e.action,
+              target: e.target,
+              before: redactAuditRecord(e.before),
+              after: redactAuditRecord(e.after),
+            },
+            nowMs,
+          );
         },
       };
       const r = await fn(ctx);

@@ -69,15 +69,24 @@ function requireWebhookUrl(v: string, allowLinkLocal: boolean): string {
 
 function viewOf(r: OrganizationSettingsRecord): OrganizationSettingsView {
   return {
-    id: r.id, name: r.name, webhookUrl: r.webhookUrl, hasWebhookSecret: r.webhookSecret !== null,
-    fallbackInputPricePerMillion: r.fallbackInputPerMillion, fallbackOutputPricePerMillion: r.fallbackOutputPerMillion,
+    id: r.id,
+    name: r.name,
+    webhookUrl: r.webhookUrl,
+    hasWebhookSecret: r.webhookSecret !== null,
+    fallbackInputPricePerMillion: r.fallbackInputPerMillion,
+    fallbackOutputPricePerMillion: r.fallbackOutputPerMillion,
   };
 }
 
 /** Organization settings operations. */
 export class OrganizationSettingsService {
   /** `allowLinkLocalOutbound`: webhook URLs may target link-local / cloud-metadata addresses (operator setting). */
-  constructor(private readonly db: Database, private readonly runner: MutationRunner, private readonly masterKey: Buffer, private readonly allowLinkLocalOutbound = false) {}
+  constructor(
+    private readonly db: Database,
+    private readonly runner: MutationRunner,
+    private readonly masterKey: Buffer,
+    private readonly allowLinkLocalOutbound = false,
+  ) {}
 
   /** Updates the given settings of an organization (platform admin or its ADMIN). */
   updateOrganization(actor: Actor, id: string, input: OrganizationUpdate): Promise<OrganizationUpdated> {
@@ -105,8 +114,11 @@ export class OrganizationSettingsService {
       const name = input.name === undefined || input.name === null ? before.name : requireName("name", input.name);
       const after = await repo.writeOrganizationSettings(m.tx, { id, name, fallbackInputPerMillion, fallbackOutputPerMillion, webhookUrl: url, webhookSecret: sealed }, m.nowMs);
       const redacted = (r: OrganizationSettingsRecord) => ({
-        name: r.name, webhookUrl: r.webhookUrl, webhookSecret: r.webhookSecret === null ? null : "[redacted]",
-        fallbackInputPricePerMillion: r.fallbackInputPerMillion?.toString() ?? null, fallbackOutputPricePerMillion: r.fallbackOutputPerMillion?.toString() ?? null,
+        name: r.name,
+        webhookUrl: r.webhookUrl,
+        webhookSecret: r.webhookSecret === null ? null : "[redacted]",
+        fallbackInputPricePerMillion: r.fallbackInputPerMillion?.toString() ?? null,
+        fallbackOutputPricePerMillion: r.fallbackOutputPerMillion?.toString() ?? null,
       });
       await m.audit({ organizationId: id, action: "organization.update", target: id, before: redacted(before), after: redacted(after) });
       return { settings: viewOf(after), generatedWebhookSecret: generated };

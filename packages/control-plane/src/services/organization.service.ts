@@ -8,7 +8,13 @@ import type { MutationRunner } from "./mutation-runner.js";
 import { requireEmail, requireName, requireSlug } from "./validate.js";
 
 /** Input of createUser/upsertUser. */
-export interface UserInput { organizationId: string; email: string; name: string; role: UserRole; teamIds: readonly string[] }
+export interface UserInput {
+  organizationId: string;
+  email: string;
+  name: string;
+  role: UserRole;
+  teamIds: readonly string[];
+}
 
 /** Runs `write`, turning a unique violation into CONFLICT with `message`. */
 export async function withConflict<T>(message: string, write: () => Promise<T>): Promise<T> {
@@ -30,7 +36,10 @@ export async function requireOrganization(q: Queryable, actor: Actor, id: string
 
 /** Organization, team and user operations. */
 export class OrganizationService {
-  constructor(private readonly db: Database, private readonly runner: MutationRunner) {}
+  constructor(
+    private readonly db: Database,
+    private readonly runner: MutationRunner,
+  ) {}
 
   /** Creates an organization; CONFLICT when the slug exists. */
   createOrganization(actor: Actor, input: { name: string; slug: string }): Promise<OrganizationRecord> {
@@ -84,9 +93,7 @@ export class OrganizationService {
     return this.runner.run(actor, true, async (m) => {
       await requireOrganization(m.tx, actor, input.organizationId);
       const row = { id: m.newId("team"), organizationId: input.organizationId, slug, name };
-      const team = upsert
-        ? await repo.upsertTeamBySlug(m.tx, row, m.nowMs)
-        : await withConflict(`team slug "${slug}" already exists in this organization`, () => repo.insertTeam(m.tx, row, m.nowMs));
+      const team = upsert ? await repo.upsertTeamBySlug(m.tx, row, m.nowMs) : await withConflict(`team slug "${slug}" already exists in this organization`, () => repo.insertTeam(m.tx, row, m.nowMs));
       await m.audit({ organizationId: team.organizationId, action: upsert ? "team.upsert" : "team.create", target: team.id, after: { slug, name } });
       return team;
     });
@@ -125,9 +132,7 @@ export class OrganizationService {
         if (!team || team.organizationId !== input.organizationId) throw badInput(`teamIds: team ${teamId} not found in this organization`);
       }
       const row = { id: m.newId("usr"), organizationId: input.organizationId, email, name, role: input.role };
-      const id = upsert
-        ? await repo.upsertUserByEmail(m.tx, row, m.nowMs)
-        : await withConflict(`user email "${email}" already exists in this organization`, () => repo.insertUser(m.tx, row, m.nowMs));
+      const id = upsert ? await repo.upsertUserByEmail(m.tx, row, m.nowMs) : await withConflict(`user email "${email}" already exists in this organization`, () => repo.insertUser(m.tx, row, m.nowMs));
       await repo.setUserTeams(m.tx, id, input.teamIds);
       const user = await repo.findUser(m.tx, id);
       if (!user) throw notFound("user", id);

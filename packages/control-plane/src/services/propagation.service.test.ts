@@ -27,13 +27,17 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("policy propagation
     await recordNodeAck(db, "node-a", "boot-1", revision, now);
     await recordNodeAck(db, "node-b", "boot-1", revision - 1n, now);
     let acked = false;
-    const service = new PropagationService(db, () => now, async (ms) => {
-      now += ms;
-      if (!acked) {
-        acked = true;
-        await recordNodeAck(db, "node-b", "boot-1", revision, now);
-      }
-    });
+    const service = new PropagationService(
+      db,
+      () => now,
+      async (ms) => {
+        now += ms;
+        if (!acked) {
+          acked = true;
+          await recordNodeAck(db, "node-b", "boot-1", revision, now);
+        }
+      },
+    );
     const admin = { kind: "platformAdmin" } as const;
     expect(await service.propagation(admin, revision, 0)).toMatchObject({ revision, nodesApplied: 1, nodesPending: 1, nodesDisconnected: 1, pendingNodeIds: ["node-b"] });
     const member = { kind: "user", userId: "usr_1", organizationId: "org_1", role: "MEMBER" } as const;

@@ -26,12 +26,23 @@ export function defaultBaseUrl(provider: ProviderKind): string | null {
 }
 
 /** Input of createProviderAccount/upsertProviderAccount. */
-export interface ProviderAccountInput { organizationId: string; name: string; provider: ProviderKind; baseUrl?: string | null; apiKey: string }
+export interface ProviderAccountInput {
+  organizationId: string;
+  name: string;
+  provider: ProviderKind;
+  baseUrl?: string | null;
+  apiKey: string;
+}
 
 /** Input of createModel/upsertModel (prices in micro-dollars per million tokens). */
 export interface ModelInput {
-  providerAccountId: string; name: string; upstreamModel?: string | null;
-  inputPricePerMillion?: bigint | null; outputPricePerMillion?: bigint | null; cachedInputPricePerMillion?: bigint | null; maxOutputTokens?: number | null;
+  providerAccountId: string;
+  name: string;
+  upstreamModel?: string | null;
+  inputPricePerMillion?: bigint | null;
+  outputPricePerMillion?: bigint | null;
+  cachedInputPricePerMillion?: bigint | null;
+  maxOutputTokens?: number | null;
   /** Route-group share within its priority (default 1; 0 = standby). */
   weight?: number | null;
   /** Route-group order, lower first (default 0). */
@@ -72,12 +83,19 @@ function modelFieldsOf(input: ModelInput): Omit<repo.ModelWrite, "id" | "organiz
   const perAttachment = input.maxInputTokensPerAttachment;
   const maxInputTokensPerAttachment = perAttachment == null ? null : requireInt("maxInputTokensPerAttachment", perAttachment, 1, MAX_INPUT_BOUND);
   return {
-    name, upstreamModel, inputPricePerMillion: inputPrice, outputPricePerMillion: outputPrice, cachedInputPricePerMillion: cachedPrice,
+    name,
+    upstreamModel,
+    inputPricePerMillion: inputPrice,
+    outputPricePerMillion: outputPrice,
+    cachedInputPricePerMillion: cachedPrice,
     maxOutputTokens: requireInt("maxOutputTokens", input.maxOutputTokens ?? 4096, 1, 10_000_000),
     weight: requireInt("weight", input.weight ?? 1, 0, 1_000_000),
     priority: requireInt("priority", input.priority ?? 0, -1_000_000, 1_000_000),
-    cacheWriteInputPricePerMillion: cacheWritePrice, audioInputPricePerMillion: audioIn, audioOutputPricePerMillion: audioOut,
-    imageInputTokens, maxInputTokensPerAttachment,
+    cacheWriteInputPricePerMillion: cacheWritePrice,
+    audioInputPricePerMillion: audioIn,
+    audioOutputPricePerMillion: audioOut,
+    imageInputTokens,
+    maxInputTokensPerAttachment,
   };
 }
 
@@ -85,17 +103,31 @@ function modelFieldsOf(input: ModelInput): Omit<repo.ModelWrite, "id" | "organiz
 function auditOf(m: ModelRecord): Record<string, unknown> {
   const price = (v: bigint | null): string | null => v?.toString() ?? null;
   return {
-    name: m.name, upstreamModel: m.upstreamModel, inputPricePerMillion: price(m.inputPricePerMillion), outputPricePerMillion: price(m.outputPricePerMillion),
-    cachedInputPricePerMillion: price(m.cachedInputPricePerMillion), cacheWriteInputPricePerMillion: price(m.cacheWriteInputPricePerMillion),
-    audioInputPricePerMillion: price(m.audioInputPricePerMillion), audioOutputPricePerMillion: price(m.audioOutputPricePerMillion),
-    maxOutputTokens: m.maxOutputTokens, weight: m.weight, priority: m.priority, imageInputTokens: m.imageInputTokens, maxInputTokensPerAttachment: m.maxInputTokensPerAttachment,
+    name: m.name,
+    upstreamModel: m.upstreamModel,
+    inputPricePerMillion: price(m.inputPricePerMillion),
+    outputPricePerMillion: price(m.outputPricePerMillion),
+    cachedInputPricePerMillion: price(m.cachedInputPricePerMillion),
+    cacheWriteInputPricePerMillion: price(m.cacheWriteInputPricePerMillion),
+    audioInputPricePerMillion: price(m.audioInputPricePerMillion),
+    audioOutputPricePerMillion: price(m.audioOutputPricePerMillion),
+    maxOutputTokens: m.maxOutputTokens,
+    weight: m.weight,
+    priority: m.priority,
+    imageInputTokens: m.imageInputTokens,
+    maxInputTokensPerAttachment: m.maxInputTokensPerAttachment,
   };
 }
 
 /** Provider account and model operations. */
 export class ProviderService {
   /** `allowLinkLocalOutbound`: base URLs may target link-local / cloud-metadata addresses (operator setting). */
-  constructor(private readonly db: Database, private readonly runner: MutationRunner, private readonly masterKey: Buffer, private readonly allowLinkLocalOutbound = false) {}
+  constructor(
+    private readonly db: Database,
+    private readonly runner: MutationRunner,
+    private readonly masterKey: Buffer,
+    private readonly allowLinkLocalOutbound = false,
+  ) {}
 
   /** Creates an account; CONFLICT when the name exists in the organization. */
   createProviderAccount(actor: Actor, input: ProviderAccountInput): Promise<ProviderAccountRecord> {
@@ -125,7 +157,9 @@ export class ProviderService {
         ? await repo.updateProviderAccount(m.tx, row, m.nowMs)
         : await withConflict(`provider account "${name}" already exists in this organization`, () => repo.insertProviderAccount(m.tx, row, m.nowMs));
       await m.audit({
-        organizationId: account.organizationId, action: upsert ? "provider_account.upsert" : "provider_account.create", target: account.id,
+        organizationId: account.organizationId,
+        action: upsert ? "provider_account.upsert" : "provider_account.create",
+        target: account.id,
         after: { name, provider: input.provider, baseUrl, apiKeyHint: account.apiKeyHint },
       });
       return account;

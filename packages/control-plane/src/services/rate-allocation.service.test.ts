@@ -106,11 +106,17 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("rate-limit units o
   it("follows the limit in force: a lowered limit grants nothing more, a raised one grants the difference", async () => {
     await addLimit("rl_change", 10, 60);
     const claim = { rateLimitId: "rl_change", windowStartMs: W0, needed: 4, want: 4 };
-    expect(await service.acquire([claim, claim], 1)).toEqual([{ granted: 4, allocated: 4, limit: 10 }, { granted: 4, allocated: 8, limit: 10 }]);
+    expect(await service.acquire([claim, claim], 1)).toEqual([
+      { granted: 4, allocated: 4, limit: 10 },
+      { granted: 4, allocated: 8, limit: 10 },
+    ]);
     await tdb.db.query("UPDATE rate_limits SET limit_amount = 5 WHERE id = 'rl_change'");
     expect(await service.acquire([{ ...claim, needed: 1, want: 1 }], 1)).toEqual([{ granted: 0, allocated: 8, limit: 5 }]);
     await tdb.db.query("UPDATE rate_limits SET limit_amount = 12 WHERE id = 'rl_change'");
-    expect(await service.acquire([claim, claim], 1)).toEqual([{ granted: 4, allocated: 12, limit: 12 }, { granted: 0, allocated: 12, limit: 12 }]);
+    expect(await service.acquire([claim, claim], 1)).toEqual([
+      { granted: 4, allocated: 12, limit: 12 },
+      { granted: 0, allocated: 12, limit: 12 },
+    ]);
   });
 
   it("serves windows longer than 2^31 ms (a 31-day window)", async () => {
@@ -126,6 +132,10 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("rate-limit units o
     expect(await service.acquire([{ rateLimitId: "rl_big", windowStartMs: W0 + 180_000, needed: 1, want: 1 }], 1)).toEqual([expect.objectContaining({ granted: 1 })]);
     const left = await tdb.db.query<{ id: string; w: string }>("SELECT rate_limit_id AS id, window_start_ms::text AS w FROM rate_limit_windows ORDER BY window_start_ms");
     // the minute windows that ended before W0 + 140 s are gone; the month-long one is still open
-    expect(left.map((r) => [r.id, Number(r.w)])).toEqual([["rl_month", Math.floor(T0 / 2_678_400_000) * 2_678_400_000], ["rl_big", W0 + 120_000], ["rl_big", W0 + 180_000]]);
+    expect(left.map((r) => [r.id, Number(r.w)])).toEqual([
+      ["rl_month", Math.floor(T0 / 2_678_400_000) * 2_678_400_000],
+      ["rl_big", W0 + 120_000],
+      ["rl_big", W0 + 180_000],
+    ]);
   });
 });

@@ -35,7 +35,11 @@ export class RateAllocationService {
   readonly #skewMs: number;
   readonly #keepMs: number;
 
-  constructor(private readonly db: Queryable, private readonly now: () => number, options: RateAllocationOptions = {}) {
+  constructor(
+    private readonly db: Queryable,
+    private readonly now: () => number,
+    options: RateAllocationOptions = {},
+  ) {
     this.#skewMs = options.skewMs ?? 30_000;
     this.#keepMs = options.keepMs ?? 60_000;
   }

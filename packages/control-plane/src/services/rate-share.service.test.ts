@@ -13,14 +13,25 @@ const limits = [requests, tokens, idle];
 let seq = 0;
 /** A wire batch of `n` records from `nodeId`, as ReportUsage receives it. */
 function batch(nodeId: string, n: number, at: number, opts: { refused?: boolean; tokens?: number } = {}) {
-  return toUsageRecords(create(UsageBatchSchema, {
-    nodeId, bootId: "boot",
-    records: Array.from({ length: n }, () => create(UsageRecordSchema, {
-      requestId: `req_${++seq}`, startedAtMs: BigInt(at), organizationId: "org_1", virtualKeyId: "vk_1", teamId: "team_1",
-      inputTokens: opts.refused ? 0 : (opts.tokens ?? 100), outputTokens: 0,
-      outcome: opts.refused ? Outcome.REFUSED : Outcome.SUCCESS, errorCode: opts.refused ? "rate_limit_exceeded" : "",
-    })),
-  }));
+  return toUsageRecords(
+    create(UsageBatchSchema, {
+      nodeId,
+      bootId: "boot",
+      records: Array.from({ length: n }, () =>
+        create(UsageRecordSchema, {
+          requestId: `req_${++seq}`,
+          startedAtMs: BigInt(at),
+          organizationId: "org_1",
+          virtualKeyId: "vk_1",
+          teamId: "team_1",
+          inputTokens: opts.refused ? 0 : (opts.tokens ?? 100),
+          outputTokens: 0,
+          outcome: opts.refused ? Outcome.REFUSED : Outcome.SUCCESS,
+          errorCode: opts.refused ? "rate_limit_exceeded" : "",
+        }),
+      ),
+    }),
+  );
 }
 
 describe("RateShareService", () => {

@@ -134,7 +134,10 @@ export class RateShareService {
       const byNode = demand.get(`${policy.scope}:${policy.scopeId}`);
       if (byNode === undefined) continue;
       const part = total > nodes.length ? Math.floor((policy.limit * nodes.length) / total) : policy.limit;
-      const weights = demandWeights(policy.unit, nodes.map((n) => byNode.get(n) ?? { requests: 0, tokens: 0, refused: 0 }));
+      const weights = demandWeights(
+        policy.unit,
+        nodes.map((n) => byNode.get(n) ?? { requests: 0, tokens: 0, refused: 0 }),
+      );
       const shares = allocateRateShares(part, weights, defaultMinimumShare(part, nodes.length));
       nodes.forEach((n, i) => out.get(n)?.set(policy.id, shares[i] as number));
     }

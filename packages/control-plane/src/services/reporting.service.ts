@@ -29,7 +29,10 @@ export function scopeUsageQuery<Q extends { organizationId: string; filter: Usag
 
 /** Usage, audit, nodes and revision queries. */
 export class ReportingService {
-  constructor(private readonly db: Database, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Database,
+    private readonly now: () => number,
+  ) {}
 
   /**
    * Usage of an organization in [from, to), grouped and filtered (hour granularity). Without

@@ -100,8 +100,11 @@ export class SigningKeyService implements VirtualKeyTokenSigner {
       const active = await repo.insertActiveSigningKey(m.tx, { id: kid, ...this.seal(kid) }, m.nowMs);
       if (active === null) throw new Error("another signing key became active during the rotation");
       await m.audit({
-        organizationId: null, action: "signing_key.rotate", target: kid,
-        before: previous === null ? null : { kid: previous.id }, after: { kid, retireAfterSeconds, previousNotAfter: previous?.notAfter ?? null },
+        organizationId: null,
+        action: "signing_key.rotate",
+        target: kid,
+        before: previous === null ? null : { kid: previous.id },
+        after: { kid, retireAfterSeconds, previousNotAfter: previous?.notAfter ?? null },
       });
       return { active, previous };
     });

@@ -22,7 +22,14 @@ import { SigningKeyService, signingKeyAssociatedData } from "./signing-key.servi
 
 const ADMIN = "test-admin-token-signing-0123456789";
 
-interface KeyView { kid: string; algorithm: string; publicJwk: string; createdAt: string; notAfter: string | null; active: boolean }
+interface KeyView {
+  kid: string;
+  algorithm: string;
+  publicJwk: string;
+  createdAt: string;
+  notAfter: string | null;
+  active: boolean;
+}
 const KEY_FIELDS = "kid algorithm publicJwk createdAt notAfter active";
 
 describe.each(testDatabaseTargets(process.env.DATABASE_URL))("JWT virtual keys and signing keys on $name", (target) => {
@@ -38,9 +45,12 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("JWT virtual keys a
 
   const signingKeys = async (): Promise<KeyView[]> => (await gql<{ signingKeys: KeyView[] }>(url, ADMIN, `{ signingKeys { ${KEY_FIELDS} } }`)).signingKeys;
   const createJwtKey = async (name: string, expiresAt: string | null = null): Promise<{ id: string; secret: string; format: string; prefix: string }> => {
-    const r = await gql<{ createVirtualKey: { virtualKey: { id: string; format: string; prefix: string }; secret: string } }>(url, ADMIN,
+    const r = await gql<{ createVirtualKey: { virtualKey: { id: string; format: string; prefix: string }; secret: string } }>(
+      url,
+      ADMIN,
       `mutation($i: CreateVirtualKeyInput!) { createVirtualKey(input: $i) { virtualKey { id format prefix } secret } }`,
-      { i: { organizationId: orgId, name, kind: "SERVICE", format: "JWT", expiresAt } });
+      { i: { organizationId: orgId, name, kind: "SERVICE", format: "JWT", expiresAt } },
+    );
     return { ...r.createVirtualKey.virtualKey, secret: r.createVirtualKey.secret };
   };
   const snapshotAt = (nowMs: number): Promise<PolicySnapshot> => buildSnapshot(tdb.db, { masterKey, nowMs });
@@ -54,8 +64,12 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("JWT virtual keys a
     tdb = await target.open();
     dataDir = mkdtempSync(join(tmpdir(), "tg-jwt-"));
     const config = loadControlPlaneConfig({
-      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_MASTER_KEY: masterKey.toString("base64"),
-      CONTROL_PLANE_HTTP_PORT: "0", CONTROL_PLANE_GRPC_PORT: "0", LOG_LEVEL: "silent",
+      TOLLGATE_DATA_DIR: dataDir,
+      TOLLGATE_ADMIN_TOKEN: ADMIN,
+      TOLLGATE_MASTER_KEY: masterKey.toString("base64"),
+      CONTROL_PLANE_HTTP_PORT: "0",
+      CONTROL_PLANE_GRPC_PORT: "0",
+      LOG_LEVEL: "silent",
     });
     cp = await startControlPlane(config, { database: tdb.db, logger: pino({ level: "silent" }), nodeToken: "test-node-token-0123456789", now });
     url = cp.httpUrl;
@@ -80,7 +94,9 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("JWT virtual keys a
     expect(jwk.d).toBeUndefined();
 
     const rows = await tdb.db.query<{ private_key_ciphertext: Uint8Array; private_key_nonce: Uint8Array; private_key_tag: Uint8Array }>(
-      "SELECT private_key_ciphertext, private_key_nonce, private_key_tag FROM signing_keys WHERE id = $1", [key.kid]);
+      "SELECT private_key_ciphertext, private_key_nonce, private_key_tag FROM signing_keys WHERE id = $1",
+      [key.kid],
+    );
     const sealed = { ciphertext: Buffer.from(rows[0]!.private_key_ciphertext), nonce: Buffer.from(rows[0]!.private_key_nonce), tag: Buffer.from(rows[0]!.private_key_tag) };
     const priv = JSON.parse(openSecret(masterKey, sealed, signingKeyAssociatedData(key.kid))) as Record<string, string>;
     expect(Buffer.from(priv.d ?? "", "base64url")).toHaveLength(32);
@@ -130,8 +146,11 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("JWT virtual keys a
 
   it("rotateVirtualKey on a JWT key signs a new token; both are accepted during the grace period", async () => {
     const key = await createJwtKey("jwt-rotating");
-    const r = await gql<{ rotateVirtualKey: { virtualKey: { id: string; format: string }; secret: string } }>(url, ADMIN,
-      `mutation { rotateVirtualKey(input: {id: "${key.id}", gracePeriodSeconds: 600}) { virtualKey { id format } secret } }`);
+    const r = await gql<{ rotateVirtualKey: { virtualKey: { id: string; format: string }; secret: string } }>(
+      url,
+      ADMIN,
+      `mutation { rotateVirtualKey(input: {id: "${key.id}", gracePeriodSeconds: 600}) { virtualKey { id format } secret } }`,
+    );
     const rotated = r.rotateVirtualKey.secret;
     expect(r.rotateVirtualKey.virtualKey).toEqual({ id: key.id, format: "JWT" });
     expect(rotated).not.toBe(key.secret);
@@ -149,18 +168,27 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("JWT virtual keys a
     const [first] = (await signingKeys()) as [KeyView];
     const oldToken = (await createJwtKey("signed-by-first")).secret;
     const t0 = clock;
-    const r = await gql<{ rotateSigningKey: { signingKey: KeyView; previous: KeyView | null } }>(url, ADMIN,
-      `mutation { rotateSigningKey(input: {retireAfterSeconds: 60}) { signingKey { ${KEY_FIELDS} } previous { ${KEY_FIELDS} } } }`);
+    const r = await gql<{ rotateSigningKey: { signingKey: KeyView; previous: KeyView | null } }>(
+      url,
+      ADMIN,
+      `mutation { rotateSigningKey(input: {retireAfterSeconds: 60}) { signingKey { ${KEY_FIELDS} } previous { ${KEY_FIELDS} } } }`,
+    );
     const { signingKey: second, previous } = r.rotateSigningKey;
     expect(previous).toMatchObject({ kid: first.kid, active: false, notAfter: new Date(t0 + 60_000).toISOString() });
     expect(second).toMatchObject({ active: true, notAfter: null });
     expect(second.kid).not.toBe(first.kid);
-    expect((await signingKeys()).map((k) => [k.kid, k.active])).toEqual([[first.kid, false], [second.kid, true]]);
+    expect((await signingKeys()).map((k) => [k.kid, k.active])).toEqual([
+      [first.kid, false],
+      [second.kid, true],
+    ]);
 
     const newKey = await createJwtKey("signed-by-second");
     expect(decodeProtectedHeader(newKey.secret).kid).toBe(second.kid);
     const during = await snapshotAt(clock);
-    expect(during.signingKeys.map((k) => [k.id, k.notAfter])).toEqual([[first.kid, t0 + 60_000], [second.kid, null]]);
+    expect(during.signingKeys.map((k) => [k.id, k.notAfter])).toEqual([
+      [first.kid, t0 + 60_000],
+      [second.kid, null],
+    ]);
     expect((await verifyWithSnapshot(oldToken, during, clock)).protectedHeader.kid).toBe(first.kid);
     expect((await verifyWithSnapshot(newKey.secret, during, clock)).protectedHeader.kid).toBe(second.kid);
 
@@ -182,7 +210,8 @@ describe.each(testDatabaseTargets(process.env.DATABASE_URL))("JWT virtual keys a
     expect(snapshot.signingKeys.length).toBeGreaterThan(0);
     const bytes = Buffer.concat(encodeSnapshotResources(snapshot).map((r) => Buffer.from(toBinary(ResourceSchema, r))));
     const rows = await tdb.db.query<{ id: string; private_key_ciphertext: Uint8Array; private_key_nonce: Uint8Array; private_key_tag: Uint8Array }>(
-      "SELECT id, private_key_ciphertext, private_key_nonce, private_key_tag FROM signing_keys");
+      "SELECT id, private_key_ciphertext, private_key_nonce, private_key_tag FROM signing_keys",
+    );
     for (const row of rows) {
       const sealed = { ciphertext: Buffer.from(row.private_key_ciphertext), nonce: Buffer.from(row.private_key_nonce), tag: Buffer.from(row.private_key_tag) };
       const priv = JSON.parse(openSecret(masterKey, sealed, signingKeyAssociatedData(row.id))) as Record<string, string>;

@@ -105,7 +105,12 @@ export class SimulationService {
   /** Every budget of the key's chain with its settled use (the control plane holds no grants itself). */
   private async budgetsOf(index: PolicyIndex, key: Parameters<PolicyIndex["scopeChainOf"]>[0], nowMs: number): Promise<SimulatedBudget[]> {
     const refs = budgetWindowsOfKey(index, key, nowMs);
-    const usage = await readBudgetUsage(this.db, refs.map((r) => ({ budgetId: r.budget.id, windowStartMs: r.windowStart })), nowMs, this.reclaimGraceMs);
+    const usage = await readBudgetUsage(
+      this.db,
+      refs.map((r) => ({ budgetId: r.budget.id, windowStartMs: r.windowStart })),
+      nowMs,
+      this.reclaimGraceMs,
+    );
     return refs.map((ref, i) => simulatedBudgetOf(ref, usage[i]?.used ?? null, null));
   }
 

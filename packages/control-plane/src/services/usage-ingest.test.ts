@@ -18,9 +18,25 @@ const T0 = Date.UTC(2030, 0, 15, 12);
 
 function wire(requestId: string, over: Partial<UsageRecord> = {}): UsageRecord {
   const base = create(UsageRecordSchema, {
-    requestId, nodeId: "node-a", bootId: "boot-1", sequence: 1n, startedAtMs: BigInt(T0), durationMs: 5, organizationId: "org_1", virtualKeyId: "vk_1",
-    model: "m", modelId: "mdl_1", providerAccountId: "pa_1", upstreamModel: "m", route: "/v1/chat/completions", inputTokens: 3, outputTokens: 4, costMicros: 1n, costPicos: 7n,
-    status: 200, charges: [create(BudgetChargeSchema, { budgetId: "bgt_1", windowStartMs: 0n, amount: 7n })],
+    requestId,
+    nodeId: "node-a",
+    bootId: "boot-1",
+    sequence: 1n,
+    startedAtMs: BigInt(T0),
+    durationMs: 5,
+    organizationId: "org_1",
+    virtualKeyId: "vk_1",
+    model: "m",
+    modelId: "mdl_1",
+    providerAccountId: "pa_1",
+    upstreamModel: "m",
+    route: "/v1/chat/completions",
+    inputTokens: 3,
+    outputTokens: 4,
+    costMicros: 1n,
+    costPicos: 7n,
+    status: 200,
+    charges: [create(BudgetChargeSchema, { budgetId: "bgt_1", windowStartMs: 0n, amount: 7n })],
   });
   return { ...base, ...over };
 }

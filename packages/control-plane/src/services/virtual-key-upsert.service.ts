@@ -22,11 +22,18 @@ import { requireName } from "./validate.js";
 import type { CreateKeyInput, VirtualKeyService } from "./virtual-key.service.js";
 
 /** The answer of upsertVirtualKey: the secret only when the key was created now. */
-export interface UpsertedKey { readonly key: VirtualKeyRecord; readonly secret: string | null; readonly created: boolean }
+export interface UpsertedKey {
+  readonly key: VirtualKeyRecord;
+  readonly secret: string | null;
+  readonly created: boolean;
+}
 
 /** upsertVirtualKey on top of the key service. */
 export class VirtualKeyUpsertService {
-  constructor(private readonly db: Database, private readonly keys: VirtualKeyService) {}
+  constructor(
+    private readonly db: Database,
+    private readonly keys: VirtualKeyService,
+  ) {}
 
   /** Creates or updates the organization's live key with this name. */
   async upsert(actor: Actor, input: CreateKeyInput): Promise<UpsertedKey> {
@@ -49,8 +56,14 @@ export class VirtualKeyUpsertService {
       if (changes.length > 0) throw badInput(`upsertVirtualKey cannot change the ${changes.join(", ")} of virtual key "${name}"; revoke it and upsert again`);
     }
     const key = await this.keys.update(actor, existingId, {
-      teamId: input.teamId, allowedModels: input.allowedModels, deniedModels: input.deniedModels, budgets: input.budgets,
-      rateLimits: input.rateLimits, maxCostPerRequest: input.maxCostPerRequest, expiresAt: input.expiresAt, metadata: input.metadata,
+      teamId: input.teamId,
+      allowedModels: input.allowedModels,
+      deniedModels: input.deniedModels,
+      budgets: input.budgets,
+      rateLimits: input.rateLimits,
+      maxCostPerRequest: input.maxCostPerRequest,
+      expiresAt: input.expiresAt,
+      metadata: input.metadata,
     });
     return { key, secret: null, created: false };
   }

@@ -18,28 +18,53 @@ import { requireOrganization } from "./organization.service.js";
 import { requireInt, requireModelPatterns, requireName } from "./validate.js";
 
 /** A rate limit as asked for. */
-export interface RateLimitSpec { unit: "REQUESTS" | "TOKENS"; limit: number; windowSeconds: number }
+export interface RateLimitSpec {
+  unit: "REQUESTS" | "TOKENS";
+  limit: number;
+  windowSeconds: number;
+}
 
 /** Input of createVirtualKey. */
 export interface CreateKeyInput {
-  organizationId: string; name: string; kind: KeyKind; teamId?: string | null; userId?: string | null;
-  allowedModels?: readonly string[] | null; deniedModels?: readonly string[] | null; budgets?: readonly BudgetSpec[] | null;
-  rateLimits?: readonly RateLimitSpec[] | null; maxCostPerRequest?: bigint | null; expiresAt?: number | null;
-  format?: KeyFormat | null; metadata?: Record<string, unknown> | null;
+  organizationId: string;
+  name: string;
+  kind: KeyKind;
+  teamId?: string | null;
+  userId?: string | null;
+  allowedModels?: readonly string[] | null;
+  deniedModels?: readonly string[] | null;
+  budgets?: readonly BudgetSpec[] | null;
+  rateLimits?: readonly RateLimitSpec[] | null;
+  maxCostPerRequest?: bigint | null;
+  expiresAt?: number | null;
+  format?: KeyFormat | null;
+  metadata?: Record<string, unknown> | null;
 }
 
 /** Fields of updateVirtualKey; undefined = unchanged, null = cleared. */
 export interface UpdateKeyInput {
-  name?: string | null; teamId?: string | null; allowedModels?: readonly string[] | null; deniedModels?: readonly string[] | null;
-  budgets?: readonly BudgetSpec[] | null; rateLimits?: readonly RateLimitSpec[] | null; maxCostPerRequest?: bigint | null;
-  expiresAt?: number | null; metadata?: Record<string, unknown> | null;
+  name?: string | null;
+  teamId?: string | null;
+  allowedModels?: readonly string[] | null;
+  deniedModels?: readonly string[] | null;
+  budgets?: readonly BudgetSpec[] | null;
+  rateLimits?: readonly RateLimitSpec[] | null;
+  maxCostPerRequest?: bigint | null;
+  expiresAt?: number | null;
+  metadata?: Record<string, unknown> | null;
 }
 
 /** A key with its new secret (shown once). */
-export interface KeyWithSecret { readonly key: VirtualKeyRecord; readonly secret: string }
+export interface KeyWithSecret {
+  readonly key: VirtualKeyRecord;
+  readonly secret: string;
+}
 
 /** A page of keys. */
-export interface KeyPage { readonly keys: VirtualKeyRecord[]; readonly hasNextPage: boolean }
+export interface KeyPage {
+  readonly keys: VirtualKeyRecord[];
+  readonly hasNextPage: boolean;
+}
 
 const MAX_WINDOW_SECONDS = 31 * 24 * 3600;
 
@@ -103,9 +128,21 @@ export class VirtualKeyService {
       for (const old of await listBudgetsOf(m.tx, "VIRTUAL_KEY", key.id)) if (!kept.has(old.id)) await deleteBudget(m.tx, old.id);
     }
     if (rateLimits !== null && rateLimits !== undefined) {
-      await replaceRateLimits(m.tx, "VIRTUAL_KEY", key.id, rateLimits.map((r) => ({
-        id: m.newId("rl"), organizationId: key.organizationId, scope: "VIRTUAL_KEY" as const, scopeId: key.id, unit: r.unit, limit: r.limit, windowSeconds: r.windowSeconds,
-      })), m.nowMs);
+      await replaceRateLimits(
+        m.tx,
+        "VIRTUAL_KEY",
+        key.id,
+        rateLimits.map((r) => ({
+          id: m.newId("rl"),
+          organizationId: key.organizationId,
+          scope: "VIRTUAL_KEY" as const,
+          scopeId: key.id,
+          unit: r.unit,
+          limit: r.limit,
+          windowSeconds: r.windowSeconds,
+        })),
+        m.nowMs,
+      );
     }
   }
 
@@ -129,11 +166,26 @@ export class VirtualKeyService {
       await assertModelsWithinMemberAccess(m.tx, actor, input.organizationId, allowedModels);
       const id = m.newId("vk");
       const { secret, hmac } = await this.newSecret(m, format, { id, organizationId: input.organizationId, expiresAt });
-      const key = await repo.insertVirtualKey(m.tx, {
-        id, organizationId: input.organizationId, name, kind: input.kind, teamId, userId, format,
-        prefix: secretPrefix(secret), last4: secretLast4(secret), allowedModels, deniedModels,
-        maxCostPerRequest: input.maxCostPerRequest ?? null, expiresAt, metadata: input.metadata ?? {},
-      }, m.nowMs);
+      const key = await repo.insertVirtualKey(
+        m.tx,
+        {
+          id,
+          organizationId: input.organizationId,
+          name,
+          kind: input.kind,
+          teamId,
+          userId,
+          format,
+          prefix: secretPrefix(secret),
+          last4: secretLast4(secret),
+          allowedModels,
+          deniedModels,
+          maxCostPerRequest: input.maxCostPerRequest ?? null,
+          expiresAt,
+          metadata: input.metadata ?? {},
+        },
+        m.nowMs,
+      );
       await repo.insertKeySecret(m.tx, key.id, hmac, null, m.nowMs);
       await this.writeLimits(m, key, input.budgets ?? [], input.rateLimits ?? []);
       await m.audit({ organizationId: key.organizationId, action: "virtual_key.create", target: key.id, after: { name, kind: key.kind, teamId, userId, prefix: key.prefix } });
@@ -155,15 +207,20 @@ export class VirtualKeyService {
       if (teamId !== before.teamId) assertMayCreateKey(actor, { ...before, teamId });
       if (allowed !== undefined) await assertModelsWithinMemberAccess(m.tx, actor, before.organizationId, allowed);
       if (teamId !== before.teamId) await this.checkOwner(m, before.organizationId, before.kind, teamId, before.userId);
-      const key = await repo.updateVirtualKeyRow(m.tx, id, {
-        name: input.name === undefined || input.name === null ? before.name : requireName("name", input.name),
-        teamId,
-        allowedModels: allowed ?? before.allowedModels,
-        deniedModels: denied ?? before.deniedModels,
-        maxCostPerRequest: input.maxCostPerRequest === undefined ? before.maxCostPerRequest : input.maxCostPerRequest,
-        expiresAt: input.expiresAt === undefined ? before.expiresAt : input.expiresAt,
-        metadata: input.metadata === undefined || input.metadata === null ? before.metadata : input.metadata,
-      }, m.nowMs);
+      const key = await repo.updateVirtualKeyRow(
+        m.tx,
+        id,
+        {
+          name: input.name === undefined || input.name === null ? before.name : requireName("name", input.name),
+          teamId,
+          allowedModels: allowed ?? before.allowedModels,
+          deniedModels: denied ?? before.deniedModels,
+          maxCostPerRequest: input.maxCostPerRequest === undefined ? before.maxCostPerRequest : input.maxCostPerRequest,
+          expiresAt: input.expiresAt === undefined ? before.expiresAt : input.expiresAt,
+          metadata: input.metadata === undefined || input.metadata === null ? before.metadata : input.metadata,
+        },
+        m.nowMs,
+      );
       await this.writeLimits(m, key, input.budgets, input.rateLimits);
       await m.audit({ organizationId: key.organizationId, action: "virtual_key.update", target: id, before: { name: before.name }, after: { name: key.name } });
       return key;
@@ -171,7 +228,13 @@ export class VirtualKeyService {
   }
 
   /** The member rule (`member-limits.ts`) over every limit an update can change. */
-  private async assertLimitsOnlyTighten(m: MutationContext, actor: Actor, before: VirtualKeyRecord, input: UpdateKeyInput, access: { allow: readonly string[]; deny: readonly string[] }): Promise<void> {
+  private async assertLimitsOnlyTighten(
+    m: MutationContext,
+    actor: Actor,
+    before: VirtualKeyRecord,
+    input: UpdateKeyInput,
+    access: { allow: readonly string[]; deny: readonly string[] },
+  ): Promise<void> {
     assertMemberTightens(actor, [
       modelAccessLoosening({ allow: before.allowedModels, deny: before.deniedModels }, access),
       input.maxCostPerRequest === undefined ? null : costCapLoosening(before.maxCostPerRequest, input.maxCostPerRequest),
@@ -226,7 +289,13 @@ export class VirtualKeyService {
       const { secret, hmac } = await this.newSecret(m, before.format, before);
       await repo.insertKeySecret(m.tx, id, hmac, null, m.nowMs);
       const key = await repo.setVirtualKeyDisplay(m.tx, id, secretPrefix(secret), secretLast4(secret), m.nowMs);
-      await m.audit({ organizationId: key.organizationId, action: "virtual_key.rotate", target: id, before: { prefix: before.prefix }, after: { prefix: key.prefix, gracePeriodSeconds: graceSeconds } });
+      await m.audit({
+        organizationId: key.organizationId,
+        action: "virtual_key.rotate",
+        target: id,
+        before: { prefix: before.prefix },
+        after: { prefix: key.prefix, gracePeriodSeconds: graceSeconds },
+      });
       return { key, secret };
     });
   }

@@ -47,12 +47,16 @@ describe("Standard Webhooks signatures", () => {
     expect(new Webhook(`whsec_${Buffer.from(chosen).toString("base64")}`).verify(BODY, signWebhook(chosen, "alrt_1", Date.now(), BODY))).toBeTruthy();
   });
 
-  it.each(["whsec_short", "sixteen-chars-or-more-but-not-whsec", "whsec_" + "A".repeat(20), `whsec_${randomBytes(65).toString("base64")}`, `whsec_${randomBytes(32).toString("base64url")}_`, `whsec_${randomBytes(32).toString("base64")}\n`])(
-    "an admin-chosen secret %j is refused unless whsec_ + base64 of 24-64 bytes",
-    (secret) => {
-      expect(() => requireWebhookSecret(secret)).toThrow("webhookSecret must be whsec_");
-    },
-  );
+  it.each([
+    "whsec_short",
+    "sixteen-chars-or-more-but-not-whsec",
+    "whsec_" + "A".repeat(20),
+    `whsec_${randomBytes(65).toString("base64")}`,
+    `whsec_${randomBytes(32).toString("base64url")}_`,
+    `whsec_${randomBytes(32).toString("base64")}\n`,
+  ])("an admin-chosen secret %j is refused unless whsec_ + base64 of 24-64 bytes", (secret) => {
+    expect(() => requireWebhookSecret(secret)).toThrow("webhookSecret must be whsec_");
+  });
 
   it("an admin-chosen whsec_ secret is accepted", () => {
     const secret = `whsec_${randomBytes(24).toString("base64")}`;

@@ -89,7 +89,8 @@ export function createGuardedAgent(allowLinkLocal: boolean, lookup: LookupLike, 
 
 const defaultLookup: LookupLike = (hostname, options, callback) =>
   dnsLookup(hostname, { all: options.all === true, family: options.family as number | undefined, hints: options.hints }, (err, address, family) =>
-    callback(err, address as string | LookupAddress[], family));
+    callback(err, address as string | LookupAddress[], family),
+  );
 
 /** The delay before attempt `attempts + 1` after `attempts` failed ones. */
 export function webhookRetryDelay(attempts: number, baseMs: number, maxMs: number): number {

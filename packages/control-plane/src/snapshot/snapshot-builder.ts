@@ -3,7 +3,18 @@
  * secrets as HMACs (expired ones omitted), provider credentials decrypted (they travel only on
  * the authenticated channel), budgets and rate limits labelled with their scope's name.
  */
-import { cacheWritePricesOf, formatScopeLabel, picosOfMicros, type BudgetPolicy, type CacheWritePrices, type GuardrailsPolicy, type PolicySnapshot, type RateLimitPolicy, type Scope, type SigningKeyPolicy } from "@tollgate/policy";
+import {
+  cacheWritePricesOf,
+  formatScopeLabel,
+  picosOfMicros,
+  type BudgetPolicy,
+  type CacheWritePrices,
+  type GuardrailsPolicy,
+  type PolicySnapshot,
+  type RateLimitPolicy,
+  type Scope,
+  type SigningKeyPolicy,
+} from "@tollgate/policy";
 import type { Database } from "../db/database.js";
 import { listAllBudgets, listAllRateLimits } from "../repositories/budget.repository.js";
 import { listAllGuardrails } from "../repositories/limits.repository.js";
@@ -62,37 +73,86 @@ export async function buildSnapshot(db: Database, keys: SnapshotKeys): Promise<P
       teams,
       users,
       virtualKeys: keyRows.map((k) => ({
-        id: k.id, organizationId: k.organizationId, name: k.name, kind: k.kind, teamId: k.teamId, userId: k.userId, status: k.status,
-        secrets: secrets.get(k.id) ?? [], access: { allow: [...k.allowedModels], deny: [...k.deniedModels] },
-        maxCostPerRequest: k.maxCostPerRequest === null ? null : picosOfMicros(k.maxCostPerRequest), expiresAt: k.expiresAt,
+        id: k.id,
+        organizationId: k.organizationId,
+        name: k.name,
+        kind: k.kind,
+        teamId: k.teamId,
+        userId: k.userId,
+        status: k.status,
+        secrets: secrets.get(k.id) ?? [],
+        access: { allow: [...k.allowedModels], deny: [...k.deniedModels] },
+        maxCostPerRequest: k.maxCostPerRequest === null ? null : picosOfMicros(k.maxCostPerRequest),
+        expiresAt: k.expiresAt,
       })),
       providerAccounts: accounts.map((a) => ({
-        id: a.id, organizationId: a.organizationId, name: a.name, provider: a.provider, baseUrl: a.baseUrl,
+        id: a.id,
+        organizationId: a.organizationId,
+        name: a.name,
+        provider: a.provider,
+        baseUrl: a.baseUrl,
         apiKey: openSecret(keys.masterKey, a.sealed, providerKeyAssociatedData(a.organizationId, a.id)),
       })),
       models: models.map((m) => ({
-        id: m.id, organizationId: m.organizationId, providerAccountId: m.providerAccountId, name: m.name, upstreamModel: m.upstreamModel,
-        price: m.inputPricePerMillion === null || m.outputPricePerMillion === null ? null
-          : {
-              inputPerMillion: m.inputPricePerMillion, outputPerMillion: m.outputPricePerMillion, cachedInputPerMillion: m.cachedInputPricePerMillion,
-              ...setPricesOf(cacheWritePricesOf(providerOf.get(m.providerAccountId) ?? "OPENAI_COMPATIBLE", m.inputPricePerMillion, m.cacheWriteInputPricePerMillion)),
-              ...(m.audioInputPricePerMillion === null || m.audioOutputPricePerMillion === null ? {} : { audioInputPerMillion: m.audioInputPricePerMillion, audioOutputPerMillion: m.audioOutputPricePerMillion }),
-            },
-        maxOutputTokens: m.maxOutputTokens, weight: m.weight, priority: m.priority,
+        id: m.id,
+        organizationId: m.organizationId,
+        providerAccountId: m.providerAccountId,
+        name: m.name,
+        upstreamModel: m.upstreamModel,
+        price:
+          m.inputPricePerMillion === null || m.outputPricePerMillion === null
+            ? null
+            : {
+                inputPerMillion: m.inputPricePerMillion,
+                outputPerMillion: m.outputPricePerMillion,
+                cachedInputPerMillion: m.cachedInputPricePerMillion,
+                ...setPricesOf(cacheWritePricesOf(providerOf.get(m.providerAccountId) ?? "OPENAI_COMPATIBLE", m.inputPricePerMillion, m.cacheWriteInputPricePerMillion)),
+                ...(m.audioInputPricePerMillion === null || m.audioOutputPricePerMillion === null
+                  ? {}
+                  : { audioInputPerMillion: m.audioInputPricePerMillion, audioOutputPerMillion: m.audioOutputPricePerMillion }),
+              },
+        maxOutputTokens: m.maxOutputTokens,
+        weight: m.weight,
+        priority: m.priority,
         ...(m.imageInputTokens === null ? {} : { imageInputTokens: m.imageInputTokens }),
         ...(m.maxInputTokensPerAttachment === null ? {} : { maxInputTokensPerAttachment: m.maxInputTokensPerAttachment }),
       })),
-      budgets: budgets.map((b): BudgetPolicy => ({
-        id: b.id, organizationId: b.organizationId, scope: b.scope, scopeId: b.scopeId, unit: b.unit, window: b.window, limit: b.limit,
-        mode: b.mode, enforcement: b.enforcement, scopeLabel: labelOf(b.scope, b.scopeId),
-      })),
-      rateLimits: rateLimits.map((r): RateLimitPolicy => ({
-        id: r.id, organizationId: r.organizationId, scope: r.scope, scopeId: r.scopeId, unit: r.unit, limit: r.limit,
-        windowSeconds: r.windowSeconds, scopeLabel: labelOf(r.scope, r.scopeId),
-      })),
-      guardrails: guardrails.map((g): GuardrailsPolicy => ({
-        id: g.id, organizationId: g.organizationId, scope: g.scope, scopeId: g.scopeId, rules: g.rules, scopeLabel: labelOf(g.scope, g.scopeId),
-      })),
+      budgets: budgets.map(
+        (b): BudgetPolicy => ({
+          id: b.id,
+          organizationId: b.organizationId,
+          scope: b.scope,
+          scopeId: b.scopeId,
+          unit: b.unit,
+          window: b.window,
+          limit: b.limit,
+          mode: b.mode,
+          enforcement: b.enforcement,
+          scopeLabel: labelOf(b.scope, b.scopeId),
+        }),
+      ),
+      rateLimits: rateLimits.map(
+        (r): RateLimitPolicy => ({
+          id: r.id,
+          organizationId: r.organizationId,
+          scope: r.scope,
+          scopeId: r.scopeId,
+          unit: r.unit,
+          limit: r.limit,
+          windowSeconds: r.windowSeconds,
+          scopeLabel: labelOf(r.scope, r.scopeId),
+        }),
+      ),
+      guardrails: guardrails.map(
+        (g): GuardrailsPolicy => ({
+          id: g.id,
+          organizationId: g.organizationId,
+          scope: g.scope,
+          scopeId: g.scopeId,
+          rules: g.rules,
+          scopeLabel: labelOf(g.scope, g.scopeId),
+        }),
+      ),
       // Public keys only: the private JWK never leaves the signing_keys table in clear.
       signingKeys: signingKeys.map((k): SigningKeyPolicy => ({ id: k.id, algorithm: k.algorithm, publicJwk: k.publicJwk, notAfter: k.notAfter })),
     };

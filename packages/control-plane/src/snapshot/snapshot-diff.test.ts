@@ -10,8 +10,15 @@ const user = (id: string, hash: string, active: boolean): Resource => create(Res
 
 describe("diffResources", () => {
   it("sends changed and new resources, removes what is gone, and puts revocations first", () => {
-    const current = new Map([team("t1", "h1"), team("t2", "new"), key("k1", "k", KeyStatus.ACTIVE), key("k2", "x", KeyStatus.REVOKED), user("u1", "u", false), team("t4", "h4")].map((r) => [r.key, r]));
-    const held = new Map([["team/t1", "h1"], ["team/t2", "old"], ["virtualKey/k1", "k"], ["team/t3", "gone"]]);
+    const current = new Map(
+      [team("t1", "h1"), team("t2", "new"), key("k1", "k", KeyStatus.ACTIVE), key("k2", "x", KeyStatus.REVOKED), user("u1", "u", false), team("t4", "h4")].map((r) => [r.key, r]),
+    );
+    const held = new Map([
+      ["team/t1", "h1"],
+      ["team/t2", "old"],
+      ["virtualKey/k1", "k"],
+      ["team/t3", "gone"],
+    ]);
     const delta = diffResources(current, held);
     expect(delta.upserts.map((r) => r.key)).toEqual(["virtualKey/k2", "user/u1", "team/t2", "team/t4"]);
     expect(delta.removals).toEqual(["team/t3"]);

@@ -11,8 +11,20 @@ import type { MatrixContext, SampleCall } from "./role-matrix.js";
 
 /** Input fields that set a limit (budgets, rate limits, the cost cap, expiry, model lists, guardrails). */
 export const LIMIT_INPUT_FIELDS: readonly string[] = [
-  "budgets", "rateLimits", "maxCostPerRequest", "expiresAt", "allowedModels", "deniedModels", "allow", "deny", "rules",
-  "limit", "mode", "enforcement", "alertThresholds", "windowSeconds",
+  "budgets",
+  "rateLimits",
+  "maxCostPerRequest",
+  "expiresAt",
+  "allowedModels",
+  "deniedModels",
+  "allow",
+  "deny",
+  "rules",
+  "limit",
+  "mode",
+  "enforcement",
+  "alertThresholds",
+  "windowSeconds",
 ];
 /** Output types that are limits: a mutation answering one changes one. */
 export const LIMIT_TYPES: readonly string[] = ["Budget", "RateLimit", "Guardrails", "ModelAccess"];
@@ -35,7 +47,9 @@ export interface LimitedKey {
 
 /** The admin's limits on a `LimitedKey` (createVirtualKey fields; guardrails set separately). */
 export const ADMIN_KEY_LIMITS = {
-  allowedModels: ["chat-*"], deniedModels: ["chat-large"], maxCostPerRequest: "1",
+  allowedModels: ["chat-*"],
+  deniedModels: ["chat-large"],
+  maxCostPerRequest: "1",
   budgets: [{ unit: "USD", window: "DAY", limit: "5", mode: "HARD", enforcement: "CAP_OUTPUT", alertThresholds: [0.5, 0.8] }],
   rateLimits: [{ unit: "REQUESTS", limit: 10, windowSeconds: 60 }],
 } as const;
@@ -55,31 +69,59 @@ export interface MemberLimitCase {
 }
 
 const upper = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
-const mutation = (name: string, selection: string, input: Record<string, unknown>): SampleCall =>
-  ({ query: `mutation($i: ${upper(name)}Input!) { ${name}(input: $i) { ${selection} } }`, variables: { i: input } });
+const mutation = (name: string, selection: string, input: Record<string, unknown>): SampleCall => ({
+  query: `mutation($i: ${upper(name)}Input!) { ${name}(input: $i) { ${selection} } }`,
+  variables: { i: input },
+});
 const loosen = (label: string, call: MemberLimitCase["call"]): MemberLimitCase => ({ label, expect: "FORBIDDEN", call });
 const tighten = (label: string, call: MemberLimitCase["call"]): MemberLimitCase => ({ label, expect: "allowed", call });
 const inDays = (days: number): string => new Date(Date.now() + days * 24 * 3600 * 1000).toISOString();
 const usdDay = (limit: string, extra: Record<string, unknown> = {}) => ({ unit: "USD", window: "DAY", limit, alertThresholds: [0.5, 0.8], ...extra });
-const update = (patch: Record<string, unknown>) => (_: MatrixContext, k: LimitedKey): SampleCall => mutation("updateVirtualKey", "virtualKey { id }", { id: k.id, ...patch });
-const setBudget = (spec: Record<string, unknown>) => (_: MatrixContext, k: LimitedKey): SampleCall =>
-  mutation("setBudget", "budget { id }", { scope: "VIRTUAL_KEY", scopeId: k.id, ...spec });
-const setRate = (unit: string, limit: number, windowSeconds: number) => (_: MatrixContext, k: LimitedKey): SampleCall =>
-  mutation("setRateLimit", "rateLimit { id }", { scope: "VIRTUAL_KEY", scopeId: k.id, unit, limit, windowSeconds });
-const setAccess = (allow: string[], deny: string[]) => (_: MatrixContext, k: LimitedKey): SampleCall =>
-  mutation("setModelAccess", "modelAccess { allow }", { scope: "VIRTUAL_KEY", scopeId: k.id, allow, deny });
-const setRules = (rules: readonly Record<string, unknown>[]) => (_: MatrixContext, k: LimitedKey): SampleCall =>
-  mutation("setGuardrails", "guardrails { scopeId }", { scope: "VIRTUAL_KEY", scopeId: k.id, rules });
+const update =
+  (patch: Record<string, unknown>) =>
+  (_: MatrixContext, k: LimitedKey): SampleCall =>
+    mutation("updateVirtualKey", "virtualKey { id }", { id: k.id, ...patch });
+const setBudget =
+  (spec: Record<string, unknown>) =>
+  (_: MatrixContext, k: LimitedKey): SampleCall =>
+    mutation("setBudget", "budget { id }", { scope: "VIRTUAL_KEY", scopeId: k.id, ...spec });
+const setRate =
+  (unit: string, limit: number, windowSeconds: number) =>
+  (_: MatrixContext, k: LimitedKey): SampleCall =>
+    mutation("setRateLimit", "rateLimit { id }", { scope: "VIRTUAL_KEY", scopeId: k.id, unit, limit, windowSeconds });
+const setAccess =
+  (allow: string[], deny: string[]) =>
+  (_: MatrixContext, k: LimitedKey): SampleCall =>
+    mutation("setModelAccess", "modelAccess { allow }", { scope: "VIRTUAL_KEY", scopeId: k.id, allow, deny });
+const setRules =
+  (rules: readonly Record<string, unknown>[]) =>
+  (_: MatrixContext, k: LimitedKey): SampleCall =>
+    mutation("setGuardrails", "guardrails { scopeId }", { scope: "VIRTUAL_KEY", scopeId: k.id, rules });
 
 /** The member rule of every limit-bearing mutation. */
 export const MEMBER_LIMIT_MATRIX: Readonly<Record<string, readonly MemberLimitCase[]>> = {
-  createVirtualKey: [tighten("a new personal key with limits of its own (nothing an admin set exists yet)", (c) => mutation("createVirtualKey", "virtualKey { id }", {
-    organizationId: c.a.orgId, name: `own-${c.unique()}`, kind: "PERSONAL", userId: c.a.memberUserId, budgets: [usdDay("1")], rateLimits: [{ unit: "REQUESTS", limit: 100, windowSeconds: 60 }],
-  }))],
+  createVirtualKey: [
+    tighten("a new personal key with limits of its own (nothing an admin set exists yet)", (c) =>
+      mutation("createVirtualKey", "virtualKey { id }", {
+        organizationId: c.a.orgId,
+        name: `own-${c.unique()}`,
+        kind: "PERSONAL",
+        userId: c.a.memberUserId,
+        budgets: [usdDay("1")],
+        rateLimits: [{ unit: "REQUESTS", limit: 100, windowSeconds: 60 }],
+      }),
+    ),
+  ],
   upsertVirtualKey: [
-    loosen("the limited key upserted with budgets: []", (c, k) => mutation("upsertVirtualKey", "virtualKey { id }", { organizationId: c.a.orgId, name: k.name, kind: "PERSONAL", userId: c.a.memberUserId, budgets: [] })),
-    loosen("the limited key upserted without its expiry", (c, k) => mutation("upsertVirtualKey", "virtualKey { id }", { organizationId: c.a.orgId, name: k.name, kind: "PERSONAL", userId: c.a.memberUserId, expiresAt: null })),
-    tighten("the limited key upserted with a lower budget", (c, k) => mutation("upsertVirtualKey", "virtualKey { id }", { organizationId: c.a.orgId, name: k.name, kind: "PERSONAL", userId: c.a.memberUserId, budgets: [usdDay("2")] })),
+    loosen("the limited key upserted with budgets: []", (c, k) =>
+      mutation("upsertVirtualKey", "virtualKey { id }", { organizationId: c.a.orgId, name: k.name, kind: "PERSONAL", userId: c.a.memberUserId, budgets: [] }),
+    ),
+    loosen("the limited key upserted without its expiry", (c, k) =>
+      mutation("upsertVirtualKey", "virtualKey { id }", { organizationId: c.a.orgId, name: k.name, kind: "PERSONAL", userId: c.a.memberUserId, expiresAt: null }),
+    ),
+    tighten("the limited key upserted with a lower budget", (c, k) =>
+      mutation("upsertVirtualKey", "virtualKey { id }", { organizationId: c.a.orgId, name: k.name, kind: "PERSONAL", userId: c.a.memberUserId, budgets: [usdDay("2")] }),
+    ),
   ],
   updateVirtualKey: [
     loosen("budgets: [] (removes the admin's budget)", update({ budgets: [] })),
@@ -95,10 +137,20 @@ export const MEMBER_LIMIT_MATRIX: Readonly<Record<string, readonly MemberLimitCa
     loosen("a later expiresAt", update({ expiresAt: inDays(365) })),
     loosen("allowedModels widened", update({ allowedModels: ["*"] })),
     loosen("deniedModels: []", update({ deniedModels: [] })),
-    tighten("a lower budget, a lower rate limit and a new one, a lower cap, an earlier expiry, one more deny entry", update({
-      budgets: [usdDay("2"), { unit: "REQUESTS", window: "MONTH", limit: "500" }], rateLimits: [{ unit: "REQUESTS", limit: 5, windowSeconds: 60 }, { unit: "TOKENS", limit: 1000, windowSeconds: 60 }],
-      maxCostPerRequest: "0.5", expiresAt: inDays(1), deniedModels: ["chat-large", "chat-small"], allowedModels: ["chat-*"],
-    })),
+    tighten(
+      "a lower budget, a lower rate limit and a new one, a lower cap, an earlier expiry, one more deny entry",
+      update({
+        budgets: [usdDay("2"), { unit: "REQUESTS", window: "MONTH", limit: "500" }],
+        rateLimits: [
+          { unit: "REQUESTS", limit: 5, windowSeconds: 60 },
+          { unit: "TOKENS", limit: 1000, windowSeconds: 60 },
+        ],
+        maxCostPerRequest: "0.5",
+        expiresAt: inDays(1),
+        deniedModels: ["chat-large", "chat-small"],
+        allowedModels: ["chat-*"],
+      }),
+    ),
   ],
   setBudget: [
     loosen("a higher limit", setBudget(usdDay("50"))),
@@ -120,11 +172,7 @@ export const MEMBER_LIMIT_MATRIX: Readonly<Record<string, readonly MemberLimitCa
     }),
   ],
   removeBudget: [loosen("the admin's budget", (_, k) => mutation("removeBudget", "budget { id }", { id: k.budgetId }))],
-  setRateLimit: [
-    loosen("a higher limit", setRate("REQUESTS", 1000, 60)),
-    tighten("a lower limit", setRate("REQUESTS", 5, 60)),
-    tighten("a new rate limit", setRate("TOKENS", 1000, 3600)),
-  ],
+  setRateLimit: [loosen("a higher limit", setRate("REQUESTS", 1000, 60)), tighten("a lower limit", setRate("REQUESTS", 5, 60)), tighten("a new rate limit", setRate("TOKENS", 1000, 3600))],
   removeRateLimit: [loosen("the admin's rate limit", (_, k) => mutation("removeRateLimit", "rateLimit { id }", { id: k.rateLimitId }))],
   setModelAccess: [
     loosen("an empty allow list", setAccess([], ["chat-large"])),
@@ -136,10 +184,14 @@ export const MEMBER_LIMIT_MATRIX: Readonly<Record<string, readonly MemberLimitCa
     loosen("rules: []", setRules([])),
     loosen("a higher token limit", setRules([ADMIN_KEY_GUARDRAILS[0], { name: "short", kind: "MAX_INPUT_TOKENS", limit: 100_000 }])),
     loosen("a keyword removed", setRules([{ name: "no-secrets", kind: "BLOCK_KEYWORDS", keywords: ["other"] }, ADMIN_KEY_GUARDRAILS[1]])),
-    tighten("one more rule, one more keyword, a lower token limit", setRules([
-      { name: "no-secrets", kind: "BLOCK_KEYWORDS", keywords: ["password", "token"] }, { name: "short", kind: "MAX_INPUT_TOKENS", limit: 500 },
-      { name: "no-ssn", kind: "BLOCK_REGEX", pattern: "\\d{3}-\\d{2}-\\d{4}" },
-    ])),
+    tighten(
+      "one more rule, one more keyword, a lower token limit",
+      setRules([
+        { name: "no-secrets", kind: "BLOCK_KEYWORDS", keywords: ["password", "token"] },
+        { name: "short", kind: "MAX_INPUT_TOKENS", limit: 500 },
+        { name: "no-ssn", kind: "BLOCK_REGEX", pattern: "\\d{3}-\\d{2}-\\d{4}" },
+      ]),
+    ),
   ],
 };
 

@@ -44,7 +44,10 @@ export interface MatrixContext {
 }
 
 /** A GraphQL call. */
-export interface SampleCall { readonly query: string; readonly variables: Record<string, unknown> }
+export interface SampleCall {
+  readonly query: string;
+  readonly variables: Record<string, unknown>;
+}
 
 /** One sample call of an operation with its expected outcomes ("AAFN" = allowed, allowed, FORBIDDEN, NOT_FOUND). */
 export interface MatrixCase {
@@ -94,20 +97,34 @@ const keyStatusCases = (name: string, extra: Record<string, unknown> = {}): Matr
 export const ROLE_MATRIX: Readonly<Record<string, readonly MatrixCase[]>> = {
   // Queries
   me: [one("who am I", "AAAA", async () => ({ query: "{ me { kind organizationId user { id } } }", variables: {} }))],
-  organizations: [one("list", "AAFA", async () => ({ query: "{ organizations { id } }", variables: {} }), (role, data, c) => {
-    const ids = (data.organizations as Array<{ id: string }>).map((o) => o.id);
-    if (role === "adminB" && (ids.includes(c.a.orgId) || ids.length !== 1)) throw new Error(`admin of B sees ${ids.join(",")}`);
-    if (role === "adminA" && ids.join() !== c.a.orgId) throw new Error(`admin of A sees ${ids.join(",")}`);
-  })],
+  organizations: [
+    one(
+      "list",
+      "AAFA",
+      async () => ({ query: "{ organizations { id } }", variables: {} }),
+      (role, data, c) => {
+        const ids = (data.organizations as Array<{ id: string }>).map((o) => o.id);
+        if (role === "adminB" && (ids.includes(c.a.orgId) || ids.length !== 1)) throw new Error(`admin of B sees ${ids.join(",")}`);
+        if (role === "adminA" && ids.join() !== c.a.orgId) throw new Error(`admin of A sees ${ids.join(",")}`);
+      },
+    ),
+  ],
   organization: [one("organization A", ORG_ADMIN, async (c) => ({ query: "query($id: ID!) { organization(id: $id) { id teams { id } users { id } } }", variables: { id: c.a.orgId } }))],
-  virtualKeys: [one("keys of A", OWN_KEY, async (c) => {
-    await c.fresh.serviceKey();
-    return { query: "query($o: ID!) { virtualKeys(organizationId: $o, first: 500) { edges { node { id userId } } } }", variables: { o: c.a.orgId } };
-  }, (role, data, c) => {
-    const nodes = (data.virtualKeys as { edges: Array<{ node: { userId: string | null } }> }).edges.map((e) => e.node);
-    if (role === "memberA" && nodes.some((n) => n.userId !== c.a.memberUserId)) throw new Error("a member listed keys that are not theirs");
-    if (role !== "memberA" && !nodes.some((n) => n.userId === null)) throw new Error("an admin did not see service keys");
-  })],
+  virtualKeys: [
+    one(
+      "keys of A",
+      OWN_KEY,
+      async (c) => {
+        await c.fresh.serviceKey();
+        return { query: "query($o: ID!) { virtualKeys(organizationId: $o, first: 500) { edges { node { id userId } } } }", variables: { o: c.a.orgId } };
+      },
+      (role, data, c) => {
+        const nodes = (data.virtualKeys as { edges: Array<{ node: { userId: string | null } }> }).edges.map((e) => e.node);
+        if (role === "memberA" && nodes.some((n) => n.userId !== c.a.memberUserId)) throw new Error("a member listed keys that are not theirs");
+        if (role !== "memberA" && !nodes.some((n) => n.userId === null)) throw new Error("an admin did not see service keys");
+      },
+    ),
+  ],
   virtualKey: [
     one("the member's own key", OWN_KEY, async (c) => ({ query: "query($id: ID!) { virtualKey(id: $id) { id budgets { id } rateLimits { id } } }", variables: { id: await c.fresh.personalKey() } })),
     one("a service key", ORG_ADMIN, async (c) => ({ query: "query($id: ID!) { virtualKey(id: $id) { id } }", variables: { id: await c.fresh.serviceKey() } })),
@@ -115,7 +132,8 @@ export const ROLE_MATRIX: Readonly<Record<string, readonly MatrixCase[]>> = {
   usage: [
     one("usage of A", OWN_KEY, async (c) => ({ query: "query($o: ID!) { usage(organizationId: $o, groupBy: [USER]) { requests } }", variables: { o: c.a.orgId } })),
     one("usage of another user of A", ORG_ADMIN, async (c) => ({
-      query: "query($o: ID!, $u: ID!) { usage(organizationId: $o, filter: {userId: $u}) { requests } }", variables: { o: c.a.orgId, u: c.a.otherMemberUserId },
+      query: "query($o: ID!, $u: ID!) { usage(organizationId: $o, filter: {userId: $u}) { requests } }",
+      variables: { o: c.a.orgId, u: c.a.otherMemberUserId },
     })),
   ],
   auditLog: [one("audit log of A", ORG_ADMIN, async (c) => ({ query: "query($o: ID!) { auditLog(organizationId: $o, first: 5) { edges { node { id } } } }", variables: { o: c.a.orgId } }))],
@@ -139,20 +157,34 @@ export const ROLE_MATRIX: Readonly<Record<string, readonly MatrixCase[]>> = {
   revokeApiToken: [one("token of A", ORG_ADMIN, async (c) => mutation("revokeApiToken", "apiToken { id revokedAt }", { id: await c.fresh.apiToken() }))],
 
   // Provider accounts and models
-  createProviderAccount: [one("account in A", ORG_ADMIN, async (c) => mutation("createProviderAccount", "providerAccount { id }", { organizationId: c.a.orgId, name: `p-${c.unique()}`, provider: "OPENAI", apiKey: "sk-matrix-0000000000" }))],
-  upsertProviderAccount: [one("account in A", ORG_ADMIN, async (c) => mutation("upsertProviderAccount", "providerAccount { id }", { organizationId: c.a.orgId, name: `p-${c.unique()}`, provider: "OPENAI", apiKey: "sk-matrix-0000000000" }))],
+  createProviderAccount: [
+    one("account in A", ORG_ADMIN, async (c) =>
+      mutation("createProviderAccount", "providerAccount { id }", { organizationId: c.a.orgId, name: `p-${c.unique()}`, provider: "OPENAI", apiKey: "sk-matrix-0000000000" }),
+    ),
+  ],
+  upsertProviderAccount: [
+    one("account in A", ORG_ADMIN, async (c) =>
+      mutation("upsertProviderAccount", "providerAccount { id }", { organizationId: c.a.orgId, name: `p-${c.unique()}`, provider: "OPENAI", apiKey: "sk-matrix-0000000000" }),
+    ),
+  ],
   createModel: [one("model in A", ORG_ADMIN, async (c) => mutation("createModel", "model { id }", { providerAccountId: c.a.accountId, name: `m-${c.unique()}` }))],
   upsertModel: [one("model in A", ORG_ADMIN, async (c) => mutation("upsertModel", "model { id }", { providerAccountId: c.a.accountId, name: `m-${c.unique()}` }))],
   updateModel: [one("model of A", ORG_ADMIN, async (c) => mutation("updateModel", "model { id }", { id: c.a.modelIds[1] ?? "", maxInputTokensPerAttachment: 1000 }))],
 
   // Virtual keys
   createVirtualKey: [
-    one("personal key for the member", OWN_KEY, async (c) => mutation("createVirtualKey", `${KEY} secret`, { organizationId: c.a.orgId, name: `k-${c.unique()}`, kind: "PERSONAL", userId: c.a.memberUserId })),
+    one("personal key for the member", OWN_KEY, async (c) =>
+      mutation("createVirtualKey", `${KEY} secret`, { organizationId: c.a.orgId, name: `k-${c.unique()}`, kind: "PERSONAL", userId: c.a.memberUserId }),
+    ),
     one("service key", ORG_ADMIN, async (c) => mutation("createVirtualKey", `${KEY} secret`, { organizationId: c.a.orgId, name: `k-${c.unique()}`, kind: "SERVICE" })),
-    one("personal key for another user", ORG_ADMIN, async (c) => mutation("createVirtualKey", `${KEY} secret`, { organizationId: c.a.orgId, name: `k-${c.unique()}`, kind: "PERSONAL", userId: c.a.otherMemberUserId })),
+    one("personal key for another user", ORG_ADMIN, async (c) =>
+      mutation("createVirtualKey", `${KEY} secret`, { organizationId: c.a.orgId, name: `k-${c.unique()}`, kind: "PERSONAL", userId: c.a.otherMemberUserId }),
+    ),
   ],
   upsertVirtualKey: [
-    one("personal key for the member", OWN_KEY, async (c) => mutation("upsertVirtualKey", `${KEY} secret created`, { organizationId: c.a.orgId, name: `k-${c.unique()}`, kind: "PERSONAL", userId: c.a.memberUserId })),
+    one("personal key for the member", OWN_KEY, async (c) =>
+      mutation("upsertVirtualKey", `${KEY} secret created`, { organizationId: c.a.orgId, name: `k-${c.unique()}`, kind: "PERSONAL", userId: c.a.memberUserId }),
+    ),
     one("service key", ORG_ADMIN, async (c) => mutation("upsertVirtualKey", `${KEY} secret created`, { organizationId: c.a.orgId, name: `k-${c.unique()}`, kind: "SERVICE" })),
   ],
   updateVirtualKey: keyStatusCases("updateVirtualKey", { name: "renamed", deniedModels: ["chat-large"] }),
@@ -164,14 +196,18 @@ export const ROLE_MATRIX: Readonly<Record<string, readonly MatrixCase[]>> = {
   // Budgets
   setBudget: [
     one("team budget", ORG_ADMIN, async (c) => mutation("setBudget", "budget { id }", { scope: "TEAM", scopeId: await c.fresh.team(), unit: "USD", window: "DAY", limit: "5" })),
-    one("budget of the member's own key", OWN_KEY, async (c) => mutation("setBudget", "budget { id }", { scope: "VIRTUAL_KEY", scopeId: await c.fresh.personalKey(), unit: "USD", window: "DAY", limit: "5" })),
+    one("budget of the member's own key", OWN_KEY, async (c) =>
+      mutation("setBudget", "budget { id }", { scope: "VIRTUAL_KEY", scopeId: await c.fresh.personalKey(), unit: "USD", window: "DAY", limit: "5" }),
+    ),
   ],
   removeBudget: [one("team budget", ORG_ADMIN, async (c) => mutation("removeBudget", "budget { id }", { id: await c.fresh.teamBudget() }))],
 
   // Limits at every level, organization settings, alerts, the simulator, propagation
   setModelAccess: [
     one("team lists", ORG_ADMIN, async (c) => mutation("setModelAccess", "modelAccess { allow deny }", { scope: "TEAM", scopeId: await c.fresh.team(), allow: ["chat-*"], deny: [] })),
-    one("lists of the member's own key", OWN_KEY, async (c) => mutation("setModelAccess", "modelAccess { allow deny }", { scope: "VIRTUAL_KEY", scopeId: await c.fresh.personalKey(), allow: ["chat-small"], deny: [] })),
+    one("lists of the member's own key", OWN_KEY, async (c) =>
+      mutation("setModelAccess", "modelAccess { allow deny }", { scope: "VIRTUAL_KEY", scopeId: await c.fresh.personalKey(), allow: ["chat-small"], deny: [] }),
+    ),
   ],
   modelAccess: [
     one("team lists", ORG_ADMIN, async (c) => ({ query: "query($s: ID!) { modelAccess(scope: TEAM, scopeId: $s) { allow } }", variables: { s: c.a.teamId } })),
@@ -179,20 +215,31 @@ export const ROLE_MATRIX: Readonly<Record<string, readonly MatrixCase[]>> = {
   ],
   setRateLimit: [
     one("team rate limit", ORG_ADMIN, async (c) => mutation("setRateLimit", "rateLimit { id }", { scope: "TEAM", scopeId: await c.fresh.team(), unit: "REQUESTS", limit: 10, windowSeconds: 60 })),
-    one("rate limit of the member's own key", OWN_KEY, async (c) => mutation("setRateLimit", "rateLimit { id }", { scope: "VIRTUAL_KEY", scopeId: await c.fresh.personalKey(), unit: "REQUESTS", limit: 10, windowSeconds: 60 })),
+    one("rate limit of the member's own key", OWN_KEY, async (c) =>
+      mutation("setRateLimit", "rateLimit { id }", { scope: "VIRTUAL_KEY", scopeId: await c.fresh.personalKey(), unit: "REQUESTS", limit: 10, windowSeconds: 60 }),
+    ),
   ],
   removeRateLimit: [one("team rate limit", ORG_ADMIN, async (c) => mutation("removeRateLimit", "rateLimit { id }", { id: await c.fresh.teamRateLimit() }))],
   rateLimits: [one("team rate limits", ORG_ADMIN, async (c) => ({ query: "query($s: ID!) { rateLimits(scope: TEAM, scopeId: $s) { id } }", variables: { s: c.a.teamId } }))],
   setGuardrails: [
-    one("organization guardrails", ORG_ADMIN, async (c) => mutation("setGuardrails", "guardrails { scopeId }", { scope: "ORGANIZATION", scopeId: c.a.orgId, rules: [{ name: "no-secrets", kind: "BLOCK_KEYWORDS", keywords: ["password"] }] })),
-    one("guardrails of the member's own key", OWN_KEY, async (c) => mutation("setGuardrails", "guardrails { scopeId }", { scope: "VIRTUAL_KEY", scopeId: await c.fresh.personalKey(), rules: [{ name: "short", kind: "MAX_INPUT_TOKENS", limit: 1000 }] })),
+    one("organization guardrails", ORG_ADMIN, async (c) =>
+      mutation("setGuardrails", "guardrails { scopeId }", { scope: "ORGANIZATION", scopeId: c.a.orgId, rules: [{ name: "no-secrets", kind: "BLOCK_KEYWORDS", keywords: ["password"] }] }),
+    ),
+    one("guardrails of the member's own key", OWN_KEY, async (c) =>
+      mutation("setGuardrails", "guardrails { scopeId }", { scope: "VIRTUAL_KEY", scopeId: await c.fresh.personalKey(), rules: [{ name: "short", kind: "MAX_INPUT_TOKENS", limit: 1000 }] }),
+    ),
   ],
   guardrails: [one("organization guardrails", ORG_ADMIN, async (c) => ({ query: "query($s: ID!) { guardrails(scope: ORGANIZATION, scopeId: $s) { scopeId } }", variables: { s: c.a.orgId } }))],
   updateOrganization: [one("organization A", ORG_ADMIN, async (c) => mutation("updateOrganization", "organization { id } webhookSecret", { id: c.a.orgId, name: `A ${c.unique()}` }))],
   budgetAlerts: [one("alerts of A", ORG_ADMIN, async (c) => ({ query: "query($o: ID!) { budgetAlerts(organizationId: $o) { id } }", variables: { o: c.a.orgId } }))],
   // Another organization's secret answers like an unknown one (a 401 report), never an error.
   simulate: [
-    one("the member's own key", "AAAA", async (c) => ({ query: SIMULATE, variables: { i: { secret: await c.fresh.keySecret("PERSONAL"), path: "/v1/chat/completions", body: CHAT_BODY } } }), verifySimulation),
+    one(
+      "the member's own key",
+      "AAAA",
+      async (c) => ({ query: SIMULATE, variables: { i: { secret: await c.fresh.keySecret("PERSONAL"), path: "/v1/chat/completions", body: CHAT_BODY } } }),
+      verifySimulation,
+    ),
     one("a service key", "AAFA", async (c) => ({ query: SIMULATE, variables: { i: { secret: await c.fresh.keySecret("SERVICE"), path: "/v1/chat/completions", body: CHAT_BODY } } }), verifySimulation),
   ],
   policyPropagation: [one("revision 1", "AAAA", async () => ({ query: `{ policyPropagation(revision: "1") { revision nodesApplied } }`, variables: {} }))],

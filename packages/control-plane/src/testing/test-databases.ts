@@ -45,7 +45,13 @@ async function openFreshPostgres(baseUrl: string): Promise<TestDatabase> {
 /** PGlite, plus PostgreSQL when `databaseUrl` (normally process.env.DATABASE_URL) is set. */
 export function testDatabaseTargets(databaseUrl: string | undefined): TestDatabaseTarget[] {
   const targets: TestDatabaseTarget[] = [
-    { name: "pglite", open: async () => { const db = await openMemoryPgliteDatabase(); return { db, dispose: () => db.close() }; } },
+    {
+      name: "pglite",
+      open: async () => {
+        const db = await openMemoryPgliteDatabase();
+        return { db, dispose: () => db.close() };
+      },
+    },
   ];
   if (databaseUrl) targets.push({ name: "postgres", open: () => openFreshPostgres(databaseUrl) });
   return targets;

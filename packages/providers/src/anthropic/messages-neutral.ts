@@ -1,13 +1,5 @@
 /** Anthropic Messages requests to and from the neutral chat model. */
-import {
-  assertNever,
-  parseJsonObject,
-  type ChatMessage,
-  type ChatPart,
-  type ChatRequest,
-  type ChatTool,
-  type ChatToolChoice,
-} from "../chat-model.js";
+import { assertNever, parseJsonObject, type ChatMessage, type ChatPart, type ChatRequest, type ChatTool, type ChatToolChoice } from "../chat-model.js";
 import type { ParseError } from "../openai/chat-request.js";
 import { isJsonObject } from "../openai/usage.js";
 import type { ParsedAnthropicRequest } from "./messages-request.js";

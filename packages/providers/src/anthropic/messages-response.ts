@@ -22,7 +22,9 @@ export function readAnthropicUsage(usage: unknown): ProviderUsage | null {
   const longWrites = Math.min(writes, isJsonObject(creation) ? count(creation["ephemeral_1h_input_tokens"]) : 0);
   const inputTokens = count(usage["input_tokens"]) + cached + writes;
   return {
-    inputTokens, cachedInputTokens: cached, outputTokens: count(usage["output_tokens"]),
+    inputTokens,
+    cachedInputTokens: cached,
+    outputTokens: count(usage["output_tokens"]),
     ...(writes > 0 ? { cacheWriteInputTokens: writes } : {}),
     ...(longWrites > 0 ? { cacheWrite1hInputTokens: longWrites } : {}),
   };

@@ -76,15 +76,28 @@ describe("Anthropic upstream, usage and errors", () => {
     expect(buildAnthropicUpstreamBody(r, { upstreamModel: "claude-x", maxOutputTokens: 1000 })["max_tokens"]).toBe(64);
     // service_tier "auto" may run on Priority Tier capacity (billed above the model's price): only standard_only is sent.
     expect(buildAnthropicUpstreamBody(parsed({ ...base, service_tier: "auto", messages: [user("x")] }), { upstreamModel: "claude-x", maxOutputTokens: null })).not.toHaveProperty("service_tier");
-    expect(buildAnthropicUpstreamBody(parsed({ ...base, service_tier: "standard_only", messages: [user("x")] }), { upstreamModel: "claude-x", maxOutputTokens: null })["service_tier"]).toBe("standard_only");
+    expect(buildAnthropicUpstreamBody(parsed({ ...base, service_tier: "standard_only", messages: [user("x")] }), { upstreamModel: "claude-x", maxOutputTokens: null })["service_tier"]).toBe(
+      "standard_only",
+    );
     expect(anthropicMessagesUrl("https://api.anthropic.com/")).toBe("https://api.anthropic.com/v1/messages");
     expect(anthropicAuthHeaders("sk-ant")).toEqual({ "x-api-key": "sk-ant", "anthropic-version": "2023-06-01", "content-type": "application/json" });
   });
 
   it("counts cache reads and writes as input, reads as cached, writes (and their 1-hour part) as cache writes", () => {
     expect(extractAnthropicUsage(fixture("message-text.json"))).toEqual({ inputTokens: 2048, cachedInputTokens: 1920, outputTokens: 11 });
-    expect(extractAnthropicUsage({ usage: { input_tokens: 10, cache_creation_input_tokens: 5, output_tokens: 3 } })).toEqual({ inputTokens: 15, cachedInputTokens: 0, outputTokens: 3, cacheWriteInputTokens: 5 });
-    const split = { input_tokens: 50, cache_read_input_tokens: 7, cache_creation_input_tokens: 100_000, cache_creation: { ephemeral_5m_input_tokens: 40_000, ephemeral_1h_input_tokens: 60_000 }, output_tokens: 500 };
+    expect(extractAnthropicUsage({ usage: { input_tokens: 10, cache_creation_input_tokens: 5, output_tokens: 3 } })).toEqual({
+      inputTokens: 15,
+      cachedInputTokens: 0,
+      outputTokens: 3,
+      cacheWriteInputTokens: 5,
+    });
+    const split = {
+      input_tokens: 50,
+      cache_read_input_tokens: 7,
+      cache_creation_input_tokens: 100_000,
+      cache_creation: { ephemeral_5m_input_tokens: 40_000, ephemeral_1h_input_tokens: 60_000 },
+      output_tokens: 500,
+    };
     expect(extractAnthropicUsage({ usage: split })).toEqual({ inputTokens: 100_057, cachedInputTokens: 7, outputTokens: 500, cacheWriteInputTokens: 100_000, cacheWrite1hInputTokens: 60_000 });
     expect(extractAnthropicUsage({ usage: { ...split, cache_creation: { ephemeral_1h_input_tokens: 9e9 } } })?.cacheWrite1hInputTokens).toBe(100_000);
     expect(extractAnthropicUsage({ content: [] })).toBeNull();

@@ -2,15 +2,7 @@
 import { isJsonObject } from "../openai/usage.js";
 
 /** The canonical `error.status` values the gateway emits in Google shape. */
-export type GoogleErrorStatus =
-  | "INVALID_ARGUMENT"
-  | "UNAUTHENTICATED"
-  | "PERMISSION_DENIED"
-  | "NOT_FOUND"
-  | "RESOURCE_EXHAUSTED"
-  | "INTERNAL"
-  | "UNAVAILABLE"
-  | "DEADLINE_EXCEEDED";
+export type GoogleErrorStatus = "INVALID_ARGUMENT" | "UNAUTHENTICATED" | "PERMISSION_DENIED" | "NOT_FOUND" | "RESOURCE_EXHAUSTED" | "INTERNAL" | "UNAVAILABLE" | "DEADLINE_EXCEEDED";
 
 /** A Google API error body (`code` is the HTTP status). */
 export interface GoogleErrorBody {

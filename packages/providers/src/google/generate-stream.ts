@@ -31,7 +31,13 @@ export function createGoogleStreamParser(): ChatStreamParser {
         started = true;
         const id = pickField(d, "responseId");
         const model = pickField(d, "modelVersion");
-        out.push({ type: "start", id: typeof id === "string" ? id : "", model: typeof model === "string" ? model : "", inputTokens: usage?.inputTokens ?? null, ...(usage === null ? {} : { inputUsage: usage }) });
+        out.push({
+          type: "start",
+          id: typeof id === "string" ? id : "",
+          model: typeof model === "string" ? model : "",
+          inputTokens: usage?.inputTokens ?? null,
+          ...(usage === null ? {} : { inputUsage: usage }),
+        });
       }
       const cand = firstCandidate(d);
       for (const p of cand?.parts ?? []) {

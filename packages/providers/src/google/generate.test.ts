@@ -72,9 +72,7 @@ describe("estimateGoogleInputTokensUpperBound", () => {
 
 describe("Gemini upstream, usage and errors", () => {
   it("builds URLs, headers and a capped body", () => {
-    expect(googleGenerateUrl("https://generativelanguage.googleapis.com/", "gemini-2.5-flash", false)).toBe(
-      "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
-    );
+    expect(googleGenerateUrl("https://generativelanguage.googleapis.com/", "gemini-2.5-flash", false)).toBe("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent");
     expect(googleGenerateUrl("http://h", "gemini-2.5-flash", true)).toBe("http://h/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
     expect(googleAuthHeaders("k")).toEqual({ "x-goog-api-key": "k", "content-type": "application/json" });
     const r = parsed({ contents: [text("x")], generation_config: { max_output_tokens: 50, temperature: 1 } });

@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { countTokens } from "../token-count.js";
-import {
-  IMAGE_PART_TOKENS,
-  isParseError,
-  parseOpenAIChatRequest,
-  type ParsedChatRequest,
-} from "./chat-request.js";
+import { IMAGE_PART_TOKENS, isParseError, parseOpenAIChatRequest, type ParsedChatRequest } from "./chat-request.js";
 import { estimateInputTokensUpperBound } from "./chat-input-bound.js";
 import { estimateEmbeddingInputUpperBound, parseOpenAIEmbeddingsRequest } from "./embeddings-request.js";
 import { countOpenAIChatPromptTokens } from "../prompt-count.js";
@@ -137,7 +132,10 @@ describe("estimateInputTokensUpperBound", () => {
       model: "m",
       tools,
       messages: [
-        user([{ type: "text", text: "what is this?" }, { type: "image_url", image_url: { url: "data:image/png;base64," + "A".repeat(100_000) } }]),
+        user([
+          { type: "text", text: "what is this?" },
+          { type: "image_url", image_url: { url: "data:image/png;base64," + "A".repeat(100_000) } },
+        ]),
         { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
       ],
     });
@@ -182,7 +180,19 @@ describe("countOpenAIChatPromptTokens", () => {
     const expected = 3 + (3 + countTokens("system") + countTokens("You are terse.")) + (3 + countTokens("user") + countTokens("東京 🌸 café"));
     expect(countOpenAIChatPromptTokens(req)).toBe(expected);
     for (const text of SAMPLES) {
-      const r = parsed({ model: "m", messages: [{ role: "user", content: [{ type: "text", text }, { type: "image_url", image_url: { url: "u" } }] }], tools: [{ type: "function", function: { name: "f" } }] });
+      const r = parsed({
+        model: "m",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text },
+              { type: "image_url", image_url: { url: "u" } },
+            ],
+          },
+        ],
+        tools: [{ type: "function", function: { name: "f" } }],
+      });
       expect(countOpenAIChatPromptTokens(r)).toBeLessThanOrEqual(estimateInputTokensUpperBound(r));
     }
   });

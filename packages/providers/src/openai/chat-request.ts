@@ -76,9 +76,7 @@ function validateMessage(m: unknown, i: number): string | null {
   if (m["role"] === undefined) return `'${at}.role' is required`;
   if (typeof m["role"] !== "string" || m["role"].length === 0) return `'${at}.role' must be a non-empty string`;
   const content = m["content"];
-  const assistantWithoutContent =
-    m["role"] === "assistant" &&
-    (m["tool_calls"] !== undefined || m["function_call"] !== undefined || m["refusal"] !== undefined || m["audio"] !== undefined);
+  const assistantWithoutContent = m["role"] === "assistant" && (m["tool_calls"] !== undefined || m["function_call"] !== undefined || m["refusal"] !== undefined || m["audio"] !== undefined);
   if (content === undefined || content === null) {
     return assistantWithoutContent ? null : `'${at}.content' is required`;
   }
@@ -118,8 +116,7 @@ export function parseOpenAIChatRequest(body: unknown): ParsedChatRequest | Parse
   if (isParseErrorValue(maxTokens)) return maxTokens;
   const n = readOptionalPositiveInt(body, "n");
   if (isParseErrorValue(n)) return n;
-  const maxTokensField: MaxTokensField | null =
-    maxCompletion !== null ? "max_completion_tokens" : maxTokens !== null ? "max_tokens" : null;
+  const maxTokensField: MaxTokensField | null = maxCompletion !== null ? "max_completion_tokens" : maxTokens !== null ? "max_tokens" : null;
   return {
     body,
     model,

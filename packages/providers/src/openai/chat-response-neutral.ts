@@ -1,14 +1,5 @@
 /** OpenAI chat completions (bodies and stream chunks) to and from the neutral model. */
-import {
-  assertNever,
-  type ChatPart,
-  type ChatResponse,
-  type ChatStreamEvent,
-  type ChatStreamParser,
-  type ChatStreamRenderer,
-  type RenderContext,
-  type StopReason,
-} from "../chat-model.js";
+import { assertNever, type ChatPart, type ChatResponse, type ChatStreamEvent, type ChatStreamParser, type ChatStreamRenderer, type RenderContext, type StopReason } from "../chat-model.js";
 import type { SseEvent } from "../sse.js";
 import { extractOpenAIUsage, isJsonObject, type ProviderUsage } from "./usage.js";
 

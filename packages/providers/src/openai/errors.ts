@@ -2,14 +2,7 @@
 import { isJsonObject } from "./usage.js";
 
 /** The `error.type` values the gateway emits in OpenAI shape. */
-export type OpenAIErrorType =
-  | "invalid_request_error"
-  | "authentication_error"
-  | "permission_error"
-  | "not_found_error"
-  | "rate_limit_error"
-  | "insufficient_quota"
-  | "api_error";
+export type OpenAIErrorType = "invalid_request_error" | "authentication_error" | "permission_error" | "not_found_error" | "rate_limit_error" | "insufficient_quota" | "api_error";
 
 /** An OpenAI error body. */
 export interface OpenAIErrorBody {

@@ -92,7 +92,7 @@ function toToolChoice(v: unknown): ChatToolChoice | null | ParseError {
   if (v === undefined || v === null) return null;
   if (v === "auto" || v === "none" || v === "required") return { type: v };
   if (isJsonObject(v) && v["type"] === "function" && typeof v["name"] === "string") return { type: "tool", name: v["name"] };
-  return { error: "'tool_choice' must be \"auto\", \"none\", \"required\" or a function tool" };
+  return { error: '\'tool_choice\' must be "auto", "none", "required" or a function tool' };
 }
 
 /** Reads an optional number field. */

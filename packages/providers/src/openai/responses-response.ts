@@ -78,11 +78,20 @@ function responseObject(
 }
 
 const messageItem = (id: string, text: string, status: string): OutputItem => ({
-  type: "message", id, status, role: "assistant", content: status === "in_progress" ? [] : [{ type: "output_text", text, annotations: [] }],
+  type: "message",
+  id,
+  status,
+  role: "assistant",
+  content: status === "in_progress" ? [] : [{ type: "output_text", text, annotations: [] }],
 });
 
 const functionCallItem = (id: string, callId: string, name: string, args: string, status: string): OutputItem => ({
-  type: "function_call", id, call_id: callId, name, arguments: args, status,
+  type: "function_call",
+  id,
+  call_id: callId,
+  name,
+  arguments: args,
+  status,
 });
 
 /** The Responses API `response` object of a neutral (non-stream) answer. */

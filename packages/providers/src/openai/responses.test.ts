@@ -42,12 +42,24 @@ describe("Responses API requests", () => {
 
   it("takes a plain string input, developer/system messages, JSON format, tool_choice and stream", () => {
     expect(neutralOfResponses({ model: "m", input: "hi", max_output_tokens: 20 })).toMatchObject({
-      system: [], messages: [{ role: "user", parts: [{ type: "text", text: "hi" }] }], maxOutputTokens: 20, stream: false, jsonOutput: false,
+      system: [],
+      messages: [{ role: "user", parts: [{ type: "text", text: "hi" }] }],
+      maxOutputTokens: 20,
+      stream: false,
+      jsonOutput: false,
     });
     const n = neutralOfResponses({
-      model: "m", stream: true, instructions: "A", text: { format: { type: "json_object" } }, tool_choice: { type: "function", name: "f" },
+      model: "m",
+      stream: true,
+      instructions: "A",
+      text: { format: { type: "json_object" } },
+      tool_choice: { type: "function", name: "f" },
       tools: [{ type: "function", name: "f" }],
-      input: [{ role: "developer", content: "B" }, { type: "reasoning", id: "rs_1", summary: [] }, { role: "user", content: [{ type: "input_text", text: "C" }] }],
+      input: [
+        { role: "developer", content: "B" },
+        { type: "reasoning", id: "rs_1", summary: [] },
+        { role: "user", content: [{ type: "input_text", text: "C" }] },
+      ],
     });
     expect(n).toMatchObject({ system: ["A", "B"], stream: true, jsonOutput: true, toolChoice: { type: "tool", name: "f" }, tools: [{ name: "f", parameters: { type: "object", properties: {} } }] });
     expect(n.messages).toHaveLength(1);
@@ -83,7 +95,12 @@ describe("Responses API answers", () => {
     if (neutral === null) throw new Error("fixture did not parse");
     const res = neutralToResponsesResponse(neutral, ctx);
     expect(res).toMatchObject({
-      id: "resp_abc123", object: "response", created_at: 1_750_000_000, status: "completed", model: "public-model", max_output_tokens: 300,
+      id: "resp_abc123",
+      object: "response",
+      created_at: 1_750_000_000,
+      status: "completed",
+      model: "public-model",
+      max_output_tokens: 300,
       output: [
         { type: "message", id: "msg_abc123", role: "assistant", status: "completed", content: [{ type: "output_text", text: "I'll check the weather in Paris for you.", annotations: [] }] },
         { type: "function_call", call_id: "toolu_01A09q90qw90lq917835lq9", name: "get_weather", status: "completed" },
@@ -118,15 +135,24 @@ describe("Responses API answers", () => {
       expect(done.event).toBe("response.completed");
       const response = done.data["response"] as { output: Record<string, unknown>[]; usage: Record<string, unknown>; status: string };
       expect(response.usage).toEqual({
-        input_tokens: t.usage()!.inputTokens, input_tokens_details: { cached_tokens: t.usage()!.cachedInputTokens },
-        output_tokens: t.usage()!.outputTokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: t.usage()!.inputTokens + t.usage()!.outputTokens,
+        input_tokens: t.usage()!.inputTokens,
+        input_tokens_details: { cached_tokens: t.usage()!.cachedInputTokens },
+        output_tokens: t.usage()!.outputTokens,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: t.usage()!.inputTokens + t.usage()!.outputTokens,
       });
       const call = response.output.find((o) => o["type"] === "function_call")!;
       expect(call).toMatchObject({ name: "get_weather", status: "completed" });
       expect(JSON.parse(call["arguments"] as string)).toMatchObject({ city: "Paris, France" });
-      const argDeltas = events.filter((e) => e.event === "response.function_call_arguments.delta").map((e) => e.data["delta"]).join("");
+      const argDeltas = events
+        .filter((e) => e.event === "response.function_call_arguments.delta")
+        .map((e) => e.data["delta"])
+        .join("");
       expect(argDeltas).toBe(call["arguments"]);
-      const text = events.filter((e) => e.event === "response.output_text.delta").map((e) => e.data["delta"]).join("");
+      const text = events
+        .filter((e) => e.event === "response.output_text.delta")
+        .map((e) => e.data["delta"])
+        .join("");
       const message = response.output.find((o) => o["type"] === "message");
       if (text.length > 0) expect((message?.["content"] as { text: string }[])[0]!.text).toBe(text);
       const added = events.filter((e) => e.event === "response.output_item.added").length;

@@ -47,7 +47,13 @@ describe("createOpenAIStreamTap", () => {
     const tools = fixture("chat-stream-tool-calls-usage.sse");
     const toolsPlain = fixture("chat-stream-tool-calls-plain.sse");
     const oneByOne = createOpenAIStreamTap({ clientWantsUsage: false });
-    expect(feed(oneByOne, tools, Array.from({ length: tools.length - 1 }, (_, i) => i + 1)).equals(toolsPlain)).toBe(true);
+    expect(
+      feed(
+        oneByOne,
+        tools,
+        Array.from({ length: tools.length - 1 }, (_, i) => i + 1),
+      ).equals(toolsPlain),
+    ).toBe(true);
     expect(oneByOne.usage()).toEqual(TOOL_USAGE);
     expect(oneByOne.completionText()).toBe('get_weather{"city":"Paris, France","unit":"celsius"}');
     for (let a = 0; a < tools.length; a += 97) {

@@ -120,7 +120,11 @@ export function createOpenAIStreamTap(opts: OpenAIStreamTapOptions): OpenAIStrea
     push: (chunk) => run(splitter.push(chunk)),
     end: () => run(splitter.end()),
     usage: () => captured,
-    completionText: () => [...texts.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]).join("\n"),
+    completionText: () =>
+      [...texts.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map((e) => e[1])
+        .join("\n"),
     get sawDone() {
       return done;
     },

@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isParseError, parseOpenAIChatRequest, type ParsedChatRequest } from "./chat-request.js";
 import { parseOpenAIEmbeddingsRequest } from "./embeddings-request.js";
-import {
-  buildOpenAIUpstreamChatBody,
-  buildOpenAIUpstreamEmbeddingsBody,
-  openAIAuthHeaders,
-  openAIChatUrl,
-  openAIEmbeddingsUrl,
-  openAIModelsUrl,
-} from "./upstream-request.js";
+import { buildOpenAIUpstreamChatBody, buildOpenAIUpstreamEmbeddingsBody, openAIAuthHeaders, openAIChatUrl, openAIEmbeddingsUrl, openAIModelsUrl } from "./upstream-request.js";
 
 function parsed(body: Record<string, unknown>): ParsedChatRequest {
   const r = parseOpenAIChatRequest({ model: "team-model", messages: [{ role: "user", content: "hi" }], ...body });

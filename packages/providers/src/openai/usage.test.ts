@@ -32,10 +32,7 @@ describe("extractOpenAICompletionText", () => {
   it("collects content, refusals and tool calls of every choice", () => {
     expect(extractOpenAICompletionText(fixture("chat-completion.json"))).toBe("The capital of Australia is Canberra.");
     const body = {
-      choices: [
-        { message: { content: null, refusal: "No." } },
-        { message: { content: null, tool_calls: [{ function: { name: "f", arguments: '{"a":1}' } }] } },
-      ],
+      choices: [{ message: { content: null, refusal: "No." } }, { message: { content: null, tool_calls: [{ function: { name: "f", arguments: '{"a":1}' } }] } }],
     };
     expect(extractOpenAICompletionText(body)).toBe('No.f{"a":1}');
     expect(extractOpenAICompletionText({ choices: "x" })).toBe("");
@@ -44,7 +41,12 @@ describe("extractOpenAICompletionText", () => {
 
 describe("audio", () => {
   it("reads audio input and output tokens (parts of prompt and completion tokens)", () => {
-    const usage = { prompt_tokens: 1_100, completion_tokens: 550, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 1_000 }, completion_tokens_details: { audio_tokens: 500, reasoning_tokens: 0 } };
+    const usage = {
+      prompt_tokens: 1_100,
+      completion_tokens: 550,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 1_000 },
+      completion_tokens_details: { audio_tokens: 500, reasoning_tokens: 0 },
+    };
     expect(extractOpenAIUsage({ usage })).toEqual({ inputTokens: 1_100, cachedInputTokens: 0, outputTokens: 550, audioInputTokens: 1_000, audioOutputTokens: 500 });
   });
 

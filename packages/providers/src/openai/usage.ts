@@ -33,7 +33,9 @@ export function extractOpenAIUsage(json: unknown): ProviderUsage | null {
   const audioIn = isJsonObject(details) ? (readCount(details["audio_tokens"]) ?? 0) : 0;
   const audioOut = isJsonObject(outDetails) ? (readCount(outDetails["audio_tokens"]) ?? 0) : 0;
   return {
-    inputTokens, cachedInputTokens: Math.min(cached ?? 0, inputTokens), outputTokens,
+    inputTokens,
+    cachedInputTokens: Math.min(cached ?? 0, inputTokens),
+    outputTokens,
     ...(audioIn > 0 ? { audioInputTokens: audioIn } : {}),
     ...(audioOut > 0 ? { audioOutputTokens: audioOut } : {}),
   };

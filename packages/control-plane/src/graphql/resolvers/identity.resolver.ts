@@ -2,8 +2,16 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from "type-graphql";
 import { actorOf, type GraphQLContext } from "../context.js";
 import {
-  CreateApiTokenInput, CreateApiTokenPayload, RemoveUserInput, RemoveUserPayload, RevokeApiTokenInput, RevokeApiTokenPayload,
-  UpdateUserInput, UpdateUserPayload, UpsertVirtualKeyInput, UpsertVirtualKeyPayload,
+  CreateApiTokenInput,
+  CreateApiTokenPayload,
+  RemoveUserInput,
+  RemoveUserPayload,
+  RevokeApiTokenInput,
+  RevokeApiTokenPayload,
+  UpdateUserInput,
+  UpdateUserPayload,
+  UpsertVirtualKeyInput,
+  UpsertVirtualKeyPayload,
 } from "../types/identity.input.js";
 import { ApiToken, toApiToken } from "../types/identity.type.js";
 import { toUser } from "../types/tenancy.type.js";
@@ -14,11 +22,7 @@ import { toBudgetSpec } from "./virtual-key.resolver.js";
 @Resolver()
 export class IdentityResolver {
   @Query(() => [ApiToken], { description: "Admin-API tokens of an organization (of one user when userId is given)." })
-  async apiTokens(
-    @Arg("organizationId", () => ID) organizationId: string,
-    @Arg("userId", () => ID, { nullable: true }) userId: string | null,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<ApiToken[]> {
+  async apiTokens(@Arg("organizationId", () => ID) organizationId: string, @Arg("userId", () => ID, { nullable: true }) userId: string | null, @Ctx() ctx: GraphQLContext): Promise<ApiToken[]> {
     return (await ctx.services.apiTokens.list(actorOf(ctx), organizationId, userId ?? null)).map(toApiToken);
   }
 

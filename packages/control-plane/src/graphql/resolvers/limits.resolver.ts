@@ -5,8 +5,17 @@ import { actorOf, type GraphQLContext } from "../context.js";
 import { ScopeEnum } from "../enums.js";
 import { DecimalScalar } from "../scalars.js";
 import {
-  RemoveRateLimitInput, RemoveRateLimitPayload, SetGuardrailsInput, SetGuardrailsPayload, SetModelAccessInput, SetModelAccessPayload,
-  SetRateLimitInput, SetRateLimitPayload, SimulateInput, UpdateOrganizationInput, UpdateOrganizationPayload,
+  RemoveRateLimitInput,
+  RemoveRateLimitPayload,
+  SetGuardrailsInput,
+  SetGuardrailsPayload,
+  SetModelAccessInput,
+  SetModelAccessPayload,
+  SetRateLimitInput,
+  SetRateLimitPayload,
+  SimulateInput,
+  UpdateOrganizationInput,
+  UpdateOrganizationPayload,
 } from "../types/limits.input.js";
 import { BudgetAlert, Guardrails, ModelAccess, Simulation, toBudgetAlert, toGuardrails, toModelAccess, toSimulation } from "../types/limits.type.js";
 import { Organization, Team, User, toOrganization } from "../types/tenancy.type.js";

@@ -12,16 +12,18 @@ import { actorOf, type GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
 import { PolicyPropagation } from "../types/propagation.type.js";
 import { DataPlaneNode } from "../types/reporting.type.js";
-import {
-  PauseVirtualKeyPayload, RemoveBudgetPayload, ResumeVirtualKeyPayload, RevokeVirtualKeyPayload, SetBudgetPayload, UpdateVirtualKeyPayload,
-} from "../types/virtual-key.input.js";
+import { PauseVirtualKeyPayload, RemoveBudgetPayload, ResumeVirtualKeyPayload, RevokeVirtualKeyPayload, SetBudgetPayload, UpdateVirtualKeyPayload } from "../types/virtual-key.input.js";
 
 const WAIT_DESCRIPTION = "Wait up to this many ms (0-10000, default 0) for every connected node to apply the change.";
 
 function toGraphQL(p: Propagation): PolicyPropagation {
   return {
-    revision: p.revision.toString(), nodesApplied: p.nodesApplied, nodesPending: p.nodesPending, nodesDisconnected: p.nodesDisconnected,
-    pendingNodeIds: [...p.pendingNodeIds], waitedMs: p.waitedMs,
+    revision: p.revision.toString(),
+    nodesApplied: p.nodesApplied,
+    nodesPending: p.nodesPending,
+    nodesDisconnected: p.nodesDisconnected,
+    pendingNodeIds: [...p.pendingNodeIds],
+    waitedMs: p.waitedMs,
   };
 }
 
@@ -58,7 +60,12 @@ function propagationFieldFor(payload: ClassType): ClassType {
 
 /** One resolver per policy-mutation payload. */
 export const PAYLOAD_PROPAGATION_RESOLVERS: readonly ClassType[] = [
-  UpdateVirtualKeyPayload, PauseVirtualKeyPayload, ResumeVirtualKeyPayload, RevokeVirtualKeyPayload, SetBudgetPayload, RemoveBudgetPayload,
+  UpdateVirtualKeyPayload,
+  PauseVirtualKeyPayload,
+  ResumeVirtualKeyPayload,
+  RevokeVirtualKeyPayload,
+  SetBudgetPayload,
+  RemoveBudgetPayload,
 ].map(propagationFieldFor);
 
 async function viewOf(ctx: GraphQLContext, id: string): Promise<NodeView | null> {

@@ -2,8 +2,16 @@
 import { Arg, Ctx, Mutation, Resolver } from "type-graphql";
 import { actorOf, type GraphQLContext } from "../context.js";
 import {
-  CreateModelInput, CreateModelPayload, CreateProviderAccountInput, CreateProviderAccountPayload, UpdateModelInput, UpdateModelPayload, UpsertModelInput, UpsertModelPayload,
-  UpsertProviderAccountInput, UpsertProviderAccountPayload,
+  CreateModelInput,
+  CreateModelPayload,
+  CreateProviderAccountInput,
+  CreateProviderAccountPayload,
+  UpdateModelInput,
+  UpdateModelPayload,
+  UpsertModelInput,
+  UpsertModelPayload,
+  UpsertProviderAccountInput,
+  UpsertProviderAccountPayload,
 } from "../types/tenancy.input.js";
 import { toModel, toProviderAccount } from "../types/provider.type.js";
 

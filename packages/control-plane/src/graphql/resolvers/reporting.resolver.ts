@@ -21,8 +21,16 @@ function toDeadLetter(e: DeadLetterRecord): UsageDeadLetter {
     record = null;
   }
   return {
-    id: e.id, reason: e.reason, detail: e.detail, nodeId: e.nodeId, requestId: e.requestId, organizationId: e.organizationId,
-    receivedAt: new Date(e.receivedAt), recordBytes: e.recordBytes, recordBase64: e.record.toString("base64"), record,
+    id: e.id,
+    reason: e.reason,
+    detail: e.detail,
+    nodeId: e.nodeId,
+    requestId: e.requestId,
+    organizationId: e.organizationId,
+    receivedAt: new Date(e.receivedAt),
+    recordBytes: e.recordBytes,
+    recordBase64: e.record.toString("base64"),
+    record,
   };
 }
 
@@ -32,7 +40,12 @@ export class ReportingResolver {
   @Mutation(() => SetBudgetPayload, { description: "One budget per (scope, scopeId, unit, window): setting it again updates it." })
   async setBudget(@Arg("input", () => SetBudgetInput) input: SetBudgetInput, @Ctx() ctx: GraphQLContext): Promise<SetBudgetPayload> {
     const view = await ctx.services.budgets.setBudget(actorOf(ctx), input.scope, input.scopeId, {
-      unit: input.unit, window: input.window, limitDecimal: input.limit, mode: input.mode ?? null, enforcement: input.enforcement ?? null, alertThresholds: input.alertThresholds ?? null,
+      unit: input.unit,
+      window: input.window,
+      limitDecimal: input.limit,
+      mode: input.mode ?? null,
+      enforcement: input.enforcement ?? null,
+      alertThresholds: input.alertThresholds ?? null,
     });
     return { budget: toBudget(view) };
   }
@@ -42,7 +55,9 @@ export class ReportingResolver {
     return { budget: toBudget(await ctx.services.budgets.removeBudget(actorOf(ctx), input.id)) };
   }
 
-  @Query(() => [UsageRow], { description: "Usage in [from, to) at hour granularity (from is rounded down to the hour), grouped and filtered. Defaults: from the start of this month (UTC) to the end of this hour." })
+  @Query(() => [UsageRow], {
+    description: "Usage in [from, to) at hour granularity (from is rounded down to the hour), grouped and filtered. Defaults: from the start of this month (UTC) to the end of this hour.",
+  })
   async usage(
     @Arg("organizationId", () => ID) organizationId: string,
     @Arg("from", () => DateTimeScalar, { nullable: true }) from: Date | null,
@@ -52,14 +67,28 @@ export class ReportingResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<UsageRow[]> {
     const rows = await ctx.services.reporting.usage(actorOf(ctx), {
-      organizationId, fromMs: from?.getTime() ?? null, toMs: to?.getTime() ?? null, groupBy: groupBy ?? [], filter: filter ?? {},
+      organizationId,
+      fromMs: from?.getTime() ?? null,
+      toMs: to?.getTime() ?? null,
+      groupBy: groupBy ?? [],
+      filter: filter ?? {},
     });
     return rows.map((r) => ({
       group: {
-        virtualKeyId: r.virtualKeyId, virtualKeyName: r.virtualKeyName, userId: r.userId, teamId: r.teamId, model: r.model,
-        providerAccountId: r.providerAccountId, day: r.dayMs === null ? null : new Date(r.dayMs), hour: r.hourMs === null ? null : new Date(r.hourMs),
+        virtualKeyId: r.virtualKeyId,
+        virtualKeyName: r.virtualKeyName,
+        userId: r.userId,
+        teamId: r.teamId,
+        model: r.model,
+        providerAccountId: r.providerAccountId,
+        day: r.dayMs === null ? null : new Date(r.dayMs),
+        hour: r.hourMs === null ? null : new Date(r.hourMs),
       },
-      requests: Number(r.requests), inputTokens: Number(r.inputTokens), outputTokens: Number(r.outputTokens), cost: new PicoAmount(r.costPicos), blocked: Number(r.blocked),
+      requests: Number(r.requests),
+      inputTokens: Number(r.inputTokens),
+      outputTokens: Number(r.outputTokens),
+      cost: new PicoAmount(r.costPicos),
+      blocked: Number(r.blocked),
     }));
   }
 
@@ -93,8 +122,13 @@ export class ReportingResolver {
   @Query(() => [DataPlaneNode], { description: "Data-plane nodes and the policy version each applied." })
   async dataPlaneNodes(@Ctx() ctx: GraphQLContext): Promise<DataPlaneNode[]> {
     return (await ctx.services.reporting.nodes(actorOf(ctx))).map((n) => ({
-      id: n.id, bootId: n.bootId, connected: n.connected, policyVersion: n.policyVersion.toString(),
-      appliedAt: n.appliedAt === null ? null : new Date(n.appliedAt), lastSeenAt: new Date(n.lastSeenAt), address: n.address,
+      id: n.id,
+      bootId: n.bootId,
+      connected: n.connected,
+      policyVersion: n.policyVersion.toString(),
+      appliedAt: n.appliedAt === null ? null : new Date(n.appliedAt),
+      lastSeenAt: new Date(n.lastSeenAt),
+      address: n.address,
     }));
   }
 

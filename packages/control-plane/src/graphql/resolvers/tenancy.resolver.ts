@@ -2,15 +2,30 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import { actorOf, type GraphQLContext } from "../context.js";
 import {
-  CreateOrganizationInput, CreateOrganizationPayload, CreateTeamInput, CreateTeamPayload, CreateUserInput, CreateUserPayload,
-  DeactivateUserInput, DeactivateUserPayload, UpsertOrganizationInput, UpsertOrganizationPayload, UpsertTeamInput, UpsertTeamPayload,
-  UpsertUserInput, UpsertUserPayload,
+  CreateOrganizationInput,
+  CreateOrganizationPayload,
+  CreateTeamInput,
+  CreateTeamPayload,
+  CreateUserInput,
+  CreateUserPayload,
+  DeactivateUserInput,
+  DeactivateUserPayload,
+  UpsertOrganizationInput,
+  UpsertOrganizationPayload,
+  UpsertTeamInput,
+  UpsertTeamPayload,
+  UpsertUserInput,
+  UpsertUserPayload,
 } from "../types/tenancy.input.js";
 import { Me, Organization, Team, User, toOrganization, toTeam, toUser } from "../types/tenancy.type.js";
 import { Model, ProviderAccount, toModel, toProviderAccount } from "../types/provider.type.js";
 
 const userInput = (i: CreateUserInput) => ({
-  organizationId: i.organizationId, email: i.email, name: i.name, role: i.role ?? "MEMBER", teamIds: i.teamIds ?? [],
+  organizationId: i.organizationId,
+  email: i.email,
+  name: i.name,
+  role: i.role ?? "MEMBER",
+  teamIds: i.teamIds ?? [],
 });
 
 /** Organization queries, mutations and nested lists. */

@@ -4,13 +4,22 @@ import { badInput } from "../../errors.js";
 import type { BudgetSpec } from "../../services/budget.service.js";
 import { actorOf, type GraphQLContext } from "../context.js";
 import {
-  BudgetInput, CreateVirtualKeyInput, CreateVirtualKeyPayload, PauseVirtualKeyInput, PauseVirtualKeyPayload, ResumeVirtualKeyInput,
-  ResumeVirtualKeyPayload, RevokeVirtualKeyInput, RevokeVirtualKeyPayload, RotateVirtualKeyInput, RotateVirtualKeyPayload,
-  UpdateVirtualKeyInput, UpdateVirtualKeyPayload, VirtualKeyFilter,
+  BudgetInput,
+  CreateVirtualKeyInput,
+  CreateVirtualKeyPayload,
+  PauseVirtualKeyInput,
+  PauseVirtualKeyPayload,
+  ResumeVirtualKeyInput,
+  ResumeVirtualKeyPayload,
+  RevokeVirtualKeyInput,
+  RevokeVirtualKeyPayload,
+  RotateVirtualKeyInput,
+  RotateVirtualKeyPayload,
+  UpdateVirtualKeyInput,
+  UpdateVirtualKeyPayload,
+  VirtualKeyFilter,
 } from "../types/virtual-key.input.js";
-import {
-  Budget, RateLimit, VirtualKey, VirtualKeyConnection, decodeCursor, encodeCursor, toBudget, toRateLimit, toVirtualKey,
-} from "../types/virtual-key.type.js";
+import { Budget, RateLimit, VirtualKey, VirtualKeyConnection, decodeCursor, encodeCursor, toBudget, toRateLimit, toVirtualKey } from "../types/virtual-key.type.js";
 
 /** Converts a GraphQL budget input to a service spec. */
 export function toBudgetSpec(b: BudgetInput): BudgetSpec {
@@ -56,7 +65,9 @@ export class VirtualKeyResolver {
   @Mutation(() => CreateVirtualKeyPayload, { description: "The secret is returned only here." })
   async createVirtualKey(@Arg("input", () => CreateVirtualKeyInput) input: CreateVirtualKeyInput, @Ctx() ctx: GraphQLContext): Promise<CreateVirtualKeyPayload> {
     const { key, secret } = await ctx.services.virtualKeys.create(actorOf(ctx), {
-      ...input, budgets: input.budgets?.map(toBudgetSpec) ?? null, expiresAt: msOrNullish(input.expiresAt) ?? null,
+      ...input,
+      budgets: input.budgets?.map(toBudgetSpec) ?? null,
+      expiresAt: msOrNullish(input.expiresAt) ?? null,
     });
     return { virtualKey: toVirtualKey(key, ctx.now()), secret };
   }
@@ -65,7 +76,9 @@ export class VirtualKeyResolver {
   async updateVirtualKey(@Arg("input", () => UpdateVirtualKeyInput) input: UpdateVirtualKeyInput, @Ctx() ctx: GraphQLContext): Promise<UpdateVirtualKeyPayload> {
     const { id, ...fields } = input;
     const key = await ctx.services.virtualKeys.update(actorOf(ctx), id, {
-      ...fields, budgets: fields.budgets === undefined || fields.budgets === null ? fields.budgets : fields.budgets.map(toBudgetSpec), expiresAt: msOrNullish(fields.expiresAt),
+      ...fields,
+      budgets: fields.budgets === undefined || fields.budgets === null ? fields.budgets : fields.budgets.map(toBudgetSpec),
+      expiresAt: msOrNullish(fields.expiresAt),
     });
     return { virtualKey: toVirtualKey(key, ctx.now()) };
   }

@@ -59,7 +59,9 @@ export class RemoveUserPayload {
 }
 
 /** Input of upsertVirtualKey (keyed by organizationId + name among keys not revoked). */
-@InputType({ description: "Keyed by (organizationId, name) among the organization's keys that are not revoked. When the key exists, omitted fields are unchanged; kind, userId and format cannot change." })
+@InputType({
+  description: "Keyed by (organizationId, name) among the organization's keys that are not revoked. When the key exists, omitted fields are unchanged; kind, userId and format cannot change.",
+})
 export class UpsertVirtualKeyInput extends CreateVirtualKeyInput {}
 /** Payload of upsertVirtualKey. */
 @ObjectType()

@@ -19,7 +19,13 @@ export class ApiToken {
 /** Maps a record to its GraphQL object. */
 export function toApiToken(r: ApiTokenRecord): ApiToken {
   return {
-    id: r.id, name: r.name, userId: r.userId, organizationId: r.organizationId, prefix: r.prefix, createdAt: new Date(r.createdAt),
-    lastUsedAt: r.lastUsedAt === null ? null : new Date(r.lastUsedAt), revokedAt: r.revokedAt === null ? null : new Date(r.revokedAt),
+    id: r.id,
+    name: r.name,
+    userId: r.userId,
+    organizationId: r.organizationId,
+    prefix: r.prefix,
+    createdAt: new Date(r.createdAt),
+    lastUsedAt: r.lastUsedAt === null ? null : new Date(r.lastUsedAt),
+    revokedAt: r.revokedAt === null ? null : new Date(r.revokedAt),
   };
 }

@@ -49,7 +49,9 @@ export class RemoveRateLimitPayload extends SetRateLimitPayload {}
 export class GuardrailRuleInput {
   @Field(() => String, { description: "Unique within the set; named in refusals." }) name: string;
   @Field(() => GuardrailKindEnum) kind: GuardrailKind;
-  @Field(() => String, { nullable: true, description: "BLOCK_REGEX: a regular expression in RE2 syntax (linear time: no backreferences or lookaround; at most 1000 compiled instructions)." }) pattern?: string | null;
+  @Field(() => String, { nullable: true, description: "BLOCK_REGEX: a regular expression in RE2 syntax (linear time: no backreferences or lookaround; at most 1000 compiled instructions)." }) pattern?:
+    | string
+    | null;
   @Field(() => String, { nullable: true, description: "BLOCK_REGEX: any of i, m, s, u." }) flags?: string | null;
   @Field(() => [String], { nullable: true, description: "BLOCK_KEYWORDS: whole words, case-insensitive." }) keywords?: string[] | null;
   @Field(() => Int, { nullable: true, description: "MAX_INPUT_TOKENS: the largest prompt token upper bound allowed." }) limit?: number | null;
@@ -73,8 +75,12 @@ export class UpdateOrganizationInput {
   @Field(() => ID) id: string;
   @Field(() => String, { nullable: true }) name?: string | null;
   @Field(() => String, { nullable: true, description: "http(s) URL budget alerts are POSTed to (signed); null removes the webhook." }) webhookUrl?: string | null;
-  @Field(() => String, { nullable: true, description: "Write-only Standard Webhooks signing secret (whsec_ + base64 of 24-64 bytes); generated when a webhook is set without one." }) webhookSecret?: string | null;
-  @Field(() => DecimalScalar, { nullable: true, description: "US dollars per million input tokens charged for unpriced models; set with the output price." }) fallbackInputPricePerMillion?: bigint | null;
+  @Field(() => String, { nullable: true, description: "Write-only Standard Webhooks signing secret (whsec_ + base64 of 24-64 bytes); generated when a webhook is set without one." }) webhookSecret?:
+    | string
+    | null;
+  @Field(() => DecimalScalar, { nullable: true, description: "US dollars per million input tokens charged for unpriced models; set with the output price." }) fallbackInputPricePerMillion?:
+    | bigint
+    | null;
   @Field(() => DecimalScalar, { nullable: true }) fallbackOutputPricePerMillion?: bigint | null;
 }
 /** Payload of updateOrganization. */

@@ -11,7 +11,8 @@ import { DateTimeScalar } from "../scalars.js";
 export const GuardrailKindEnum = { BLOCK_REGEX: "BLOCK_REGEX", BLOCK_KEYWORDS: "BLOCK_KEYWORDS", MAX_INPUT_TOKENS: "MAX_INPUT_TOKENS" } as const;
 registerEnumType(GuardrailKindEnum, {
   name: "GuardrailKind",
-  description: "BLOCK_REGEX: a regular expression in RE2 syntax (linear time; flags i, m, s, u) matched against the prompt text; BLOCK_KEYWORDS: case-insensitive whole words; MAX_INPUT_TOKENS: a ceiling on the prompt's token upper bound.",
+  description:
+    "BLOCK_REGEX: a regular expression in RE2 syntax (linear time; flags i, m, s, u) matched against the prompt text; BLOCK_KEYWORDS: case-insensitive whole words; MAX_INPUT_TOKENS: a ceiling on the prompt's token upper bound.",
 });
 
 /** Allow and deny lists of one scope object. */
@@ -125,9 +126,12 @@ export function toGuardrails(v: GuardrailsView): Guardrails {
     scope: v.scope,
     scopeId: v.scopeId,
     rules: v.rules.map((r) => ({
-      name: r.name, kind: r.kind,
-      pattern: r.kind === "BLOCK_REGEX" ? r.pattern : null, flags: r.kind === "BLOCK_REGEX" ? r.flags : null,
-      keywords: r.kind === "BLOCK_KEYWORDS" ? [...r.keywords] : null, limit: r.kind === "MAX_INPUT_TOKENS" ? r.limit : null,
+      name: r.name,
+      kind: r.kind,
+      pattern: r.kind === "BLOCK_REGEX" ? r.pattern : null,
+      flags: r.kind === "BLOCK_REGEX" ? r.flags : null,
+      keywords: r.kind === "BLOCK_KEYWORDS" ? [...r.keywords] : null,
+      limit: r.kind === "MAX_INPUT_TOKENS" ? r.limit : null,
     })),
   };
 }
@@ -136,9 +140,18 @@ export function toGuardrails(v: GuardrailsView): Guardrails {
 export function toBudgetAlert(a: BudgetAlertView): BudgetAlert {
   const amount = (v: bigint): string => (a.budget?.unit === "USD" ? formatUsdPicos(v) : v.toString());
   return {
-    id: a.id, budgetId: a.budgetId, scope: a.budget?.scope ?? null, scopeId: a.budget?.scopeId ?? null, unit: a.budget?.unit ?? null,
-    window: a.budget?.window ?? null, threshold: a.thresholdPercent / 100, used: amount(a.used), limit: amount(a.limit),
-    windowStart: new Date(a.windowStartMs), createdAt: new Date(a.createdAt), deliveredAt: a.deliveredAt === null ? null : new Date(a.deliveredAt),
+    id: a.id,
+    budgetId: a.budgetId,
+    scope: a.budget?.scope ?? null,
+    scopeId: a.budget?.scopeId ?? null,
+    unit: a.budget?.unit ?? null,
+    window: a.budget?.window ?? null,
+    threshold: a.thresholdPercent / 100,
+    used: amount(a.used),
+    limit: amount(a.limit),
+    windowStart: new Date(a.windowStartMs),
+    createdAt: new Date(a.createdAt),
+    deliveredAt: a.deliveredAt === null ? null : new Date(a.deliveredAt),
     deliveryAttempts: a.deliveryAttempts,
   };
 }
@@ -146,8 +159,12 @@ export function toBudgetAlert(a: BudgetAlertView): BudgetAlert {
 /** Maps a Simulator report. */
 export function toSimulation(r: SimulationReport): Simulation {
   return {
-    allowed: r.allowed, status: r.status, error: r.error === null ? null : { ...r.error }, route: r.route === null ? null : { ...r.route },
-    estimatedCost: r.estimatedCost, checks: r.checks.map((c) => ({ ...c })),
+    allowed: r.allowed,
+    status: r.status,
+    error: r.error === null ? null : { ...r.error },
+    route: r.route === null ? null : { ...r.route },
+    estimatedCost: r.estimatedCost,
+    checks: r.checks.map((c) => ({ ...c })),
     budgets: r.budgets.map((b) => ({ ...b, resetsAt: b.resetsAt === null ? null : new Date(b.resetsAt) })),
   };
 }

@@ -7,7 +7,7 @@ import { DateTimeScalar } from "../scalars.js";
 @ObjectType({ description: "An Ed25519 key that signs JWT-format virtual keys (EdDSA). Nodes verify tokens with its public key until `notAfter`." })
 export class SigningKey {
   @Field(() => ID, { description: "The JWT header `kid`." }) kid: string;
-  @Field(() => String, { description: "Always \"EdDSA\" (Ed25519)." }) algorithm: string;
+  @Field(() => String, { description: 'Always "EdDSA" (Ed25519).' }) algorithm: string;
   @Field(() => String, { description: "The public key as a JWK (JSON)." }) publicJwk: string;
   @Field(() => DateTimeScalar) createdAt: Date;
   @Field(() => DateTimeScalar, { nullable: true, description: "When tokens signed with it stop being accepted; null for the active key." }) notAfter: Date | null;

@@ -80,7 +80,9 @@ export class CreateProviderAccountInput {
   @Field(() => ID) organizationId: string;
   @Field(() => String, { description: "Unique in the organization." }) name: string;
   @Field(() => ProviderKindEnum) provider: ProviderKind;
-  @Field(() => String, { nullable: true, description: "Default per provider: https://api.openai.com/v1, https://api.anthropic.com, https://generativelanguage.googleapis.com." }) baseUrl?: string | null;
+  @Field(() => String, { nullable: true, description: "Default per provider: https://api.openai.com/v1, https://api.anthropic.com, https://generativelanguage.googleapis.com." }) baseUrl?:
+    | string
+    | null;
   @Field(() => String, { description: "Write-only; stored encrypted." }) apiKey: string;
 }
 /** Input of upsertProviderAccount (keyed by organizationId + name). */
@@ -104,16 +106,32 @@ export class CreateModelInput {
   @Field(() => DecimalScalar, { nullable: true, description: "USD per million input tokens; omit both prices for an unpriced model (refused)." }) inputPricePerMillion?: bigint | null;
   @Field(() => DecimalScalar, { nullable: true }) outputPricePerMillion?: bigint | null;
   @Field(() => DecimalScalar, { nullable: true }) cachedInputPricePerMillion?: bigint | null;
-  @Field(() => DecimalScalar, { nullable: true, description: "USD per million input tokens written to the prompt cache. Unset: 1.25x the input price for ANTHROPIC accounts (1-hour cache writes at 2x); none (the input price) elsewhere." })
+  @Field(() => DecimalScalar, {
+    nullable: true,
+    description: "USD per million input tokens written to the prompt cache. Unset: 1.25x the input price for ANTHROPIC accounts (1-hour cache writes at 2x); none (the input price) elsewhere.",
+  })
   cacheWriteInputPricePerMillion?: bigint | null;
-  @Field(() => DecimalScalar, { nullable: true, description: "USD per million audio input tokens (with audioOutputPricePerMillion). Unset: the model serves no audio; requests with audio are refused." })
+  @Field(() => DecimalScalar, {
+    nullable: true,
+    description: "USD per million audio input tokens (with audioOutputPricePerMillion). Unset: the model serves no audio; requests with audio are refused.",
+  })
   audioInputPricePerMillion?: bigint | null;
   @Field(() => DecimalScalar, { nullable: true }) audioOutputPricePerMillion?: bigint | null;
   @Field(() => Int, { nullable: true, description: "Default 4096." }) maxOutputTokens?: number | null;
-  @Field(() => Int, { nullable: true, description: "Share of traffic among the models with this name in the organization (its route group) at the same priority. Default 1; 0 = standby (tried after the others)." }) weight?: number | null;
+  @Field(() => Int, {
+    nullable: true,
+    description: "Share of traffic among the models with this name in the organization (its route group) at the same priority. Default 1; 0 = standby (tried after the others).",
+  })
+  weight?: number | null;
   @Field(() => Int, { nullable: true, description: "Route-group order: lower priorities are tried first, higher ones are fallbacks. Default 0." }) priority?: number | null;
-  @Field(() => Int, { nullable: true, description: "Tokens one image may count in the input bound (1 to 10,000,000). Default: the provider's (1500 OpenAI-style, 1600 Anthropic and Google)." }) imageInputTokens?: number | null;
-  @Field(() => Int, { nullable: true, description: "Tokens one part the gateway cannot size may count (a file by id or URI, a document, cached content, inline audio or video, a server-side tool; 1 to 10,000,000). Default: not set, such requests are refused for keys under a hard USD or TOKENS budget or a per-request cost limit." }) maxInputTokensPerAttachment?: number | null;
+  @Field(() => Int, { nullable: true, description: "Tokens one image may count in the input bound (1 to 10,000,000). Default: the provider's (1500 OpenAI-style, 1600 Anthropic and Google)." })
+  imageInputTokens?: number | null;
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "Tokens one part the gateway cannot size may count (a file by id or URI, a document, cached content, inline audio or video, a server-side tool; 1 to 10,000,000). Default: not set, such requests are refused for keys under a hard USD or TOKENS budget or a per-request cost limit.",
+  })
+  maxInputTokensPerAttachment?: number | null;
 }
 /** Input of upsertModel (keyed by providerAccountId + name). */
 @InputType()
@@ -128,7 +146,10 @@ export class UpdateModelInput {
   @Field(() => DecimalScalar, { nullable: true }) cachedInputPricePerMillion?: bigint | null;
   @Field(() => DecimalScalar, { nullable: true, description: "null = the provider's default (1.25x input for ANTHROPIC accounts, 1-hour writes 2x; the input price elsewhere)." })
   cacheWriteInputPricePerMillion?: bigint | null;
-  @Field(() => DecimalScalar, { nullable: true, description: "USD per million audio input tokens (with audioOutputPricePerMillion). Unset: the model serves no audio; requests with audio are refused." })
+  @Field(() => DecimalScalar, {
+    nullable: true,
+    description: "USD per million audio input tokens (with audioOutputPricePerMillion). Unset: the model serves no audio; requests with audio are refused.",
+  })
   audioInputPricePerMillion?: bigint | null;
   @Field(() => DecimalScalar, { nullable: true }) audioOutputPricePerMillion?: bigint | null;
   @Field(() => Int, { nullable: true }) maxOutputTokens?: number | null;

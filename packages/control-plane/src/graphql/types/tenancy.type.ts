@@ -60,7 +60,14 @@ export function toTeam(r: TeamRecord): Team {
 /** Maps a record to its GraphQL object. */
 export function toUser(r: UserRecord): User {
   return {
-    id: r.id, organizationId: r.organizationId, email: r.email, name: r.name, role: r.role, active: r.active, teamIds: [...r.teamIds],
-    createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt),
+    id: r.id,
+    organizationId: r.organizationId,
+    email: r.email,
+    name: r.name,
+    role: r.role,
+    active: r.active,
+    teamIds: [...r.teamIds],
+    createdAt: new Date(r.createdAt),
+    updatedAt: new Date(r.updatedAt),
   };
 }

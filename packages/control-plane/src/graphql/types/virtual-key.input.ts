@@ -2,9 +2,7 @@
 import type { BudgetEnforcement, BudgetMode, BudgetUnit, BudgetWindow, KeyKind, KeyStatus, Scope } from "@tollgate/policy";
 import { Field, Float, ID, InputType, Int, ObjectType } from "type-graphql";
 import type { KeyFormat } from "../../records.js";
-import {
-  BudgetEnforcementEnum, BudgetModeEnum, BudgetUnitEnum, BudgetWindowEnum, RateLimitUnitEnum, ScopeEnum, VirtualKeyFormatEnum, VirtualKeyKindEnum, VirtualKeyStatusEnum,
-} from "../enums.js";
+import { BudgetEnforcementEnum, BudgetModeEnum, BudgetUnitEnum, BudgetWindowEnum, RateLimitUnitEnum, ScopeEnum, VirtualKeyFormatEnum, VirtualKeyKindEnum, VirtualKeyStatusEnum } from "../enums.js";
 import { DateTimeScalar, DecimalScalar, JSONObjectScalar } from "../scalars.js";
 import { Budget, VirtualKey } from "./virtual-key.type.js";
 
@@ -35,13 +33,19 @@ export class CreateVirtualKeyInput {
   @Field(() => VirtualKeyKindEnum) kind: KeyKind;
   @Field(() => ID, { nullable: true, description: "Owning team of a SERVICE key." }) teamId?: string | null;
   @Field(() => ID, { nullable: true, description: "Owner of a PERSONAL key (required for PERSONAL)." }) userId?: string | null;
-  @Field(() => [String], { nullable: true, description: "Model names or * patterns; empty = all. A MEMBER may only allow models they may use themselves (FORBIDDEN otherwise)." }) allowedModels?: string[] | null;
+  @Field(() => [String], { nullable: true, description: "Model names or * patterns; empty = all. A MEMBER may only allow models they may use themselves (FORBIDDEN otherwise)." }) allowedModels?:
+    | string[]
+    | null;
   @Field(() => [String], { nullable: true }) deniedModels?: string[] | null;
   @Field(() => [BudgetInput], { nullable: true }) budgets?: BudgetInput[] | null;
   @Field(() => [RateLimitInput], { nullable: true }) rateLimits?: RateLimitInput[] | null;
   @Field(() => DecimalScalar, { nullable: true, description: "Per-request spend cap in USD." }) maxCostPerRequest?: bigint | null;
   @Field(() => DateTimeScalar, { nullable: true }) expiresAt?: Date | null;
-  @Field(() => VirtualKeyFormatEnum, { nullable: true, description: "Default OPAQUE. JWT: the secret is an EdDSA-signed token (header kid) with claims iss, sub (the key id), org, jti, iat and exp (when expiresAt is set)." }) format?: KeyFormat | null;
+  @Field(() => VirtualKeyFormatEnum, {
+    nullable: true,
+    description: "Default OPAQUE. JWT: the secret is an EdDSA-signed token (header kid) with claims iss, sub (the key id), org, jti, iat and exp (when expiresAt is set).",
+  })
+  format?: KeyFormat | null;
   @Field(() => JSONObjectScalar, { nullable: true }) metadata?: Record<string, unknown> | null;
 }
 
@@ -114,7 +118,9 @@ export class SetBudgetInput {
   @Field(() => DecimalScalar, { description: "In the unit: dollars for USD, a whole number for TOKENS and REQUESTS." }) limit: bigint;
   @Field(() => BudgetModeEnum, { nullable: true, description: "Default HARD." }) mode?: BudgetMode | null;
   @Field(() => BudgetEnforcementEnum, { nullable: true, description: "Default CAP_OUTPUT." }) enforcement?: BudgetEnforcement | null;
-  @Field(() => [Float], { nullable: true, description: "Fractions of the limit (0.5, 0.8, 1.0): each fires once per window, delivered to the organization's webhook." }) alertThresholds?: number[] | null;
+  @Field(() => [Float], { nullable: true, description: "Fractions of the limit (0.5, 0.8, 1.0): each fires once per window, delivered to the organization's webhook." }) alertThresholds?:
+    | number[]
+    | null;
 }
 /** Payload of setBudget. */
 @ObjectType()

@@ -3,13 +3,13 @@ import { formatUsdPicos, type BudgetEnforcement, type BudgetMode, type BudgetUni
 import { Field, Float, ID, Int, ObjectType } from "type-graphql";
 import type { KeyFormat, RateLimitRecord, VirtualKeyRecord } from "../../records.js";
 import type { BudgetView } from "../../services/budget.service.js";
-import {
-  BudgetEnforcementEnum, BudgetModeEnum, BudgetUnitEnum, BudgetWindowEnum, RateLimitUnitEnum, ScopeEnum, VirtualKeyFormatEnum, VirtualKeyKindEnum, VirtualKeyStatusEnum,
-} from "../enums.js";
+import { BudgetEnforcementEnum, BudgetModeEnum, BudgetUnitEnum, BudgetWindowEnum, RateLimitUnitEnum, ScopeEnum, VirtualKeyFormatEnum, VirtualKeyKindEnum, VirtualKeyStatusEnum } from "../enums.js";
 import { DateTimeScalar, DecimalScalar, JSONObjectScalar } from "../scalars.js";
 
 /** A budget with its current window's usage. */
-@ObjectType({ description: "A budget and its use in the current window. `limit`, `used` and `remaining` are strings in the budget's unit: US dollars (\"12.50\") for USD, a whole number for TOKENS and REQUESTS." })
+@ObjectType({
+  description: 'A budget and its use in the current window. `limit`, `used` and `remaining` are strings in the budget\'s unit: US dollars ("12.50") for USD, a whole number for TOKENS and REQUESTS.',
+})
 export class Budget {
   @Field(() => ID) id: string;
   @Field(() => ID) organizationId: string;
@@ -95,10 +95,20 @@ export function formatBudgetAmount(unit: BudgetUnit, v: bigint): string {
 /** Maps a budget view to its GraphQL object. */
 export function toBudget(b: BudgetView): Budget {
   return {
-    id: b.id, organizationId: b.organizationId, scope: b.scope, scopeId: b.scopeId, unit: b.unit, window: b.window,
-    limit: formatBudgetAmount(b.unit, b.limit), mode: b.mode, enforcement: b.enforcement, alertThresholds: b.alertThresholds.map((percent) => percent / 100),
-    used: formatBudgetAmount(b.unit, b.used), remaining: formatBudgetAmount(b.unit, b.remaining),
-    windowStart: new Date(b.windowStart), resetsAt: b.resetsAt === null ? null : new Date(b.resetsAt),
+    id: b.id,
+    organizationId: b.organizationId,
+    scope: b.scope,
+    scopeId: b.scopeId,
+    unit: b.unit,
+    window: b.window,
+    limit: formatBudgetAmount(b.unit, b.limit),
+    mode: b.mode,
+    enforcement: b.enforcement,
+    alertThresholds: b.alertThresholds.map((percent) => percent / 100),
+    used: formatBudgetAmount(b.unit, b.used),
+    remaining: formatBudgetAmount(b.unit, b.remaining),
+    windowStart: new Date(b.windowStart),
+    resetsAt: b.resetsAt === null ? null : new Date(b.resetsAt),
   };
 }
 
@@ -111,10 +121,23 @@ export function toRateLimit(r: RateLimitRecord): RateLimit {
 export function toVirtualKey(r: VirtualKeyRecord, nowMs: number): VirtualKey {
   const expired = r.status !== "REVOKED" && r.expiresAt !== null && r.expiresAt <= nowMs;
   return {
-    id: r.id, organizationId: r.organizationId, name: r.name, kind: r.kind, status: expired ? "EXPIRED" : r.status, format: r.format,
-    prefix: r.prefix, last4: r.last4, teamId: r.teamId, userId: r.userId, allowedModels: [...r.allowedModels], deniedModels: [...r.deniedModels],
-    maxCostPerRequest: r.maxCostPerRequest, expiresAt: r.expiresAt === null ? null : new Date(r.expiresAt), metadata: r.metadata,
-    createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt),
+    id: r.id,
+    organizationId: r.organizationId,
+    name: r.name,
+    kind: r.kind,
+    status: expired ? "EXPIRED" : r.status,
+    format: r.format,
+    prefix: r.prefix,
+    last4: r.last4,
+    teamId: r.teamId,
+    userId: r.userId,
+    allowedModels: [...r.allowedModels],
+    deniedModels: [...r.deniedModels],
+    maxCostPerRequest: r.maxCostPerRequest,
+    expiresAt: r.expiresAt === null ? null : new Date(r.expiresAt),
+    metadata: r.metadata,
+    createdAt: new Date(r.createdAt),
+    updatedAt: new Date(r.updatedAt),
   };
 }
 
