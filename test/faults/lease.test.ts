@@ -74,10 +74,13 @@ describe("leases of nodes that go away", () => {
       "usage recorded",
     );
     console.log(
-      `[fault e] node 1 SIGKILLed holding a grant of 4 requests (spent 1): node 2 spent ${before} before the reclaim and ${after} more after ` +
+      `[fault e] node 1 SIGKILLed holding a grant of ${19 - before} unspent requests (spent 1): node 2 spent ${before} before the reclaim and ${after} more after ` +
         `expiry + grace (${TTL_MS} + ${GRACE_MS} ms); budget used ${budget.used} of ${budget.limit}, nothing lost, nothing over`,
     );
-    expect(before).toBe(16);
+    // The dead node's unspent grant (its size follows demand: 3 or more) stayed reserved until the
+    // reclaim, then came back in full: the budget is spent exactly, nothing lost, nothing over.
+    expect(before).toBeLessThanOrEqual(16);
+    expect(after).toBeGreaterThanOrEqual(3);
     expect(1 + before + after).toBe(20);
     expect(budget.used).toBe("20");
   }, 60_000);
