@@ -27,7 +27,7 @@ import type { Logger } from "pino";
 import { MASKED_MESSAGE, toGrpcStatus } from "../error-map.js";
 import { findAppError } from "../errors.js";
 import { readBudgetUsage } from "../services/budget-usage.service.js";
-import { GRANT_RECLAIM_GRACE_MS, type DeadLetterReason, type LedgerService, type UsageIn } from "../services/ledger.service.js";
+import { GRANT_RECLAIM_GRACE_MS, type DeadLetterReason, type GrantAnswer, type LedgerService, type UsageIn } from "../services/ledger.service.js";
 import type { RateAllocationService } from "../services/rate-allocation.service.js";
 import { listenGrpcTls, type GrpcTlsListener } from "./grpc-tls.server.js";
 import { checkUsageBatch, type UsageIntake } from "./usage-intake.js";
@@ -61,7 +61,11 @@ export interface GrpcServerHandle {
   close(): Promise<void>;
 }
 
+/** Thrown by a handler whose service this replica does not run (answered UNIMPLEMENTED). */
+const notServed: Partial<grpc.StatusObject> = { code: grpc.status.UNIMPLEMENTED, details: "rate-limit units are not served here" };
+
 function toServiceError(e: unknown, logger: Logger): Partial<grpc.StatusObject> {
+  if (e === notServed) return notServed;
   const app = findAppError(e);
   if (app) return { code: toGrpcStatus(app.code), details: app.publicMessage };
   logger.error({ err: e instanceof Error ? e.message : String(e) }, "gRPC handler failed");
@@ -85,6 +89,18 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
   const { logger, ledger, nodeToken } = deps;
   const server = new grpc.Server({ "grpc.max_send_message_length": 256 * 1024 * 1024, "grpc.keepalive_permit_without_calls": 1 });
 
+  /** A unary handler: the node token checked, `answer`'s result sent, its failure mapped once. */
+  const unary =
+    <Req, Res>(answer: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
+    (call, callback) => {
+      if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
+      Promise.resolve()
+        .then(() => answer(call.request, call))
+        .then((res) => callback(null, res))
+        .catch((e: unknown) => callback(toServiceError(e, logger)));
+    };
+  const toGrants = (answers: readonly GrantAnswer[]) => answers.map((a) => create(GrantSchema, { ...a, windowStartMs: BigInt(a.windowStartMs), expiresAtMs: BigInt(a.expiresAtMs) }));
+
   const policy: PolicyServiceHandlers = {
     subscribe: (call) => {
       if (!hasNodeToken(call.metadata, nodeToken)) {
@@ -93,125 +109,50 @@ export async function startGrpcServer(host: string, port: number, deps: GrpcServ
       }
       serveSubscription(call, deps);
     },
-    acquireGrants: (call, callback) => {
-      if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
-      const req = call.request;
-      ledger
-        .acquireGrants(
-          { nodeId: req.nodeId, bootId: req.bootId },
-          req.requests.map((g) => ({ budgetId: g.budgetId, windowStartMs: Number(g.windowStartMs), needed: g.needed, want: g.want })),
-        )
-        .then((answers) =>
-          callback(
-            null,
-            create(AcquireGrantsResponseSchema, {
-              grants: answers.map((a) =>
-                create(GrantSchema, {
-                  budgetId: a.budgetId,
-                  windowStartMs: BigInt(a.windowStartMs),
-                  grantedTotal: a.grantedTotal,
-                  expiresAtMs: BigInt(a.expiresAtMs),
-                  exhausted: a.exhausted,
-                  generation: a.generation,
-                  heldElsewhere: a.heldElsewhere,
-                }),
-              ),
-            }),
-          ),
-        )
-        .catch((e: unknown) => callback(toServiceError(e, logger)));
-    },
-    releaseGrants: (call, callback) => {
-      if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
-      const req = call.request;
-      ledger
-        .releaseGrants(
-          { nodeId: req.nodeId, bootId: req.bootId },
-          req.releases.map((r) => ({ budgetId: r.budgetId, windowStartMs: Number(r.windowStartMs), spentTotal: r.spentTotal, expectedGeneration: r.expectedGeneration })),
-        )
-        .then((r) =>
-          callback(
-            null,
-            create(ReleaseGrantsResponseSchema, {
-              grants: r.rows.map((a) =>
-                create(GrantSchema, {
-                  budgetId: a.budgetId,
-                  windowStartMs: BigInt(a.windowStartMs),
-                  grantedTotal: a.grantedTotal,
-                  expiresAtMs: BigInt(a.expiresAtMs),
-                  exhausted: a.exhausted,
-                  generation: a.generation,
-                  heldElsewhere: a.heldElsewhere,
-                }),
-              ),
-            }),
-          ),
-        )
-        .catch((e: unknown) => callback(toServiceError(e, logger)));
-    },
-    getBudgetUsage: (call, callback) => {
-      if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
-      const asks = call.request.budgets.map((b) => ({ budgetId: b.budgetId, windowStartMs: Number(b.windowStartMs) }));
-      readBudgetUsage(deps.db, asks, deps.now(), deps.reclaimGraceMs ?? GRANT_RECLAIM_GRACE_MS)
-        .then((rows) =>
-          callback(
-            null,
-            create(BudgetUsageResponseSchema, {
-              usages: rows.map((r) => create(BudgetWindowUsageSchema, { budgetId: r.budgetId, windowStartMs: BigInt(r.windowStartMs), used: r.used, held: r.held })),
-            }),
-          ),
-        )
-        .catch((e: unknown) => callback(toServiceError(e, logger)));
-    },
-    acquireRateUnits: (call, callback) => {
-      if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
+    acquireGrants: unary(async (req) => {
+      const asks = req.requests.map((g) => ({ budgetId: g.budgetId, windowStartMs: Number(g.windowStartMs), needed: g.needed, want: g.want }));
+      const answers = await ledger.acquireGrants({ nodeId: req.nodeId, bootId: req.bootId }, asks);
+      return create(AcquireGrantsResponseSchema, { grants: toGrants(answers) });
+    }),
+    releaseGrants: unary(async (req) => {
+      const releases = req.releases.map((r) => ({ budgetId: r.budgetId, windowStartMs: Number(r.windowStartMs), spentTotal: r.spentTotal, expectedGeneration: r.expectedGeneration }));
+      const released = await ledger.releaseGrants({ nodeId: req.nodeId, bootId: req.bootId }, releases);
+      return create(ReleaseGrantsResponseSchema, { grants: toGrants(released.rows) });
+    }),
+    getBudgetUsage: unary(async (req) => {
+      const asks = req.budgets.map((b) => ({ budgetId: b.budgetId, windowStartMs: Number(b.windowStartMs) }));
+      const rows = await readBudgetUsage(deps.db, asks, deps.now(), deps.reclaimGraceMs ?? GRANT_RECLAIM_GRACE_MS);
+      return create(BudgetUsageResponseSchema, {
+        usages: rows.map((r) => create(BudgetWindowUsageSchema, { budgetId: r.budgetId, windowStartMs: BigInt(r.windowStartMs), used: r.used, held: r.held })),
+      });
+    }),
+    acquireRateUnits: unary(async (req) => {
       const allocations = deps.rateAllocations;
-      if (!allocations) return callback({ code: grpc.status.UNIMPLEMENTED, details: "rate-limit units are not served here" });
-      const req = call.request;
-      allocations
-        .acquire(
-          req.requests.map((r) => ({ rateLimitId: r.rateLimitId, windowStartMs: Number(r.windowStartMs), needed: r.needed, want: r.want })),
-          req.connectedNodes,
-        )
-        .then((answers) =>
-          callback(
-            null,
-            create(AcquireRateUnitsResponseSchema, {
-              grants: answers.map((a, i) =>
-                create(RateUnitGrantSchema, {
-                  rateLimitId: req.requests[i]?.rateLimitId ?? "",
-                  windowStartMs: req.requests[i]?.windowStartMs ?? 0n,
-                  granted: a.granted,
-                  allocated: a.allocated,
-                  limit: a.limit,
-                }),
-              ),
-            }),
-          ),
-        )
-        .catch((e: unknown) => callback(toServiceError(e, logger)));
-    },
+      if (!allocations) throw notServed;
+      const asks = req.requests.map((r) => ({ rateLimitId: r.rateLimitId, windowStartMs: Number(r.windowStartMs), needed: r.needed, want: r.want }));
+      const answers = await allocations.acquire(asks, req.connectedNodes);
+      return create(AcquireRateUnitsResponseSchema, {
+        grants: answers.map((a, i) =>
+          create(RateUnitGrantSchema, { rateLimitId: asks[i]?.rateLimitId ?? "", windowStartMs: req.requests[i]?.windowStartMs ?? 0n, granted: a.granted, allocated: a.allocated, limit: a.limit }),
+        ),
+      });
+    }),
   };
 
   const usage: UsageServiceHandlers = {
-    reportUsage: (call, callback) => {
-      if (!hasNodeToken(call.metadata, nodeToken)) return callback(unauthenticated);
-      let intake: UsageIntake = { records: [], rejected: [] };
-      Promise.resolve()
-        .then(() => ledger.ingestUsage((intake = checkUsageBatch(call.request)).records, intake.rejected))
-        .then((r) => {
-          deps.rateShares?.recordUsage(intake.records);
-          deps.afterUsageCommit?.();
-          deps.onUsage?.(r.accepted, r.duplicates);
-          if (r.deadLettered.length > 0) {
-            deps.onDeadLetters?.(r.deadLettered);
-            logger.warn({ nodeId: call.request.nodeId.slice(0, 128), deadLettered: r.deadLettered.length, reasons: [...new Set(r.deadLettered)] }, "usage records dead-lettered");
-          }
-          // A dead-lettered record is acknowledged: the node must not send it again.
-          callback(null, create(UsageAckSchema, { accepted: r.accepted, duplicates: r.duplicates }));
-        })
-        .catch((e: unknown) => callback(toServiceError(e, logger)));
-    },
+    reportUsage: unary(async (req) => {
+      const intake: UsageIntake = checkUsageBatch(req);
+      const r = await ledger.ingestUsage(intake.records, intake.rejected);
+      deps.rateShares?.recordUsage(intake.records);
+      deps.afterUsageCommit?.();
+      deps.onUsage?.(r.accepted, r.duplicates);
+      if (r.deadLettered.length > 0) {
+        deps.onDeadLetters?.(r.deadLettered);
+        logger.warn({ nodeId: req.nodeId.slice(0, 128), deadLettered: r.deadLettered.length, reasons: [...new Set(r.deadLettered)] }, "usage records dead-lettered");
+      }
+      // A dead-lettered record is acknowledged: the node must not send it again.
+      return create(UsageAckSchema, { accepted: r.accepted, duplicates: r.duplicates });
+    }),
   };
 
   server.addService(policyServiceDefinition, policy);
