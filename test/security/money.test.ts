@@ -145,7 +145,7 @@ describe("exact money through the gateway", () => {
   }, 60_000);
 
   it("bills a cut Anthropic stream with the cached split the provider sent in message_start", async () => {
-    const client = new Anthropic({ baseURL: stack.nodeUrls[0], apiKey: cacheKeys.cut.secret, maxRetries: 0 });
+    const client = new Anthropic({ baseURL: stack.nodeUrls[0], apiKey: cacheKeys.cut.secret });
     const content = "[[mock:prompt_tokens=10000]] [[mock:cached_tokens=9000]] [[mock:completion_tokens=50]] [[mock:reset_after=2]]";
     await expect(client.messages.stream({ model: "claude-sonnet", max_tokens: 1000, messages: [{ role: "user", content }] }).finalMessage()).rejects.toThrow();
     const usage = await eventually(
