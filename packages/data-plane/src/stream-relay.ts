@@ -115,7 +115,7 @@ export async function* relayStream(
         finish(deps, ctx, admission, {
           ...end,
           usage: translator.usage(),
-          countedUsage: () => unfinishedUsageOf(translator, ctx.promptTokens),
+          countedUsage: () => unfinishedUsageOf(translator, ctx.promptTokens, outcome === Outcome.SUCCESS),
           outcome,
           status,
           errorCode,
@@ -131,10 +131,12 @@ export async function* relayStream(
  * The counted usage of a stream that ended without its final usage: the prompt as the provider
  * already reported it at the start, with its split (cached reads, cache writes: billed at their own
  * prices, not as plain input), else its reported count, else `promptTokens` (as the reservation
- * counted it); the output as the text received counts (`finish` raises it to the hold).
+ * counted it). The output is the text received, counted only for a stream that completed: an
+ * unfinished one is billed the output its admission held (`finish`), which the text cannot exceed,
+ * so the tokenizer (150 MB, a second of blocked event loop on first use) is not loaded for it.
  */
-function unfinishedUsageOf(translator: RelayTransform, promptTokens: number): ActualUsage {
-  const counted = countedUsageOf(translator.reportedInputTokens() ?? promptTokens, translator.completionText());
+function unfinishedUsageOf(translator: RelayTransform, promptTokens: number, completed: boolean): ActualUsage {
+  const counted = countedUsageOf(translator.reportedInputTokens() ?? promptTokens, completed ? translator.completionText() : "");
   const reported = translator.reportedInputUsage();
   return reported === null ? counted : { ...reported, outputTokens: counted.outputTokens };
 }

@@ -1,5 +1,5 @@
 /** @tollgate/providers: pure protocol adapters (request/response transforms, streams, usage, errors). */
-export { countTokens, warmTokenizer } from "./token-count.js";
+export { countTokens, isTokenizerLoaded, warmTokenizer } from "./token-count.js";
 export { createSseSplitter, parseSseEvent, type SseEvent, type SseSplitter } from "./sse.js";
 export { MIN_FRAGMENT_LENGTH, MIN_SECRET_LENGTH, REDACTED, createCredentialScrubber, type CredentialScrubber } from "./credential-scrubber.js";
 export {

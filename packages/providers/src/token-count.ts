@@ -57,6 +57,11 @@ function countLongPiece(tiktoken: Tiktoken, piece: string): number {
   return total;
 }
 
+/** True once the tokenizer's tables are loaded in this process (they cost ~150 MB and a second to load). */
+export function isTokenizerLoaded(): boolean {
+  return encoder !== null;
+}
+
 /** Loads the tokenizer now (call at start-up so the first counted request does not pay ~1 s). */
 export function warmTokenizer(): void {
   loadEncoder();
