@@ -16,7 +16,7 @@ import { GatewayError, type GatewayErrorCode } from "./gateway-error.js";
 import { abandon, type RequestContext } from "./request-context.js";
 import { RetryBudget, type RetryBudgetOptions } from "./retry-budget.js";
 import { upstreamStatusError, type ExchangeFacts, type ScrubbedExchange, type UpstreamPathDeps } from "./upstream-exchange.js";
-import { protocolOfProvider, scrubberOfRequest } from "./upstream-target.js";
+import { protocolOfProvider, ScrubberCache } from "./upstream-target.js";
 import { UpstreamCallError, type UpstreamExchange, type UpstreamFailure, type UpstreamRequest } from "./upstream.client.js";
 import { Outcome } from "./usage-record.js";
 
@@ -27,6 +27,8 @@ export const MAX_ATTEMPTS_PER_REQUEST = 3;
 export interface UpstreamRouting {
   readonly breakers: CircuitBreakers;
   readonly retries: RetryBudget;
+  /** Credential scrubbers shared per account (their search forms are built once). */
+  readonly scrubbers: ScrubberCache;
 }
 
 /** Settings of `createUpstreamRouting`. */
@@ -37,7 +39,7 @@ export interface UpstreamRoutingOptions {
 
 /** Creates a node's routing state on the epoch-ms clock `now`. */
 export function createUpstreamRouting(now: () => number, opts: UpstreamRoutingOptions = {}): UpstreamRouting {
-  return { breakers: new CircuitBreakers(now, opts.breaker), retries: new RetryBudget(now, opts.retryBudget) };
+  return { breakers: new CircuitBreakers(now, opts.breaker), retries: new RetryBudget(now, opts.retryBudget), scrubbers: new ScrubberCache() };
 }
 
 /** A candidate's request, or why that candidate cannot serve this request (it is passed over). */
@@ -148,7 +150,7 @@ export async function sendRouted(deps: UpstreamPathDeps, ctx: RequestContext, ad
     breakers.recordSuccess(account.id);
     note(provider, "ok");
     if (attempt > 1) deps.logger.info({ requestId: ctx.requestId, attempt, account: account.name, status: exchange.status }, "upstream attempt succeeded after a fallback");
-    return { exchange: { ...exchange, scrubber: scrubberOfRequest(request) }, admission: via };
+    return { exchange: { ...exchange, scrubber: deps.routing.scrubbers.of(request) }, admission: via };
   }
   throw await failRoute(deps, ctx, admission, last, facts);
 }
@@ -177,7 +179,7 @@ async function failRoute(deps: UpstreamPathDeps, ctx: RequestContext, admission:
       );
     }
     case "status": {
-      const error = upstreamStatusError(protocolOfProvider(via.account.provider), last.exchange, last.text, scrubberOfRequest(last.request));
+      const error = upstreamStatusError(protocolOfProvider(via.account.provider), last.exchange, last.text, deps.routing.scrubbers.of(last.request));
       await abandon(deps, ctx, via, { ...facts, firstByteMs, outcome: Outcome.UPSTREAM_ERROR, status: error.status, errorCode: error.code });
       return error;
     }

@@ -176,3 +176,27 @@ export function upstreamSecretsOf(url: string, headers: Readonly<Record<string, 
 export function scrubberOfRequest(req: { readonly url: string; readonly headers: Readonly<Record<string, string>> }): CredentialScrubber {
   return createCredentialScrubber(upstreamSecretsOf(req.url, req.headers));
 }
+
+/**
+ * Scrubbers kept per set of secrets (an account's credential and headers), so the forms a scrubber
+ * searches for (~35 µs to build) are built once per account, not on every stream. Bounded: cleared
+ * when it holds `max` sets (credentials rotate; accounts come and go).
+ */
+export class ScrubberCache {
+  readonly #byKey = new Map<string, CredentialScrubber>();
+
+  constructor(private readonly max = 1024) {}
+
+  /** The scrubber of `req`'s secrets, shared with every request carrying the same ones. */
+  of(req: { readonly url: string; readonly headers: Readonly<Record<string, string>> }): CredentialScrubber {
+    const secrets = upstreamSecretsOf(req.url, req.headers);
+    const key = secrets.join("\u0000");
+    let scrubber = this.#byKey.get(key);
+    if (scrubber === undefined) {
+      if (this.#byKey.size >= this.max) this.#byKey.clear();
+      scrubber = createCredentialScrubber(secrets);
+      this.#byKey.set(key, scrubber);
+    }
+    return scrubber;
+  }
+}
