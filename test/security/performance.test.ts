@@ -81,9 +81,18 @@ describe("a data-plane node's memory", () => {
     const served = rssMb(pid);
     expect(served).toBeLessThan(NODE_RSS_LIMIT_MB);
 
-    // A stream cut before its usage chunk is billed from counted tokens: the tables load now.
-    await streamChat("count me [[mock:reset_after=2]]");
+    // A stream cut before its usage chunk is billed its held output: nothing is counted, the tables stay unloaded.
+    expect(await streamChat("cut me [[mock:reset_after=2]]")).toBe(200);
+    const cut = rssMb(pid);
+    expect(cut - served).toBeLessThan(80);
+    // Anthropic's count_tokens for a model on an OpenAI-style account is counted by the node: the tables load now.
+    const res = await fetch(`${stack.nodeUrls[0]}/v1/messages/count_tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": key.secret, "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "count me" }] }),
+    });
+    expect(res.status).toBe(200);
     const counted = rssMb(pid);
-    expect(counted - served).toBeGreaterThan(80);
+    expect(counted - cut).toBeGreaterThan(80);
   }, 60_000);
 });
